@@ -1,0 +1,292 @@
+//! Audit events and their canonical encoding for the MAC chain.
+//!
+//! An event says who (token id), what (action, namespace, secret name,
+//! version), when, with what outcome, and an optional caller-supplied context
+//! (a workflow or run id). It never holds a value: there is no field for one.
+
+use std::fmt;
+
+use crate::Millis;
+
+/// What was attempted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum AuditAction {
+    /// A secret was created or rotated.
+    SecretWrite,
+    /// A secret value was read.
+    SecretRead,
+    /// Secrets were listed (metadata only).
+    SecretList,
+    /// A secret's versions were listed.
+    SecretVersions,
+    /// A secret was deleted.
+    SecretDelete,
+    /// A namespace was created.
+    NamespaceCreate,
+    /// A namespace (with its keys and secrets) was deleted.
+    NamespaceDelete,
+    /// Namespaces were listed.
+    NamespaceList,
+    /// A token was issued.
+    TokenCreate,
+    /// A token was revoked.
+    TokenRevoke,
+    /// Tokens were listed.
+    TokenList,
+    /// The audit log was read.
+    AuditList,
+    /// The audit chain was verified.
+    AuditVerify,
+    /// hush was initialised (first start).
+    Init,
+}
+
+impl AuditAction {
+    /// Every action.
+    pub const ALL: [AuditAction; 14] = [
+        AuditAction::SecretWrite,
+        AuditAction::SecretRead,
+        AuditAction::SecretList,
+        AuditAction::SecretVersions,
+        AuditAction::SecretDelete,
+        AuditAction::NamespaceCreate,
+        AuditAction::NamespaceDelete,
+        AuditAction::NamespaceList,
+        AuditAction::TokenCreate,
+        AuditAction::TokenRevoke,
+        AuditAction::TokenList,
+        AuditAction::AuditList,
+        AuditAction::AuditVerify,
+        AuditAction::Init,
+    ];
+
+    /// The stored name, e.g. `secret.read`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditAction::SecretWrite => "secret.write",
+            AuditAction::SecretRead => "secret.read",
+            AuditAction::SecretList => "secret.list",
+            AuditAction::SecretVersions => "secret.versions",
+            AuditAction::SecretDelete => "secret.delete",
+            AuditAction::NamespaceCreate => "namespace.create",
+            AuditAction::NamespaceDelete => "namespace.delete",
+            AuditAction::NamespaceList => "namespace.list",
+            AuditAction::TokenCreate => "token.create",
+            AuditAction::TokenRevoke => "token.revoke",
+            AuditAction::TokenList => "token.list",
+            AuditAction::AuditList => "audit.list",
+            AuditAction::AuditVerify => "audit.verify",
+            AuditAction::Init => "init",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|a| a.as_str() == text)
+    }
+}
+
+impl fmt::Display for AuditAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How an attempt ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Done.
+    Ok,
+    /// No valid token.
+    Unauthenticated,
+    /// The token lacks a scope.
+    Denied,
+    /// The namespace, secret, version or token does not exist (or is not visible).
+    NotFound,
+    /// A `cas` or type conflict, or the thing already exists.
+    Conflict,
+    /// The request was malformed or too large.
+    Invalid,
+    /// The server failed.
+    Error,
+}
+
+impl Outcome {
+    /// Every outcome.
+    pub const ALL: [Outcome; 7] = [
+        Outcome::Ok,
+        Outcome::Unauthenticated,
+        Outcome::Denied,
+        Outcome::NotFound,
+        Outcome::Conflict,
+        Outcome::Invalid,
+        Outcome::Error,
+    ];
+
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Ok => "ok",
+            Outcome::Unauthenticated => "unauthenticated",
+            Outcome::Denied => "denied",
+            Outcome::NotFound => "not_found",
+            Outcome::Conflict => "conflict",
+            Outcome::Invalid => "invalid",
+            Outcome::Error => "error",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|o| o.as_str() == text)
+    }
+}
+
+impl fmt::Display for Outcome {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One audit event, before it is numbered and chained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEvent {
+    /// When.
+    pub at: Millis,
+    /// Which token (its public id), if one was presented and well-formed.
+    pub token_id: Option<String>,
+    /// What.
+    pub action: AuditAction,
+    /// In which namespace, by name.
+    pub namespace: Option<String>,
+    /// Which secret (or token id, for token actions).
+    pub name: Option<String>,
+    /// Which version, where one applies.
+    pub version: Option<u64>,
+    /// How it ended.
+    pub outcome: Outcome,
+    /// The caller's `X-Hush-Context`, e.g. a workflow and run id.
+    pub context: Option<String>,
+}
+
+impl AuditEvent {
+    /// A new event with outcome `Ok`, to be filled in.
+    pub fn new(action: AuditAction, token_id: Option<String>, context: Option<String>) -> Self {
+        AuditEvent {
+            at: crate::now_millis(),
+            token_id,
+            action,
+            namespace: None,
+            name: None,
+            version: None,
+            outcome: Outcome::Ok,
+            context,
+        }
+    }
+
+    /// The bytes the chain MAC covers for this event at position `seq`.
+    /// Length prefixes and presence bytes make the encoding unambiguous.
+    pub fn canonical(&self, seq: u64) -> Vec<u8> {
+        fn text(out: &mut Vec<u8>, t: Option<&str>) {
+            match t {
+                None => out.push(0),
+                Some(t) => {
+                    out.push(1);
+                    out.extend_from_slice(&(t.len() as u32).to_be_bytes());
+                    out.extend_from_slice(t.as_bytes());
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(96);
+        out.extend_from_slice(b"hush/audit/v1\0");
+        out.extend_from_slice(&seq.to_be_bytes());
+        out.extend_from_slice(&self.at.to_be_bytes());
+        text(&mut out, self.token_id.as_deref());
+        text(&mut out, Some(self.action.as_str()));
+        text(&mut out, self.namespace.as_deref());
+        text(&mut out, self.name.as_deref());
+        match self.version {
+            None => out.push(0),
+            Some(v) => {
+                out.push(1);
+                out.extend_from_slice(&v.to_be_bytes());
+            }
+        }
+        text(&mut out, Some(self.outcome.as_str()));
+        text(&mut out, self.context.as_deref());
+        out
+    }
+}
+
+/// A stored event: numbered and chained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRecord {
+    /// Position in the chain, from 1, without gaps.
+    pub seq: u64,
+    /// The event.
+    pub event: AuditEvent,
+    /// `HMAC(audit key, previous mac || canonical(event, seq))`.
+    pub mac: Vec<u8>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip() {
+        for a in AuditAction::ALL {
+            assert_eq!(AuditAction::parse(a.as_str()), Some(a));
+        }
+        for o in Outcome::ALL {
+            assert_eq!(Outcome::parse(o.as_str()), Some(o));
+        }
+    }
+
+    #[test]
+    fn canonical_is_unambiguous() {
+        let base = AuditEvent {
+            at: 1,
+            token_id: Some("t".into()),
+            action: AuditAction::SecretRead,
+            namespace: Some("ns".into()),
+            name: Some("a".into()),
+            version: Some(1),
+            outcome: Outcome::Ok,
+            context: None,
+        };
+        let variants = [
+            AuditEvent {
+                namespace: Some("nsa".into()),
+                name: Some("".into()),
+                ..base.clone()
+            },
+            AuditEvent {
+                token_id: None,
+                ..base.clone()
+            },
+            AuditEvent {
+                version: None,
+                ..base.clone()
+            },
+            AuditEvent {
+                context: Some(String::new()),
+                ..base.clone()
+            },
+            AuditEvent {
+                outcome: Outcome::Denied,
+                ..base.clone()
+            },
+            AuditEvent {
+                at: 2,
+                ..base.clone()
+            },
+        ];
+        for v in &variants {
+            assert_ne!(v.canonical(1), base.canonical(1), "{v:?}");
+        }
+        assert_ne!(base.canonical(1), base.canonical(2));
+    }
+}

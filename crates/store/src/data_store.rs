@@ -1,0 +1,183 @@
+//! The data store: namespaces, secrets and their sealed versions, token
+//! hashes, and the audit log.
+
+use async_trait::async_trait;
+use hush_core::{NamespaceName, SecretName, SecretType};
+
+use crate::{
+    AuditEvent, AuditRecord, Millis, NamespaceRecord, SealedVersion, SecretRecord, StoreError,
+    TokenRecord, VersionRecord,
+};
+
+/// A change and the audit event that records it. Both commit together or not
+/// at all. The store fills in the event's `outcome` (and `version`, for a
+/// secret write) from what actually happened.
+#[derive(Debug)]
+pub struct WriteRequest {
+    /// What to change.
+    pub mutation: Mutation,
+    /// What to record.
+    pub audit: AuditEvent,
+}
+
+/// A change to the data store. Each is checked in full before anything is
+/// written, so a refused mutation changes nothing.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Mutation {
+    /// Nothing but the audit event (reads, denials, listings).
+    AuditOnly,
+    /// Create a namespace. Conflict if the name is taken.
+    CreateNamespace(NamespaceRecord),
+    /// Delete a namespace with its secrets and token bindings. Not found if absent.
+    DeleteNamespace {
+        /// Namespace id.
+        id: String,
+    },
+    /// Add a version to a secret (creating it at version 1).
+    PutVersion(PutVersion),
+    /// Delete a secret and all its versions. Succeeds whether or not it existed.
+    DeleteSecret {
+        /// Namespace id.
+        namespace_id: String,
+        /// Secret name.
+        name: SecretName,
+    },
+    /// Note that a secret's value was returned to a caller.
+    RecordRead {
+        /// Secret id.
+        secret_id: String,
+        /// When.
+        at: Millis,
+    },
+    /// Store a new token. Its namespace bindings are by id.
+    CreateToken(TokenRecord),
+    /// Revoke a token. Not found if absent.
+    RevokeToken {
+        /// Token id.
+        id: String,
+        /// When.
+        at: Millis,
+    },
+}
+
+/// A new version, sealed by the caller for exactly this identity.
+#[derive(Debug)]
+pub struct PutVersion {
+    /// Namespace id.
+    pub namespace_id: String,
+    /// Secret name.
+    pub name: SecretName,
+    /// The secret id the ciphertext is bound to: the existing one, or a new one
+    /// when `expected_version` is 0.
+    pub secret_id: String,
+    /// The secret's type.
+    pub secret_type: SecretType,
+    /// The version the caller believes is current (0: must not exist). The new
+    /// version is `expected_version + 1`.
+    pub expected_version: u64,
+    /// Namespace key version that sealed the ciphertext.
+    pub key_version: u32,
+    /// The sealed value.
+    pub ciphertext: Vec<u8>,
+    /// Write time.
+    pub at: Millis,
+    /// How many versions to keep; older ones are deleted.
+    pub keep_versions: u32,
+}
+
+/// What a successful write produced.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum WriteOutcome {
+    /// Done; nothing to report.
+    Done,
+    /// The secret after a `PutVersion`.
+    Secret(SecretRecord),
+    /// Whether a `DeleteSecret` found something to delete.
+    Deleted(bool),
+}
+
+/// A page of secrets in one namespace, by name.
+#[derive(Debug, Clone, Default)]
+pub struct SecretQuery {
+    /// Only names starting with this.
+    pub prefix: Option<String>,
+    /// Only names after this one (the previous page's last name).
+    pub after: Option<String>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// A page of audit events, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct AuditQuery {
+    /// Only events in these namespaces; `None` means all events.
+    pub namespaces: Option<Vec<NamespaceName>>,
+    /// Only events about this secret name.
+    pub name: Option<String>,
+    /// Only events with a sequence number below this.
+    pub before: Option<u64>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// The data store.
+#[async_trait]
+pub trait DataStore: Send + Sync + 'static {
+    /// The installation id recorded at initialisation, if initialised.
+    async fn installation_id(&self) -> Result<Option<String>, StoreError>;
+
+    /// Records the installation id. Conflict if one is already recorded.
+    async fn initialize(&self, installation_id: &str) -> Result<(), StoreError>;
+
+    /// Applies one change and its audit event, durably.
+    async fn write(&self, request: WriteRequest) -> Result<WriteOutcome, StoreError>;
+
+    /// A namespace by name.
+    async fn namespace(&self, name: &NamespaceName) -> Result<Option<NamespaceRecord>, StoreError>;
+
+    /// All namespaces, by name.
+    async fn namespaces(&self) -> Result<Vec<NamespaceRecord>, StoreError>;
+
+    /// A secret's metadata.
+    async fn secret(
+        &self,
+        namespace_id: &str,
+        name: &SecretName,
+    ) -> Result<Option<SecretRecord>, StoreError>;
+
+    /// A secret version's ciphertext: the current one, or `version`.
+    async fn sealed_version(
+        &self,
+        namespace_id: &str,
+        name: &SecretName,
+        version: Option<u64>,
+    ) -> Result<Option<SealedVersion>, StoreError>;
+
+    /// Secrets of a namespace, by name.
+    async fn secrets(
+        &self,
+        namespace_id: &str,
+        query: &SecretQuery,
+    ) -> Result<Vec<SecretRecord>, StoreError>;
+
+    /// The stored versions of a secret, newest first.
+    async fn versions(&self, secret_id: &str) -> Result<Vec<VersionRecord>, StoreError>;
+
+    /// A token by id.
+    async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError>;
+
+    /// All tokens, newest first.
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// Audit events, newest first.
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// Audit events in chain order from `after_seq + 1`, for verification.
+    async fn audit_chain(&self, after_seq: u64, limit: u32)
+    -> Result<Vec<AuditRecord>, StoreError>;
+
+    /// The newest event's sequence number and MAC, if any.
+    async fn audit_head(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
+}

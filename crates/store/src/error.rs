@@ -1,0 +1,50 @@
+//! Errors from the stores.
+
+/// Why a write could not be applied as asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Conflict {
+    /// The secret's current version is not the one the write expected
+    /// (`cas`, or a concurrent write). `current` is 0 when it does not exist.
+    Version {
+        /// The version found.
+        current: u64,
+    },
+    /// The secret exists with another type; a type is fixed at creation.
+    Type {
+        /// The existing type.
+        existing: hush_core::SecretType,
+    },
+    /// The thing to create already exists.
+    AlreadyExists,
+}
+
+/// A store operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The write does not fit the current state; nothing was changed.
+    #[error("conflict: {0:?}")]
+    Conflict(Conflict),
+    /// The thing to change does not exist; nothing was changed.
+    #[error("not found")]
+    NotFound,
+    /// The database failed (I/O, full disk, locked, corrupt file).
+    #[error("database error")]
+    Database(#[from] sqlx::Error),
+    /// A schema migration failed.
+    #[error("database migration failed")]
+    Migration(#[from] sqlx::migrate::MigrateError),
+    /// A stored row does not decode (edited by hand, or from a newer hush).
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    /// The store is shutting down.
+    #[error("the store is closed")]
+    Closed,
+}
+
+impl StoreError {
+    pub(crate) fn corrupt(what: impl Into<String>) -> Self {
+        StoreError::Corrupt(what.into())
+    }
+}

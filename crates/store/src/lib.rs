@@ -1,0 +1,36 @@
+//! Where hush keeps things: the **data store** and the **key store**.
+//!
+//! The two are separate databases on purpose (DESIGN.md, "Storage and
+//! encryption"): the data store holds namespaces, secret metadata and
+//! ciphertexts, token hashes and the audit log; the key store holds the
+//! namespace data keys and the audit key, wrapped by the root key. A copy of
+//! the data store alone reveals nothing.
+//!
+//! This crate defines both as traits ([`DataStore`], [`KeyStore`]) and
+//! implements them on SQLite ([`sqlite`]). It stores bytes it is given; it never
+//! sees plaintext, and the only key it touches is the audit key, to chain
+//! events as they are appended.
+//!
+//! All changes to the data store go through [`DataStore::write`], one
+//! [`WriteRequest`] at a time: a mutation and the audit event that records it,
+//! committed in the same transaction. The SQLite implementation groups
+//! concurrent requests into one transaction and one fsync (group commit); a
+//! request is answered only after its transaction is durable.
+
+mod audit_event;
+mod data_store;
+mod error;
+mod key_store;
+mod records;
+pub mod sqlite;
+
+pub use audit_event::{AuditAction, AuditEvent, AuditRecord, Outcome};
+pub use data_store::{
+    AuditQuery, DataStore, Mutation, PutVersion, SecretQuery, WriteOutcome, WriteRequest,
+};
+pub use error::{Conflict, StoreError};
+pub use key_store::{AuditAnchor, KeyStore};
+pub use records::{
+    Millis, NamespaceRecord, NamespaceRef, SealedVersion, SecretRecord, TokenNamespaces,
+    TokenRecord, VersionRecord, now_millis,
+};

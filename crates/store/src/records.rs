@@ -1,0 +1,157 @@
+//! Rows as the rest of hush sees them.
+
+use std::fmt;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use hush_core::{NamespaceName, ScopeSet, SecretName, SecretType};
+
+/// Milliseconds since the Unix epoch, UTC.
+pub type Millis = i64;
+
+/// The current time in [`Millis`].
+pub fn now_millis() -> Millis {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+/// A namespace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceRecord {
+    /// Random id; never reused, so a re-created namespace is a new one.
+    pub id: String,
+    /// Its name.
+    pub name: NamespaceName,
+    /// Creation time.
+    pub created_at: Millis,
+}
+
+/// A secret's metadata (never its value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SecretRecord {
+    /// Random id, bound into every version's ciphertext.
+    pub id: String,
+    /// Owning namespace id.
+    pub namespace_id: String,
+    /// Name within the namespace.
+    pub name: SecretName,
+    /// Type, fixed at creation.
+    pub secret_type: SecretType,
+    /// Current version.
+    pub version: u64,
+    /// When version 1 was written.
+    pub created_at: Millis,
+    /// When the current version was written.
+    pub updated_at: Millis,
+    /// When a value was last returned to a caller.
+    pub last_read_at: Option<Millis>,
+}
+
+/// One stored version's metadata.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VersionRecord {
+    /// Version number.
+    pub version: u64,
+    /// Which namespace key version sealed it.
+    pub key_version: u32,
+    /// When it was written.
+    pub created_at: Millis,
+}
+
+/// A version's ciphertext with what is needed to open it.
+#[derive(Clone)]
+pub struct SealedVersion {
+    /// The secret.
+    pub secret: SecretRecord,
+    /// The version.
+    pub version: VersionRecord,
+    /// The AEAD envelope.
+    pub ciphertext: Vec<u8>,
+}
+
+impl fmt::Debug for SealedVersion {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SealedVersion")
+            .field("secret", &self.secret)
+            .field("version", &self.version)
+            .field("ciphertext_len", &self.ciphertext.len())
+            .finish()
+    }
+}
+
+/// A namespace a token is bound to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NamespaceRef {
+    /// Namespace id.
+    pub id: String,
+    /// Namespace name.
+    pub name: NamespaceName,
+}
+
+/// Which namespaces a token may act in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenNamespaces {
+    /// Every namespace, present and future (admin tokens).
+    All,
+    /// These namespaces. A namespace that is deleted drops out of the list.
+    Only(Vec<NamespaceRef>),
+}
+
+impl TokenNamespaces {
+    /// Whether the token may act in the namespace with this id.
+    pub fn allows(&self, namespace_id: &str) -> bool {
+        match self {
+            TokenNamespaces::All => true,
+            TokenNamespaces::Only(list) => list.iter().any(|n| n.id == namespace_id),
+        }
+    }
+
+    /// Whether every namespace of `other` is also allowed here.
+    pub fn covers(&self, other: &TokenNamespaces) -> bool {
+        match (self, other) {
+            (TokenNamespaces::All, _) => true,
+            (TokenNamespaces::Only(_), TokenNamespaces::All) => false,
+            (TokenNamespaces::Only(_), TokenNamespaces::Only(list)) => {
+                list.iter().all(|n| self.allows(&n.id))
+            }
+        }
+    }
+}
+
+/// A token as stored: its hash, never the token.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Public id (the part after `hush_`).
+    pub id: String,
+    /// SHA-256 of the token text.
+    pub hash: Vec<u8>,
+    /// Free text given at creation.
+    pub description: String,
+    /// Where it may act.
+    pub namespaces: TokenNamespaces,
+    /// What it may do.
+    pub scopes: ScopeSet,
+    /// When it was issued.
+    pub created_at: Millis,
+    /// When it stops working, if ever.
+    pub expires_at: Option<Millis>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Millis>,
+    /// The token that issued it, if any.
+    pub created_by: Option<String>,
+}
+
+impl fmt::Debug for TokenRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TokenRecord")
+            .field("id", &self.id)
+            .field("description", &self.description)
+            .field("namespaces", &self.namespaces)
+            .field("scopes", &self.scopes)
+            .field("created_at", &self.created_at)
+            .field("expires_at", &self.expires_at)
+            .field("revoked_at", &self.revoked_at)
+            .finish_non_exhaustive()
+    }
+}

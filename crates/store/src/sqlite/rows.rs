@@ -1,0 +1,85 @@
+//! Decoding rows into records. A row that does not decode is reported as
+//! corrupt data, naming the column, never as a panic.
+
+use hush_core::{NamespaceName, ScopeSet, SecretName, SecretType};
+use sqlx::Row;
+use sqlx::sqlite::SqliteRow;
+
+use crate::{
+    AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, SecretRecord, StoreError,
+    VersionRecord,
+};
+
+pub(crate) fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, StoreError>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    row.try_get(column)
+        .map_err(|_| StoreError::corrupt(format!("column {column} does not decode")))
+}
+
+pub(crate) fn u64_of(value: i64, column: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::corrupt(format!("column {column} is negative")))
+}
+
+pub(crate) fn namespace(row: &SqliteRow) -> Result<NamespaceRecord, StoreError> {
+    Ok(NamespaceRecord {
+        id: get(row, "id")?,
+        name: NamespaceName::parse(&get::<String>(row, "name")?)
+            .map_err(|_| StoreError::corrupt("namespaces.name is not a valid name"))?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+pub(crate) fn secret(row: &SqliteRow) -> Result<SecretRecord, StoreError> {
+    Ok(SecretRecord {
+        id: get(row, "id")?,
+        namespace_id: get(row, "namespace_id")?,
+        name: SecretName::parse(&get::<String>(row, "name")?)
+            .map_err(|_| StoreError::corrupt("secrets.name is not a valid name"))?,
+        secret_type: get::<String>(row, "type")?
+            .parse::<SecretType>()
+            .map_err(|_| StoreError::corrupt("secrets.type is not a known type"))?,
+        version: u64_of(get(row, "version")?, "secrets.version")?,
+        created_at: get(row, "created_at")?,
+        updated_at: get(row, "updated_at")?,
+        last_read_at: get(row, "last_read_at")?,
+    })
+}
+
+pub(crate) fn version(row: &SqliteRow, created_column: &str) -> Result<VersionRecord, StoreError> {
+    Ok(VersionRecord {
+        version: u64_of(get(row, "v_version")?, "secret_versions.version")?,
+        key_version: u32::try_from(get::<i64>(row, "key_version")?)
+            .map_err(|_| StoreError::corrupt("secret_versions.key_version is out of range"))?,
+        created_at: get(row, created_column)?,
+    })
+}
+
+pub(crate) fn scopes(text: &str) -> Result<ScopeSet, StoreError> {
+    ScopeSet::parse_list(text)
+        .map_err(|_| StoreError::corrupt("tokens.scopes has an unknown scope"))
+}
+
+pub(crate) fn audit(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
+    let version: Option<i64> = get(row, "version")?;
+    Ok(AuditRecord {
+        seq: u64_of(get(row, "seq")?, "audit_events.seq")?,
+        event: AuditEvent {
+            at: get(row, "at")?,
+            token_id: get(row, "token_id")?,
+            action: AuditAction::parse(&get::<String>(row, "action")?)
+                .ok_or_else(|| StoreError::corrupt("audit_events.action is not a known action"))?,
+            namespace: get(row, "namespace")?,
+            name: get(row, "name")?,
+            version: version
+                .map(|v| u64_of(v, "audit_events.version"))
+                .transpose()?,
+            outcome: Outcome::parse(&get::<String>(row, "outcome")?).ok_or_else(|| {
+                StoreError::corrupt("audit_events.outcome is not a known outcome")
+            })?,
+            context: get(row, "context")?,
+        },
+        mac: get(row, "mac")?,
+    })
+}
