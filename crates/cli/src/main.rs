@@ -1,1 +1,5 @@
-fn main() {}
+//! The `hush` binary: everything is in the `hush_cli` library.
+
+fn main() -> std::process::ExitCode {
+    hush_cli::main()
+}

@@ -1,1 +1,342 @@
-//! placeholder
+//! A client for hush's REST API.
+//!
+//! Metadata comes back as JSON values; secret values come back as
+//! [`RevealedValue`], whose fields are zeroizing types. The raw response
+//! bytes are wiped once parsed. Errors keep the server's error code and
+//! message, which never carry a value.
+
+use std::fmt;
+use std::time::Duration;
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use bytes::Bytes;
+use hush_core::{SecretBytes, SecretString, zeroizing_bytes};
+use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
+use reqwest::{Method, StatusCode};
+use serde_json::{Map, Value, json};
+use zeroize::Zeroize;
+
+/// Characters escaped in a path segment: everything but unreserved ones.
+/// `/` in a secret name is escaped too, so names like `a/versions` are unambiguous.
+const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+fn segment(s: &str) -> String {
+    utf8_percent_encode(s, SEGMENT).to_string()
+}
+
+/// A failed call.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ClientError {
+    /// The server could not be reached or the connection broke.
+    #[error("cannot reach hush at {addr}: {reason}")]
+    Unreachable {
+        /// The address tried.
+        addr: String,
+        /// Why.
+        reason: String,
+    },
+    /// The server answered with an error.
+    #[error("{message} ({code})")]
+    Api {
+        /// HTTP status.
+        status: u16,
+        /// hush's error code.
+        code: String,
+        /// hush's message.
+        message: String,
+    },
+    /// The answer was not what hush sends.
+    #[error("unexpected response from {addr}: {reason}")]
+    Protocol {
+        /// The address.
+        addr: String,
+        /// What was wrong.
+        reason: String,
+    },
+    /// The address is not a usable URL.
+    #[error("HUSH_ADDR {0:?} is not an http:// URL")]
+    BadAddress(String),
+}
+
+impl ClientError {
+    /// The HTTP status of an API error.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// A secret value returned by the server, with its metadata.
+pub struct RevealedValue {
+    /// Metadata fields (`name`, `type`, `version`, …).
+    pub metadata: Map<String, Value>,
+    /// Value fields by name (`value`, `username`, `token`, …), decoded.
+    pub fields: Vec<(String, SecretBytes)>,
+}
+
+impl fmt::Debug for RevealedValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = self.fields.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("RevealedValue").field("metadata", &self.metadata).field("fields", &names).finish()
+    }
+}
+
+impl RevealedValue {
+    /// One field's bytes.
+    pub fn field(&self, name: &str) -> Option<&SecretBytes> {
+        self.fields.iter().find(|(n, _)| n == name).map(|(_, v)| v)
+    }
+
+    /// The secret's type.
+    pub fn secret_type(&self) -> &str {
+        self.metadata.get("type").and_then(Value::as_str).unwrap_or("")
+    }
+}
+
+/// hush's REST client.
+#[derive(Clone)]
+pub struct Client {
+    http: reqwest::Client,
+    base: String,
+    token: Option<SecretString>,
+    context: Option<String>,
+}
+
+impl fmt::Debug for Client {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base)
+            .field("token", &self.token.as_ref().map(|_| "[REDACTED]"))
+            .finish()
+    }
+}
+
+impl Client {
+    /// A client for the server at `addr` (e.g. `http://127.0.0.1:8270`).
+    pub fn new(addr: &str, token: Option<SecretString>) -> Result<Self, ClientError> {
+        let base = addr.trim_end_matches('/').to_owned();
+        if !base.starts_with("http://") || base.len() <= "http://".len() {
+            return Err(ClientError::BadAddress(addr.to_owned()));
+        }
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_secs(10))
+            .timeout(Duration::from_secs(60))
+            .user_agent(concat!("hush/", env!("CARGO_PKG_VERSION")))
+            .no_proxy()
+            .build()
+            .map_err(|e| ClientError::Unreachable { addr: base.clone(), reason: e.to_string() })?;
+        Ok(Client { http, base, token, context: None })
+    }
+
+    /// Sends `X-Hush-Context` with every call (recorded in the audit log).
+    pub fn with_context(mut self, context: impl Into<String>) -> Self {
+        self.context = Some(context.into());
+        self
+    }
+
+    /// The server address.
+    pub fn addr(&self) -> &str {
+        &self.base
+    }
+
+    async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(StatusCode, Bytes), ClientError> {
+        let mut request = self.http.request(method, format!("{}{}", self.base, path));
+        if let Some(token) = &self.token {
+            request = request.bearer_auth(token.expose_secret());
+        }
+        if let Some(context) = &self.context {
+            request = request.header("x-hush-context", context);
+        }
+        if let Some(body) = body {
+            let bytes = serde_json::to_vec(body).unwrap_or_default();
+            request = request.header("content-type", "application/json").body(zeroizing_bytes(bytes));
+        }
+        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
+            addr: self.base.clone(),
+            reason: std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| e.to_string()),
+        };
+        let response = request.send().await.map_err(unreachable)?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(unreachable)?;
+        if status.is_success() {
+            return Ok((status, bytes));
+        }
+        let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
+        let error = parsed.as_ref().and_then(|v| v.get("error"));
+        let text = |k: &str| error.and_then(|e| e.get(k)).and_then(Value::as_str).map(str::to_owned);
+        Err(ClientError::Api {
+            status: status.as_u16(),
+            code: text("code").unwrap_or_else(|| "http_error".into()),
+            message: text("message").unwrap_or_else(|| format!("HTTP {status}")),
+        })
+    }
+
+    async fn json(&self, method: Method, path: &str, body: Option<&Value>) -> Result<Value, ClientError> {
+        let (status, bytes) = self.send(method, path, body).await?;
+        if status == StatusCode::NO_CONTENT {
+            return Ok(Value::Null);
+        }
+        serde_json::from_slice(&bytes)
+            .map_err(|e| ClientError::Protocol { addr: self.base.clone(), reason: format!("invalid JSON: {e}") })
+    }
+
+    /// `GET /v1/health`.
+    pub async fn health(&self) -> Result<Value, ClientError> {
+        self.json(Method::GET, "/v1/health", None).await
+    }
+
+    /// `GET /v1/namespaces`.
+    pub async fn namespaces(&self) -> Result<Value, ClientError> {
+        self.json(Method::GET, "/v1/namespaces", None).await
+    }
+
+    /// `POST /v1/namespaces`.
+    pub async fn create_namespace(&self, name: &str) -> Result<Value, ClientError> {
+        self.json(Method::POST, "/v1/namespaces", Some(&json!({ "name": name }))).await
+    }
+
+    /// `DELETE /v1/namespaces/{ns}`.
+    pub async fn delete_namespace(&self, name: &str) -> Result<(), ClientError> {
+        self.json(Method::DELETE, &format!("/v1/namespaces/{}", segment(name)), None).await.map(drop)
+    }
+
+    /// `PUT /v1/namespaces/{ns}/secrets/{name}` with a body built by the caller.
+    /// The body's strings are wiped after sending.
+    pub async fn put_secret(&self, ns: &str, name: &str, mut body: Value) -> Result<Value, ClientError> {
+        let path = format!("/v1/namespaces/{}/secrets/{}", segment(ns), segment(name));
+        let result = self.json(Method::PUT, &path, Some(&body)).await;
+        wipe(&mut body);
+        result
+    }
+
+    /// `GET /v1/namespaces/{ns}/secrets/{name}?encoding=base64[&version=N]`.
+    pub async fn get_secret(&self, ns: &str, name: &str, version: Option<u64>) -> Result<RevealedValue, ClientError> {
+        let mut path = format!("/v1/namespaces/{}/secrets/{}?encoding=base64", segment(ns), segment(name));
+        if let Some(v) = version {
+            path.push_str(&format!("&version={v}"));
+        }
+        let (_, bytes) = self.send(Method::GET, &path, None).await?;
+        let parsed = serde_json::from_slice::<Value>(&bytes);
+        if let Ok(mut owned) = bytes.try_into_mut() {
+            owned.as_mut().zeroize();
+        }
+        let Ok(Value::Object(mut map)) = parsed else {
+            return Err(ClientError::Protocol {
+                addr: self.base.clone(),
+                reason: "the secret response is not a JSON object".into(),
+            });
+        };
+        let mut fields = Vec::new();
+        for name in ["value_base64", "value", "username", "token", "password", "server_address"] {
+            let Some(v) = map.remove(name) else { continue };
+            let Value::String(mut text) = v else { continue };
+            let decoded = if name == "value_base64" {
+                let bytes = STANDARD.decode(&text).map_err(|_| ClientError::Protocol {
+                    addr: self.base.clone(),
+                    reason: "value_base64 is not base64".into(),
+                });
+                text.zeroize();
+                ("value".to_owned(), SecretBytes::new(bytes?))
+            } else {
+                let bytes = SecretBytes::copy_from(text.as_bytes());
+                text.zeroize();
+                (name.to_owned(), bytes)
+            };
+            fields.push(decoded);
+        }
+        Ok(RevealedValue { metadata: map, fields })
+    }
+
+    /// `GET /v1/namespaces/{ns}/secrets` (one page).
+    pub async fn list_secrets(
+        &self,
+        ns: &str,
+        prefix: Option<&str>,
+        after: Option<&str>,
+        limit: Option<u32>,
+    ) -> Result<Value, ClientError> {
+        let mut path = format!("/v1/namespaces/{}/secrets?", segment(ns));
+        if let Some(p) = prefix {
+            path.push_str(&format!("prefix={}&", segment(p)));
+        }
+        if let Some(a) = after {
+            path.push_str(&format!("after={}&", segment(a)));
+        }
+        if let Some(l) = limit {
+            path.push_str(&format!("limit={l}&"));
+        }
+        self.json(Method::GET, path.trim_end_matches(['&', '?']), None).await
+    }
+
+    /// `GET …/secrets/{name}/versions`.
+    pub async fn secret_versions(&self, ns: &str, name: &str) -> Result<Value, ClientError> {
+        self.json(Method::GET, &format!("/v1/namespaces/{}/secrets/{}/versions", segment(ns), segment(name)), None)
+            .await
+    }
+
+    /// `DELETE …/secrets/{name}`.
+    pub async fn delete_secret(&self, ns: &str, name: &str) -> Result<(), ClientError> {
+        self.json(Method::DELETE, &format!("/v1/namespaces/{}/secrets/{}", segment(ns), segment(name)), None)
+            .await
+            .map(drop)
+    }
+
+    /// `POST /v1/tokens`. The response holds the token text.
+    pub async fn create_token(&self, body: &Value) -> Result<Value, ClientError> {
+        self.json(Method::POST, "/v1/tokens", Some(body)).await
+    }
+
+    /// `GET /v1/tokens`.
+    pub async fn tokens(&self) -> Result<Value, ClientError> {
+        self.json(Method::GET, "/v1/tokens", None).await
+    }
+
+    /// `DELETE /v1/tokens/{id}`.
+    pub async fn revoke_token(&self, id: &str) -> Result<(), ClientError> {
+        self.json(Method::DELETE, &format!("/v1/tokens/{}", segment(id)), None).await.map(drop)
+    }
+
+    /// `GET /v1/audit`.
+    pub async fn audit(
+        &self,
+        namespace: Option<&str>,
+        name: Option<&str>,
+        before: Option<u64>,
+        limit: Option<u32>,
+    ) -> Result<Value, ClientError> {
+        let mut query = Vec::new();
+        if let Some(n) = namespace {
+            query.push(format!("namespace={}", segment(n)));
+        }
+        if let Some(n) = name {
+            query.push(format!("name={}", segment(n)));
+        }
+        if let Some(b) = before {
+            query.push(format!("before={b}"));
+        }
+        if let Some(l) = limit {
+            query.push(format!("limit={l}"));
+        }
+        let path = if query.is_empty() { "/v1/audit".to_owned() } else { format!("/v1/audit?{}", query.join("&")) };
+        self.json(Method::GET, &path, None).await
+    }
+
+    /// `GET /v1/audit/verify`.
+    pub async fn audit_verify(&self) -> Result<Value, ClientError> {
+        self.json(Method::GET, "/v1/audit/verify", None).await
+    }
+}
+
+/// Wipes every string inside a JSON value.
+pub fn wipe(v: &mut Value) {
+    match v {
+        Value::String(s) => s.zeroize(),
+        Value::Array(items) => items.iter_mut().for_each(wipe),
+        Value::Object(map) => map.iter_mut().for_each(|(_, v)| wipe(v)),
+        _ => {}
+    }
+}

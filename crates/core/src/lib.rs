@@ -20,4 +20,4 @@ pub use name::{NameError, NamespaceName, RESERVED_NAMESPACES, SecretName};
 pub use scope::{Scope, ScopeSet, UnknownScope};
 pub use secret_type::{SecretType, UnknownSecretType};
 pub use secret_value::{SecretValue, ValueDecodeError, ValueField};
-pub use sensitive::{SecretBytes, SecretString};
+pub use sensitive::{SecretBytes, SecretString, zeroizing_bytes};

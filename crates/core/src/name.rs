@@ -62,9 +62,7 @@ pub enum NameError {
     #[error("namespace name must begin with a letter or a digit")]
     BadStart,
     /// A secret name had an empty folder segment (leading, trailing or double `/`).
-    #[error(
-        "secret name has an empty segment at position {position} (a leading, trailing or doubled '/')"
-    )]
+    #[error("secret name has an empty segment at position {position} (a leading, trailing or doubled '/')")]
     EmptySegment {
         /// 1-based segment index.
         position: usize,
@@ -82,11 +80,7 @@ fn allowed(c: char) -> bool {
 }
 
 fn shown(c: char) -> String {
-    if c.is_ascii_graphic() {
-        format!("'{c}'")
-    } else {
-        format!("U+{:04X}", c as u32)
-    }
+    if c.is_ascii_graphic() { format!("'{c}'") } else { format!("U+{:04X}", c as u32) }
 }
 
 /// A namespace name: `[A-Za-z0-9][A-Za-z0-9._-]{0,63}`.
@@ -102,20 +96,11 @@ impl NamespaceName {
         }
         let len = name.chars().count();
         if len > NAMESPACE_MAX {
-            return Err(NameError::TooLong {
-                kind,
-                len,
-                max: NAMESPACE_MAX,
-            });
+            return Err(NameError::TooLong { kind, len, max: NAMESPACE_MAX });
         }
         for (i, c) in name.chars().enumerate() {
             if !allowed(c) {
-                return Err(NameError::BadCharacter {
-                    kind,
-                    position: i + 1,
-                    shown: shown(c),
-                    extra: "",
-                });
+                return Err(NameError::BadCharacter { kind, position: i + 1, shown: shown(c), extra: "" });
             }
         }
         if !name.starts_with(|c: char| c.is_ascii_alphanumeric()) {
@@ -148,11 +133,7 @@ impl SecretName {
         }
         let len = name.chars().count();
         if len > SECRET_NAME_MAX {
-            return Err(NameError::TooLong {
-                kind,
-                len,
-                max: SECRET_NAME_MAX,
-            });
+            return Err(NameError::TooLong { kind, len, max: SECRET_NAME_MAX });
         }
         for (i, c) in name.chars().enumerate() {
             if !(allowed(c) || c == '/') {
@@ -173,11 +154,7 @@ impl SecretName {
                 return Err(NameError::DotSegment { position });
             }
             if segment.len() > SEGMENT_MAX {
-                return Err(NameError::TooLong {
-                    kind: "secret name segment",
-                    len: segment.len(),
-                    max: SEGMENT_MAX,
-                });
+                return Err(NameError::TooLong { kind: "secret name segment", len: segment.len(), max: SEGMENT_MAX });
             }
         }
         Ok(Self(name.to_owned()))
@@ -260,26 +237,8 @@ mod tests {
             ("a..b", true),
             (&"s".repeat(64), true),
             (&"s".repeat(65), false),
-            (
-                &format!(
-                    "{}/{}/{}/{}",
-                    "a".repeat(64),
-                    "b".repeat(64),
-                    "c".repeat(64),
-                    "d".repeat(61)
-                ),
-                true,
-            ),
-            (
-                &format!(
-                    "{}/{}/{}/{}",
-                    "a".repeat(64),
-                    "b".repeat(64),
-                    "c".repeat(64),
-                    "d".repeat(62)
-                ),
-                false,
-            ),
+            (&format!("{}/{}/{}/{}", "a".repeat(64), "b".repeat(64), "c".repeat(64), "d".repeat(61)), true),
+            (&format!("{}/{}/{}/{}", "a".repeat(64), "b".repeat(64), "c".repeat(64), "d".repeat(62)), false),
             ("", false),
             ("/lead", false),
             ("trail/", false),
@@ -301,9 +260,7 @@ mod tests {
 
     #[test]
     fn errors_point_at_the_problem_without_echoing_the_name() {
-        let err = SecretName::parse("hunter2 is my password")
-            .unwrap_err()
-            .to_string();
+        let err = SecretName::parse("hunter2 is my password").unwrap_err().to_string();
         assert!(err.contains("position 8"), "{err}");
         assert!(!err.contains("hunter2"), "{err}");
         let err = NamespaceName::parse("tab\there").unwrap_err().to_string();
@@ -313,11 +270,7 @@ mod tests {
     #[test]
     fn reserved_namespaces_are_recognised() {
         assert!(NamespaceName::parse("global").unwrap().is_reserved());
-        assert!(
-            NamespaceName::parse("global-private")
-                .unwrap()
-                .is_reserved()
-        );
+        assert!(NamespaceName::parse("global-private").unwrap().is_reserved());
         assert!(!NamespaceName::parse("globalx").unwrap().is_reserved());
     }
 }

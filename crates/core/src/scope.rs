@@ -83,10 +83,7 @@ impl fmt::Display for Scope {
 impl FromStr for Scope {
     type Err = UnknownScope;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Scope::ALL
-            .into_iter()
-            .find(|x| x.as_str() == s)
-            .ok_or_else(|| UnknownScope(s.chars().take(40).collect()))
+        Scope::ALL.into_iter().find(|x| x.as_str() == s).ok_or_else(|| UnknownScope(s.chars().take(40).collect()))
     }
 }
 
@@ -129,9 +126,7 @@ impl ScopeSet {
 
     /// The scopes held, in documentation order.
     pub fn iter(self) -> impl Iterator<Item = Scope> {
-        Scope::ALL
-            .into_iter()
-            .filter(move |s| self.0 & s.bit() != 0)
+        Scope::ALL.into_iter().filter(move |s| self.0 & s.bit() != 0)
     }
 
     /// Parses a space- or comma-separated list, as stored.

@@ -54,10 +54,7 @@ impl fmt::Display for SecretType {
 impl FromStr for SecretType {
     type Err = UnknownSecretType;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        SecretType::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s)
-            .ok_or(UnknownSecretType)
+        SecretType::ALL.into_iter().find(|t| t.as_str() == s).ok_or(UnknownSecretType)
     }
 }
 
@@ -70,8 +67,7 @@ mod tests {
         for t in SecretType::ALL {
             assert_eq!(t.as_str().parse::<SecretType>(), Ok(t));
         }
-        let codes: std::collections::HashSet<u8> =
-            SecretType::ALL.iter().map(|t| t.code()).collect();
+        let codes: std::collections::HashSet<u8> = SecretType::ALL.iter().map(|t| t.code()).collect();
         assert_eq!(codes.len(), 3);
         assert!("Generic".parse::<SecretType>().is_err());
         assert!("".parse::<SecretType>().is_err());

@@ -55,11 +55,7 @@ impl ValueField {
         match t {
             SecretType::Generic => &[ValueField::Value],
             SecretType::Git => &[ValueField::Username, ValueField::Token],
-            SecretType::Registry => &[
-                ValueField::Username,
-                ValueField::Password,
-                ValueField::ServerAddress,
-            ],
+            SecretType::Registry => &[ValueField::Username, ValueField::Password, ValueField::ServerAddress],
         }
     }
 }
@@ -126,11 +122,9 @@ impl SecretValue {
         match self {
             SecretValue::Generic(v) => v.len(),
             SecretValue::Git { username, token } => username.len() + token.len(),
-            SecretValue::Registry {
-                username,
-                password,
-                server_address,
-            } => username.len() + password.len() + server_address.len(),
+            SecretValue::Registry { username, password, server_address } => {
+                username.len() + password.len() + server_address.len()
+            }
         }
     }
 
@@ -139,15 +133,9 @@ impl SecretValue {
         match (self, field) {
             (SecretValue::Generic(v), ValueField::Value) => Some(v.expose_secret()),
             (SecretValue::Git { username, .. }, ValueField::Username)
-            | (SecretValue::Registry { username, .. }, ValueField::Username) => {
-                Some(username.as_bytes())
-            }
-            (SecretValue::Git { token, .. }, ValueField::Token) => {
-                Some(token.expose_secret().as_bytes())
-            }
-            (SecretValue::Registry { password, .. }, ValueField::Password) => {
-                Some(password.expose_secret().as_bytes())
-            }
+            | (SecretValue::Registry { username, .. }, ValueField::Username) => Some(username.as_bytes()),
+            (SecretValue::Git { token, .. }, ValueField::Token) => Some(token.expose_secret().as_bytes()),
+            (SecretValue::Registry { password, .. }, ValueField::Password) => Some(password.expose_secret().as_bytes()),
             (SecretValue::Registry { server_address, .. }, ValueField::ServerAddress) => {
                 Some(server_address.as_bytes())
             }
@@ -184,11 +172,7 @@ impl SecretValue {
             if tag != f.tag() {
                 return Err(ValueDecodeError::Fields(t));
             }
-            let len_bytes: [u8; 4] = after
-                .get(..4)
-                .ok_or(ValueDecodeError::Malformed)?
-                .try_into()
-                .unwrap_or([0; 4]);
+            let len_bytes: [u8; 4] = after.get(..4).ok_or(ValueDecodeError::Malformed)?.try_into().unwrap_or([0; 4]);
             let len = u32::from_be_bytes(len_bytes) as usize;
             let body = after.get(4..4 + len).ok_or(ValueDecodeError::Malformed)?;
             found.push(body);
@@ -227,10 +211,7 @@ mod tests {
 
     #[test]
     fn debug_shows_type_only() {
-        let v = SecretValue::Git {
-            username: "u".into(),
-            token: SecretString::copy_from("pat-123"),
-        };
+        let v = SecretValue::Git { username: "u".into(), token: SecretString::copy_from("pat-123") };
         assert_eq!(format!("{v:?}"), "SecretValue::git([REDACTED])");
     }
 
@@ -246,10 +227,7 @@ mod tests {
         for (bytes, t) in table {
             assert!(SecretValue::decode(*t, bytes).is_err(), "{bytes:?}");
         }
-        let git = SecretValue::Git {
-            username: "u".into(),
-            token: SecretString::copy_from("t"),
-        };
+        let git = SecretValue::Git { username: "u".into(), token: SecretString::copy_from("t") };
         assert_eq!(
             SecretValue::decode(SecretType::Registry, git.encode().expose_secret()),
             Err(ValueDecodeError::Fields(SecretType::Registry))

@@ -49,9 +49,7 @@ impl SecretBytes {
 
     /// Interprets the bytes as UTF-8 text, when they are.
     pub fn to_secret_string(&self) -> Option<SecretString> {
-        std::str::from_utf8(self.expose_secret())
-            .ok()
-            .map(SecretString::copy_from)
+        std::str::from_utf8(self.expose_secret()).ok().map(SecretString::copy_from)
     }
 }
 
@@ -113,13 +111,24 @@ impl fmt::Debug for SecretString {
 
 impl PartialEq for SecretString {
     fn eq(&self, other: &Self) -> bool {
-        constant_time_eq(
-            self.expose_secret().as_bytes(),
-            other.expose_secret().as_bytes(),
-        )
+        constant_time_eq(self.expose_secret().as_bytes(), other.expose_secret().as_bytes())
     }
 }
 impl Eq for SecretString {}
+
+/// Hands a buffer to an I/O stack as `Bytes` that wipe it when the last
+/// reference is dropped (request and response bodies holding values).
+pub fn zeroizing_bytes(buffer: Vec<u8>) -> bytes::Bytes {
+    bytes::Bytes::from_owner(ZeroizingBuffer(zeroize::Zeroizing::new(buffer)))
+}
+
+struct ZeroizingBuffer(zeroize::Zeroizing<Vec<u8>>);
+
+impl AsRef<[u8]> for ZeroizingBuffer {
+    fn as_ref(&self) -> &[u8] {
+        &self.0
+    }
+}
 
 /// Compares without an early exit on the first differing byte. Lengths are not
 /// hidden; secret lengths are not treated as secret anywhere in hush.

@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -43,8 +43,7 @@ impl AuditKey {
 
     /// The MAC linking `event` to its predecessor.
     pub fn chain(&self, prev: &[u8; 32], event: &[u8]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_slice())
-            .expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_slice()).expect("HMAC takes any key length");
         mac.update(prev);
         mac.update(event);
         mac.finalize().into_bytes().into()
@@ -73,11 +72,7 @@ mod tests {
         assert!(k.verify(&AUDIT_GENESIS, b"e1", &m));
         assert!(!k.verify(&AUDIT_GENESIS, b"e2", &m));
         assert!(!k.verify(&[1; 32], b"e1", &m));
-        assert!(
-            !AuditKey::generate()
-                .unwrap()
-                .verify(&AUDIT_GENESIS, b"e1", &m)
-        );
+        assert!(!AuditKey::generate().unwrap().verify(&AUDIT_GENESIS, b"e1", &m));
         assert!(!k.verify(&AUDIT_GENESIS, b"e1", &m[..31]));
     }
 
@@ -86,10 +81,7 @@ mod tests {
         let root = RootKey::generate().unwrap();
         let k = AuditKey::generate().unwrap();
         let back = AuditKey::unwrap(&root, &k.wrap(&root).unwrap()).unwrap();
-        assert_eq!(
-            back.chain(&AUDIT_GENESIS, b"x"),
-            k.chain(&AUDIT_GENESIS, b"x")
-        );
+        assert_eq!(back.chain(&AUDIT_GENESIS, b"x"), k.chain(&AUDIT_GENESIS, b"x"));
         assert!(AuditKey::unwrap(&RootKey::generate().unwrap(), &k.wrap(&root).unwrap()).is_err());
     }
 }

@@ -40,47 +40,25 @@ impl DataKey {
     }
 
     /// Wraps this key under `root` for storage in the key store.
-    pub fn wrap(
-        &self,
-        root: &RootKey,
-        namespace_id: &str,
-        key_version: u32,
-    ) -> Result<Vec<u8>, RandomError> {
+    pub fn wrap(&self, root: &RootKey, namespace_id: &str, key_version: u32) -> Result<Vec<u8>, RandomError> {
         root.wrap(&self.0, &binding(namespace_id, key_version))
     }
 
     /// Unwraps a stored key; fails if it belongs to another namespace or version, or another root key.
-    pub fn unwrap(
-        root: &RootKey,
-        wrapped: &[u8],
-        namespace_id: &str,
-        key_version: u32,
-    ) -> Result<Self, OpenError> {
-        root.unwrap(wrapped, &binding(namespace_id, key_version))
-            .map(Self)
+    pub fn unwrap(root: &RootKey, wrapped: &[u8], namespace_id: &str, key_version: u32) -> Result<Self, OpenError> {
+        root.unwrap(wrapped, &binding(namespace_id, key_version)).map(Self)
     }
 
     /// Encrypts one secret version.
-    pub fn seal_value(
-        &self,
-        identity: &VersionIdentity<'_>,
-        value: &SecretValue,
-    ) -> Result<Vec<u8>, RandomError> {
+    pub fn seal_value(&self, identity: &VersionIdentity<'_>, value: &SecretValue) -> Result<Vec<u8>, RandomError> {
         debug_assert_eq!(identity.secret_type, value.secret_type());
         envelope::seal(&self.0, &identity.to_aad(), value.encode().expose_secret())
     }
 
     /// Decrypts one secret version.
-    pub fn open_value(
-        &self,
-        identity: &VersionIdentity<'_>,
-        sealed: &[u8],
-    ) -> Result<SecretValue, ValueOpenError> {
+    pub fn open_value(&self, identity: &VersionIdentity<'_>, sealed: &[u8]) -> Result<SecretValue, ValueOpenError> {
         let plain = envelope::open(&self.0, &identity.to_aad(), sealed)?;
-        Ok(SecretValue::decode(
-            identity.secret_type,
-            plain.expose_secret(),
-        )?)
+        Ok(SecretValue::decode(identity.secret_type, plain.expose_secret())?)
     }
 }
 
@@ -115,10 +93,7 @@ mod tests {
         for other in [id("ns2", "a", 1), id("ns1", "b", 1), id("ns1", "a", 2)] {
             assert!(key.open_value(&other, &sealed).is_err(), "{other:?}");
         }
-        let typed = VersionIdentity {
-            secret_type: SecretType::Git,
-            ..id("ns1", "a", 1)
-        };
+        let typed = VersionIdentity { secret_type: SecretType::Git, ..id("ns1", "a", 1) };
         assert!(key.open_value(&typed, &sealed).is_err());
     }
 
@@ -131,20 +106,9 @@ mod tests {
         assert!(DataKey::unwrap(&root, &wrapped, "ns2", 1).is_err());
         assert!(DataKey::unwrap(&root, &wrapped, "ns1", 2).is_err());
         assert!(DataKey::unwrap(&RootKey::generate().unwrap(), &wrapped, "ns1", 1).is_err());
-        let git = SecretValue::Git {
-            username: "u".into(),
-            token: SecretString::copy_from("t"),
-        };
-        let ident = VersionIdentity {
-            secret_type: SecretType::Git,
-            ..id("ns1", "g", 1)
-        };
+        let git = SecretValue::Git { username: "u".into(), token: SecretString::copy_from("t") };
+        let ident = VersionIdentity { secret_type: SecretType::Git, ..id("ns1", "g", 1) };
         let unwrapped = DataKey::unwrap(&root, &wrapped, "ns1", 1).unwrap();
-        assert_eq!(
-            unwrapped
-                .open_value(&ident, &key.seal_value(&ident, &git).unwrap())
-                .unwrap(),
-            git
-        );
+        assert_eq!(unwrapped.open_value(&ident, &key.seal_value(&ident, &git).unwrap()).unwrap(), git);
     }
 }

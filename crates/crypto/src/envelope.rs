@@ -39,11 +39,7 @@ pub fn seal(key: &[u8; 32], aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, Ran
     out.extend_from_slice(&nonce);
     out.extend_from_slice(plaintext);
     let tag = cipher
-        .encrypt_inout_detached(
-            &XNonce::from(nonce),
-            aad,
-            out[1 + NONCE_LEN..].as_mut().into(),
-        )
+        .encrypt_inout_detached(&XNonce::from(nonce), aad, out[1 + NONCE_LEN..].as_mut().into())
         // Encryption fails only for messages beyond 256 GiB, which size limits rule out.
         .map_err(|_| RandomError)?;
     out.extend_from_slice(&tag);
@@ -55,9 +51,7 @@ pub fn open(key: &[u8; 32], aad: &[u8], sealed: &[u8]) -> Result<SecretBytes, Op
     if sealed.len() < OVERHEAD || sealed[0] != FORMAT_XCHACHA {
         return Err(OpenError::Malformed);
     }
-    let nonce: [u8; NONCE_LEN] = sealed[1..1 + NONCE_LEN]
-        .try_into()
-        .map_err(|_| OpenError::Malformed)?;
+    let nonce: [u8; NONCE_LEN] = sealed[1..1 + NONCE_LEN].try_into().map_err(|_| OpenError::Malformed)?;
     let (body, tag) = sealed[1 + NONCE_LEN..].split_at(sealed.len() - OVERHEAD);
     let tag = Tag::try_from(tag).map_err(|_| OpenError::Malformed)?;
     let mut buf = Zeroizing::new(body.to_vec());
@@ -80,20 +74,11 @@ mod tests {
         for i in 0..sealed.len() {
             let mut bad = sealed.clone();
             bad[i] ^= 0x01;
-            assert!(
-                open(&KEY, b"aad", &bad).is_err(),
-                "flip at byte {i} went unnoticed"
-            );
+            assert!(open(&KEY, b"aad", &bad).is_err(), "flip at byte {i} went unnoticed");
         }
         assert_eq!(open(&KEY, b"aaD", &sealed), Err(OpenError::Authentication));
-        assert_eq!(
-            open(&[8; 32], b"aad", &sealed),
-            Err(OpenError::Authentication)
-        );
-        assert_eq!(
-            open(&KEY, b"aad", &sealed[..OVERHEAD - 1]),
-            Err(OpenError::Malformed)
-        );
+        assert_eq!(open(&[8; 32], b"aad", &sealed), Err(OpenError::Authentication));
+        assert_eq!(open(&KEY, b"aad", &sealed[..OVERHEAD - 1]), Err(OpenError::Malformed));
     }
 
     #[test]

@@ -25,15 +25,9 @@ pub struct VersionIdentity<'a> {
 impl VersionIdentity<'_> {
     /// Canonical, unambiguous encoding: a domain tag, then length-prefixed fields.
     pub fn to_aad(&self) -> Vec<u8> {
-        let mut out = Vec::with_capacity(
-            64 + self.namespace_id.len() + self.secret_id.len() + self.name.len(),
-        );
+        let mut out = Vec::with_capacity(64 + self.namespace_id.len() + self.secret_id.len() + self.name.len());
         out.extend_from_slice(b"hush/secret-version/v1\0");
-        for part in [
-            self.namespace_id.as_bytes(),
-            self.secret_id.as_bytes(),
-            self.name.as_bytes(),
-        ] {
+        for part in [self.namespace_id.as_bytes(), self.secret_id.as_bytes(), self.name.as_bytes()] {
             out.extend_from_slice(&(part.len() as u32).to_be_bytes());
             out.extend_from_slice(part);
         }
@@ -59,30 +53,14 @@ mod tests {
             key_version: 1,
         };
         let variants = [
-            VersionIdentity {
-                namespace_id: "ns2",
-                ..base
-            },
-            VersionIdentity {
-                secret_id: "sid2",
-                ..base
-            },
+            VersionIdentity { namespace_id: "ns2", ..base },
+            VersionIdentity { secret_id: "sid2", ..base },
             VersionIdentity { name: "n2", ..base },
             VersionIdentity { version: 2, ..base },
-            VersionIdentity {
-                secret_type: SecretType::Git,
-                ..base
-            },
-            VersionIdentity {
-                key_version: 2,
-                ..base
-            },
+            VersionIdentity { secret_type: SecretType::Git, ..base },
+            VersionIdentity { key_version: 2, ..base },
             // Length prefixes keep field boundaries unambiguous.
-            VersionIdentity {
-                namespace_id: "n",
-                secret_id: "ssid",
-                ..base
-            },
+            VersionIdentity { namespace_id: "n", secret_id: "ssid", ..base },
         ];
         for v in variants {
             assert_ne!(v.to_aad(), base.to_aad(), "{v:?}");

@@ -4,7 +4,7 @@ use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-use hmac::{Hmac, KeyInit, Mac};
+use hmac::{Hmac, Mac};
 use hush_core::SecretString;
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -43,15 +43,9 @@ impl RootKey {
     pub fn from_base64(text: &str) -> Result<Self, KeyParseError> {
         let text = text.trim();
         let decoded = Zeroizing::new(
-            STANDARD
-                .decode(text)
-                .or_else(|_| STANDARD_NO_PAD.decode(text))
-                .map_err(|_| KeyParseError::NotBase64)?,
+            STANDARD.decode(text).or_else(|_| STANDARD_NO_PAD.decode(text)).map_err(|_| KeyParseError::NotBase64)?,
         );
-        let bytes: [u8; 32] = decoded
-            .as_slice()
-            .try_into()
-            .map_err(|_| KeyParseError::WrongLength(decoded.len()))?;
+        let bytes: [u8; 32] = decoded.as_slice().try_into().map_err(|_| KeyParseError::WrongLength(decoded.len()))?;
         Ok(Self::from_bytes(bytes))
     }
 
@@ -63,8 +57,7 @@ impl RootKey {
     /// A short public fingerprint (16 hex characters) that names the key in
     /// messages without revealing it.
     pub fn fingerprint(&self) -> String {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_slice())
-            .expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_slice()).expect("HMAC takes any key length");
         mac.update(b"hush/root-key-fingerprint/v1");
         hex(&mac.finalize().into_bytes()[..8])
     }
@@ -77,10 +70,7 @@ impl RootKey {
     /// Unwraps a key made by [`RootKey::wrap`] with the same binding.
     pub fn unwrap(&self, wrapped: &[u8], binding: &[u8]) -> Result<Zeroizing<[u8; 32]>, OpenError> {
         let opened = envelope::open(&self.0, binding, wrapped)?;
-        let bytes: [u8; 32] = opened
-            .expose_secret()
-            .try_into()
-            .map_err(|_| OpenError::Malformed)?;
+        let bytes: [u8; 32] = opened.expose_secret().try_into().map_err(|_| OpenError::Malformed)?;
         Ok(Zeroizing::new(bytes))
     }
 }
@@ -102,18 +92,9 @@ mod tests {
         let back = RootKey::from_base64(&format!("  {}\n", text.expose_secret())).unwrap();
         assert_eq!(back.fingerprint(), k.fingerprint());
         let unpadded = text.expose_secret().trim_end_matches('=').to_owned();
-        assert_eq!(
-            RootKey::from_base64(&unpadded).unwrap().fingerprint(),
-            k.fingerprint()
-        );
-        assert_eq!(
-            RootKey::from_base64("not base64!").unwrap_err(),
-            KeyParseError::NotBase64
-        );
-        assert_eq!(
-            RootKey::from_base64("AAAA").unwrap_err(),
-            KeyParseError::WrongLength(3)
-        );
+        assert_eq!(RootKey::from_base64(&unpadded).unwrap().fingerprint(), k.fingerprint());
+        assert_eq!(RootKey::from_base64("not base64!").unwrap_err(), KeyParseError::NotBase64);
+        assert_eq!(RootKey::from_base64("AAAA").unwrap_err(), KeyParseError::WrongLength(3));
     }
 
     #[test]

@@ -47,12 +47,8 @@ pub fn id_of(token: &str) -> Option<&str> {
     }
     let (id, secret) = rest.split_at(ID_LEN);
     let secret = secret.strip_prefix('_')?;
-    let id_ok = id
-        .bytes()
-        .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    let secret_ok = secret
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let id_ok = id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let secret_ok = secret.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     (id_ok && secret_ok).then_some(id)
 }
 

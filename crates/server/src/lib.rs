@@ -1,1 +1,108 @@
-//! placeholder
+//! hush's HTTP API: the REST routes under `/v1`, over [`hush_service::Hush`].
+//!
+//! This crate owns the wire: paths, query strings, JSON bodies, headers,
+//! status codes and the error shape `{"error":{"code","message"}}`. The rules
+//! (who may do what, encryption, audit) are the service's. [`app`] builds the
+//! router (for in-process tests); [`run`] serves it on a bound listener until
+//! a shutdown future completes.
+
+mod access_log;
+mod api_error;
+mod json_body;
+mod query_params;
+mod render;
+mod request_credentials;
+mod reveal;
+mod routes;
+mod secret_body;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::routing::get;
+use hush_service::Hush;
+use tokio::net::TcpListener;
+
+pub use api_error::ApiError;
+pub use request_credentials::CONTEXT_HEADER;
+pub use routes::meta::OPENAPI;
+
+/// How long one request may take before the server gives up on it.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// What every handler shares.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    /// The service.
+    pub hush: Arc<Hush>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl AppState {
+    /// State for `hush`, with a body limit that fits its largest value in any encoding.
+    pub fn new(hush: Arc<Hush>) -> Self {
+        // JSON escaping can grow a value six-fold; base64 by 4/3. Leave room for the rest.
+        let body_limit = hush.config().max_value_bytes.saturating_mul(6).saturating_add(64 * 1024);
+        AppState { hush, body_limit }
+    }
+}
+
+/// Every route, as `(method, path)` in OpenAPI form; the OpenAPI test checks
+/// the document against this list.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("get", "/v1/health"),
+    ("get", "/v1/openapi.json"),
+    ("get", "/v1/namespaces"),
+    ("post", "/v1/namespaces"),
+    ("delete", "/v1/namespaces/{namespace}"),
+    ("get", "/v1/namespaces/{namespace}/secrets"),
+    ("get", "/v1/namespaces/{namespace}/secrets/{name}"),
+    ("put", "/v1/namespaces/{namespace}/secrets/{name}"),
+    ("delete", "/v1/namespaces/{namespace}/secrets/{name}"),
+    ("get", "/v1/namespaces/{namespace}/secrets/{name}/versions"),
+    ("get", "/v1/tokens"),
+    ("post", "/v1/tokens"),
+    ("delete", "/v1/tokens/{id}"),
+    ("get", "/v1/audit"),
+    ("get", "/v1/audit/verify"),
+];
+
+/// The router.
+pub fn app(state: AppState) -> Router {
+    use routes::{audit, meta, namespaces, secrets, tokens};
+    Router::new()
+        .route("/v1/health", get(meta::health))
+        .route("/v1/openapi.json", get(meta::openapi))
+        .route("/v1/namespaces", get(namespaces::list).post(namespaces::create))
+        .route("/v1/namespaces/{ns}", axum::routing::delete(namespaces::delete))
+        .route("/v1/namespaces/{ns}/secrets", get(secrets::list))
+        .route("/v1/namespaces/{ns}/secrets/{*name}", get(secrets::get).put(secrets::put).delete(secrets::delete))
+        .route("/v1/tokens", get(tokens::list).post(tokens::create))
+        .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
+        .route("/v1/audit", get(audit::list))
+        .route("/v1/audit/verify", get(audit::verify))
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
+        // Bodies are read by `json_body::read_object` under `body_limit`, with a JSON 413.
+        .layer(DefaultBodyLimit::disable())
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .layer(axum::middleware::from_fn(access_log::access_log))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` (HTTP/1.1 and cleartext HTTP/2) until
+/// `shutdown` completes, then finishes the requests in flight.
+pub async fn run(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+}

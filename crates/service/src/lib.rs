@@ -1,1 +1,35 @@
-//! placeholder
+//! hush's service layer: every operation the APIs offer, with its rules.
+//!
+//! [`Hush`] owns the stores, the root key and a cache of unwrapped namespace
+//! keys. Each public method takes the caller's [`Credentials`] and does the
+//! whole job: authenticate the token, find the namespace it may see, check
+//! the scope, encrypt or decrypt, write, and record exactly one audit event
+//! whatever the outcome. REST, gRPC and any future API are thin adapters over
+//! these methods, so the rules live in one place.
+//!
+//! It does not parse HTTP or JSON and does not print anything; [`bootstrap`]
+//! opens the stores and performs the first-start initialisation.
+
+mod audit;
+pub mod bootstrap;
+mod config;
+mod credentials;
+mod error;
+mod hush;
+mod key_cache;
+mod namespaces;
+mod secrets;
+mod tokens;
+
+pub use audit::{AuditFilter, AuditPage, AuditVerification};
+pub use config::ServiceConfig;
+pub use credentials::{Caller, Credentials, MAX_CONTEXT_LEN};
+pub use error::{Missing, ServiceError};
+pub use hush::Hush;
+pub use secrets::{DEFAULT_PAGE, ListSecrets, MAX_PAGE, RevealedSecret, SecretPage};
+pub use tokens::{NewToken, TokenSpec};
+
+pub use hush_store::{
+    AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, SecretRecord, TokenNamespaces, TokenRecord,
+    VersionRecord,
+};

@@ -258,31 +258,12 @@ mod tests {
             context: None,
         };
         let variants = [
-            AuditEvent {
-                namespace: Some("nsa".into()),
-                name: Some("".into()),
-                ..base.clone()
-            },
-            AuditEvent {
-                token_id: None,
-                ..base.clone()
-            },
-            AuditEvent {
-                version: None,
-                ..base.clone()
-            },
-            AuditEvent {
-                context: Some(String::new()),
-                ..base.clone()
-            },
-            AuditEvent {
-                outcome: Outcome::Denied,
-                ..base.clone()
-            },
-            AuditEvent {
-                at: 2,
-                ..base.clone()
-            },
+            AuditEvent { namespace: Some("nsa".into()), name: Some("".into()), ..base.clone() },
+            AuditEvent { token_id: None, ..base.clone() },
+            AuditEvent { version: None, ..base.clone() },
+            AuditEvent { context: Some(String::new()), ..base.clone() },
+            AuditEvent { outcome: Outcome::Denied, ..base.clone() },
+            AuditEvent { at: 2, ..base.clone() },
         ];
         for v in &variants {
             assert_ne!(v.canonical(1), base.canonical(1), "{v:?}");

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use hush_core::{NamespaceName, SecretName, SecretType};
 
 use crate::{
-    AuditEvent, AuditRecord, Millis, NamespaceRecord, SealedVersion, SecretRecord, StoreError,
-    TokenRecord, VersionRecord,
+    AuditEvent, AuditRecord, Millis, NamespaceRecord, SealedVersion, SecretRecord, StoreError, TokenRecord,
+    VersionRecord,
 };
 
 /// A change and the audit event that records it. Both commit together or not
@@ -141,11 +141,7 @@ pub trait DataStore: Send + Sync + 'static {
     async fn namespaces(&self) -> Result<Vec<NamespaceRecord>, StoreError>;
 
     /// A secret's metadata.
-    async fn secret(
-        &self,
-        namespace_id: &str,
-        name: &SecretName,
-    ) -> Result<Option<SecretRecord>, StoreError>;
+    async fn secret(&self, namespace_id: &str, name: &SecretName) -> Result<Option<SecretRecord>, StoreError>;
 
     /// A secret version's ciphertext: the current one, or `version`.
     async fn sealed_version(
@@ -156,11 +152,7 @@ pub trait DataStore: Send + Sync + 'static {
     ) -> Result<Option<SealedVersion>, StoreError>;
 
     /// Secrets of a namespace, by name.
-    async fn secrets(
-        &self,
-        namespace_id: &str,
-        query: &SecretQuery,
-    ) -> Result<Vec<SecretRecord>, StoreError>;
+    async fn secrets(&self, namespace_id: &str, query: &SecretQuery) -> Result<Vec<SecretRecord>, StoreError>;
 
     /// The stored versions of a secret, newest first.
     async fn versions(&self, secret_id: &str) -> Result<Vec<VersionRecord>, StoreError>;
@@ -175,8 +167,7 @@ pub trait DataStore: Send + Sync + 'static {
     async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;
 
     /// Audit events in chain order from `after_seq + 1`, for verification.
-    async fn audit_chain(&self, after_seq: u64, limit: u32)
-    -> Result<Vec<AuditRecord>, StoreError>;
+    async fn audit_chain(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditRecord>, StoreError>;
 
     /// The newest event's sequence number and MAC, if any.
     async fn audit_head(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError>;

@@ -23,32 +23,16 @@ pub trait KeyStore: Send + Sync + 'static {
     async fn installation(&self) -> Result<Option<(String, Vec<u8>)>, StoreError>;
 
     /// Records the installation id and the wrapped audit key. Conflict if already initialised.
-    async fn initialize(
-        &self,
-        installation_id: &str,
-        wrapped_audit_key: &[u8],
-    ) -> Result<(), StoreError>;
+    async fn initialize(&self, installation_id: &str, wrapped_audit_key: &[u8]) -> Result<(), StoreError>;
 
     /// Stores a wrapped namespace key. Conflict if that version exists.
-    async fn put_namespace_key(
-        &self,
-        namespace_id: &str,
-        version: u32,
-        wrapped: &[u8],
-    ) -> Result<(), StoreError>;
+    async fn put_namespace_key(&self, namespace_id: &str, version: u32, wrapped: &[u8]) -> Result<(), StoreError>;
 
     /// A wrapped namespace key by version.
-    async fn namespace_key(
-        &self,
-        namespace_id: &str,
-        version: u32,
-    ) -> Result<Option<Vec<u8>>, StoreError>;
+    async fn namespace_key(&self, namespace_id: &str, version: u32) -> Result<Option<Vec<u8>>, StoreError>;
 
     /// The newest key version of a namespace and its wrapped key.
-    async fn current_namespace_key(
-        &self,
-        namespace_id: &str,
-    ) -> Result<Option<(u32, Vec<u8>)>, StoreError>;
+    async fn current_namespace_key(&self, namespace_id: &str) -> Result<Option<(u32, Vec<u8>)>, StoreError>;
 
     /// Destroys every key of a namespace, so its ciphertexts can never be
     /// opened again. Overwrites the freed bytes on disk as well.

@@ -10,10 +10,7 @@ pub type Millis = i64;
 
 /// The current time in [`Millis`].
 pub fn now_millis() -> Millis {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as Millis)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as Millis).unwrap_or(0)
 }
 
 /// A namespace.
@@ -112,9 +109,7 @@ impl TokenNamespaces {
         match (self, other) {
             (TokenNamespaces::All, _) => true,
             (TokenNamespaces::Only(_), TokenNamespaces::All) => false,
-            (TokenNamespaces::Only(_), TokenNamespaces::Only(list)) => {
-                list.iter().all(|n| self.allows(&n.id))
-            }
+            (TokenNamespaces::Only(_), TokenNamespaces::Only(list)) => list.iter().all(|n| self.allows(&n.id)),
         }
     }
 }

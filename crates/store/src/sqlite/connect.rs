@@ -25,13 +25,7 @@ pub(crate) fn migrator(migrations: &[(i64, &'static str, &'static str)]) -> Migr
         migrations
             .iter()
             .map(|&(version, description, sql)| {
-                Migration::new(
-                    version,
-                    Cow::Borrowed(description),
-                    MigrationType::Simple,
-                    sql.into_sql_str(),
-                    false,
-                )
+                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sql.into_sql_str(), false)
             })
             .collect(),
     )

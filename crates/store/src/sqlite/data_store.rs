@@ -14,16 +14,11 @@ use super::connect::{migrator, options};
 use super::group_commit::{self, Job};
 use super::rows::{self, get};
 use crate::{
-    AuditQuery, AuditRecord, DataStore, NamespaceRecord, NamespaceRef, SealedVersion, SecretQuery,
-    SecretRecord, StoreError, TokenNamespaces, TokenRecord, VersionRecord, WriteOutcome,
-    WriteRequest,
+    AuditQuery, AuditRecord, DataStore, NamespaceRecord, NamespaceRef, SealedVersion, SecretQuery, SecretRecord,
+    StoreError, TokenNamespaces, TokenRecord, VersionRecord, WriteOutcome, WriteRequest,
 };
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1,
-    "initial",
-    include_str!("../../migrations/data/0001_initial.sql"),
-)];
+const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../../migrations/data/0001_initial.sql"))];
 
 /// How many requests wait for the writer before new ones are pushed back on.
 const QUEUE_DEPTH: usize = 4096;
@@ -42,11 +37,7 @@ impl SqliteDataStore {
         let opts = options(path);
         let mut conn = opts.connect().await?;
         migrator(MIGRATIONS).run(&mut conn).await?;
-        let readers = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .clamp(2, 8) as u32
-            * 2;
+        let readers = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2).clamp(2, 8) as u32 * 2;
         let read = SqlitePoolOptions::new()
             .max_connections(readers)
             .min_connections(1)
@@ -109,9 +100,7 @@ const AFTER_ALL_NAME_CHARACTERS: char = '\u{7f}';
 #[async_trait]
 impl DataStore for SqliteDataStore {
     async fn installation_id(&self) -> Result<Option<String>, StoreError> {
-        let row = sqlx::query("SELECT id FROM installation")
-            .fetch_optional(&self.read)
-            .await?;
+        let row = sqlx::query("SELECT id FROM installation").fetch_optional(&self.read).await?;
         row.map(|r| get(&r, "id")).transpose()
     }
 
@@ -121,10 +110,7 @@ impl DataStore for SqliteDataStore {
 
     async fn write(&self, request: WriteRequest) -> Result<WriteOutcome, StoreError> {
         let (reply, rx) = oneshot::channel();
-        self.writer
-            .send(Job::Write { request, reply })
-            .await
-            .map_err(|_| StoreError::Closed)?;
+        self.writer.send(Job::Write { request, reply }).await.map_err(|_| StoreError::Closed)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
 
@@ -137,17 +123,12 @@ impl DataStore for SqliteDataStore {
     }
 
     async fn namespaces(&self) -> Result<Vec<NamespaceRecord>, StoreError> {
-        let rows = sqlx::query("SELECT id, name, created_at FROM namespaces ORDER BY name")
-            .fetch_all(&self.read)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, name, created_at FROM namespaces ORDER BY name").fetch_all(&self.read).await?;
         rows.iter().map(rows::namespace).collect()
     }
 
-    async fn secret(
-        &self,
-        namespace_id: &str,
-        name: &SecretName,
-    ) -> Result<Option<SecretRecord>, StoreError> {
+    async fn secret(&self, namespace_id: &str, name: &SecretName) -> Result<Option<SecretRecord>, StoreError> {
         let row = sqlx::query("SELECT * FROM secrets WHERE namespace_id = ? AND name = ?")
             .bind(namespace_id)
             .bind(name.as_str())
@@ -180,11 +161,7 @@ impl DataStore for SqliteDataStore {
         }))
     }
 
-    async fn secrets(
-        &self,
-        namespace_id: &str,
-        query: &SecretQuery,
-    ) -> Result<Vec<SecretRecord>, StoreError> {
+    async fn secrets(&self, namespace_id: &str, query: &SecretQuery) -> Result<Vec<SecretRecord>, StoreError> {
         let prefix = query.prefix.clone().unwrap_or_default();
         let upper = format!("{prefix}{AFTER_ALL_NAME_CHARACTERS}");
         let rows = sqlx::query(
@@ -209,16 +186,11 @@ impl DataStore for SqliteDataStore {
         .bind(secret_id)
         .fetch_all(&self.read)
         .await?;
-        rows.iter()
-            .map(|r| rows::version(r, "created_at"))
-            .collect()
+        rows.iter().map(|r| rows::version(r, "created_at")).collect()
     }
 
     async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM tokens WHERE id = ?")
-            .bind(id)
-            .fetch_optional(&self.read)
-            .await?;
+        let row = sqlx::query("SELECT * FROM tokens WHERE id = ?").bind(id).fetch_optional(&self.read).await?;
         match row {
             Some(row) => Ok(Some(self.token_from_row(&row).await?)),
             None => Ok(None),
@@ -226,9 +198,7 @@ impl DataStore for SqliteDataStore {
     }
 
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM tokens ORDER BY created_at DESC, id")
-            .fetch_all(&self.read)
-            .await?;
+        let rows = sqlx::query("SELECT * FROM tokens ORDER BY created_at DESC, id").fetch_all(&self.read).await?;
         let mut out = Vec::with_capacity(rows.len());
         for row in &rows {
             out.push(self.token_from_row(row).await?);
@@ -261,11 +231,7 @@ impl DataStore for SqliteDataStore {
         rows.iter().map(rows::audit).collect()
     }
 
-    async fn audit_chain(
-        &self,
-        after_seq: u64,
-        limit: u32,
-    ) -> Result<Vec<AuditRecord>, StoreError> {
+    async fn audit_chain(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
         let rows = sqlx::query("SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?")
             .bind(after_seq as i64)
             .bind(i64::from(limit))
@@ -279,10 +245,7 @@ impl DataStore for SqliteDataStore {
             .fetch_optional(&self.read)
             .await?;
         match row {
-            Some(r) => Ok(Some((
-                rows::u64_of(r.try_get("seq")?, "audit_events.seq")?,
-                r.try_get("mac")?,
-            ))),
+            Some(r) => Ok(Some((rows::u64_of(r.try_get("seq")?, "audit_events.seq")?, r.try_get("mac")?))),
             None => Ok(None),
         }
     }

@@ -19,8 +19,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::rows::{self, get};
 use crate::{
-    AuditEvent, Conflict, Mutation, NamespaceRecord, Outcome, PutVersion, StoreError,
-    TokenNamespaces, TokenRecord, WriteOutcome, WriteRequest, now_millis,
+    AuditEvent, Conflict, Mutation, NamespaceRecord, Outcome, PutVersion, StoreError, TokenNamespaces, TokenRecord,
+    WriteOutcome, WriteRequest, now_millis,
 };
 
 /// Most requests committed in one transaction.
@@ -46,15 +46,9 @@ pub(crate) enum Job {
     },
 }
 
-pub(crate) async fn submit_initialize(
-    writer: &mpsc::Sender<Job>,
-    id: String,
-) -> Result<(), StoreError> {
+pub(crate) async fn submit_initialize(writer: &mpsc::Sender<Job>, id: String) -> Result<(), StoreError> {
     let (reply, rx) = oneshot::channel();
-    writer
-        .send(Job::Initialize { id, reply })
-        .await
-        .map_err(|_| StoreError::Closed)?;
+    writer.send(Job::Initialize { id, reply }).await.map_err(|_| StoreError::Closed)?;
     rx.await.map_err(|_| StoreError::Closed)?
 }
 
@@ -83,11 +77,7 @@ pub(crate) async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>,
 
 async fn initialize(conn: &mut Conn, id: &str) -> Result<(), StoreError> {
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    if sqlx::query("SELECT id FROM installation")
-        .fetch_optional(&mut *tx)
-        .await?
-        .is_some()
-    {
+    if sqlx::query("SELECT id FROM installation").fetch_optional(&mut *tx).await?.is_some() {
         return Err(StoreError::Conflict(Conflict::AlreadyExists));
     }
     sqlx::query("INSERT INTO installation (id, created_at) VALUES (?, ?)")
@@ -100,11 +90,7 @@ async fn initialize(conn: &mut Conn, id: &str) -> Result<(), StoreError> {
 }
 
 /// Commits `batch` and answers every request in it.
-async fn commit(
-    conn: &mut Conn,
-    key: &AuditKey,
-    batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>,
-) {
+async fn commit(conn: &mut Conn, key: &AuditKey, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>) {
     let requests: Vec<&WriteRequest> = batch.iter().map(|(r, _)| r).collect();
     match apply_batch(conn, key, &requests).await {
         Ok(results) => {
@@ -139,17 +125,13 @@ async fn apply_batch(
     requests: &[&WriteRequest],
 ) -> Result<Vec<Result<WriteOutcome, StoreError>>, sqlx::Error> {
     let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    let head = sqlx::query("SELECT seq, mac FROM audit_events ORDER BY seq DESC LIMIT 1")
-        .fetch_optional(&mut *tx)
-        .await?;
+    let head =
+        sqlx::query("SELECT seq, mac FROM audit_events ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *tx).await?;
     let (mut seq, mut mac): (u64, [u8; 32]) = match head {
         Some(row) => {
             let seq: i64 = row.try_get("seq")?;
             let mac: Vec<u8> = row.try_get("mac")?;
-            (
-                seq as u64,
-                mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS),
-            )
+            (seq as u64, mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS))
         }
         None => (0, AUDIT_GENESIS),
     };
@@ -176,12 +158,7 @@ async fn apply_batch(
     Ok(results)
 }
 
-async fn append_audit(
-    conn: &mut Conn,
-    seq: u64,
-    e: &AuditEvent,
-    mac: &[u8; 32],
-) -> Result<(), sqlx::Error> {
+async fn append_audit(conn: &mut Conn, seq: u64, e: &AuditEvent, mac: &[u8; 32]) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO audit_events (seq, at, token_id, action, namespace, name, version, outcome, context, mac) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -206,15 +183,8 @@ async fn apply(conn: &mut Conn, mutation: &Mutation) -> Result<WriteOutcome, Sto
         Mutation::AuditOnly => Ok(WriteOutcome::Done),
         Mutation::CreateNamespace(ns) => create_namespace(conn, ns).await,
         Mutation::DeleteNamespace { id } => {
-            let done = sqlx::query("DELETE FROM namespaces WHERE id = ?")
-                .bind(id)
-                .execute(conn)
-                .await?;
-            if done.rows_affected() == 0 {
-                Err(StoreError::NotFound)
-            } else {
-                Ok(WriteOutcome::Done)
-            }
+            let done = sqlx::query("DELETE FROM namespaces WHERE id = ?").bind(id).execute(conn).await?;
+            if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(WriteOutcome::Done) }
         }
         Mutation::PutVersion(put) => put_version(conn, put).await,
         Mutation::DeleteSecret { namespace_id, name } => {
@@ -235,19 +205,13 @@ async fn apply(conn: &mut Conn, mutation: &Mutation) -> Result<WriteOutcome, Sto
         }
         Mutation::CreateToken(token) => create_token(conn, token).await,
         Mutation::RevokeToken { id, at } => {
-            let row = sqlx::query("SELECT revoked_at FROM tokens WHERE id = ?")
-                .bind(id)
-                .fetch_optional(&mut *conn)
-                .await?;
+            let row =
+                sqlx::query("SELECT revoked_at FROM tokens WHERE id = ?").bind(id).fetch_optional(&mut *conn).await?;
             let Some(row) = row else {
                 return Err(StoreError::NotFound);
             };
             if get::<Option<i64>>(&row, "revoked_at")?.is_none() {
-                sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ?")
-                    .bind(at)
-                    .bind(id)
-                    .execute(conn)
-                    .await?;
+                sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ?").bind(at).bind(id).execute(conn).await?;
             }
             Ok(WriteOutcome::Done)
         }
@@ -255,17 +219,10 @@ async fn apply(conn: &mut Conn, mutation: &Mutation) -> Result<WriteOutcome, Sto
 }
 
 async fn namespace_exists(conn: &mut Conn, id: &str) -> Result<bool, StoreError> {
-    Ok(sqlx::query("SELECT 1 FROM namespaces WHERE id = ?")
-        .bind(id)
-        .fetch_optional(conn)
-        .await?
-        .is_some())
+    Ok(sqlx::query("SELECT 1 FROM namespaces WHERE id = ?").bind(id).fetch_optional(conn).await?.is_some())
 }
 
-async fn create_namespace(
-    conn: &mut Conn,
-    ns: &NamespaceRecord,
-) -> Result<WriteOutcome, StoreError> {
+async fn create_namespace(conn: &mut Conn, ns: &NamespaceRecord) -> Result<WriteOutcome, StoreError> {
     let taken = sqlx::query("SELECT 1 FROM namespaces WHERE name = ? OR id = ?")
         .bind(ns.name.as_str())
         .bind(&ns.id)
@@ -321,14 +278,10 @@ async fn put_version(conn: &mut Conn, p: &PutVersion) -> Result<WriteOutcome, St
         }
         None => return Err(StoreError::Conflict(Conflict::Version { current: 0 })),
         Some(s) if s.secret_type != p.secret_type => {
-            return Err(StoreError::Conflict(Conflict::Type {
-                existing: s.secret_type,
-            }));
+            return Err(StoreError::Conflict(Conflict::Type { existing: s.secret_type }));
         }
         Some(s) if s.version != p.expected_version || s.id != p.secret_id => {
-            return Err(StoreError::Conflict(Conflict::Version {
-                current: s.version,
-            }));
+            return Err(StoreError::Conflict(Conflict::Version { current: s.version }));
         }
         Some(s) => {
             sqlx::query("UPDATE secrets SET version = ?, updated_at = ? WHERE id = ?")
@@ -340,14 +293,16 @@ async fn put_version(conn: &mut Conn, p: &PutVersion) -> Result<WriteOutcome, St
             s
         }
     };
-    sqlx::query("INSERT INTO secret_versions (secret_id, version, key_version, ciphertext, created_at) VALUES (?, ?, ?, ?, ?)")
-        .bind(&p.secret_id)
-        .bind(new_version as i64)
-        .bind(i64::from(p.key_version))
-        .bind(p.ciphertext.as_slice())
-        .bind(p.at)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "INSERT INTO secret_versions (secret_id, version, key_version, ciphertext, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(&p.secret_id)
+    .bind(new_version as i64)
+    .bind(i64::from(p.key_version))
+    .bind(p.ciphertext.as_slice())
+    .bind(p.at)
+    .execute(&mut *conn)
+    .await?;
     let keep = u64::from(p.keep_versions.max(1));
     if new_version > keep {
         sqlx::query("DELETE FROM secret_versions WHERE secret_id = ? AND version <= ?")

@@ -5,17 +5,13 @@ use hush_core::{NamespaceName, ScopeSet, SecretName, SecretType};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
 
-use crate::{
-    AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, SecretRecord, StoreError,
-    VersionRecord,
-};
+use crate::{AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, SecretRecord, StoreError, VersionRecord};
 
 pub(crate) fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
 {
-    row.try_get(column)
-        .map_err(|_| StoreError::corrupt(format!("column {column} does not decode")))
+    row.try_get(column).map_err(|_| StoreError::corrupt(format!("column {column} does not decode")))
 }
 
 pub(crate) fn u64_of(value: i64, column: &str) -> Result<u64, StoreError> {
@@ -57,8 +53,7 @@ pub(crate) fn version(row: &SqliteRow, created_column: &str) -> Result<VersionRe
 }
 
 pub(crate) fn scopes(text: &str) -> Result<ScopeSet, StoreError> {
-    ScopeSet::parse_list(text)
-        .map_err(|_| StoreError::corrupt("tokens.scopes has an unknown scope"))
+    ScopeSet::parse_list(text).map_err(|_| StoreError::corrupt("tokens.scopes has an unknown scope"))
 }
 
 pub(crate) fn audit(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
@@ -72,12 +67,9 @@ pub(crate) fn audit(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
                 .ok_or_else(|| StoreError::corrupt("audit_events.action is not a known action"))?,
             namespace: get(row, "namespace")?,
             name: get(row, "name")?,
-            version: version
-                .map(|v| u64_of(v, "audit_events.version"))
-                .transpose()?,
-            outcome: Outcome::parse(&get::<String>(row, "outcome")?).ok_or_else(|| {
-                StoreError::corrupt("audit_events.outcome is not a known outcome")
-            })?,
+            version: version.map(|v| u64_of(v, "audit_events.version")).transpose()?,
+            outcome: Outcome::parse(&get::<String>(row, "outcome")?)
+                .ok_or_else(|| StoreError::corrupt("audit_events.outcome is not a known outcome"))?,
             context: get(row, "context")?,
         },
         mac: get(row, "mac")?,

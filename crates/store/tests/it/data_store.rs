@@ -3,9 +3,8 @@ use std::collections::HashSet;
 use hush_core::{NamespaceName, Scope, ScopeSet, SecretName, SecretType};
 use hush_crypto::AUDIT_GENESIS;
 use hush_store::{
-    AuditAction, AuditEvent, AuditQuery, Conflict, Mutation, NamespaceRecord, NamespaceRef,
-    Outcome, PutVersion, SecretQuery, StoreError, TokenNamespaces, TokenRecord, WriteOutcome,
-    WriteRequest, now_millis,
+    AuditAction, AuditEvent, AuditQuery, Conflict, Mutation, NamespaceRecord, NamespaceRef, Outcome, PutVersion,
+    SecretQuery, StoreError, TokenNamespaces, TokenRecord, WriteOutcome, WriteRequest, now_millis,
 };
 
 use crate::fixture;
@@ -15,11 +14,7 @@ fn event(action: AuditAction) -> AuditEvent {
 }
 
 async fn make_namespace(data: &dyn hush_store::DataStore, name: &str) -> NamespaceRecord {
-    let ns = NamespaceRecord {
-        id: format!("id-{name}"),
-        name: NamespaceName::parse(name).unwrap(),
-        created_at: 1,
-    };
+    let ns = NamespaceRecord { id: format!("id-{name}"), name: NamespaceName::parse(name).unwrap(), created_at: 1 };
     data.write(WriteRequest {
         mutation: Mutation::CreateNamespace(ns.clone()),
         audit: event(AuditAction::NamespaceCreate),
@@ -29,13 +24,7 @@ async fn make_namespace(data: &dyn hush_store::DataStore, name: &str) -> Namespa
     ns
 }
 
-fn put(
-    ns: &NamespaceRecord,
-    name: &str,
-    secret_id: &str,
-    expected: u64,
-    ct: &[u8],
-) -> WriteRequest {
+fn put(ns: &NamespaceRecord, name: &str, secret_id: &str, expected: u64, ct: &[u8]) -> WriteRequest {
     WriteRequest {
         mutation: Mutation::PutVersion(PutVersion {
             namespace_id: ns.id.clone(),
@@ -59,53 +48,20 @@ async fn versions_cas_types_and_pruning() {
     let name = SecretName::parse("db/password").unwrap();
 
     // cas 1 on a missing secret is a conflict reporting version 0.
-    let err = f
-        .data
-        .write(put(&ns, "db/password", "s1", 1, b"x"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(Conflict::Version { current: 0 })),
-        "{err:?}"
-    );
+    let err = f.data.write(put(&ns, "db/password", "s1", 1, b"x")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(Conflict::Version { current: 0 })), "{err:?}");
 
     for v in 0..5u64 {
-        let out = f
-            .data
-            .write(put(
-                &ns,
-                "db/password",
-                "s1",
-                v,
-                format!("ct{}", v + 1).as_bytes(),
-            ))
-            .await
-            .unwrap();
-        let WriteOutcome::Secret(rec) = out else {
-            panic!("{out:?}")
-        };
+        let out = f.data.write(put(&ns, "db/password", "s1", v, format!("ct{}", v + 1).as_bytes())).await.unwrap();
+        let WriteOutcome::Secret(rec) = out else { panic!("{out:?}") };
         assert_eq!(rec.version, v + 1);
     }
     // Stale expectation: conflict naming the current version; nothing written.
-    let err = f
-        .data
-        .write(put(&ns, "db/password", "s1", 2, b"late"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(Conflict::Version { current: 5 })),
-        "{err:?}"
-    );
+    let err = f.data.write(put(&ns, "db/password", "s1", 2, b"late")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(Conflict::Version { current: 5 })), "{err:?}");
     // Another secret id for the same name is a conflict too.
-    let err = f
-        .data
-        .write(put(&ns, "db/password", "other", 5, b"x"))
-        .await
-        .unwrap_err();
-    assert!(
-        matches!(err, StoreError::Conflict(Conflict::Version { current: 5 })),
-        "{err:?}"
-    );
+    let err = f.data.write(put(&ns, "db/password", "other", 5, b"x")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(Conflict::Version { current: 5 })), "{err:?}");
 
     // Type is fixed at creation.
     let mut git = put(&ns, "db/password", "s1", 5, b"x");
@@ -113,121 +69,47 @@ async fn versions_cas_types_and_pruning() {
         p.secret_type = SecretType::Git;
     }
     let err = f.data.write(git).await.unwrap_err();
-    assert!(
-        matches!(
-            err,
-            StoreError::Conflict(Conflict::Type {
-                existing: SecretType::Generic
-            })
-        ),
-        "{err:?}"
-    );
+    assert!(matches!(err, StoreError::Conflict(Conflict::Type { existing: SecretType::Generic })), "{err:?}");
 
     // Only the last 3 versions are kept.
-    let current = f
-        .data
-        .sealed_version(&ns.id, &name, None)
-        .await
-        .unwrap()
-        .unwrap();
+    let current = f.data.sealed_version(&ns.id, &name, None).await.unwrap().unwrap();
     assert_eq!(current.version.version, 5);
     assert_eq!(current.ciphertext, b"ct5");
-    let versions: Vec<u64> = f
-        .data
-        .versions("s1")
-        .await
-        .unwrap()
-        .iter()
-        .map(|v| v.version)
-        .collect();
+    let versions: Vec<u64> = f.data.versions("s1").await.unwrap().iter().map(|v| v.version).collect();
     assert_eq!(versions, vec![5, 4, 3]);
-    assert!(
-        f.data
-            .sealed_version(&ns.id, &name, Some(2))
-            .await
-            .unwrap()
-            .is_none()
-    );
-    assert_eq!(
-        f.data
-            .sealed_version(&ns.id, &name, Some(3))
-            .await
-            .unwrap()
-            .unwrap()
-            .ciphertext,
-        b"ct3"
-    );
+    assert!(f.data.sealed_version(&ns.id, &name, Some(2)).await.unwrap().is_none());
+    assert_eq!(f.data.sealed_version(&ns.id, &name, Some(3)).await.unwrap().unwrap().ciphertext, b"ct3");
 }
 
 #[tokio::test]
 async fn listing_by_prefix_and_cursor() {
     let f = fixture().await;
     let ns = make_namespace(&*f.data, "default").await;
-    for (i, name) in ["a", "app/db", "app/key", "app2", "b/x", "ap"]
-        .iter()
-        .enumerate()
-    {
-        f.data
-            .write(put(&ns, name, &format!("s{i}"), 0, b"x"))
-            .await
-            .unwrap();
+    for (i, name) in ["a", "app/db", "app/key", "app2", "b/x", "ap"].iter().enumerate() {
+        f.data.write(put(&ns, name, &format!("s{i}"), 0, b"x")).await.unwrap();
     }
     let names = |q: SecretQuery| {
         let data = f.data.clone();
         let id = ns.id.clone();
-        async move {
-            data.secrets(&id, &q)
-                .await
-                .unwrap()
-                .into_iter()
-                .map(|s| s.name.to_string())
-                .collect::<Vec<_>>()
-        }
+        async move { data.secrets(&id, &q).await.unwrap().into_iter().map(|s| s.name.to_string()).collect::<Vec<_>>() }
     };
     assert_eq!(
-        names(SecretQuery {
-            limit: 100,
-            ..Default::default()
-        })
-        .await,
+        names(SecretQuery { limit: 100, ..Default::default() }).await,
         ["a", "ap", "app/db", "app/key", "app2", "b/x"]
     );
     assert_eq!(
-        names(SecretQuery {
-            prefix: Some("app/".into()),
-            limit: 100,
-            ..Default::default()
-        })
-        .await,
+        names(SecretQuery { prefix: Some("app/".into()), limit: 100, ..Default::default() }).await,
         ["app/db", "app/key"]
     );
     assert_eq!(
-        names(SecretQuery {
-            prefix: Some("app".into()),
-            limit: 100,
-            ..Default::default()
-        })
-        .await,
+        names(SecretQuery { prefix: Some("app".into()), limit: 100, ..Default::default() }).await,
         ["app/db", "app/key", "app2"]
     );
     assert_eq!(
-        names(SecretQuery {
-            limit: 2,
-            after: Some("ap".into()),
-            ..Default::default()
-        })
-        .await,
+        names(SecretQuery { limit: 2, after: Some("ap".into()), ..Default::default() }).await,
         ["app/db", "app/key"]
     );
-    assert!(
-        names(SecretQuery {
-            prefix: Some("zz".into()),
-            limit: 100,
-            ..Default::default()
-        })
-        .await
-        .is_empty()
-    );
+    assert!(names(SecretQuery { prefix: Some("zz".into()), limit: 100, ..Default::default() }).await.is_empty());
 }
 
 #[tokio::test]
@@ -238,20 +120,11 @@ async fn delete_is_idempotent_and_namespace_delete_cascades() {
     f.data.write(put(&ns, "x", "s1", 0, b"x")).await.unwrap();
     f.data.write(put(&other, "x", "s2", 0, b"y")).await.unwrap();
     let del = |name: &str| WriteRequest {
-        mutation: Mutation::DeleteSecret {
-            namespace_id: ns.id.clone(),
-            name: SecretName::parse(name).unwrap(),
-        },
+        mutation: Mutation::DeleteSecret { namespace_id: ns.id.clone(), name: SecretName::parse(name).unwrap() },
         audit: event(AuditAction::SecretDelete),
     };
-    assert_eq!(
-        f.data.write(del("x")).await.unwrap(),
-        WriteOutcome::Deleted(true)
-    );
-    assert_eq!(
-        f.data.write(del("x")).await.unwrap(),
-        WriteOutcome::Deleted(false)
-    );
+    assert_eq!(f.data.write(del("x")).await.unwrap(), WriteOutcome::Deleted(true));
+    assert_eq!(f.data.write(del("x")).await.unwrap(), WriteOutcome::Deleted(false));
     assert!(f.data.versions("s1").await.unwrap().is_empty());
 
     f.data.write(put(&ns, "y", "s3", 0, b"x")).await.unwrap();
@@ -260,14 +133,8 @@ async fn delete_is_idempotent_and_namespace_delete_cascades() {
         hash: vec![1; 32],
         description: "ci".into(),
         namespaces: TokenNamespaces::Only(vec![
-            NamespaceRef {
-                id: ns.id.clone(),
-                name: ns.name.clone(),
-            },
-            NamespaceRef {
-                id: other.id.clone(),
-                name: other.name.clone(),
-            },
+            NamespaceRef { id: ns.id.clone(), name: ns.name.clone() },
+            NamespaceRef { id: other.id.clone(), name: other.name.clone() },
         ]),
         scopes: ScopeSet::of([Scope::SecretsRead]),
         created_at: 1,
@@ -276,10 +143,7 @@ async fn delete_is_idempotent_and_namespace_delete_cascades() {
         created_by: None,
     };
     f.data
-        .write(WriteRequest {
-            mutation: Mutation::CreateToken(token),
-            audit: event(AuditAction::TokenCreate),
-        })
+        .write(WriteRequest { mutation: Mutation::CreateToken(token), audit: event(AuditAction::TokenCreate) })
         .await
         .unwrap();
     f.data
@@ -291,20 +155,11 @@ async fn delete_is_idempotent_and_namespace_delete_cascades() {
         .unwrap();
     assert!(f.data.namespace(&ns.name).await.unwrap().is_none());
     assert!(f.data.versions("s3").await.unwrap().is_empty());
-    assert!(
-        f.data
-            .sealed_version(&other.id, &SecretName::parse("x").unwrap(), None)
-            .await
-            .unwrap()
-            .is_some()
-    );
+    assert!(f.data.sealed_version(&other.id, &SecretName::parse("x").unwrap(), None).await.unwrap().is_some());
     let t = f.data.token("t1").await.unwrap().unwrap();
     assert_eq!(
         t.namespaces,
-        TokenNamespaces::Only(vec![NamespaceRef {
-            id: other.id.clone(),
-            name: other.name.clone()
-        }])
+        TokenNamespaces::Only(vec![NamespaceRef { id: other.id.clone(), name: other.name.clone() }])
     );
     let err = f
         .data
@@ -330,17 +185,7 @@ async fn concurrent_writes_are_grouped_and_all_land() {
     for t in tasks {
         t.await.unwrap().unwrap();
     }
-    let all = f
-        .data
-        .secrets(
-            &ns.id,
-            &SecretQuery {
-                limit: 1000,
-                ..Default::default()
-            },
-        )
-        .await
-        .unwrap();
+    let all = f.data.secrets(&ns.id, &SecretQuery { limit: 1000, ..Default::default() }).await.unwrap();
     assert_eq!(all.len(), 300);
     // One audit event per write, chained without gaps.
     let chain = f.data.audit_chain(0, 10_000).await.unwrap();
@@ -348,12 +193,7 @@ async fn concurrent_writes_are_grouped_and_all_land() {
     let mut prev = AUDIT_GENESIS;
     for (i, rec) in chain.iter().enumerate() {
         assert_eq!(rec.seq, i as u64 + 1);
-        assert!(
-            f.audit_key
-                .verify(&prev, &rec.event.canonical(rec.seq), &rec.mac),
-            "seq {}",
-            rec.seq
-        );
+        assert!(f.audit_key.verify(&prev, &rec.event.canonical(rec.seq), &rec.mac), "seq {}", rec.seq);
         prev = rec.mac.as_slice().try_into().unwrap();
     }
 }
@@ -363,39 +203,14 @@ async fn refused_writes_are_audited_with_their_outcome() {
     let f = fixture().await;
     let ns = make_namespace(&*f.data, "default").await;
     f.data.write(put(&ns, "a", "s1", 0, b"x")).await.unwrap();
-    let _ = f
-        .data
-        .write(put(&ns, "a", "s1", 7, b"x"))
-        .await
-        .unwrap_err();
+    let _ = f.data.write(put(&ns, "a", "s1", 7, b"x")).await.unwrap_err();
     let mut denied = event(AuditAction::SecretRead);
     denied.outcome = Outcome::Denied;
     denied.namespace = Some("default".into());
-    f.data
-        .write(WriteRequest {
-            mutation: Mutation::AuditOnly,
-            audit: denied,
-        })
-        .await
-        .unwrap();
-    let events = f
-        .data
-        .audit_events(&AuditQuery {
-            limit: 10,
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let summary: Vec<(&str, &str, Option<u64>)> = events
-        .iter()
-        .map(|e| {
-            (
-                e.event.action.as_str(),
-                e.event.outcome.as_str(),
-                e.event.version,
-            )
-        })
-        .collect();
+    f.data.write(WriteRequest { mutation: Mutation::AuditOnly, audit: denied }).await.unwrap();
+    let events = f.data.audit_events(&AuditQuery { limit: 10, ..Default::default() }).await.unwrap();
+    let summary: Vec<(&str, &str, Option<u64>)> =
+        events.iter().map(|e| (e.event.action.as_str(), e.event.outcome.as_str(), e.event.version)).collect();
     assert_eq!(
         summary,
         [

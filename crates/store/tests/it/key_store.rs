@@ -8,46 +8,22 @@ async fn keys_by_version_and_destroyed_for_good() {
     let f = fixture().await;
     let marker_v1 = b"WRAPPED-KEY-MARKER-ONE-0123456789".to_vec();
     let marker_v2 = b"WRAPPED-KEY-MARKER-TWO-0123456789".to_vec();
-    f.keys
-        .put_namespace_key("ns1", 1, &marker_v1)
-        .await
-        .unwrap();
-    f.keys
-        .put_namespace_key("ns1", 2, &marker_v2)
-        .await
-        .unwrap();
+    f.keys.put_namespace_key("ns1", 1, &marker_v1).await.unwrap();
+    f.keys.put_namespace_key("ns1", 2, &marker_v2).await.unwrap();
     f.keys.put_namespace_key("ns2", 1, b"other").await.unwrap();
-    let err = f
-        .keys
-        .put_namespace_key("ns1", 2, b"again")
-        .await
-        .unwrap_err();
+    let err = f.keys.put_namespace_key("ns1", 2, b"again").await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(Conflict::AlreadyExists)));
-    assert_eq!(
-        f.keys.current_namespace_key("ns1").await.unwrap(),
-        Some((2, marker_v2.clone()))
-    );
-    assert_eq!(
-        f.keys.namespace_key("ns1", 1).await.unwrap(),
-        Some(marker_v1.clone())
-    );
+    assert_eq!(f.keys.current_namespace_key("ns1").await.unwrap(), Some((2, marker_v2.clone())));
+    assert_eq!(f.keys.namespace_key("ns1", 1).await.unwrap(), Some(marker_v1.clone()));
 
     f.keys.destroy_namespace_keys("ns1").await.unwrap();
     assert_eq!(f.keys.current_namespace_key("ns1").await.unwrap(), None);
-    assert_eq!(
-        f.keys.namespace_key("ns2", 1).await.unwrap(),
-        Some(b"other".to_vec())
-    );
+    assert_eq!(f.keys.namespace_key("ns2", 1).await.unwrap(), Some(b"other".to_vec()));
 
     // secure_delete + checkpoint: the bytes are gone from the files on disk.
     for entry in std::fs::read_dir(f.dir.path()).unwrap() {
         let path = entry.unwrap().path();
-        if path
-            .file_name()
-            .unwrap()
-            .to_string_lossy()
-            .starts_with(KEYS_FILE)
-        {
+        if path.file_name().unwrap().to_string_lossy().starts_with(KEYS_FILE) {
             let bytes = std::fs::read(&path).unwrap();
             for marker in [&marker_v1, &marker_v2] {
                 assert!(
@@ -65,33 +41,9 @@ async fn installation_and_anchor() {
     let f = fixture().await;
     assert!(f.keys.installation().await.unwrap().is_none());
     f.keys.initialize("inst", b"wrapped").await.unwrap();
-    assert!(matches!(
-        f.keys.initialize("inst2", b"w").await,
-        Err(StoreError::Conflict(Conflict::AlreadyExists))
-    ));
-    assert_eq!(
-        f.keys.installation().await.unwrap(),
-        Some(("inst".into(), b"wrapped".to_vec()))
-    );
-    f.keys
-        .set_audit_anchor(&AuditAnchor {
-            seq: 5,
-            mac: vec![5],
-        })
-        .await
-        .unwrap();
-    f.keys
-        .set_audit_anchor(&AuditAnchor {
-            seq: 3,
-            mac: vec![3],
-        })
-        .await
-        .unwrap();
-    assert_eq!(
-        f.keys.audit_anchor().await.unwrap(),
-        Some(AuditAnchor {
-            seq: 5,
-            mac: vec![5]
-        })
-    );
+    assert!(matches!(f.keys.initialize("inst2", b"w").await, Err(StoreError::Conflict(Conflict::AlreadyExists))));
+    assert_eq!(f.keys.installation().await.unwrap(), Some(("inst".into(), b"wrapped".to_vec())));
+    f.keys.set_audit_anchor(&AuditAnchor { seq: 5, mac: vec![5] }).await.unwrap();
+    f.keys.set_audit_anchor(&AuditAnchor { seq: 3, mac: vec![3] }).await.unwrap();
+    assert_eq!(f.keys.audit_anchor().await.unwrap(), Some(AuditAnchor { seq: 5, mac: vec![5] }));
 }

@@ -20,16 +20,7 @@ pub struct Fixture {
 pub async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let audit_key = AuditKey::generate().unwrap();
-    let data = SqliteDataStore::open(&dir.path().join(DATA_FILE), audit_key.clone())
-        .await
-        .unwrap();
-    let keys = SqliteKeyStore::open(&dir.path().join(KEYS_FILE))
-        .await
-        .unwrap();
-    Fixture {
-        dir,
-        data: Arc::new(data),
-        keys: Arc::new(keys),
-        audit_key,
-    }
+    let data = SqliteDataStore::open(&dir.path().join(DATA_FILE), audit_key.clone()).await.unwrap();
+    let keys = SqliteKeyStore::open(&dir.path().join(KEYS_FILE)).await.unwrap();
+    Fixture { dir, data: Arc::new(data), keys: Arc::new(keys), audit_key }
 }

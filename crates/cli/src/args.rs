@@ -1,0 +1,368 @@
+//! The command line, declared once: every flag with its environment variable,
+//! default and help text.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// hush: secrets and registry credentials for workflow engines, CI pipelines
+/// and the people who run them.
+#[derive(Debug, Parser)]
+#[command(name = "hush", version, max_term_width = 100)]
+#[command(after_help = "Environment: HUSH_ADDR (server, default http://127.0.0.1:8270), HUSH_TOKEN (API token), \
+HUSH_NAMESPACE (default namespace), HUSH_LOG (log filter, e.g. debug).\n\
+Exit codes: 0 ok, 1 error, 2 bad usage or input, 3 not authenticated or not allowed, 4 not found, \
+5 conflict, 6 audit verification failed.")]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Connection to a running server (client commands).
+#[derive(Debug, Clone, Args)]
+pub struct Connection {
+    /// Server address.
+    #[arg(long, env = "HUSH_ADDR", default_value = "http://127.0.0.1:8270", hide_env_values = true)]
+    pub addr: String,
+    /// API token (prefer the HUSH_TOKEN variable: a flag is visible to other local users).
+    #[arg(long = "auth-token", env = "HUSH_TOKEN", hide_env_values = true)]
+    pub auth_token: Option<String>,
+}
+
+/// The namespace to act in.
+#[derive(Debug, Clone, Args)]
+pub struct NamespaceArg {
+    /// Namespace.
+    #[arg(short = 'n', long = "namespace", env = "HUSH_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+}
+
+/// Top-level commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the server (initialising it on first start).
+    Serve(ServeArgs),
+    /// Initialise a data store and key store without serving; prints the admin token.
+    Init(StoreDirs),
+    /// Create, list and delete namespaces.
+    #[command(subcommand, visible_alias = "ns")]
+    Namespace(NamespaceCommand),
+    /// Create, read, list and delete secrets.
+    #[command(subcommand)]
+    Secret(SecretCommand),
+    /// Issue, list and revoke API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Read and verify the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+/// Where the stores live.
+#[derive(Debug, Clone, Args)]
+pub struct StoreDirs {
+    /// Directory of the data store (secrets, tokens, audit log).
+    #[arg(long, env = "HUSH_DATA_DIR", default_value = "./hush-data")]
+    pub data_dir: PathBuf,
+    /// Directory of the key store and the root key file; keep it apart from the data directory.
+    #[arg(long, env = "HUSH_KEY_DIR", default_value = "./hush-keys")]
+    pub key_dir: PathBuf,
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// `hush serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub dirs: StoreDirs,
+    /// Address to listen on.
+    #[arg(long, env = "HUSH_LISTEN", default_value = "127.0.0.1:8270")]
+    pub listen: String,
+    /// Largest secret value accepted, e.g. 1MiB, 64KiB or a number of bytes.
+    #[arg(long, env = "HUSH_MAX_VALUE_SIZE", default_value = "1MiB", value_parser = parse_size)]
+    pub max_value_size: usize,
+    /// Versions kept per secret; older ones are deleted on write.
+    #[arg(long, env = "HUSH_KEEP_VERSIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
+    pub keep_versions: u32,
+    /// Log line format.
+    #[arg(long, env = "HUSH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Print the effective configuration (secrets masked) and exit.
+    #[arg(long)]
+    pub print_config: bool,
+}
+
+/// `hush namespace …`
+#[derive(Debug, Subcommand)]
+pub enum NamespaceCommand {
+    /// Create a namespace.
+    Create {
+        /// Name: letters, digits, '.', '_', '-' (starting with a letter or digit).
+        name: String,
+        #[command(flatten)]
+        conn: Connection,
+        /// Print the result as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the namespaces the token may act in.
+    List {
+        #[command(flatten)]
+        conn: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a namespace: destroys its keys (its ciphertexts become unreadable everywhere) and its secrets.
+    Delete {
+        /// Namespace to delete.
+        name: String,
+        /// Do not ask for confirmation on a terminal.
+        #[arg(long, short = 'y')]
+        yes: bool,
+        #[command(flatten)]
+        conn: Connection,
+    },
+}
+
+/// Secret types for `--type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TypeArg {
+    /// One opaque value.
+    Generic,
+    /// Username and token.
+    Git,
+    /// Username, password and server address.
+    Registry,
+}
+
+/// `hush secret create`.
+#[derive(Debug, Args)]
+pub struct CreateSecret {
+    /// Secret name; '/' separates folders.
+    pub name: String,
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Secret type.
+    #[arg(long = "type", value_enum, default_value_t = TypeArg::Generic)]
+    pub secret_type: TypeArg,
+    /// Generic value (visible to other local users; prefer --value-stdin).
+    #[arg(long, conflicts_with_all = ["value_stdin", "from_file"])]
+    pub value: Option<String>,
+    /// Read the generic value from stdin, byte for byte.
+    #[arg(long, conflicts_with = "from_file")]
+    pub value_stdin: bool,
+    /// Read the generic value from a file, byte for byte.
+    #[arg(long, value_name = "FILE")]
+    pub from_file: Option<PathBuf>,
+    /// Username (git, registry).
+    #[arg(long)]
+    pub username: Option<String>,
+    /// Registry password (visible to other local users; prefer --password-stdin).
+    #[arg(long, conflicts_with = "password_stdin")]
+    pub password: Option<String>,
+    /// Read the registry password from stdin.
+    #[arg(long)]
+    pub password_stdin: bool,
+    /// Git token (visible to other local users; prefer --token-stdin).
+    #[arg(long, conflicts_with = "token_stdin")]
+    pub token: Option<String>,
+    /// Read the git token from stdin.
+    #[arg(long)]
+    pub token_stdin: bool,
+    /// Registry server address, e.g. ghcr.io (empty means Docker Hub).
+    #[arg(long)]
+    pub server_address: Option<String>,
+    /// Write only if the current version is N (0: only if the secret does not exist).
+    #[arg(long, value_name = "N")]
+    pub cas: Option<u64>,
+    /// Print the result as JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hush secret …`
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Create a secret, or write a new version of it (rotation).
+    Create(Box<CreateSecret>),
+    /// List secrets: name, type, version, last update. Never values.
+    List {
+        #[command(flatten)]
+        ns: NamespaceArg,
+        #[command(flatten)]
+        conn: Connection,
+        /// Only names starting with this (a folder: "dir/").
+        #[arg(long)]
+        prefix: Option<String>,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print a secret: a generic value raw, git and registry fields as JSON.
+    Get {
+        /// Secret name.
+        name: String,
+        #[command(flatten)]
+        ns: NamespaceArg,
+        #[command(flatten)]
+        conn: Connection,
+        /// Read this version instead of the current one.
+        #[arg(long, value_name = "N")]
+        version: Option<u64>,
+        /// Print one field raw: value, username, token, password or server_address.
+        #[arg(long, value_name = "F")]
+        field: Option<String>,
+        /// Print metadata and value as JSON.
+        #[arg(long, conflicts_with = "field")]
+        json: bool,
+    },
+    /// Delete a secret and all its versions (succeeds if it does not exist).
+    Delete {
+        /// Secret name.
+        name: String,
+        #[command(flatten)]
+        ns: NamespaceArg,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// List a secret's stored versions.
+    Versions {
+        /// Secret name.
+        name: String,
+        #[command(flatten)]
+        ns: NamespaceArg,
+        #[command(flatten)]
+        conn: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `hush token …`
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token; prints it alone on the last line of stdout, once.
+    Create {
+        /// Namespaces it may act in (repeat for several; default: HUSH_NAMESPACE or "default").
+        #[arg(
+            short = 'n',
+            long = "namespace",
+            env = "HUSH_NAMESPACE",
+            default_value = "default",
+            value_delimiter = ','
+        )]
+        namespaces: Vec<String>,
+        /// Bind it to every namespace, present and future (needs such a token to issue it).
+        #[arg(long, conflicts_with = "namespaces")]
+        all_namespaces: bool,
+        /// Scopes (repeat): secrets:list, secrets:read, secrets:write, secrets:delete, registries:read,
+        /// registries:write, tokens:manage, namespaces:manage, audit:read, admin.
+        #[arg(long = "scope", required = true, value_name = "SCOPE")]
+        scopes: Vec<String>,
+        /// Lifetime, e.g. 1h, 30m, 7days (default: no expiry, or the issuer's).
+        #[arg(long, value_parser = humantime::parse_duration)]
+        ttl: Option<std::time::Duration>,
+        /// What the token is for.
+        #[arg(long, default_value = "")]
+        description: String,
+        #[command(flatten)]
+        conn: Connection,
+        /// Print JSON (including the token).
+        #[arg(long)]
+        json: bool,
+    },
+    /// List tokens (never the tokens themselves).
+    List {
+        #[command(flatten)]
+        conn: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a token by id.
+    Revoke {
+        /// Token id (see hush token list).
+        id: String,
+        #[command(flatten)]
+        conn: Connection,
+    },
+}
+
+/// `hush audit …`
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Recent audit events, newest first.
+    List {
+        /// Only this namespace.
+        #[arg(short = 'n', long = "namespace")]
+        namespace: Option<String>,
+        /// Only this secret name.
+        #[arg(long)]
+        name: Option<String>,
+        /// How many events.
+        #[arg(long, default_value_t = 50)]
+        limit: u32,
+        #[command(flatten)]
+        conn: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Check the audit chain; exits 6 if an event was edited or removed.
+    Verify {
+        #[command(flatten)]
+        conn: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `1MiB`, `64KiB`, `1M`, `512k` or plain bytes.
+fn parse_size(text: &str) -> Result<usize, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (digits, unit) = t.split_at(split);
+    let n: usize = digits.parse().map_err(|_| format!("{text:?} is not a size such as 1MiB or 65536"))?;
+    let factor = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        _ => return Err(format!("{text:?} has an unknown unit; use B, KiB or MiB")),
+    };
+    n.checked_mul(factor).filter(|n| *n > 0).ok_or_else(|| format!("{text:?} is out of range"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        for (t, n) in [("1MiB", 1 << 20), ("64KiB", 65536), ("512k", 524288), ("100", 100), ("2 MB", 2 << 20)] {
+            assert_eq!(parse_size(t), Ok(n), "{t}");
+        }
+        for t in ["", "x", "1GiB", "0", "-1"] {
+            assert!(parse_size(t).is_err(), "{t}");
+        }
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

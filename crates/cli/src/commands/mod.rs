@@ -1,0 +1,18 @@
+//! One module per command group; each turns arguments into API calls (or, for
+//! `serve` and `init`, into a running or initialised service) and prints.
+
+pub(crate) mod audit;
+pub(crate) mod namespace;
+pub(crate) mod secret;
+pub(crate) mod serve;
+pub(crate) mod token;
+
+use hush_client::Client;
+use hush_core::SecretString;
+
+use crate::args::Connection;
+
+/// A client for the connection flags.
+pub(crate) fn client(conn: &Connection) -> anyhow::Result<Client> {
+    Ok(Client::new(&conn.addr, conn.auth_token.clone().map(SecretString::new))?)
+}

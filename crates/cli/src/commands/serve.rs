@@ -1,0 +1,115 @@
+//! `hush serve` and `hush init`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use hush_core::SecretString;
+use hush_service::ServiceConfig;
+use hush_service::bootstrap::{self, FirstStart, OpenOptions, Opened};
+
+use crate::args::{ServeArgs, StoreDirs};
+
+fn options(dirs: &StoreDirs, config: ServiceConfig) -> OpenOptions {
+    OpenOptions {
+        data_dir: dirs.data_dir.clone(),
+        key_dir: dirs.key_dir.clone(),
+        root_key: std::env::var("HUSH_ROOT_KEY").ok().filter(|k| !k.is_empty()).map(SecretString::new),
+        config,
+    }
+}
+
+async fn open(dirs: &StoreDirs, config: ServiceConfig) -> anyhow::Result<Opened> {
+    // OpenError's messages name paths and remedies; show them as they are.
+    bootstrap::open(options(dirs, config)).await.map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+/// What the first start created, on stdout, with the admin token alone on the last line.
+fn print_first_start(dirs: &StoreDirs, first: &FirstStart) {
+    println!("hush initialised");
+    println!("  data store: {}", dirs.data_dir.display());
+    println!("  key store:  {}", dirs.key_dir.display());
+    match &first.root_key_file {
+        Some(file) => println!("  root key:   {} (keep it apart from backups of the data directory)", file.display()),
+        None => println!("  root key:   from HUSH_ROOT_KEY"),
+    }
+    println!("admin token (shown once; keep it safe):");
+    println!("{}", first.admin_token.expose_secret());
+}
+
+/// `hush init`: initialise without serving.
+pub(crate) async fn init(dirs: StoreDirs) -> anyhow::Result<()> {
+    let opened = open(&dirs, ServiceConfig::default()).await?;
+    match &opened.first_start {
+        Some(first) => {
+            print_first_start(&dirs, first);
+            Ok(())
+        }
+        None => anyhow::bail!(
+            "hush is already initialised in {} and {}; no new admin token was made",
+            dirs.data_dir.display(),
+            dirs.key_dir.display()
+        ),
+    }
+}
+
+/// `hush serve`.
+pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = ServiceConfig { keep_versions: args.keep_versions, max_value_bytes: args.max_value_size };
+    if args.print_config {
+        print_config(&args);
+        return Ok(());
+    }
+    let opened = open(&args.dirs, config).await?;
+    let listener = tokio::net::TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    if let Some(first) = &opened.first_start {
+        print_first_start(&args.dirs, first);
+    }
+    let hush = opened.hush;
+    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| args.listen.clone());
+    tracing::info!(addr = %format!("http://{addr}"), root_key = %hush.root_key_fingerprint(), "hush is serving");
+    let anchor = hush.spawn_audit_anchor(Duration::from_secs(1));
+    let state = hush_server::AppState::new(Arc::clone(&hush));
+    hush_server::run(listener, state, shutdown_signal()).await.context("the server stopped")?;
+    anchor.abort();
+    if let Err(e) = hush.advance_audit_anchor().await {
+        tracing::warn!(error = %e, "could not record the audit anchor at shutdown");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+fn print_config(args: &ServeArgs) {
+    let root = match std::env::var("HUSH_ROOT_KEY") {
+        Ok(k) if !k.is_empty() => "HUSH_ROOT_KEY (set; value hidden)".to_owned(),
+        _ => format!("file {}", args.dirs.key_dir.join(bootstrap::ROOT_KEY_FILE).display()),
+    };
+    println!("listen          = {}", args.listen);
+    println!("data_dir        = {}", args.dirs.data_dir.display());
+    println!("key_dir         = {}", args.dirs.key_dir.display());
+    println!("root_key        = {root}");
+    println!("max_value_size  = {} bytes", args.max_value_size);
+    println!("keep_versions   = {}", args.keep_versions);
+    println!("log_format      = {:?}", args.log_format);
+}
+
+/// Completes on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,57 @@
+//! The `hush` command. `main.rs` calls [`main`]; everything else is here so
+//! tests can drive it too.
+//!
+//! Client commands talk to a server through `hush-client` (`HUSH_ADDR`,
+//! `HUSH_TOKEN`); `serve` and `init` open the stores through
+//! `hush-service`'s bootstrap and, for `serve`, run `hush-server`.
+
+mod args;
+mod commands;
+pub mod exit_code;
+mod logging;
+mod output;
+mod value_input;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use crate::args::{Cli, Command, LogFormat};
+
+/// Parses the command line, runs the command, and returns the exit code.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (default_log, format) = match &cli.command {
+        Command::Serve(a) => ("info", a.log_format),
+        Command::Init(_) => ("info", LogFormat::Text),
+        _ => ("warn", LogFormat::Text),
+    };
+    logging::init(default_log, format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(exit_code::ERROR);
+        }
+    };
+    match runtime.block_on(run(cli.command)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut err = anstream::stderr();
+            let style = anstyle::AnsiColor::Red.on_default().bold();
+            let _ = std::io::Write::write_fmt(&mut err, format_args!("{style}error:{style:#} {e:#}\n"));
+            exit_code::for_error(&e)
+        }
+    }
+}
+
+async fn run(command: Command) -> anyhow::Result<()> {
+    match command {
+        Command::Serve(args) => commands::serve::serve(args).await,
+        Command::Init(dirs) => commands::serve::init(dirs).await,
+        Command::Namespace(cmd) => commands::namespace::run(cmd).await,
+        Command::Secret(cmd) => commands::secret::run(cmd).await,
+        Command::Token(cmd) => commands::token::run(cmd).await,
+        Command::Audit(cmd) => commands::audit::run(cmd).await,
+    }
+}

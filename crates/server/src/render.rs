@@ -1,0 +1,81 @@
+//! JSON shapes of records in responses. Metadata only: values are rendered
+//! in `reveal.rs` and nowhere else.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use hush_service::{AuditRecord, NamespaceRecord, SecretRecord, TokenNamespaces, TokenRecord, VersionRecord};
+use serde_json::{Value, json};
+
+/// Milliseconds since the epoch as RFC 3339 with milliseconds, UTC.
+pub fn time(ms: i64) -> String {
+    let at = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    humantime::format_rfc3339_millis(at).to_string()
+}
+
+fn opt_time(ms: Option<i64>) -> Value {
+    ms.map(|m| Value::String(time(m))).unwrap_or(Value::Null)
+}
+
+/// A secret's metadata.
+pub fn secret(s: &SecretRecord) -> Value {
+    json!({
+        "name": s.name.as_str(),
+        "type": s.secret_type.as_str(),
+        "version": s.version,
+        "created_at": time(s.created_at),
+        "updated_at": time(s.updated_at),
+        "last_read_at": opt_time(s.last_read_at),
+    })
+}
+
+/// One version's metadata.
+pub fn version(v: &VersionRecord) -> Value {
+    json!({ "version": v.version, "created_at": time(v.created_at), "key_version": v.key_version })
+}
+
+/// A namespace.
+pub fn namespace(n: &NamespaceRecord) -> Value {
+    json!({ "name": n.name.as_str(), "created_at": time(n.created_at) })
+}
+
+fn token_namespaces(n: &TokenNamespaces) -> Value {
+    match n {
+        TokenNamespaces::All => json!("*"),
+        TokenNamespaces::Only(list) => list.iter().map(|r| json!(r.name.as_str())).collect(),
+    }
+}
+
+/// A token's record (never the token).
+pub fn token(t: &TokenRecord) -> Value {
+    json!({
+        "id": t.id,
+        "description": t.description,
+        "namespaces": token_namespaces(&t.namespaces),
+        "scopes": t.scopes.iter().map(|s| s.as_str()).collect::<Vec<_>>(),
+        "created_at": time(t.created_at),
+        "expires_at": opt_time(t.expires_at),
+        "revoked_at": opt_time(t.revoked_at),
+        "created_by": t.created_by,
+    })
+}
+
+/// An audit event.
+pub fn audit(r: &AuditRecord) -> Value {
+    let e = &r.event;
+    json!({
+        "seq": r.seq,
+        "at": time(e.at),
+        "token_id": e.token_id,
+        "action": e.action.as_str(),
+        "namespace": e.namespace,
+        "name": e.name,
+        "version": e.version,
+        "outcome": e.outcome.as_str(),
+        "context": e.context,
+    })
+}
+
+/// Now, for health output.
+pub fn now() -> String {
+    humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}

@@ -1,0 +1,34 @@
+//! Credentials from request headers: `Authorization: Bearer <token>` and the
+//! optional `X-Hush-Context` that the audit log records.
+
+use axum::http::{HeaderMap, header};
+use hush_core::SecretString;
+use hush_service::Credentials;
+
+use crate::ApiError;
+
+/// Header carrying the caller's audit context (a workflow and run id, say).
+pub const CONTEXT_HEADER: &str = "x-hush-context";
+
+/// Reads the credentials. A missing token is not an error here: the service
+/// refuses the call and audits the attempt.
+pub fn credentials(headers: &HeaderMap) -> Result<Credentials, ApiError> {
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+        .map(|t| SecretString::copy_from(t.trim()));
+    let creds = match token {
+        Some(t) => Credentials::bearer(t),
+        None => Credentials::anonymous(),
+    };
+    match headers.get(CONTEXT_HEADER) {
+        None => Ok(creds),
+        Some(v) => {
+            let text = v.to_str().map_err(|_| {
+                ApiError::bad_request("invalid_context", "the X-Hush-Context header must be printable ASCII")
+            })?;
+            Ok(creds.with_context(text)?)
+        }
+    }
+}

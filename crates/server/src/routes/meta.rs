@@ -1,0 +1,34 @@
+//! Health, the OpenAPI document, and the JSON answers for unknown routes.
+
+use axum::Json;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+use crate::{ApiError, render};
+
+/// The OpenAPI 3.1 document, written by hand beside the handlers: request
+/// bodies are parsed field by field (for value-free error messages), so there
+/// are no body types for a derive macro to read. A test checks it lists
+/// exactly the routes the router serves.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+/// `GET /v1/health` (no auth).
+pub(crate) async fn health() -> Response {
+    Json(json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION"), "time": render::now() })).into_response()
+}
+
+/// `GET /v1/openapi.json`
+pub(crate) async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// Unknown path.
+pub(crate) async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "route_not_found", "no such route; see /v1/openapi.json")
+}
+
+/// Known path, wrong method.
+pub(crate) async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
+}

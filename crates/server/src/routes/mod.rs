@@ -1,0 +1,16 @@
+//! Route handlers, one file per resource.
+
+pub(crate) mod audit;
+pub(crate) mod meta;
+pub(crate) mod namespaces;
+pub(crate) mod secrets;
+pub(crate) mod tokens;
+
+use hush_core::NamespaceName;
+
+use crate::ApiError;
+
+/// A namespace name from a path segment.
+pub(crate) fn namespace_name(raw: &str) -> Result<NamespaceName, ApiError> {
+    NamespaceName::parse(raw).map_err(|e| ApiError::bad_request("invalid_name", e.to_string()))
+}

@@ -1,0 +1,197 @@
+//! Reading and verifying the audit log, and keeping its anchor.
+//!
+//! The chain MAC detects an edited, reordered or removed event anywhere
+//! before the newest one. Removing the newest events leaves a shorter chain
+//! that still verifies, so the key store keeps an **anchor**: the sequence
+//! number and MAC of a recent event, advanced about once a second. Before it
+//! moves the anchor forward, the task checks that the anchored event is still
+//! there unchanged; `verify` checks the same. So truncation is detected too,
+//! except for events newer than the anchor (at most about a second's worth).
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use hush_core::{NamespaceName, Scope};
+use hush_crypto::AUDIT_GENESIS;
+use hush_store::{AuditAction, AuditAnchor, AuditQuery, AuditRecord, TokenNamespaces};
+
+use crate::hush::require;
+use crate::{Credentials, Hush, ServiceError};
+
+/// Events read per page while verifying.
+const VERIFY_PAGE: u32 = 5_000;
+/// Default and largest page of an audit listing.
+const DEFAULT_PAGE: u32 = 100;
+const MAX_PAGE: u32 = 1000;
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    /// Only this namespace.
+    pub namespace: Option<NamespaceName>,
+    /// Only this secret name.
+    pub name: Option<String>,
+    /// Only events older than this sequence number (a previous page's `next`).
+    pub before: Option<u64>,
+    /// Page size (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+/// A page of events, newest first.
+#[derive(Debug, Clone)]
+pub struct AuditPage {
+    /// The events.
+    pub events: Vec<AuditRecord>,
+    /// Pass as `before` for the next page.
+    pub next: Option<u64>,
+}
+
+/// The result of checking the whole chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditVerification {
+    /// Events checked.
+    pub events: u64,
+    /// The newest sequence number seen.
+    pub last_seq: u64,
+    /// The anchor's sequence number, if one is recorded.
+    pub anchor_seq: Option<u64>,
+    /// The first problem found, if any: `(sequence number, what is wrong)`.
+    pub problem: Option<(u64, String)>,
+}
+
+impl AuditVerification {
+    /// Whether the chain is intact.
+    pub fn ok(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+impl Hush {
+    /// Audit events, newest first. A token bound to some namespaces sees only
+    /// their events.
+    pub async fn audit_events(&self, creds: &Credentials, filter: &AuditFilter) -> Result<AuditPage, ServiceError> {
+        let mut event = self.event(creds, AuditAction::AuditList, filter.namespace.as_ref(), filter.name.as_deref());
+        let result = async {
+            let caller = self.authenticate(creds, &mut event).await?;
+            let namespaces = match (&caller.namespaces, &filter.namespace) {
+                (TokenNamespaces::All, None) => None,
+                (TokenNamespaces::All, Some(ns)) => Some(vec![ns.clone()]),
+                (TokenNamespaces::Only(_), Some(ns)) => Some(vec![self.visible_namespace(&caller, ns).await?.name]),
+                (TokenNamespaces::Only(list), None) => Some(list.iter().map(|n| n.name.clone()).collect()),
+            };
+            require(&caller, Scope::AuditRead)?;
+            let limit = filter.limit.unwrap_or(DEFAULT_PAGE);
+            if limit == 0 || limit > MAX_PAGE {
+                return Err(ServiceError::invalid("invalid_limit", format!("limit must be between 1 and {MAX_PAGE}")));
+            }
+            let query = AuditQuery { namespaces, name: filter.name.clone(), before: filter.before, limit: limit + 1 };
+            let mut events = self.data.audit_events(&query).await?;
+            let next = if events.len() > limit as usize {
+                events.truncate(limit as usize);
+                events.last().map(|e| e.seq)
+            } else {
+                None
+            };
+            Ok(AuditPage { events, next })
+        }
+        .await;
+        self.finish(event, result).await
+    }
+
+    /// Checks every event's MAC and sequence, and the anchor. Needs `audit:read`.
+    pub async fn verify_audit(&self, creds: &Credentials) -> Result<AuditVerification, ServiceError> {
+        let mut event = self.event(creds, AuditAction::AuditVerify, None, None);
+        let result = async {
+            let caller = self.authenticate(creds, &mut event).await?;
+            require(&caller, Scope::AuditRead)?;
+            self.verify_chain().await
+        }
+        .await;
+        self.finish(event, result).await
+    }
+
+    pub(crate) async fn verify_chain(&self) -> Result<AuditVerification, ServiceError> {
+        let anchor = self.keys.audit_anchor().await?;
+        let mut report =
+            AuditVerification { events: 0, last_seq: 0, anchor_seq: anchor.as_ref().map(|a| a.seq), problem: None };
+        let mut prev = AUDIT_GENESIS;
+        'pages: loop {
+            let page = self.data.audit_chain(report.last_seq, VERIFY_PAGE).await?;
+            if page.is_empty() {
+                break;
+            }
+            for record in page {
+                let expected = report.last_seq + 1;
+                if record.seq != expected {
+                    report.problem = Some((expected, format!("events {expected} to {} are missing", record.seq - 1)));
+                    break 'pages;
+                }
+                if !self.audit_key.verify(&prev, &record.event.canonical(record.seq), &record.mac) {
+                    report.problem = Some((record.seq, "the event was altered (its MAC does not match)".into()));
+                    break 'pages;
+                }
+                if let Some(a) = &anchor
+                    && a.seq == record.seq
+                    && a.mac != record.mac
+                {
+                    report.problem = Some((record.seq, "the event differs from the anchored one".into()));
+                    break 'pages;
+                }
+                prev = record.mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS);
+                report.events += 1;
+                report.last_seq = record.seq;
+            }
+        }
+        if report.problem.is_none()
+            && let Some(a) = &anchor
+            && a.seq > report.last_seq
+        {
+            report.problem = Some((
+                report.last_seq + 1,
+                format!(
+                    "events from {} on were removed (the key store's anchor is event {})",
+                    report.last_seq + 1,
+                    a.seq
+                ),
+            ));
+        }
+        Ok(report)
+    }
+
+    /// Moves the anchor to the newest event, after checking the anchored
+    /// event is unchanged. Returns whether the log looked intact.
+    pub async fn advance_audit_anchor(&self) -> Result<bool, ServiceError> {
+        let Some((seq, mac)) = self.data.audit_head().await? else { return Ok(true) };
+        if let Some(anchor) = self.keys.audit_anchor().await? {
+            if anchor.seq == seq && anchor.mac == mac {
+                return Ok(true);
+            }
+            let anchored = self.data.audit_chain(anchor.seq.saturating_sub(1), 1).await?;
+            let intact = anchored.first().is_some_and(|r| r.seq == anchor.seq && r.mac == anchor.mac);
+            if !intact {
+                tracing::error!(
+                    seq = anchor.seq,
+                    "audit log tampering detected: the anchored event was changed or removed; the anchor stays where it is"
+                );
+                return Ok(false);
+            }
+        }
+        self.keys.set_audit_anchor(&AuditAnchor { seq, mac }).await?;
+        Ok(true)
+    }
+
+    /// Runs [`Hush::advance_audit_anchor`] every `period` until the task is dropped.
+    pub fn spawn_audit_anchor(self: &Arc<Self>, period: Duration) -> tokio::task::JoinHandle<()> {
+        let hush = Arc::clone(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(period);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(e) = hush.advance_audit_anchor().await {
+                    tracing::warn!(error = %e, "could not advance the audit anchor");
+                }
+            }
+        })
+    }
+}

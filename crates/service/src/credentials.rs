@@ -1,0 +1,68 @@
+//! Who is calling: the presented token and an optional audit context, before
+//! and after authentication.
+
+use hush_core::{ScopeSet, SecretString};
+use hush_store::{Millis, TokenNamespaces};
+
+use crate::ServiceError;
+
+/// Longest `X-Hush-Context` value, in bytes.
+pub const MAX_CONTEXT_LEN: usize = 256;
+
+/// What a request presents: a bearer token and an optional context (a
+/// workflow and run id, say) that the audit log records with each event.
+#[derive(Debug, Clone, Default)]
+pub struct Credentials {
+    token: Option<SecretString>,
+    context: Option<String>,
+}
+
+impl Credentials {
+    /// Credentials with a token.
+    pub fn bearer(token: SecretString) -> Self {
+        Credentials { token: Some(token), context: None }
+    }
+
+    /// Credentials with no token (the call will be refused and audited).
+    pub fn anonymous() -> Self {
+        Credentials::default()
+    }
+
+    /// Adds an audit context: printable text, at most [`MAX_CONTEXT_LEN`] bytes.
+    pub fn with_context(mut self, context: &str) -> Result<Self, ServiceError> {
+        if context.len() > MAX_CONTEXT_LEN {
+            return Err(ServiceError::invalid(
+                "invalid_context",
+                format!("the context is {} bytes; the limit is {MAX_CONTEXT_LEN}", context.len()),
+            ));
+        }
+        if context.chars().any(char::is_control) {
+            return Err(ServiceError::invalid("invalid_context", "the context has a control character"));
+        }
+        self.context = (!context.is_empty()).then(|| context.to_owned());
+        Ok(self)
+    }
+
+    /// The presented token, if any.
+    pub fn token(&self) -> Option<&SecretString> {
+        self.token.as_ref()
+    }
+
+    /// The audit context, if any.
+    pub fn context(&self) -> Option<&str> {
+        self.context.as_deref()
+    }
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Public token id.
+    pub token_id: String,
+    /// What it may do.
+    pub scopes: ScopeSet,
+    /// Where it may do it.
+    pub namespaces: TokenNamespaces,
+    /// When the token expires, if it does.
+    pub expires_at: Option<Millis>,
+}

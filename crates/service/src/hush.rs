@@ -1,0 +1,184 @@
+//! The service object and the steps every call shares: authenticate, find the
+//! namespace the token may see, check a scope, and record the audit event.
+
+use std::fmt;
+use std::sync::Arc;
+
+use hush_core::{NamespaceName, Scope};
+use hush_crypto::{RootKey, token};
+use hush_store::{AuditAction, AuditEvent, DataStore, KeyStore, Mutation, NamespaceRecord, WriteRequest, now_millis};
+
+use crate::key_cache::KeyCache;
+use crate::{Caller, Credentials, Missing, ServiceConfig, ServiceError};
+
+/// hush's service: every operation the APIs offer, with its rules. Shared
+/// across requests behind an `Arc`.
+pub struct Hush {
+    pub(crate) data: Arc<dyn DataStore>,
+    pub(crate) keys: Arc<dyn KeyStore>,
+    pub(crate) root: RootKey,
+    pub(crate) audit_key: hush_crypto::AuditKey,
+    pub(crate) key_cache: KeyCache,
+    pub(crate) config: ServiceConfig,
+    /// Held for the life of the service: one process per data directory.
+    pub(crate) _lock: Option<std::fs::File>,
+}
+
+impl fmt::Debug for Hush {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hush").field("config", &self.config).finish_non_exhaustive()
+    }
+}
+
+/// A call's audit event until it is written: either with the call's mutation
+/// (the store records the outcome) or, for everything else, by
+/// [`Hush::finish`] with the call's result.
+#[derive(Debug)]
+pub(crate) struct PendingEvent {
+    pub(crate) event: AuditEvent,
+    handed_to_store: bool,
+}
+
+impl PendingEvent {
+    /// The event to commit with a mutation; afterwards `finish` leaves it alone.
+    pub(crate) fn for_write(&mut self) -> AuditEvent {
+        self.handed_to_store = true;
+        self.event.clone()
+    }
+}
+
+impl Hush {
+    /// Assembles a service from open stores and keys (see `bootstrap::open`).
+    pub(crate) fn new(
+        data: Arc<dyn DataStore>,
+        keys: Arc<dyn KeyStore>,
+        root: RootKey,
+        audit_key: hush_crypto::AuditKey,
+        config: ServiceConfig,
+        lock: Option<std::fs::File>,
+    ) -> Self {
+        Hush { data, keys, root, audit_key, key_cache: KeyCache::default(), config, _lock: lock }
+    }
+
+    /// The settings in force.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    /// The root key's public fingerprint.
+    pub fn root_key_fingerprint(&self) -> String {
+        self.root.fingerprint()
+    }
+
+    /// A new audit event for a call.
+    pub(crate) fn event(
+        &self,
+        creds: &Credentials,
+        action: AuditAction,
+        namespace: Option<&NamespaceName>,
+        name: Option<&str>,
+    ) -> PendingEvent {
+        let mut event = AuditEvent::new(action, None, creds.context().map(str::to_owned));
+        event.namespace = namespace.map(|n| n.as_str().to_owned());
+        event.name = name.map(str::to_owned);
+        PendingEvent { event, handed_to_store: false }
+    }
+
+    /// Writes the pending event (if the call did not) with the call's outcome.
+    /// A call does not succeed unless its audit event is written.
+    pub(crate) async fn finish<T>(
+        &self,
+        pending: PendingEvent,
+        result: Result<T, ServiceError>,
+    ) -> Result<T, ServiceError> {
+        if pending.handed_to_store {
+            return result;
+        }
+        let mut event = pending.event;
+        if let Err(e) = &result {
+            event.outcome = e.outcome();
+            if let ServiceError::Internal(cause) = e {
+                tracing::error!(action = %event.action, error = %cause, source = ?cause.source(), "request failed");
+            }
+        }
+        let written = self.data.write(WriteRequest { mutation: Mutation::AuditOnly, audit: event }).await;
+        match (result, written) {
+            (Ok(value), Ok(_)) => Ok(value),
+            (Ok(_), Err(e)) => Err(ServiceError::internal(e)),
+            (Err(e), written) => {
+                if let Err(w) = written {
+                    tracing::error!(error = %w, "could not write the audit event of a failed request");
+                }
+                Err(e)
+            }
+        }
+    }
+
+    /// Checks the presented token. Fills in the event's token id as soon as
+    /// the token is well-formed, so refused attempts are attributed.
+    pub(crate) async fn authenticate(
+        &self,
+        creds: &Credentials,
+        event: &mut PendingEvent,
+    ) -> Result<Caller, ServiceError> {
+        let presented = creds.token().ok_or(ServiceError::Unauthenticated(
+            "no token given: send 'Authorization: Bearer <token>' (the CLI reads HUSH_TOKEN)",
+        ))?;
+        let id = token::id_of(presented.expose_secret())
+            .ok_or(ServiceError::Unauthenticated("the token is not a hush token (hush_<id>_<secret>)"))?;
+        event.event.token_id = Some(id.to_owned());
+        let record = self.data.token(id).await?;
+        let Some(record) = record.filter(|r| token::verify(presented.expose_secret(), &r.hash)) else {
+            return Err(ServiceError::Unauthenticated("the token is not valid"));
+        };
+        if record.revoked_at.is_some() {
+            return Err(ServiceError::Unauthenticated("the token has been revoked"));
+        }
+        if record.expires_at.is_some_and(|at| at <= now_millis()) {
+            return Err(ServiceError::Unauthenticated("the token has expired"));
+        }
+        Ok(Caller {
+            token_id: record.id,
+            scopes: record.scopes,
+            namespaces: record.namespaces,
+            expires_at: record.expires_at,
+        })
+    }
+
+    /// The namespace, if it exists and the caller may act in it. Otherwise
+    /// "not found" either way, so a token learns nothing about namespaces it
+    /// is not bound to.
+    pub(crate) async fn visible_namespace(
+        &self,
+        caller: &Caller,
+        name: &NamespaceName,
+    ) -> Result<NamespaceRecord, ServiceError> {
+        match self.data.namespace(name).await? {
+            Some(ns) if caller.namespaces.allows(&ns.id) => Ok(ns),
+            _ => Err(ServiceError::NotFound(Missing::Namespace)),
+        }
+    }
+
+    /// Authenticates, finds the namespace and checks the scope, in that order.
+    pub(crate) async fn authorize_in(
+        &self,
+        creds: &Credentials,
+        event: &mut PendingEvent,
+        namespace: &NamespaceName,
+        scope: Scope,
+    ) -> Result<(Caller, NamespaceRecord), ServiceError> {
+        let caller = self.authenticate(creds, event).await?;
+        let ns = self.visible_namespace(&caller, namespace).await?;
+        require(&caller, scope)?;
+        Ok((caller, ns))
+    }
+}
+
+/// Fails unless the caller holds `scope` (or `admin`).
+pub(crate) fn require(caller: &Caller, scope: Scope) -> Result<(), ServiceError> {
+    if caller.scopes.grants(scope) {
+        Ok(())
+    } else {
+        Err(ServiceError::Forbidden(format!("the token lacks the {scope} scope")))
+    }
+}

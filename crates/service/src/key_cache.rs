@@ -1,0 +1,97 @@
+//! Unwrapped namespace data keys, kept in memory so a read does not pay for a
+//! key-store round trip and an unwrap every time.
+//!
+//! Keys are held behind `Arc` so handing one out copies no key bytes; the
+//! last reference to be dropped wipes it. Deleting a namespace evicts its
+//! keys before they are destroyed in the key store.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+use hush_crypto::{DataKey, RootKey};
+use hush_store::KeyStore;
+
+use crate::ServiceError;
+
+#[derive(Debug, Default)]
+pub(crate) struct KeyCache {
+    keys: RwLock<HashMap<(String, u32), Arc<DataKey>>>,
+    current: RwLock<HashMap<String, u32>>,
+}
+
+/// The key store has no key for a namespace that exists: it was destroyed
+/// (a namespace deletion was interrupted) or the stores are mismatched.
+#[derive(Debug, thiserror::Error)]
+#[error("namespace {namespace_id} has no data key version {version} in the key store")]
+pub(crate) struct MissingKey {
+    namespace_id: String,
+    version: u32,
+}
+
+/// A wrapped key failed to unwrap under the root key.
+#[derive(Debug, thiserror::Error)]
+#[error("data key {version} of namespace {namespace_id} does not unwrap under the root key")]
+pub(crate) struct UnwrapFailed {
+    namespace_id: String,
+    version: u32,
+}
+
+impl KeyCache {
+    /// A namespace key by version.
+    pub(crate) async fn key(
+        &self,
+        store: &dyn KeyStore,
+        root: &RootKey,
+        namespace_id: &str,
+        version: u32,
+    ) -> Result<Arc<DataKey>, ServiceError> {
+        if let Some(k) = self.keys.read().unwrap_or_else(|e| e.into_inner()).get(&(namespace_id.to_owned(), version)) {
+            return Ok(k.clone());
+        }
+        let wrapped = store
+            .namespace_key(namespace_id, version)
+            .await?
+            .ok_or_else(|| ServiceError::internal(MissingKey { namespace_id: namespace_id.to_owned(), version }))?;
+        self.insert(root, namespace_id, version, &wrapped)
+    }
+
+    /// The namespace's current key version and key (for new writes).
+    pub(crate) async fn current(
+        &self,
+        store: &dyn KeyStore,
+        root: &RootKey,
+        namespace_id: &str,
+    ) -> Result<(u32, Arc<DataKey>), ServiceError> {
+        let known = self.current.read().unwrap_or_else(|e| e.into_inner()).get(namespace_id).copied();
+        if let Some(version) = known {
+            return Ok((version, self.key(store, root, namespace_id, version).await?));
+        }
+        let (version, wrapped) = store
+            .current_namespace_key(namespace_id)
+            .await?
+            .ok_or_else(|| ServiceError::internal(MissingKey { namespace_id: namespace_id.to_owned(), version: 0 }))?;
+        let key = self.insert(root, namespace_id, version, &wrapped)?;
+        self.current.write().unwrap_or_else(|e| e.into_inner()).insert(namespace_id.to_owned(), version);
+        Ok((version, key))
+    }
+
+    fn insert(
+        &self,
+        root: &RootKey,
+        namespace_id: &str,
+        version: u32,
+        wrapped: &[u8],
+    ) -> Result<Arc<DataKey>, ServiceError> {
+        let key = DataKey::unwrap(root, wrapped, namespace_id, version)
+            .map_err(|_| ServiceError::internal(UnwrapFailed { namespace_id: namespace_id.to_owned(), version }))?;
+        let key = Arc::new(key);
+        self.keys.write().unwrap_or_else(|e| e.into_inner()).insert((namespace_id.to_owned(), version), key.clone());
+        Ok(key)
+    }
+
+    /// Drops every cached key of a namespace.
+    pub(crate) fn forget(&self, namespace_id: &str) {
+        self.keys.write().unwrap_or_else(|e| e.into_inner()).retain(|(ns, _), _| ns != namespace_id);
+        self.current.write().unwrap_or_else(|e| e.into_inner()).remove(namespace_id);
+    }
+}

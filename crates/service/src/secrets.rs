@@ -1,0 +1,339 @@
+//! Secrets: write (create or rotate), read, list, versions, delete.
+
+use std::fmt;
+
+use hush_core::{NamespaceName, Scope, SecretName, SecretValue};
+use hush_crypto::{VersionIdentity, random_id};
+use hush_store::{
+    AuditAction, Conflict, Mutation, PutVersion, SecretQuery, SecretRecord, StoreError, VersionRecord, WriteOutcome,
+    WriteRequest, now_millis,
+};
+
+use crate::hush::PendingEvent;
+use crate::{Credentials, Hush, Missing, ServiceError};
+
+/// How often a write without `cas` is retried when a concurrent write to the
+/// same secret got in first.
+const WRITE_ATTEMPTS: usize = 5;
+/// Default and largest page of a listing.
+pub const DEFAULT_PAGE: u32 = 100;
+/// Largest page of a listing.
+pub const MAX_PAGE: u32 = 1000;
+/// Longest username or server address accepted.
+const MAX_TEXT_FIELD: usize = 512;
+
+/// A secret version's value with its metadata.
+pub struct RevealedSecret {
+    /// The secret (with `last_read_at` set to this read).
+    pub record: SecretRecord,
+    /// The version returned.
+    pub version: VersionRecord,
+    /// The plaintext.
+    pub value: SecretValue,
+}
+
+impl fmt::Debug for RevealedSecret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RevealedSecret")
+            .field("record", &self.record)
+            .field("version", &self.version)
+            .field("value", &self.value)
+            .finish()
+    }
+}
+
+/// One page of a secret listing.
+#[derive(Debug, Clone)]
+pub struct SecretPage {
+    /// Secrets, by name.
+    pub secrets: Vec<SecretRecord>,
+    /// Pass as `after` to get the next page; `None` on the last page.
+    pub next: Option<String>,
+}
+
+/// What to list.
+#[derive(Debug, Clone, Default)]
+pub struct ListSecrets {
+    /// Only names starting with this (a folder is `"dir/"`).
+    pub prefix: Option<String>,
+    /// Continue after this name (a previous page's `next`).
+    pub after: Option<String>,
+    /// Page size (default 100, at most 1000).
+    pub limit: Option<u32>,
+}
+
+impl Hush {
+    /// Creates a secret, or writes a new version of it (rotation). With
+    /// `cas`, the write happens only if the current version is `cas` (0: the
+    /// secret must not exist yet).
+    pub async fn put_secret(
+        &self,
+        creds: &Credentials,
+        namespace: &NamespaceName,
+        name: &SecretName,
+        value: SecretValue,
+        cas: Option<u64>,
+    ) -> Result<SecretRecord, ServiceError> {
+        let mut event = self.event(creds, AuditAction::SecretWrite, Some(namespace), Some(name.as_str()));
+        let result = self.put_secret_inner(creds, &mut event, namespace, name, &value, cas).await;
+        self.finish(event, result).await
+    }
+
+    async fn put_secret_inner(
+        &self,
+        creds: &Credentials,
+        event: &mut PendingEvent,
+        namespace: &NamespaceName,
+        name: &SecretName,
+        value: &SecretValue,
+        cas: Option<u64>,
+    ) -> Result<SecretRecord, ServiceError> {
+        let (_, ns) = self.authorize_in(creds, event, namespace, Scope::SecretsWrite).await?;
+        self.check_value(value)?;
+        for attempt in 1..=WRITE_ATTEMPTS {
+            let current = self.data.secret(&ns.id, name).await?;
+            let (secret_id, expected) = match (&current, cas) {
+                (Some(s), _) if s.secret_type != value.secret_type() => {
+                    return Err(ServiceError::TypeConflict { existing: s.secret_type });
+                }
+                (Some(s), Some(c)) if s.version != c => {
+                    return Err(ServiceError::CasMismatch { current: s.version });
+                }
+                (None, Some(c)) if c != 0 => {
+                    return Err(ServiceError::CasMismatch { current: 0 });
+                }
+                (Some(s), _) => (s.id.clone(), s.version),
+                (None, _) => (random_id()?, 0),
+            };
+            let (key_version, key) = self.key_cache.current(&*self.keys, &self.root, &ns.id).await?;
+            let identity = VersionIdentity {
+                namespace_id: &ns.id,
+                secret_id: &secret_id,
+                name: name.as_str(),
+                version: expected + 1,
+                secret_type: value.secret_type(),
+                key_version,
+            };
+            let ciphertext = key.seal_value(&identity, value)?;
+            let request = WriteRequest {
+                mutation: Mutation::PutVersion(PutVersion {
+                    namespace_id: ns.id.clone(),
+                    name: name.clone(),
+                    secret_id,
+                    secret_type: value.secret_type(),
+                    expected_version: expected,
+                    key_version,
+                    ciphertext,
+                    at: now_millis(),
+                    keep_versions: self.config.keep_versions,
+                }),
+                audit: event.for_write(),
+            };
+            // From here the store records the outcome in the audit log itself.
+            match self.data.write(request).await {
+                Ok(WriteOutcome::Secret(record)) => return Ok(record),
+                Ok(other) => {
+                    return Err(ServiceError::internal(StoreError::Corrupt(format!(
+                        "unexpected write outcome {other:?}"
+                    ))));
+                }
+                Err(StoreError::Conflict(Conflict::Version { current }))
+                    if cas.is_none() && attempt < WRITE_ATTEMPTS =>
+                {
+                    tracing::debug!(current, attempt, "concurrent write; retrying");
+                }
+                Err(StoreError::Conflict(Conflict::Version { current })) => {
+                    return Err(ServiceError::CasMismatch { current });
+                }
+                Err(StoreError::Conflict(Conflict::Type { existing })) => {
+                    return Err(ServiceError::TypeConflict { existing });
+                }
+                Err(StoreError::NotFound) => return Err(ServiceError::NotFound(Missing::Namespace)),
+                Err(e) => return Err(ServiceError::internal(e)),
+            }
+        }
+        Err(ServiceError::CasMismatch { current: 0 })
+    }
+
+    /// Checks sizes and required fields. Messages name fields, never values.
+    fn check_value(&self, value: &SecretValue) -> Result<(), ServiceError> {
+        let size = value.plaintext_len();
+        if size > self.config.max_value_bytes {
+            return Err(ServiceError::TooLarge { size, limit: self.config.max_value_bytes });
+        }
+        let empty = |field: &str| ServiceError::invalid("invalid_value", format!("{field} must not be empty"));
+        let text = |field: &str, v: &str| {
+            if v.len() > MAX_TEXT_FIELD {
+                Err(ServiceError::invalid("invalid_value", format!("{field} is longer than {MAX_TEXT_FIELD} bytes")))
+            } else if v.chars().any(char::is_control) {
+                Err(ServiceError::invalid("invalid_value", format!("{field} has a control character")))
+            } else {
+                Ok(())
+            }
+        };
+        match value {
+            SecretValue::Generic(v) if v.is_empty() => Err(empty("value")),
+            SecretValue::Generic(_) => Ok(()),
+            SecretValue::Git { username, token } => {
+                text("username", username)?;
+                if token.is_empty() { Err(empty("token")) } else { Ok(()) }
+            }
+            SecretValue::Registry { username, password, server_address } => {
+                text("username", username)?;
+                text("server_address", server_address)?;
+                if server_address.chars().any(char::is_whitespace) {
+                    return Err(ServiceError::invalid("invalid_value", "server_address has whitespace"));
+                }
+                if password.is_empty() { Err(empty("password")) } else { Ok(()) }
+            }
+        }
+    }
+
+    /// Reads a secret's current value, or `version`. Records the read.
+    pub async fn get_secret(
+        &self,
+        creds: &Credentials,
+        namespace: &NamespaceName,
+        name: &SecretName,
+        version: Option<u64>,
+    ) -> Result<RevealedSecret, ServiceError> {
+        let mut event = self.event(creds, AuditAction::SecretRead, Some(namespace), Some(name.as_str()));
+        event.event.version = version;
+        let result = self.get_secret_inner(creds, &mut event, namespace, name, version).await;
+        self.finish(event, result).await
+    }
+
+    async fn get_secret_inner(
+        &self,
+        creds: &Credentials,
+        event: &mut PendingEvent,
+        namespace: &NamespaceName,
+        name: &SecretName,
+        version: Option<u64>,
+    ) -> Result<RevealedSecret, ServiceError> {
+        let (_, ns) = self.authorize_in(creds, event, namespace, Scope::SecretsRead).await?;
+        let Some(sealed) = self.data.sealed_version(&ns.id, name, version).await? else {
+            let missing = match version {
+                Some(_) if self.data.secret(&ns.id, name).await?.is_some() => Missing::Version,
+                _ => Missing::Secret,
+            };
+            return Err(ServiceError::NotFound(missing));
+        };
+        let key = self.key_cache.key(&*self.keys, &self.root, &ns.id, sealed.version.key_version).await?;
+        let identity = VersionIdentity {
+            namespace_id: &ns.id,
+            secret_id: &sealed.secret.id,
+            name: name.as_str(),
+            version: sealed.version.version,
+            secret_type: sealed.secret.secret_type,
+            key_version: sealed.version.key_version,
+        };
+        let value = key.open_value(&identity, &sealed.ciphertext).map_err(|e| {
+            tracing::error!(namespace = %namespace, secret = %name, version = sealed.version.version, error = %e,
+                "a stored version does not open: the data store was altered or belongs to other keys");
+            ServiceError::internal(e)
+        })?;
+        let now = now_millis();
+        let mut audit = event.for_write();
+        audit.version = Some(sealed.version.version);
+        self.data
+            .write(WriteRequest {
+                mutation: Mutation::RecordRead { secret_id: sealed.secret.id.clone(), at: now },
+                audit,
+            })
+            .await?;
+        let mut record = sealed.secret;
+        record.last_read_at = Some(now);
+        Ok(RevealedSecret { record, version: sealed.version, value })
+    }
+
+    /// Lists secrets (metadata only), by name, a page at a time.
+    pub async fn list_secrets(
+        &self,
+        creds: &Credentials,
+        namespace: &NamespaceName,
+        query: &ListSecrets,
+    ) -> Result<SecretPage, ServiceError> {
+        let mut event = self.event(creds, AuditAction::SecretList, Some(namespace), query.prefix.as_deref());
+        let result = async {
+            let (_, ns) = self.authorize_in(creds, &mut event, namespace, Scope::SecretsList).await?;
+            for (field, v) in [("prefix", &query.prefix), ("after", &query.after)] {
+                if let Some(v) = v {
+                    check_name_fragment(field, v)?;
+                }
+            }
+            let limit = query.limit.unwrap_or(DEFAULT_PAGE);
+            if limit == 0 || limit > MAX_PAGE {
+                return Err(ServiceError::invalid("invalid_limit", format!("limit must be between 1 and {MAX_PAGE}")));
+            }
+            let store_query =
+                SecretQuery { prefix: query.prefix.clone(), after: query.after.clone(), limit: limit + 1 };
+            let mut secrets = self.data.secrets(&ns.id, &store_query).await?;
+            let next = if secrets.len() > limit as usize {
+                secrets.truncate(limit as usize);
+                secrets.last().map(|s| s.name.to_string())
+            } else {
+                None
+            };
+            Ok(SecretPage { secrets, next })
+        }
+        .await;
+        self.finish(event, result).await
+    }
+
+    /// A secret's metadata and its stored versions, newest first.
+    pub async fn secret_versions(
+        &self,
+        creds: &Credentials,
+        namespace: &NamespaceName,
+        name: &SecretName,
+    ) -> Result<(SecretRecord, Vec<VersionRecord>), ServiceError> {
+        let mut event = self.event(creds, AuditAction::SecretVersions, Some(namespace), Some(name.as_str()));
+        let result = async {
+            let (_, ns) = self.authorize_in(creds, &mut event, namespace, Scope::SecretsList).await?;
+            let secret = self.data.secret(&ns.id, name).await?.ok_or(ServiceError::NotFound(Missing::Secret))?;
+            let versions = self.data.versions(&secret.id).await?;
+            Ok((secret, versions))
+        }
+        .await;
+        self.finish(event, result).await
+    }
+
+    /// Deletes a secret and all its versions. Succeeds whether or not it
+    /// existed; returns whether it did.
+    pub async fn delete_secret(
+        &self,
+        creds: &Credentials,
+        namespace: &NamespaceName,
+        name: &SecretName,
+    ) -> Result<bool, ServiceError> {
+        let mut event = self.event(creds, AuditAction::SecretDelete, Some(namespace), Some(name.as_str()));
+        let result = async {
+            let (_, ns) = self.authorize_in(creds, &mut event, namespace, Scope::SecretsDelete).await?;
+            let audit = event.for_write();
+            let outcome = self
+                .data
+                .write(WriteRequest {
+                    mutation: Mutation::DeleteSecret { namespace_id: ns.id, name: name.clone() },
+                    audit,
+                })
+                .await?;
+            Ok(outcome == WriteOutcome::Deleted(true))
+        }
+        .await;
+        self.finish(event, result).await
+    }
+}
+
+/// A listing's prefix or cursor can only match names made of name characters.
+fn check_name_fragment(field: &str, v: &str) -> Result<(), ServiceError> {
+    let ok = v.len() <= 256 && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
+    if ok {
+        Ok(())
+    } else {
+        Err(ServiceError::invalid(
+            "invalid_query",
+            format!("{field} may only hold letters, digits, '.', '_', '-' and '/' (at most 256)"),
+        ))
+    }
+}

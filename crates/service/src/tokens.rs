@@ -1,0 +1,174 @@
+//! API tokens: issue (never beyond the issuer's own rights), list, revoke.
+
+use std::time::Duration;
+
+use hush_core::{NamespaceName, Scope, ScopeSet, SecretString};
+use hush_crypto::token;
+use hush_store::{
+    AuditAction, AuditEvent, Mutation, NamespaceRef, StoreError, TokenNamespaces, TokenRecord, WriteRequest, now_millis,
+};
+
+use crate::hush::require;
+use crate::{Caller, Credentials, Hush, Missing, ServiceError};
+
+/// Longest token description.
+const MAX_DESCRIPTION: usize = 200;
+
+/// What a new token may do.
+#[derive(Debug, Clone)]
+pub struct TokenSpec {
+    /// Namespaces it is bound to; `None` means all (only an all-namespace token can issue that).
+    pub namespaces: Option<Vec<NamespaceName>>,
+    /// Its scopes; must be covered by the issuer's.
+    pub scopes: ScopeSet,
+    /// Lifetime; never beyond the issuer's own expiry.
+    pub ttl: Option<Duration>,
+    /// Free text, e.g. what it is for.
+    pub description: String,
+}
+
+/// A token that was just issued: the only time its text exists.
+#[derive(Debug)]
+pub struct NewToken {
+    /// What is stored.
+    pub record: TokenRecord,
+    /// The token text, to show once.
+    pub token: SecretString,
+}
+
+impl Hush {
+    /// Issues a token. Needs `tokens:manage`; the new token's namespaces,
+    /// scopes and lifetime must all lie within the issuer's.
+    pub async fn create_token(&self, creds: &Credentials, spec: &TokenSpec) -> Result<NewToken, ServiceError> {
+        let mut event = self.event(creds, AuditAction::TokenCreate, None, None);
+        let result = async {
+            let caller = self.authenticate(creds, &mut event).await?;
+            require(&caller, Scope::TokensManage)?;
+            let namespaces = self.resolve_token_namespaces(&caller, spec.namespaces.as_deref()).await?;
+            if spec.scopes.is_empty() {
+                return Err(ServiceError::invalid("invalid_scopes", "a token needs at least one scope"));
+            }
+            if !caller.scopes.covers(spec.scopes) {
+                return Err(ServiceError::Forbidden("a token cannot be given scopes its issuer does not hold".into()));
+            }
+            if spec.description.len() > MAX_DESCRIPTION || spec.description.chars().any(char::is_control) {
+                return Err(ServiceError::invalid(
+                    "invalid_description",
+                    format!("the description must be printable and at most {MAX_DESCRIPTION} bytes"),
+                ));
+            }
+            let now = now_millis();
+            let requested = match spec.ttl {
+                Some(ttl) if ttl.is_zero() => {
+                    return Err(ServiceError::invalid("invalid_ttl", "ttl must be longer than zero"));
+                }
+                Some(ttl) => Some(now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))),
+                None => None,
+            };
+            let expires_at = match (requested, caller.expires_at) {
+                (Some(r), Some(c)) => Some(r.min(c)),
+                (r, c) => r.or(c),
+            };
+            let mut audit = event.for_write();
+            self.issue_token(namespaces, spec.scopes, expires_at, &spec.description, Some(caller.token_id), &mut audit)
+                .await
+        }
+        .await;
+        self.finish(event, result).await
+    }
+
+    /// Stores a new token with its audit event (also used at initialisation).
+    pub(crate) async fn issue_token(
+        &self,
+        namespaces: TokenNamespaces,
+        scopes: ScopeSet,
+        expires_at: Option<i64>,
+        description: &str,
+        created_by: Option<String>,
+        audit: &mut AuditEvent,
+    ) -> Result<NewToken, ServiceError> {
+        let issued = token::issue()?;
+        let record = TokenRecord {
+            id: issued.id.clone(),
+            hash: issued.hash.to_vec(),
+            description: description.to_owned(),
+            namespaces,
+            scopes,
+            created_at: now_millis(),
+            expires_at,
+            revoked_at: None,
+            created_by,
+        };
+        audit.name = Some(issued.id);
+        let request = WriteRequest { mutation: Mutation::CreateToken(record.clone()), audit: audit.clone() };
+        match self.data.write(request).await {
+            Ok(_) => Ok(NewToken { record, token: issued.token }),
+            Err(StoreError::NotFound) => Err(ServiceError::NotFound(Missing::Namespace)),
+            Err(e) => Err(ServiceError::internal(e)),
+        }
+    }
+
+    async fn resolve_token_namespaces(
+        &self,
+        caller: &Caller,
+        names: Option<&[NamespaceName]>,
+    ) -> Result<TokenNamespaces, ServiceError> {
+        let Some(names) = names else {
+            return if caller.namespaces == TokenNamespaces::All {
+                Ok(TokenNamespaces::All)
+            } else {
+                Err(ServiceError::Forbidden("only a token bound to all namespaces can issue one".into()))
+            };
+        };
+        if names.is_empty() {
+            return Err(ServiceError::invalid("invalid_namespaces", "name at least one namespace, or all"));
+        }
+        let mut refs: Vec<NamespaceRef> = Vec::with_capacity(names.len());
+        for name in names {
+            let ns = self.visible_namespace(caller, name).await?;
+            if !refs.iter().any(|r| r.id == ns.id) {
+                refs.push(NamespaceRef { id: ns.id, name: ns.name });
+            }
+        }
+        Ok(TokenNamespaces::Only(refs))
+    }
+
+    /// Tokens the caller could have issued (those within its own namespaces).
+    pub async fn list_tokens(&self, creds: &Credentials) -> Result<Vec<TokenRecord>, ServiceError> {
+        let mut event = self.event(creds, AuditAction::TokenList, None, None);
+        let result = async {
+            let caller = self.authenticate(creds, &mut event).await?;
+            require(&caller, Scope::TokensManage)?;
+            let all = self.data.tokens().await?;
+            Ok(all.into_iter().filter(|t| caller.namespaces.covers(&t.namespaces)).collect())
+        }
+        .await;
+        self.finish(event, result).await
+    }
+
+    /// Revokes a token within the caller's namespaces. Revoking twice succeeds.
+    pub async fn revoke_token(&self, creds: &Credentials, id: &str) -> Result<(), ServiceError> {
+        let mut event = self.event(creds, AuditAction::TokenRevoke, None, Some(id));
+        let result = async {
+            let caller = self.authenticate(creds, &mut event).await?;
+            require(&caller, Scope::TokensManage)?;
+            let target = self.data.token(id).await?;
+            match target {
+                Some(t) if caller.namespaces.covers(&t.namespaces) => {}
+                _ => return Err(ServiceError::NotFound(Missing::Token)),
+            }
+            let audit = event.for_write();
+            match self
+                .data
+                .write(WriteRequest { mutation: Mutation::RevokeToken { id: id.to_owned(), at: now_millis() }, audit })
+                .await
+            {
+                Ok(_) => Ok(()),
+                Err(StoreError::NotFound) => Err(ServiceError::NotFound(Missing::Token)),
+                Err(e) => Err(ServiceError::internal(e)),
+            }
+        }
+        .await;
+        self.finish(event, result).await
+    }
+}
