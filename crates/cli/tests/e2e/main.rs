@@ -1,1 +1,14 @@
-//! x
+//! End-to-end tests: the real `hush` binary, a real server process on a
+//! loopback port, real SQLite files, driven through the CLI and raw HTTP.
+#![allow(missing_debug_implementations)]
+
+mod harness;
+
+mod at_rest;
+mod audit;
+mod cli;
+mod durability;
+mod errors;
+mod hygiene;
+mod startup;
+mod tokens;

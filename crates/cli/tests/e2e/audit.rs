@@ -1,0 +1,130 @@
+//! The audit log: every call recorded with its outcome and context, never a
+//! value; the chain detects edits, removals and truncation.
+
+use serde_json::Value;
+
+use crate::harness::{Hush, show};
+
+fn events(h: &Hush) -> Vec<Value> {
+    let out = h.cli(&["audit", "list", "--json", "--limit", "1000"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    v["events"].as_array().unwrap().clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_call_is_recorded_with_outcome_and_context() {
+    let h = tokio::task::block_in_place(Hush::running);
+    let run = |args: &[&str]| tokio::task::block_in_place(|| h.cli(args));
+    assert_eq!(run(&["secret", "create", "db", "--value", "AUDIT-SECRET-VALUE"]).status.code(), Some(0));
+    let resp = h
+        .http()
+        .get(h.url("/v1/namespaces/default/secrets/db"))
+        .bearer_auth(&h.token)
+        .header("X-Hush-Context", "workflow=build run=42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let lister = tokio::task::block_in_place(|| h.token(&["default"], &["secrets:list"]));
+    let lister_id = lister[5..21].to_owned();
+    assert_eq!(
+        tokio::task::block_in_place(|| h.cli_as(&lister, &["secret", "get", "db"], None)).status.code(),
+        Some(3)
+    );
+    assert_eq!(run(&["secret", "get", "missing"]).status.code(), Some(4));
+    assert_eq!(run(&["secret", "delete", "db"]).status.code(), Some(0));
+    // A context that is too long is refused, not truncated.
+    let resp = h
+        .http()
+        .get(h.url("/v1/namespaces/default/secrets"))
+        .bearer_auth(&h.token)
+        .header("X-Hush-Context", "x".repeat(300))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+
+    let events = tokio::task::block_in_place(|| events(&h));
+    let text = serde_json::to_string(&events).unwrap();
+    assert!(!text.contains("AUDIT-SECRET-VALUE"), "{text}");
+    let admin_id = &h.token[5..21];
+    let find = |action: &str, outcome: &str| {
+        events
+            .iter()
+            .find(|e| e["action"] == action && e["outcome"] == outcome)
+            .unwrap_or_else(|| panic!("no {action} {outcome} in {text}"))
+    };
+    let write = find("secret.write", "ok");
+    assert_eq!(write["token_id"], admin_id);
+    assert_eq!(write["namespace"], "default");
+    assert_eq!(write["name"], "db");
+    assert_eq!(write["version"], 1);
+    let read =
+        events.iter().find(|e| e["action"] == "secret.read" && e["context"] == "workflow=build run=42").expect(&text);
+    assert_eq!(read["outcome"], "ok");
+    assert_eq!(read["version"], 1);
+    assert_eq!(find("secret.read", "denied")["token_id"], lister_id);
+    assert_eq!(find("secret.read", "not_found")["name"], "missing");
+    assert_eq!(find("secret.delete", "ok")["name"], "db");
+    assert_eq!(find("token.create", "ok")["token_id"], admin_id);
+    assert!(events.iter().any(|e| e["action"] == "init"));
+    // Sequence numbers are dense, newest first.
+    let seqs: Vec<u64> = events.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] == w[1] + 1), "{seqs:?}");
+}
+
+#[test]
+fn secret_metadata_shows_the_last_read() {
+    let h = Hush::running();
+    assert_eq!(h.cli(&["secret", "create", "k", "--value", "v"]).status.code(), Some(0));
+    let list = |h: &Hush| -> Value { serde_json::from_slice(&h.cli(&["secret", "list", "--json"]).stdout).unwrap() };
+    assert_eq!(list(&h)["secrets"][0]["last_read_at"], Value::Null);
+    assert_eq!(h.cli(&["secret", "get", "k"]).stdout, b"v");
+    assert!(list(&h)["secrets"][0]["last_read_at"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verify_detects_edits_removals_and_truncation() {
+    let mut h = tokio::task::block_in_place(Hush::running);
+    let run = |h: &Hush, args: &[&str]| tokio::task::block_in_place(|| h.cli(args));
+    for i in 0..5 {
+        assert_eq!(run(&h, &["secret", "create", &format!("s{i}"), "--value", "v"]).status.code(), Some(0));
+    }
+    let out = run(&h, &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
+
+    // An edited row.
+    h.sql("UPDATE audit_events SET name = 'other' WHERE seq = 4").await;
+    let out = run(&h, &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(6), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("event 4"), "{}", show(&out));
+    let out = run(&h, &["audit", "verify", "--json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["ok"], false);
+    assert_eq!(v["problem"]["seq"], 4);
+
+    // A removed row (in a fresh installation).
+    let mut h2 = tokio::task::block_in_place(Hush::running);
+    for i in 0..5 {
+        assert_eq!(run(&h2, &["secret", "create", &format!("s{i}"), "--value", "v"]).status.code(), Some(0));
+    }
+    h2.sql("DELETE FROM audit_events WHERE seq = 3").await;
+    let out = run(&h2, &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(6), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("missing"), "{}", show(&out));
+
+    // Removed newest rows: the key store's anchor notices.
+    tokio::task::block_in_place(|| h.stop());
+    let mut h3 = tokio::task::block_in_place(Hush::running);
+    for i in 0..5 {
+        assert_eq!(run(&h3, &["secret", "create", &format!("s{i}"), "--value", "v"]).status.code(), Some(0));
+    }
+    tokio::task::block_in_place(|| h3.stop()); // records the anchor at the newest event
+    h3.sql("DELETE FROM audit_events WHERE seq > (SELECT MAX(seq) - 3 FROM audit_events)").await;
+    tokio::task::block_in_place(|| h3.start(&[], &[]));
+    let out = run(&h3, &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(6), "{}", show(&out));
+    tokio::task::block_in_place(|| h2.stop());
+}

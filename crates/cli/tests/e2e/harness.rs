@@ -1,0 +1,232 @@
+//! Starts and stops `hush` processes in temporary directories.
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+pub const HUSH: &str = env!("CARGO_BIN_EXE_hush");
+
+/// A hush installation in a temporary directory, and its server process when running.
+pub struct Hush {
+    pub dir: tempfile::TempDir,
+    pub token: String,
+    pub addr: String,
+    child: Option<Child>,
+    pub log: Arc<Mutex<String>>,
+    pub stdout_log: Arc<Mutex<String>>,
+}
+
+impl Hush {
+    pub fn data_dir(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+
+    pub fn key_dir(&self) -> PathBuf {
+        self.dir.path().join("keys")
+    }
+
+    /// `hush init` in a fresh directory; the admin token is the last line of stdout.
+    pub fn init() -> Hush {
+        let dir = tempfile::tempdir().unwrap();
+        let out = Command::new(HUSH)
+            .args(["init", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .arg("--key-dir")
+            .arg(dir.path().join("keys"))
+            .env_remove("HUSH_ROOT_KEY")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let token = stdout.lines().last().unwrap().to_owned();
+        assert!(token.starts_with("hush_"), "{stdout}");
+        Hush { dir, token, addr: String::new(), child: None, log: Arc::default(), stdout_log: Arc::default() }
+    }
+
+    /// An initialised and running server.
+    pub fn running() -> Hush {
+        let mut h = Hush::init();
+        h.start(&[], &[]);
+        h
+    }
+
+    /// Starts `hush serve` on a free port and waits until it serves.
+    pub fn start(&mut self, env: &[(&str, &str)], args: &[&str]) {
+        let (child, addr) = self.spawn(env, args).unwrap_or_else(|log| panic!("hush serve did not start:\n{log}"));
+        self.child = Some(child);
+        self.addr = addr;
+    }
+
+    /// Starts `hush serve`; on failure returns everything it printed.
+    pub fn spawn(&mut self, env: &[(&str, &str)], args: &[&str]) -> Result<(Child, String), String> {
+        let mut cmd = Command::new(HUSH);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(self.data_dir())
+            .arg("--key-dir")
+            .arg(self.key_dir())
+            .args(args)
+            .env_remove("HUSH_ROOT_KEY")
+            .env("HUSH_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        let log = Arc::clone(&self.log);
+        log.lock().unwrap().clear();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let mut l = log.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let out_log = Arc::clone(&self.stdout_log);
+        out_log.lock().unwrap().clear();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let mut l = out_log.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let started = Instant::now();
+        loop {
+            let text = self.log.lock().unwrap().clone();
+            if let Some(i) = text.find("addr=http://") {
+                let addr: String = text[i + 5..].chars().take_while(|c| !c.is_whitespace()).collect();
+                return Ok((child, addr));
+            }
+            if let Ok(Some(status)) = child.try_wait() {
+                std::thread::sleep(Duration::from_millis(50));
+                return Err(format!("exited with {status}\n{}", self.log.lock().unwrap()));
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                let _ = child.kill();
+                return Err(format!("timed out\n{text}"));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGTERM and wait.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while child.try_wait().unwrap().is_none() {
+                assert!(Instant::now() < deadline, "hush did not stop on SIGTERM");
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+    }
+
+    /// SIGKILL, no goodbye.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+
+    /// The CLI with HUSH_ADDR and HUSH_TOKEN set.
+    pub fn cli(&self, args: &[&str]) -> Output {
+        self.cli_as(&self.token, args, None)
+    }
+
+    /// The CLI with stdin.
+    pub fn cli_stdin(&self, args: &[&str], stdin: &[u8]) -> Output {
+        self.cli_as(&self.token, args, Some(stdin))
+    }
+
+    /// The CLI with another token.
+    pub fn cli_as(&self, token: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
+        let mut child = Command::new(HUSH)
+            .args(args)
+            .env("HUSH_ADDR", &self.addr)
+            .env("HUSH_TOKEN", token)
+            .env_remove("HUSH_NAMESPACE")
+            .env_remove("HUSH_LOG")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(bytes) = stdin {
+            input.write_all(bytes).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    }
+
+    /// A token with these scopes in these namespaces (via the CLI).
+    pub fn token(&self, namespaces: &[&str], scopes: &[&str]) -> String {
+        let mut args = vec!["token", "create"];
+        for ns in namespaces {
+            args.extend(["-n", ns]);
+        }
+        for s in scopes {
+            args.extend(["--scope", s]);
+        }
+        let out = self.cli(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_owned()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.addr, path)
+    }
+
+    pub fn http(&self) -> reqwest::Client {
+        reqwest::Client::builder().no_proxy().build().unwrap()
+    }
+
+    /// Every byte of every file under `dir`.
+    pub fn all_bytes(dir: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_file() {
+                out.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+        out
+    }
+
+    /// Runs SQL against the data store file (for tampering tests).
+    pub async fn sql(&self, statement: &str) {
+        use sqlx::ConnectOptions;
+        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(self.data_dir().join("hush.db"));
+        let mut conn = opts.connect().await.unwrap();
+        sqlx::query(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut conn).await.unwrap();
+    }
+}
+
+impl Drop for Hush {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Exit code and both streams, for assertion messages.
+pub fn show(out: &Output) -> String {
+    format!(
+        "exit {:?}\n--- stdout\n{}\n--- stderr\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+pub fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    haystack.windows(needle.len()).any(|w| w == needle)
+}

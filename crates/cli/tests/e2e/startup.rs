@@ -1,0 +1,140 @@
+//! Starting up: first start, a wrong or malformed root key, a missing key
+//! file, mismatched directories, a second process on the same directory.
+
+use std::process::Command;
+
+use crate::harness::{HUSH, Hush, show};
+
+fn serve_fails(h: &mut Hush, env: &[(&str, &str)], expected: &str) {
+    let err = h.spawn(env, &[]).err().expect("hush serve should have refused to start");
+    assert!(err.contains(expected), "expected {expected:?} in:\n{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_wrong_root_key_refuses_to_start() {
+    let mut h = Hush::init();
+    let other = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="; // 32 zero bytes
+    serve_fails(&mut h, &[("HUSH_ROOT_KEY", other)], "does not match the key store");
+    serve_fails(&mut h, &[("HUSH_ROOT_KEY", "not-base64!")], "not valid base64");
+    serve_fails(&mut h, &[("HUSH_ROOT_KEY", "AAAA")], "decodes to 3 bytes");
+    // A damaged key file.
+    let key_file = h.key_dir().join("root.key");
+    let good = std::fs::read(&key_file).unwrap();
+    std::fs::write(&key_file, other).unwrap();
+    serve_fails(&mut h, &[], "does not match the key store");
+    std::fs::remove_file(&key_file).unwrap();
+    serve_fails(&mut h, &[], "no root key");
+    std::fs::write(&key_file, &good).unwrap();
+    // The right key, given in the environment instead of the file, works.
+    let text = String::from_utf8(good).unwrap();
+    std::fs::remove_file(&key_file).unwrap();
+    h.start(&[("HUSH_ROOT_KEY", text.trim())], &[]);
+    assert_eq!(h.cli(&["secret", "list"]).status.code(), Some(0));
+}
+
+#[test]
+fn the_root_key_file_is_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = Hush::init();
+    let mode = std::fs::metadata(h.key_dir().join("root.key")).unwrap().permissions().mode();
+    assert_eq!(mode & 0o777, 0o600);
+    let dir_mode = std::fs::metadata(h.key_dir()).unwrap().permissions().mode();
+    assert_eq!(dir_mode & 0o777, 0o700);
+    assert_eq!(std::fs::read_to_string(h.key_dir().join("root.key")).unwrap().trim().len(), 44);
+}
+
+#[test]
+fn print_config_masks_the_root_key() {
+    let out = Command::new(HUSH)
+        .args(["serve", "--print-config"])
+        .env("HUSH_ROOT_KEY", "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("HUSH_ROOT_KEY (set; value hidden)"), "{text}");
+    assert!(text.contains("listen          = 127.0.0.1:8270"), "{text}");
+    assert!(!text.contains("c2VjcmV0"), "{text}");
+}
+
+#[test]
+fn serve_initialises_on_first_start_and_prints_the_token_once() {
+    let mut h = Hush::init();
+    std::fs::remove_dir_all(h.data_dir()).unwrap();
+    std::fs::remove_dir_all(h.key_dir()).unwrap();
+    h.start(&[], &[]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !h.stdout_log.lock().unwrap().contains("hush_") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let stdout = h.stdout_log.lock().unwrap().clone();
+    let token = stdout.lines().last().unwrap_or_default().to_owned();
+    assert!(token.starts_with("hush_"), "{stdout}");
+    h.token = token;
+    assert_eq!(h.cli(&["secret", "list"]).status.code(), Some(0));
+    h.stop();
+    h.start(&[], &[]);
+    assert!(!h.stdout_log.lock().unwrap().contains("hush_"), "the token was printed twice");
+}
+
+#[test]
+fn init_twice_and_a_second_server_are_refused() {
+    let mut h = Hush::init();
+    let out = Command::new(HUSH)
+        .args(["init", "--data-dir", h.data_dir().to_str().unwrap(), "--key-dir", h.key_dir().to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already initialised"), "{}", show(&out));
+    h.start(&[], &[]);
+    let out = Command::new(HUSH)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            h.data_dir().to_str().unwrap(),
+            "--key-dir",
+            h.key_dir().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another hush process"), "{}", show(&out));
+}
+
+#[test]
+fn stores_from_different_installations_are_refused() {
+    let a = Hush::init();
+    let b = Hush::init();
+    let out = Command::new(HUSH)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            a.data_dir().to_str().unwrap(),
+            "--key-dir",
+            b.key_dir().to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("belongs to installation"), "{}", show(&out));
+    let empty_keys = a.dir.path().join("empty-keys");
+    let out = Command::new(HUSH)
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            a.data_dir().to_str().unwrap(),
+            "--key-dir",
+            empty_keys.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is --key-dir right?"), "{}", show(&out));
+    assert!(!empty_keys.join("root.key").exists(), "a root key was written for a refused start");
+}
