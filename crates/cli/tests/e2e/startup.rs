@@ -6,7 +6,7 @@ use std::process::Command;
 use crate::harness::{HUSH, Hush, show};
 
 fn serve_fails(h: &mut Hush, env: &[(&str, &str)], expected: &str) {
-    let err = h.spawn(env, &[]).err().expect("hush serve should have refused to start");
+    let err = h.spawn(env, &[]).expect_err("hush serve should have refused to start");
     assert!(err.contains(expected), "expected {expected:?} in:\n{err}");
     assert!(!err.contains("panicked"), "{err}");
 }

@@ -28,7 +28,9 @@ const MAX_BATCH: usize = 512;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
-/// Work for the writer.
+/// Work for the writer. `Initialize` happens once per installation, so the
+/// size difference between the variants costs nothing worth a box per write.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Job {
     /// A change with its audit event.
     Write {
