@@ -71,7 +71,7 @@ function M.install_hooks()
     local socket_errors = e.connect + e.read + e.write + e.timeout
     local seconds = summary.duration / 1e6
     io.write(string.format(
-      "BENCH requests=%d seconds=%.3f rps=%.1f p50_us=%d p90_us=%d p99_us=%d max_us=%d non2xx=%d socket_errors=%d timeouts=%d statuses=%s\n",
+      "BENCH requests=%d seconds=%.6f rps=%.1f p50_us=%d p90_us=%d p99_us=%d max_us=%d non2xx=%d socket_errors=%d timeouts=%d statuses=%s\n",
       summary.requests, seconds, summary.requests / seconds,
       latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
       total, socket_errors, e.timeout, (#parts > 0) and table.concat(parts, ",") or "-"))

@@ -5,16 +5,13 @@ use std::fmt;
 use hush_core::{NamespaceName, Scope, SecretName, SecretValue};
 use hush_crypto::{VersionIdentity, random_id};
 use hush_store::{
-    AuditAction, Conflict, Mutation, PutVersion, SecretQuery, SecretRecord, StoreError, VersionRecord, WriteOutcome,
-    WriteRequest, now_millis,
+    AuditAction, Conflict, Mutation, PutVersion, Sealer, SecretQuery, SecretRecord, StoreError, VersionRecord,
+    VersionSlot, WriteOutcome, WriteRequest, now_millis,
 };
 
 use crate::hush::PendingEvent;
 use crate::{Credentials, Hush, Missing, ServiceError};
 
-/// How often a write without `cas` is retried when a concurrent write to the
-/// same secret got in first.
-const WRITE_ATTEMPTS: usize = 5;
 /// Default and largest page of a listing.
 pub const DEFAULT_PAGE: u32 = 100;
 /// Largest page of a listing.
@@ -75,7 +72,7 @@ impl Hush {
         cas: Option<u64>,
     ) -> Result<SecretRecord, ServiceError> {
         let mut event = self.event(creds, AuditAction::SecretWrite, Some(namespace), Some(name.as_str()));
-        let result = self.put_secret_inner(creds, &mut event, namespace, name, &value, cas).await;
+        let result = self.put_secret_inner(creds, &mut event, namespace, name, value, cas).await;
         self.finish(event, result).await
     }
 
@@ -85,74 +82,52 @@ impl Hush {
         event: &mut PendingEvent,
         namespace: &NamespaceName,
         name: &SecretName,
-        value: &SecretValue,
+        value: SecretValue,
         cas: Option<u64>,
     ) -> Result<SecretRecord, ServiceError> {
         let (_, ns) = self.authorize_in(creds, event, namespace, Scope::SecretsWrite).await?;
-        self.check_value(value)?;
-        for attempt in 1..=WRITE_ATTEMPTS {
-            let current = self.data.secret(&ns.id, name).await?;
-            let (secret_id, expected) = match (&current, cas) {
-                (Some(s), _) if s.secret_type != value.secret_type() => {
-                    return Err(ServiceError::TypeConflict { existing: s.secret_type });
-                }
-                (Some(s), Some(c)) if s.version != c => {
-                    return Err(ServiceError::CasMismatch { current: s.version });
-                }
-                (None, Some(c)) if c != 0 => {
-                    return Err(ServiceError::CasMismatch { current: 0 });
-                }
-                (Some(s), _) => (s.id.clone(), s.version),
-                (None, _) => (random_id()?, 0),
-            };
-            let (key_version, key) = self.key_cache.current(&*self.keys, &self.root, &ns.id).await?;
+        self.check_value(&value)?;
+        let (key_version, key) = self.key_cache.current(&*self.keys, &self.root, &ns.id).await?;
+        let secret_type = value.secret_type();
+        let (namespace_id, secret_name) = (ns.id.clone(), name.as_str().to_owned());
+        // The store assigns the version inside its transaction and asks for
+        // the ciphertext then, so concurrent writers never collide.
+        let seal: Sealer = Box::new(move |slot: VersionSlot<'_>| {
             let identity = VersionIdentity {
-                namespace_id: &ns.id,
-                secret_id: &secret_id,
-                name: name.as_str(),
-                version: expected + 1,
-                secret_type: value.secret_type(),
+                namespace_id: &namespace_id,
+                secret_id: slot.secret_id,
+                name: &secret_name,
+                version: slot.version,
+                secret_type,
                 key_version,
             };
-            let ciphertext = key.seal_value(&identity, value)?;
-            let request = WriteRequest {
-                mutation: Mutation::PutVersion(PutVersion {
-                    namespace_id: ns.id.clone(),
-                    name: name.clone(),
-                    secret_id,
-                    secret_type: value.secret_type(),
-                    expected_version: expected,
-                    key_version,
-                    ciphertext,
-                    at: now_millis(),
-                    keep_versions: self.config.keep_versions,
-                }),
-                audit: event.for_write(),
-            };
+            key.seal_value(&identity, &value)
+        });
+        let request = WriteRequest {
+            mutation: Mutation::PutVersion(PutVersion {
+                namespace_id: ns.id.clone(),
+                name: name.clone(),
+                secret_type,
+                expected_version: cas,
+                new_secret_id: random_id()?,
+                key_version,
+                seal,
+                at: now_millis(),
+                keep_versions: self.config.keep_versions,
+            }),
             // From here the store records the outcome in the audit log itself.
-            match self.data.write(request).await {
-                Ok(WriteOutcome::Secret(record)) => return Ok(record),
-                Ok(other) => {
-                    return Err(ServiceError::internal(StoreError::Corrupt(format!(
-                        "unexpected write outcome {other:?}"
-                    ))));
-                }
-                Err(StoreError::Conflict(Conflict::Version { current }))
-                    if cas.is_none() && attempt < WRITE_ATTEMPTS =>
-                {
-                    tracing::debug!(current, attempt, "concurrent write; retrying");
-                }
-                Err(StoreError::Conflict(Conflict::Version { current })) => {
-                    return Err(ServiceError::CasMismatch { current });
-                }
-                Err(StoreError::Conflict(Conflict::Type { existing })) => {
-                    return Err(ServiceError::TypeConflict { existing });
-                }
-                Err(StoreError::NotFound) => return Err(ServiceError::NotFound(Missing::Namespace)),
-                Err(e) => return Err(ServiceError::internal(e)),
+            audit: event.for_write(),
+        };
+        match self.data.write(request).await {
+            Ok(WriteOutcome::Secret(record)) => Ok(record),
+            Ok(other) => {
+                Err(ServiceError::internal(StoreError::Corrupt(format!("unexpected write outcome {other:?}"))))
             }
+            Err(StoreError::Conflict(Conflict::Version { current })) => Err(ServiceError::CasMismatch { current }),
+            Err(StoreError::Conflict(Conflict::Type { existing })) => Err(ServiceError::TypeConflict { existing }),
+            Err(StoreError::NotFound) => Err(ServiceError::NotFound(Missing::Namespace)),
+            Err(e) => Err(ServiceError::internal(e)),
         }
-        Err(ServiceError::CasMismatch { current: 0 })
     }
 
     /// Checks sizes and required fields. Messages name fields, never values.

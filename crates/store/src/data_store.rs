@@ -61,29 +61,55 @@ pub enum Mutation {
     },
 }
 
-/// A new version, sealed by the caller for exactly this identity.
-#[derive(Debug)]
+/// Where a new version lands: decided by the store inside the write
+/// transaction, so concurrent writes to one secret get consecutive versions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VersionSlot<'a> {
+    /// The secret's id (the existing one, or [`PutVersion::new_secret_id`]).
+    pub secret_id: &'a str,
+    /// The new version number.
+    pub version: u64,
+}
+
+/// Seals the value for a slot: called by the store once it knows the slot
+/// (possibly more than once, if a batch is retried). Returns the ciphertext.
+pub type Sealer = Box<dyn Fn(VersionSlot<'_>) -> Result<Vec<u8>, hush_crypto::RandomError> + Send + Sync>;
+
+/// A new version of a secret. The caller supplies a [`Sealer`] rather than a
+/// ciphertext because the ciphertext is bound to the version number, which
+/// only the store can assign without racing other writers.
 pub struct PutVersion {
     /// Namespace id.
     pub namespace_id: String,
     /// Secret name.
     pub name: SecretName,
-    /// The secret id the ciphertext is bound to: the existing one, or a new one
-    /// when `expected_version` is 0.
-    pub secret_id: String,
-    /// The secret's type.
+    /// The secret's type (a write with another type than the existing one is a conflict).
     pub secret_type: SecretType,
-    /// The version the caller believes is current (0: must not exist). The new
-    /// version is `expected_version + 1`.
-    pub expected_version: u64,
-    /// Namespace key version that sealed the ciphertext.
+    /// `cas`: the version the caller requires to be current (0: must not
+    /// exist). `None` writes after whatever is current.
+    pub expected_version: Option<u64>,
+    /// The id to give the secret if this write creates it.
+    pub new_secret_id: String,
+    /// Namespace key version the sealer uses.
     pub key_version: u32,
-    /// The sealed value.
-    pub ciphertext: Vec<u8>,
+    /// Produces the ciphertext for the slot the store picks.
+    pub seal: Sealer,
     /// Write time.
     pub at: Millis,
     /// How many versions to keep; older ones are deleted.
     pub keep_versions: u32,
+}
+
+impl std::fmt::Debug for PutVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PutVersion")
+            .field("namespace_id", &self.namespace_id)
+            .field("name", &self.name)
+            .field("secret_type", &self.secret_type)
+            .field("expected_version", &self.expected_version)
+            .field("key_version", &self.key_version)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What a successful write produced.

@@ -38,6 +38,9 @@ pub enum StoreError {
     /// A stored row does not decode (edited by hand, or from a newer hush).
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
+    /// The value could not be sealed (the OS refused randomness); nothing was written.
+    #[error("sealing the value failed")]
+    Seal(#[source] hush_crypto::RandomError),
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,

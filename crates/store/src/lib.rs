@@ -25,7 +25,9 @@ mod records;
 pub mod sqlite;
 
 pub use audit_event::{AuditAction, AuditEvent, AuditRecord, Outcome};
-pub use data_store::{AuditQuery, DataStore, Mutation, PutVersion, SecretQuery, WriteOutcome, WriteRequest};
+pub use data_store::{
+    AuditQuery, DataStore, Mutation, PutVersion, Sealer, SecretQuery, VersionSlot, WriteOutcome, WriteRequest,
+};
 pub use error::{Conflict, StoreError};
 pub use key_store::{AuditAnchor, KeyStore};
 pub use records::{

@@ -1,1 +1,157 @@
-//! placeholder
+//! The service's rules in-process, over real SQLite stores in a temporary directory.
+#![allow(missing_debug_implementations)]
+
+use std::sync::Arc;
+
+use hush_core::{NamespaceName, Scope, ScopeSet, SecretBytes, SecretName, SecretString, SecretValue};
+use hush_service::bootstrap::{OpenOptions, open};
+use hush_service::{Credentials, Hush, ListSecrets, ServiceConfig, ServiceError, TokenSpec};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    hush: Arc<Hush>,
+    admin: Credentials,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let opened = open(OpenOptions {
+        data_dir: dir.path().join("data"),
+        key_dir: dir.path().join("keys"),
+        root_key: None,
+        config: ServiceConfig::default(),
+    })
+    .await
+    .unwrap();
+    let admin = Credentials::bearer(opened.first_start.unwrap().admin_token);
+    Fixture { _dir: dir, hush: opened.hush, admin }
+}
+
+fn ns(n: &str) -> NamespaceName {
+    NamespaceName::parse(n).unwrap()
+}
+
+fn name(n: &str) -> SecretName {
+    SecretName::parse(n).unwrap()
+}
+
+fn generic(v: &str) -> SecretValue {
+    SecretValue::Generic(SecretBytes::copy_from(v.as_bytes()))
+}
+
+async fn token(f: &Fixture, namespaces: &[&str], scopes: &[Scope]) -> Credentials {
+    let spec = TokenSpec {
+        namespaces: Some(namespaces.iter().map(|n| ns(n)).collect()),
+        scopes: ScopeSet::of(scopes.iter().copied()),
+        ttl: None,
+        description: String::new(),
+    };
+    Credentials::bearer(f.hush.create_token(&f.admin, &spec).await.unwrap().token)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_writes_without_cas_all_land_as_distinct_versions() {
+    let f = fixture().await;
+    let mut tasks = Vec::new();
+    for i in 0..40 {
+        let hush = Arc::clone(&f.hush);
+        let admin = f.admin.clone();
+        tasks.push(tokio::spawn(async move {
+            hush.put_secret(&admin, &ns("default"), &name("hot"), generic(&format!("v{i}")), None).await
+        }));
+    }
+    let mut versions = Vec::new();
+    for t in tasks {
+        versions.push(t.await.unwrap().unwrap().version);
+    }
+    versions.sort();
+    assert_eq!(versions, (1..=40).collect::<Vec<u64>>());
+    let current = f.hush.get_secret(&f.admin, &ns("default"), &name("hot"), None).await.unwrap();
+    assert_eq!(current.record.version, *versions.last().unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn racing_cas_writes_have_exactly_one_winner() {
+    let f = fixture().await;
+    f.hush.put_secret(&f.admin, &ns("default"), &name("k"), generic("v1"), None).await.unwrap();
+    for round in 1..=5u64 {
+        let mut tasks = Vec::new();
+        for i in 0..10 {
+            let hush = Arc::clone(&f.hush);
+            let admin = f.admin.clone();
+            tasks.push(tokio::spawn(async move {
+                hush.put_secret(&admin, &ns("default"), &name("k"), generic(&format!("r{round}-{i}")), Some(round))
+                    .await
+            }));
+        }
+        let mut winners = 0;
+        for t in tasks {
+            match t.await.unwrap() {
+                Ok(rec) => {
+                    winners += 1;
+                    assert_eq!(rec.version, round + 1);
+                }
+                Err(ServiceError::CasMismatch { current }) => assert_eq!(current, round + 1),
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        assert_eq!(winners, 1, "round {round}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scope_matrix() {
+    let f = fixture().await;
+    f.hush.put_secret(&f.admin, &ns("default"), &name("s"), generic("v"), None).await.unwrap();
+    let all = [
+        Scope::SecretsList,
+        Scope::SecretsRead,
+        Scope::SecretsWrite,
+        Scope::SecretsDelete,
+        Scope::TokensManage,
+        Scope::NamespacesManage,
+        Scope::AuditRead,
+    ];
+    for scope in all {
+        let c = token(&f, &["default"], &[scope]).await;
+        let h = &f.hush;
+        let d = ns("default");
+        let checks: Vec<(Scope, Result<(), ServiceError>)> = vec![
+            (Scope::SecretsList, h.list_secrets(&c, &d, &ListSecrets::default()).await.map(drop)),
+            (Scope::SecretsList, h.secret_versions(&c, &d, &name("s")).await.map(drop)),
+            (Scope::SecretsRead, h.get_secret(&c, &d, &name("s"), None).await.map(drop)),
+            (Scope::SecretsWrite, h.put_secret(&c, &d, &name("w"), generic("x"), None).await.map(drop)),
+            (Scope::SecretsDelete, h.delete_secret(&c, &d, &name("gone")).await.map(drop)),
+            (Scope::TokensManage, h.list_tokens(&c).await.map(drop)),
+            (Scope::AuditRead, h.audit_events(&c, &Default::default()).await.map(drop)),
+            (Scope::AuditRead, h.verify_audit(&c).await.map(drop)),
+        ];
+        for (needed, result) in checks {
+            if needed == scope {
+                assert!(result.is_ok(), "{scope} should allow: {result:?}");
+            } else {
+                assert!(
+                    matches!(result, Err(ServiceError::Forbidden(_))),
+                    "{scope} should not allow {needed}: {result:?}"
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn values_and_errors_never_print_plaintext() {
+    let f = fixture().await;
+    let v = SecretValue::Registry {
+        username: "u".into(),
+        password: SecretString::copy_from("PRINTED-PASSWORD"),
+        server_address: "r.example".into(),
+    };
+    f.hush.put_secret(&f.admin, &ns("default"), &name("r"), v, None).await.unwrap();
+    let revealed = f.hush.get_secret(&f.admin, &ns("default"), &name("r"), None).await.unwrap();
+    let printed = format!("{revealed:?} {:?} {:#?}", revealed.value, revealed);
+    assert!(!printed.contains("PRINTED-PASSWORD"), "{printed}");
+    let err =
+        f.hush.put_secret(&f.admin, &ns("default"), &name("r"), generic("PRINTED-PASSWORD"), None).await.unwrap_err();
+    assert!(!format!("{err} {err:?}").contains("PRINTED-PASSWORD"));
+}

@@ -20,7 +20,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::rows::{self, get};
 use crate::{
     AuditEvent, Conflict, Mutation, NamespaceRecord, Outcome, PutVersion, StoreError, TokenNamespaces, TokenRecord,
-    WriteOutcome, WriteRequest, now_millis,
+    VersionSlot, WriteOutcome, WriteRequest, now_millis,
 };
 
 /// Most requests committed in one transaction.
@@ -252,42 +252,47 @@ async fn put_version(conn: &mut Conn, p: &PutVersion) -> Result<WriteOutcome, St
         .fetch_optional(&mut *conn)
         .await?;
     let existing = row.as_ref().map(rows::secret).transpose()?;
-    let new_version = p.expected_version + 1;
+    let current = existing.as_ref().map_or(0, |s| s.version);
+    if let Some(s) = &existing
+        && s.secret_type != p.secret_type
+    {
+        return Err(StoreError::Conflict(Conflict::Type { existing: s.secret_type }));
+    }
+    if p.expected_version.is_some_and(|expected| expected != current) {
+        return Err(StoreError::Conflict(Conflict::Version { current }));
+    }
+    let version = current + 1;
+    let secret_id = existing.as_ref().map_or(p.new_secret_id.as_str(), |s| s.id.as_str()).to_owned();
+    // Sealed here, inside the transaction, for exactly the slot being written.
+    let ciphertext = (p.seal)(VersionSlot { secret_id: &secret_id, version }).map_err(StoreError::Seal)?;
     let mut record = match existing {
-        None if p.expected_version == 0 => {
+        None => {
             sqlx::query(
                 "INSERT INTO secrets (namespace_id, name, id, type, version, created_at, updated_at) \
                  VALUES (?, ?, ?, ?, 1, ?, ?)",
             )
             .bind(&p.namespace_id)
             .bind(p.name.as_str())
-            .bind(&p.secret_id)
+            .bind(&secret_id)
             .bind(p.secret_type.as_str())
             .bind(p.at)
             .bind(p.at)
             .execute(&mut *conn)
             .await?;
             crate::SecretRecord {
-                id: p.secret_id.clone(),
+                id: secret_id.clone(),
                 namespace_id: p.namespace_id.clone(),
                 name: p.name.clone(),
                 secret_type: p.secret_type,
-                version: 0,
+                version,
                 created_at: p.at,
                 updated_at: p.at,
                 last_read_at: None,
             }
         }
-        None => return Err(StoreError::Conflict(Conflict::Version { current: 0 })),
-        Some(s) if s.secret_type != p.secret_type => {
-            return Err(StoreError::Conflict(Conflict::Type { existing: s.secret_type }));
-        }
-        Some(s) if s.version != p.expected_version || s.id != p.secret_id => {
-            return Err(StoreError::Conflict(Conflict::Version { current: s.version }));
-        }
         Some(s) => {
             sqlx::query("UPDATE secrets SET version = ?, updated_at = ? WHERE id = ?")
-                .bind(new_version as i64)
+                .bind(version as i64)
                 .bind(p.at)
                 .bind(&s.id)
                 .execute(&mut *conn)
@@ -298,22 +303,22 @@ async fn put_version(conn: &mut Conn, p: &PutVersion) -> Result<WriteOutcome, St
     sqlx::query(
         "INSERT INTO secret_versions (secret_id, version, key_version, ciphertext, created_at) VALUES (?, ?, ?, ?, ?)",
     )
-    .bind(&p.secret_id)
-    .bind(new_version as i64)
+    .bind(&secret_id)
+    .bind(version as i64)
     .bind(i64::from(p.key_version))
-    .bind(p.ciphertext.as_slice())
+    .bind(ciphertext.as_slice())
     .bind(p.at)
     .execute(&mut *conn)
     .await?;
     let keep = u64::from(p.keep_versions.max(1));
-    if new_version > keep {
+    if version > keep {
         sqlx::query("DELETE FROM secret_versions WHERE secret_id = ? AND version <= ?")
-            .bind(&p.secret_id)
-            .bind((new_version - keep) as i64)
+            .bind(&secret_id)
+            .bind((version - keep) as i64)
             .execute(conn)
             .await?;
     }
-    record.version = new_version;
+    record.version = version;
     record.updated_at = p.at;
     Ok(WriteOutcome::Secret(record))
 }

@@ -24,16 +24,22 @@ async fn make_namespace(data: &dyn hush_store::DataStore, name: &str) -> Namespa
     ns
 }
 
+/// A write whose "ciphertext" is the given bytes (the store does not look inside).
 fn put(ns: &NamespaceRecord, name: &str, secret_id: &str, expected: u64, ct: &[u8]) -> WriteRequest {
+    put_any(ns, name, secret_id, Some(expected), ct)
+}
+
+fn put_any(ns: &NamespaceRecord, name: &str, secret_id: &str, expected: Option<u64>, ct: &[u8]) -> WriteRequest {
+    let ct = ct.to_vec();
     WriteRequest {
         mutation: Mutation::PutVersion(PutVersion {
             namespace_id: ns.id.clone(),
             name: SecretName::parse(name).unwrap(),
-            secret_id: secret_id.into(),
+            new_secret_id: secret_id.into(),
             secret_type: SecretType::Generic,
             expected_version: expected,
             key_version: 1,
-            ciphertext: ct.to_vec(),
+            seal: Box::new(move |_slot| Ok(ct.clone())),
             at: now_millis(),
             keep_versions: 3,
         }),
@@ -59,12 +65,23 @@ async fn versions_cas_types_and_pruning() {
     // Stale expectation: conflict naming the current version; nothing written.
     let err = f.data.write(put(&ns, "db/password", "s1", 2, b"late")).await.unwrap_err();
     assert!(matches!(err, StoreError::Conflict(Conflict::Version { current: 5 })), "{err:?}");
-    // Another secret id for the same name is a conflict too.
-    let err = f.data.write(put(&ns, "db/password", "other", 5, b"x")).await.unwrap_err();
-    assert!(matches!(err, StoreError::Conflict(Conflict::Version { current: 5 })), "{err:?}");
+    // Without cas, a write lands after whatever is current, and the sealer is
+    // asked for exactly that slot.
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let mut req = put_any(&ns, "db/password", "ignored-for-existing", None, b"x");
+    if let Mutation::PutVersion(p) = &mut req.mutation {
+        let seen = seen.clone();
+        p.seal = Box::new(move |slot| {
+            *seen.lock().unwrap() = Some((slot.secret_id.to_owned(), slot.version));
+            Ok(b"ct6".to_vec())
+        });
+    }
+    let WriteOutcome::Secret(rec) = f.data.write(req).await.unwrap() else { panic!() };
+    assert_eq!(rec.version, 6);
+    assert_eq!(*seen.lock().unwrap(), Some(("s1".to_owned(), 6)));
 
     // Type is fixed at creation.
-    let mut git = put(&ns, "db/password", "s1", 5, b"x");
+    let mut git = put_any(&ns, "db/password", "s1", None, b"x");
     if let Mutation::PutVersion(p) = &mut git.mutation {
         p.secret_type = SecretType::Git;
     }
@@ -73,12 +90,12 @@ async fn versions_cas_types_and_pruning() {
 
     // Only the last 3 versions are kept.
     let current = f.data.sealed_version(&ns.id, &name, None).await.unwrap().unwrap();
-    assert_eq!(current.version.version, 5);
-    assert_eq!(current.ciphertext, b"ct5");
+    assert_eq!(current.version.version, 6);
+    assert_eq!(current.ciphertext, b"ct6");
     let versions: Vec<u64> = f.data.versions("s1").await.unwrap().iter().map(|v| v.version).collect();
-    assert_eq!(versions, vec![5, 4, 3]);
-    assert!(f.data.sealed_version(&ns.id, &name, Some(2)).await.unwrap().is_none());
-    assert_eq!(f.data.sealed_version(&ns.id, &name, Some(3)).await.unwrap().unwrap().ciphertext, b"ct3");
+    assert_eq!(versions, vec![6, 5, 4]);
+    assert!(f.data.sealed_version(&ns.id, &name, Some(3)).await.unwrap().is_none());
+    assert_eq!(f.data.sealed_version(&ns.id, &name, Some(4)).await.unwrap().unwrap().ciphertext, b"ct4");
 }
 
 #[tokio::test]
