@@ -8,7 +8,7 @@
 
 use std::fmt;
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use sha2::Sha256;
 use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
@@ -43,7 +43,7 @@ impl AuditKey {
 
     /// The MAC linking `event` to its predecessor.
     pub fn chain(&self, prev: &[u8; 32], event: &[u8]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_slice()).expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_slice()).expect("HMAC takes any key length");
         mac.update(prev);
         mac.update(event);
         mac.finalize().into_bytes().into()

@@ -4,7 +4,7 @@ use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use hush_core::SecretString;
 use sha2::Sha256;
 use zeroize::Zeroizing;
@@ -57,7 +57,7 @@ impl RootKey {
     /// A short public fingerprint (16 hex characters) that names the key in
     /// messages without revealing it.
     pub fn fingerprint(&self) -> String {
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(self.0.as_slice()).expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_slice()).expect("HMAC takes any key length");
         mac.update(b"hush/root-key-fingerprint/v1");
         hex(&mac.finalize().into_bytes()[..8])
     }

@@ -30,11 +30,18 @@ pub enum StoreError {
     #[error("not found")]
     NotFound,
     /// The database failed (I/O, full disk, locked, corrupt file).
-    #[error("database error")]
-    Database(#[from] sqlx::Error),
-    /// A schema migration failed.
-    #[error("database migration failed")]
-    Migration(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The database's schema is newer than this build of hush.
+    #[error("the database at {path} has schema version {found}; this hush knows up to {known}")]
+    SchemaTooNew {
+        /// The file.
+        path: String,
+        /// Its schema version.
+        found: i64,
+        /// The newest this build knows.
+        known: i64,
+    },
     /// A stored row does not decode (edited by hand, or from a newer hush).
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
@@ -44,6 +51,12 @@ pub enum StoreError {
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,
+}
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Database(Box::new(e))
+    }
 }
 
 impl StoreError {

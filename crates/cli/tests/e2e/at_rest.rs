@@ -81,13 +81,13 @@ async fn a_ciphertext_moved_to_another_row_or_namespace_does_not_open() {
         )
     };
     // b's ciphertext into a's row; c's (another namespace) into b's; a's v1 into a's v2.
-    h.sql(&copy("b", "a", 2)).await;
+    h.sql(&copy("b", "a", 2));
     let out = run(&["secret", "get", "a"]);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(!String::from_utf8_lossy(&out.stdout).contains("value-of"), "{}", show(&out));
-    h.sql(&copy("c", "b", 1)).await;
+    h.sql(&copy("c", "b", 1));
     assert_eq!(run(&["secret", "get", "b"]).status.code(), Some(1));
-    h.sql(&copy("a", "a", 2)).await;
+    h.sql(&copy("a", "a", 2));
     assert_eq!(run(&["secret", "get", "a"]).status.code(), Some(1));
     assert_eq!(run(&["secret", "get", "a", "--version", "1"]).stdout, b"value-of-a");
     let log = h.log.lock().unwrap().clone();
@@ -107,24 +107,12 @@ async fn a_deleted_namespace_is_unreadable_even_from_a_backup() {
 
     // The wrapped keys of the namespace, as stored.
     let wrapped: Vec<Vec<u8>> = {
-        use sqlx::{ConnectOptions, Row};
-        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(h.key_dir().join("keys.db"));
-        let mut conn = opts.connect().await.unwrap();
-        let data = sqlx::sqlite::SqliteConnectOptions::new().filename(h.data_dir().join("hush.db"));
-        let mut data_conn = data.connect().await.unwrap();
-        let ns_id: String = sqlx::query("SELECT id FROM namespaces WHERE name = 'doomed'")
-            .fetch_one(&mut data_conn)
-            .await
-            .unwrap()
-            .get(0);
-        sqlx::query("SELECT wrapped FROM namespace_keys WHERE namespace_id = ?")
-            .bind(ns_id)
-            .fetch_all(&mut conn)
-            .await
-            .unwrap()
-            .iter()
-            .map(|r| r.get::<Vec<u8>, _>(0))
-            .collect()
+        let data = rusqlite::Connection::open(h.data_dir().join("hush.db")).unwrap();
+        let ns_id: String =
+            data.query_row("SELECT id FROM namespaces WHERE name = 'doomed'", [], |r| r.get(0)).unwrap();
+        let keys = rusqlite::Connection::open(h.key_dir().join("keys.db")).unwrap();
+        let mut stmt = keys.prepare("SELECT wrapped FROM namespace_keys WHERE namespace_id = ?").unwrap();
+        stmt.query_map([ns_id], |r| r.get::<_, Vec<u8>>(0)).unwrap().map(Result::unwrap).collect()
     };
     assert_eq!(wrapped.len(), 1);
 

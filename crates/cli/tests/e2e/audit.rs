@@ -96,7 +96,7 @@ async fn verify_detects_edits_removals_and_truncation() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
 
     // An edited row.
-    h.sql("UPDATE audit_events SET name = 'other' WHERE seq = 4").await;
+    h.sql("UPDATE audit_events SET name = 'other' WHERE seq = 4");
     let out = run(&h, &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(6), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("event 4"), "{}", show(&out));
@@ -110,7 +110,7 @@ async fn verify_detects_edits_removals_and_truncation() {
     for i in 0..5 {
         assert_eq!(run(&h2, &["secret", "create", &format!("s{i}"), "--value", "v"]).status.code(), Some(0));
     }
-    h2.sql("DELETE FROM audit_events WHERE seq = 3").await;
+    h2.sql("DELETE FROM audit_events WHERE seq = 3");
     let out = run(&h2, &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(6), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("missing"), "{}", show(&out));
@@ -122,7 +122,7 @@ async fn verify_detects_edits_removals_and_truncation() {
         assert_eq!(run(&h3, &["secret", "create", &format!("s{i}"), "--value", "v"]).status.code(), Some(0));
     }
     tokio::task::block_in_place(|| h3.stop()); // records the anchor at the newest event
-    h3.sql("DELETE FROM audit_events WHERE seq > (SELECT MAX(seq) - 3 FROM audit_events)").await;
+    h3.sql("DELETE FROM audit_events WHERE seq > (SELECT MAX(seq) - 3 FROM audit_events)");
     tokio::task::block_in_place(|| h3.start(&[], &[]));
     let out = run(&h3, &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(6), "{}", show(&out));

@@ -200,11 +200,10 @@ impl Hush {
     }
 
     /// Runs SQL against the data store file (for tampering tests).
-    pub async fn sql(&self, statement: &str) {
-        use sqlx::ConnectOptions;
-        let opts = sqlx::sqlite::SqliteConnectOptions::new().filename(self.data_dir().join("hush.db"));
-        let mut conn = opts.connect().await.unwrap();
-        sqlx::query(sqlx::AssertSqlSafe(statement.to_owned())).execute(&mut conn).await.unwrap();
+    pub fn sql(&self, statement: &str) {
+        let conn = rusqlite::Connection::open(self.data_dir().join("hush.db")).unwrap();
+        conn.busy_timeout(Duration::from_secs(10)).unwrap();
+        conn.execute_batch(statement).unwrap();
     }
 }
 

@@ -1,32 +1,59 @@
-//! Connection options and migrations shared by both SQLite stores.
+//! Opening store files: pragmas and schema migrations.
+//!
+//! Migrations are SQL files embedded in the binary and applied in order,
+//! tracked in SQLite's own `user_version`; a database newer than the binary is
+//! refused. (Ten lines; a migration crate would add a dependency for less
+//! control over that refusal.)
 
-use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
-use sqlx::SqlSafeStr;
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
+use rusqlite::{Connection, OpenFlags};
 
-/// Options for a store file: WAL, full fsync, foreign keys, a busy timeout.
-pub(crate) fn options(path: &Path) -> SqliteConnectOptions {
-    SqliteConnectOptions::new()
-        .filename(path)
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .synchronous(SqliteSynchronous::Full)
-        .foreign_keys(true)
-        .busy_timeout(Duration::from_secs(10))
+use crate::StoreError;
+
+/// How a connection is opened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    /// The one writer (creates the file).
+    ReadWrite,
+    /// A pooled reader.
+    ReadOnly,
 }
 
-/// A migrator over SQL embedded in the binary (no files needed at run time).
-pub(crate) fn migrator(migrations: &[(i64, &'static str, &'static str)]) -> Migrator {
-    Migrator::with_migrations(
-        migrations
-            .iter()
-            .map(|&(version, description, sql)| {
-                Migration::new(version, Cow::Borrowed(description), MigrationType::Simple, sql.into_sql_str(), false)
-            })
-            .collect(),
-    )
+/// Opens `path` with WAL, full fsync, foreign keys and a busy timeout.
+/// `secure_delete` overwrites freed pages (the key store uses it).
+pub(crate) fn open(path: &Path, access: Access, secure_delete: bool) -> Result<Connection, StoreError> {
+    let flags = match access {
+        Access::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE,
+        Access::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY,
+    } | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(Duration::from_secs(10))?;
+    if access == Access::ReadWrite {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    if secure_delete {
+        conn.pragma_update(None, "secure_delete", "ON")?;
+    }
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+/// Applies the migrations the database has not seen yet, each in its own transaction.
+pub(crate) fn migrate(conn: &mut Connection, path: &Path, migrations: &[&str]) -> Result<(), StoreError> {
+    let found: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let known = migrations.len() as i64;
+    if found > known {
+        return Err(StoreError::SchemaTooNew { path: path.display().to_string(), found, known });
+    }
+    for (i, sql) in migrations.iter().enumerate().skip(found as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", i as i64 + 1)?;
+        tx.commit()?;
+    }
+    Ok(())
 }

@@ -1,11 +1,11 @@
 //! The single writer: group commit for every change to the data store.
 //!
-//! Requests queue on a channel. The writer takes whatever is waiting (up to
-//! [`MAX_BATCH`]), applies each in order inside one transaction, appends each
-//! request's audit event to the MAC chain, commits once (one fsync for the
-//! whole batch), and only then answers every request. Under load, batches grow
-//! and the cost of durability is shared; when idle, a lone request commits at
-//! once, with no timer to wait for.
+//! Requests queue on a channel. The writer thread takes whatever is waiting
+//! (up to [`MAX_BATCH`]), applies each in order inside one transaction,
+//! appends each request's audit event to the MAC chain, commits once (one
+//! fsync for the whole batch), and only then answers every request. Under
+//! load, batches grow and the cost of durability is shared; when idle, a lone
+//! request commits at once, with no timer to wait for.
 //!
 //! Every mutation checks everything before it writes anything, so a refused
 //! one (a conflict, a missing namespace) leaves no trace but its audit event.
@@ -13,14 +13,13 @@
 //! one by one, so one bad request cannot fail its neighbours.
 
 use hush_crypto::{AUDIT_GENESIS, AuditKey};
-use sqlx::sqlite::SqliteConnection;
-use sqlx::{Connection, Row, SqliteConnection as Conn};
+use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
-use super::rows::{self, get};
+use super::rows;
 use crate::{
-    AuditEvent, Conflict, Mutation, NamespaceRecord, Outcome, PutVersion, StoreError, TokenNamespaces, TokenRecord,
-    VersionSlot, WriteOutcome, WriteRequest, now_millis,
+    AuditEvent, Conflict, Mutation, NamespaceRecord, Outcome, PutVersion, SecretRecord, StoreError, TokenNamespaces,
+    TokenRecord, VersionSlot, WriteOutcome, WriteRequest, now_millis,
 };
 
 /// Most requests committed in one transaction.
@@ -48,22 +47,16 @@ pub(crate) enum Job {
     },
 }
 
-pub(crate) async fn submit_initialize(writer: &mpsc::Sender<Job>, id: String) -> Result<(), StoreError> {
-    let (reply, rx) = oneshot::channel();
-    writer.send(Job::Initialize { id, reply }).await.map_err(|_| StoreError::Closed)?;
-    rx.await.map_err(|_| StoreError::Closed)?
-}
-
-/// Runs until every sender is dropped.
-pub(crate) async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>, key: AuditKey) {
+/// The writer thread's loop; ends when every sender is dropped.
+pub(crate) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, key: AuditKey) {
     let mut batch: Vec<(WriteRequest, Reply<WriteOutcome>)> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.recv().await {
+    while let Some(first) = rx.blocking_recv() {
         let mut next = Some(first);
         while let Some(job) = next.take() {
             match job {
                 Job::Write { request, reply } => batch.push((request, reply)),
                 Job::Initialize { id, reply } => {
-                    let _ = reply.send(initialize(&mut conn, &id).await);
+                    let _ = reply.send(initialize(&mut conn, &id));
                 }
             }
             if batch.len() < MAX_BATCH {
@@ -71,30 +64,25 @@ pub(crate) async fn run(mut conn: SqliteConnection, mut rx: mpsc::Receiver<Job>,
             }
         }
         if !batch.is_empty() {
-            commit(&mut conn, &key, &mut batch).await;
+            commit(&mut conn, &key, &mut batch);
         }
     }
-    let _ = conn.close().await;
 }
 
-async fn initialize(conn: &mut Conn, id: &str) -> Result<(), StoreError> {
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    if sqlx::query("SELECT id FROM installation").fetch_optional(&mut *tx).await?.is_some() {
+fn initialize(conn: &mut Connection, id: &str) -> Result<(), StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    if tx.query_row("SELECT id FROM installation", [], |r| r.get::<_, String>(0)).optional()?.is_some() {
         return Err(StoreError::Conflict(Conflict::AlreadyExists));
     }
-    sqlx::query("INSERT INTO installation (id, created_at) VALUES (?, ?)")
-        .bind(id)
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await?;
-    tx.commit().await?;
+    tx.execute("INSERT INTO installation (id, created_at) VALUES (?, ?)", params![id, now_millis()])?;
+    tx.commit()?;
     Ok(())
 }
 
 /// Commits `batch` and answers every request in it.
-async fn commit(conn: &mut Conn, key: &AuditKey, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>) {
+fn commit(conn: &mut Connection, key: &AuditKey, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>) {
     let requests: Vec<&WriteRequest> = batch.iter().map(|(r, _)| r).collect();
-    match apply_batch(conn, key, &requests).await {
+    match apply_batch(conn, key, &requests) {
         Ok(results) => {
             tracing::trace!(size = batch.len(), "group commit");
             for ((_, reply), result) in batch.drain(..).zip(results) {
@@ -104,9 +92,9 @@ async fn commit(conn: &mut Conn, key: &AuditKey, batch: &mut Vec<(WriteRequest, 
         Err(error) if batch.len() > 1 => {
             tracing::warn!(%error, size = batch.len(), "batch failed; retrying its requests one by one");
             for (request, reply) in batch.drain(..) {
-                let result = match apply_batch(conn, key, &[&request]).await {
+                let result = match apply_batch(conn, key, &[&request]) {
                     Ok(mut results) => results.pop().unwrap_or(Err(StoreError::Closed)),
-                    Err(e) => Err(StoreError::Database(e)),
+                    Err(e) => Err(e),
                 };
                 let _ = reply.send(result);
             }
@@ -114,33 +102,32 @@ async fn commit(conn: &mut Conn, key: &AuditKey, batch: &mut Vec<(WriteRequest, 
         Err(error) => {
             tracing::error!(%error, "write failed");
             if let Some((_, reply)) = batch.pop() {
-                let _ = reply.send(Err(StoreError::Database(error)));
+                let _ = reply.send(Err(error));
             }
         }
     }
 }
 
 /// Applies every request in one transaction. `Err` means nothing was committed.
-async fn apply_batch(
-    conn: &mut Conn,
+fn apply_batch(
+    conn: &mut Connection,
     key: &AuditKey,
     requests: &[&WriteRequest],
-) -> Result<Vec<Result<WriteOutcome, StoreError>>, sqlx::Error> {
-    let mut tx = conn.begin_with("BEGIN IMMEDIATE").await?;
-    let head =
-        sqlx::query("SELECT seq, mac FROM audit_events ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *tx).await?;
+) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let head = tx
+        .query_row("SELECT seq, mac FROM audit_events ORDER BY seq DESC LIMIT 1", [], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .optional()?;
     let (mut seq, mut mac): (u64, [u8; 32]) = match head {
-        Some(row) => {
-            let seq: i64 = row.try_get("seq")?;
-            let mac: Vec<u8> = row.try_get("mac")?;
-            (seq as u64, mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS))
-        }
+        Some((seq, mac)) => (seq as u64, mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS)),
         None => (0, AUDIT_GENESIS),
     };
     let mut results = Vec::with_capacity(requests.len());
     for request in requests {
-        let result = match apply(&mut tx, &request.mutation).await {
-            Err(StoreError::Database(e)) => return Err(e),
+        let result = match apply(&tx, &request.mutation) {
+            Err(e @ StoreError::Database(_)) => return Err(e),
             other => other,
         };
         let mut event = request.audit.clone();
@@ -153,105 +140,92 @@ async fn apply_batch(
         }
         seq += 1;
         mac = key.chain(&mac, &event.canonical(seq));
-        append_audit(&mut tx, seq, &event, &mac).await?;
+        append_audit(&tx, seq, &event, &mac)?;
         results.push(result);
     }
-    tx.commit().await?;
+    tx.commit()?;
     Ok(results)
 }
 
-async fn append_audit(conn: &mut Conn, seq: u64, e: &AuditEvent, mac: &[u8; 32]) -> Result<(), sqlx::Error> {
-    sqlx::query(
+fn append_audit(tx: &Transaction<'_>, seq: u64, e: &AuditEvent, mac: &[u8; 32]) -> Result<(), StoreError> {
+    tx.prepare_cached(
         "INSERT INTO audit_events (seq, at, token_id, action, namespace, name, version, outcome, context, mac) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )
-    .bind(seq as i64)
-    .bind(e.at)
-    .bind(e.token_id.as_deref())
-    .bind(e.action.as_str())
-    .bind(e.namespace.as_deref())
-    .bind(e.name.as_deref())
-    .bind(e.version.map(|v| v as i64))
-    .bind(e.outcome.as_str())
-    .bind(e.context.as_deref())
-    .bind(mac.as_slice())
-    .execute(conn)
-    .await?;
+    )?
+    .execute(params![
+        seq as i64,
+        e.at,
+        e.token_id,
+        e.action.as_str(),
+        e.namespace,
+        e.name,
+        e.version.map(|v| v as i64),
+        e.outcome.as_str(),
+        e.context,
+        mac.as_slice(),
+    ])?;
     Ok(())
 }
 
-async fn apply(conn: &mut Conn, mutation: &Mutation) -> Result<WriteOutcome, StoreError> {
+fn apply(tx: &Transaction<'_>, mutation: &Mutation) -> Result<WriteOutcome, StoreError> {
     match mutation {
         Mutation::AuditOnly => Ok(WriteOutcome::Done),
-        Mutation::CreateNamespace(ns) => create_namespace(conn, ns).await,
+        Mutation::CreateNamespace(ns) => create_namespace(tx, ns),
         Mutation::DeleteNamespace { id } => {
-            let done = sqlx::query("DELETE FROM namespaces WHERE id = ?").bind(id).execute(conn).await?;
-            if done.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(WriteOutcome::Done) }
+            let deleted = tx.prepare_cached("DELETE FROM namespaces WHERE id = ?")?.execute([id])?;
+            if deleted == 0 { Err(StoreError::NotFound) } else { Ok(WriteOutcome::Done) }
         }
-        Mutation::PutVersion(put) => put_version(conn, put).await,
+        Mutation::PutVersion(put) => put_version(tx, put),
         Mutation::DeleteSecret { namespace_id, name } => {
-            let done = sqlx::query("DELETE FROM secrets WHERE namespace_id = ? AND name = ?")
-                .bind(namespace_id)
-                .bind(name.as_str())
-                .execute(conn)
-                .await?;
-            Ok(WriteOutcome::Deleted(done.rows_affected() > 0))
+            let deleted = tx
+                .prepare_cached("DELETE FROM secrets WHERE namespace_id = ? AND name = ?")?
+                .execute([namespace_id.as_str(), name.as_str()])?;
+            Ok(WriteOutcome::Deleted(deleted > 0))
         }
         Mutation::RecordRead { secret_id, at } => {
-            sqlx::query("UPDATE secrets SET last_read_at = ? WHERE id = ?")
-                .bind(at)
-                .bind(secret_id)
-                .execute(conn)
-                .await?;
+            tx.prepare_cached("UPDATE secrets SET last_read_at = ? WHERE id = ?")?.execute(params![at, secret_id])?;
             Ok(WriteOutcome::Done)
         }
-        Mutation::CreateToken(token) => create_token(conn, token).await,
+        Mutation::CreateToken(token) => create_token(tx, token),
         Mutation::RevokeToken { id, at } => {
-            let row =
-                sqlx::query("SELECT revoked_at FROM tokens WHERE id = ?").bind(id).fetch_optional(&mut *conn).await?;
-            let Some(row) = row else {
-                return Err(StoreError::NotFound);
-            };
-            if get::<Option<i64>>(&row, "revoked_at")?.is_none() {
-                sqlx::query("UPDATE tokens SET revoked_at = ? WHERE id = ?").bind(at).bind(id).execute(conn).await?;
+            let revoked: Option<Option<i64>> =
+                tx.query_row("SELECT revoked_at FROM tokens WHERE id = ?", [id], |r| r.get(0)).optional()?;
+            match revoked {
+                None => Err(StoreError::NotFound),
+                Some(Some(_)) => Ok(WriteOutcome::Done),
+                Some(None) => {
+                    tx.execute("UPDATE tokens SET revoked_at = ? WHERE id = ?", params![at, id])?;
+                    Ok(WriteOutcome::Done)
+                }
             }
-            Ok(WriteOutcome::Done)
         }
     }
 }
 
-async fn namespace_exists(conn: &mut Conn, id: &str) -> Result<bool, StoreError> {
-    Ok(sqlx::query("SELECT 1 FROM namespaces WHERE id = ?").bind(id).fetch_optional(conn).await?.is_some())
+fn namespace_exists(tx: &Transaction<'_>, id: &str) -> Result<bool, StoreError> {
+    Ok(tx.prepare_cached("SELECT 1 FROM namespaces WHERE id = ?")?.exists([id])?)
 }
 
-async fn create_namespace(conn: &mut Conn, ns: &NamespaceRecord) -> Result<WriteOutcome, StoreError> {
-    let taken = sqlx::query("SELECT 1 FROM namespaces WHERE name = ? OR id = ?")
-        .bind(ns.name.as_str())
-        .bind(&ns.id)
-        .fetch_optional(&mut *conn)
-        .await?;
-    if taken.is_some() {
+fn create_namespace(tx: &Transaction<'_>, ns: &NamespaceRecord) -> Result<WriteOutcome, StoreError> {
+    if tx.prepare_cached("SELECT 1 FROM namespaces WHERE name = ? OR id = ?")?.exists([ns.name.as_str(), &ns.id])? {
         return Err(StoreError::Conflict(Conflict::AlreadyExists));
     }
-    sqlx::query("INSERT INTO namespaces (id, name, created_at) VALUES (?, ?, ?)")
-        .bind(&ns.id)
-        .bind(ns.name.as_str())
-        .bind(ns.created_at)
-        .execute(conn)
-        .await?;
+    tx.execute(
+        "INSERT INTO namespaces (id, name, created_at) VALUES (?, ?, ?)",
+        params![ns.id, ns.name.as_str(), ns.created_at],
+    )?;
     Ok(WriteOutcome::Done)
 }
 
-async fn put_version(conn: &mut Conn, p: &PutVersion) -> Result<WriteOutcome, StoreError> {
-    if !namespace_exists(conn, &p.namespace_id).await? {
+fn put_version(tx: &Transaction<'_>, p: &PutVersion) -> Result<WriteOutcome, StoreError> {
+    if !namespace_exists(tx, &p.namespace_id)? {
         return Err(StoreError::NotFound);
     }
-    let row = sqlx::query("SELECT * FROM secrets WHERE namespace_id = ? AND name = ?")
-        .bind(&p.namespace_id)
-        .bind(p.name.as_str())
-        .fetch_optional(&mut *conn)
-        .await?;
-    let existing = row.as_ref().map(rows::secret).transpose()?;
+    let existing = {
+        let mut stmt = tx.prepare_cached("SELECT * FROM secrets WHERE namespace_id = ? AND name = ?")?;
+        let mut rows = stmt.query([p.namespace_id.as_str(), p.name.as_str()])?;
+        rows.next()?.map(rows::secret).transpose()?
+    };
     let current = existing.as_ref().map_or(0, |s| s.version);
     if let Some(s) = &existing
         && s.secret_type != p.secret_type
@@ -267,19 +241,19 @@ async fn put_version(conn: &mut Conn, p: &PutVersion) -> Result<WriteOutcome, St
     let ciphertext = (p.seal)(VersionSlot { secret_id: &secret_id, version }).map_err(StoreError::Seal)?;
     let mut record = match existing {
         None => {
-            sqlx::query(
+            tx.prepare_cached(
                 "INSERT INTO secrets (namespace_id, name, id, type, version, created_at, updated_at) \
                  VALUES (?, ?, ?, ?, 1, ?, ?)",
-            )
-            .bind(&p.namespace_id)
-            .bind(p.name.as_str())
-            .bind(&secret_id)
-            .bind(p.secret_type.as_str())
-            .bind(p.at)
-            .bind(p.at)
-            .execute(&mut *conn)
-            .await?;
-            crate::SecretRecord {
+            )?
+            .execute(params![
+                p.namespace_id,
+                p.name.as_str(),
+                secret_id,
+                p.secret_type.as_str(),
+                p.at,
+                p.at
+            ])?;
+            SecretRecord {
                 id: secret_id.clone(),
                 namespace_id: p.namespace_id.clone(),
                 name: p.name.clone(),
@@ -291,67 +265,53 @@ async fn put_version(conn: &mut Conn, p: &PutVersion) -> Result<WriteOutcome, St
             }
         }
         Some(s) => {
-            sqlx::query("UPDATE secrets SET version = ?, updated_at = ? WHERE id = ?")
-                .bind(version as i64)
-                .bind(p.at)
-                .bind(&s.id)
-                .execute(&mut *conn)
-                .await?;
+            tx.prepare_cached("UPDATE secrets SET version = ?, updated_at = ? WHERE id = ?")?.execute(params![
+                version as i64,
+                p.at,
+                s.id
+            ])?;
             s
         }
     };
-    sqlx::query(
+    tx.prepare_cached(
         "INSERT INTO secret_versions (secret_id, version, key_version, ciphertext, created_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&secret_id)
-    .bind(version as i64)
-    .bind(i64::from(p.key_version))
-    .bind(ciphertext.as_slice())
-    .bind(p.at)
-    .execute(&mut *conn)
-    .await?;
+    )?
+    .execute(params![secret_id, version as i64, i64::from(p.key_version), ciphertext, p.at])?;
     let keep = u64::from(p.keep_versions.max(1));
     if version > keep {
-        sqlx::query("DELETE FROM secret_versions WHERE secret_id = ? AND version <= ?")
-            .bind(&secret_id)
-            .bind((version - keep) as i64)
-            .execute(conn)
-            .await?;
+        tx.prepare_cached("DELETE FROM secret_versions WHERE secret_id = ? AND version <= ?")?
+            .execute(params![secret_id, (version - keep) as i64])?;
     }
     record.version = version;
     record.updated_at = p.at;
     Ok(WriteOutcome::Secret(record))
 }
 
-async fn create_token(conn: &mut Conn, t: &TokenRecord) -> Result<WriteOutcome, StoreError> {
+fn create_token(tx: &Transaction<'_>, t: &TokenRecord) -> Result<WriteOutcome, StoreError> {
     if let TokenNamespaces::Only(list) = &t.namespaces {
         for ns in list {
-            if !namespace_exists(conn, &ns.id).await? {
+            if !namespace_exists(tx, &ns.id)? {
                 return Err(StoreError::NotFound);
             }
         }
     }
-    sqlx::query(
+    tx.execute(
         "INSERT INTO tokens (id, hash, description, all_namespaces, scopes, created_at, expires_at, revoked_at, created_by) \
          VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
-    )
-    .bind(&t.id)
-    .bind(t.hash.as_slice())
-    .bind(&t.description)
-    .bind(matches!(t.namespaces, TokenNamespaces::All) as i64)
-    .bind(t.scopes.to_list())
-    .bind(t.created_at)
-    .bind(t.expires_at)
-    .bind(t.created_by.as_deref())
-    .execute(&mut *conn)
-    .await?;
+        params![
+            t.id,
+            t.hash,
+            t.description,
+            matches!(t.namespaces, TokenNamespaces::All) as i64,
+            t.scopes.to_list(),
+            t.created_at,
+            t.expires_at,
+            t.created_by,
+        ],
+    )?;
     if let TokenNamespaces::Only(list) = &t.namespaces {
         for ns in list {
-            sqlx::query("INSERT INTO token_namespaces (token_id, namespace_id) VALUES (?, ?)")
-                .bind(&t.id)
-                .bind(&ns.id)
-                .execute(&mut *conn)
-                .await?;
+            tx.execute("INSERT INTO token_namespaces (token_id, namespace_id) VALUES (?, ?)", [&t.id, &ns.id])?;
         }
     }
     Ok(WriteOutcome::Done)

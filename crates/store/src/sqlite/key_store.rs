@@ -1,129 +1,139 @@
-//! The SQLite key store: a small pool over one file, with `secure_delete` so
-//! destroyed keys are overwritten, and a WAL checkpoint after each destruction
-//! so no copy lingers in the write-ahead log either.
+//! The SQLite key store: one connection behind a mutex (it is written when a
+//! namespace is created or deleted and read when a key is first needed), with
+//! `secure_delete` so destroyed keys are overwritten, and a WAL checkpoint
+//! after each destruction so no copy lingers in the write-ahead log either.
 
 use std::path::Path;
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use sqlx::ConnectOptions;
-use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
-use super::connect::{migrator, options};
-use super::rows::{get, u64_of};
+use super::connect::{Access, migrate, open};
+use super::rows::u64_of;
 use crate::{AuditAnchor, Conflict, KeyStore, StoreError, now_millis};
 
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial", include_str!("../../migrations/keys/0001_initial.sql"))];
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/keys/0001_initial.sql")];
 
 /// The SQLite key store.
 #[derive(Debug, Clone)]
 pub struct SqliteKeyStore {
-    pool: SqlitePool,
+    conn: Arc<Mutex<Connection>>,
 }
 
 impl SqliteKeyStore {
     /// Opens (creating and migrating if needed) the key store at `path`.
     pub async fn open(path: &Path) -> Result<Self, StoreError> {
-        let opts = options(path).pragma("secure_delete", "ON");
-        let mut conn = opts.clone().connect().await?;
-        migrator(MIGRATIONS).run(&mut conn).await?;
-        drop(conn);
-        let pool = SqlitePoolOptions::new().max_connections(4).min_connections(1).connect_with(opts).await?;
-        Ok(Self { pool })
+        let mut conn = open(path, Access::ReadWrite, true)?;
+        migrate(&mut conn, path, MIGRATIONS)?;
+        Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 
-    /// Closes the pool.
-    pub async fn close(&self) {
-        self.pool.close().await;
+    /// Nothing to release early; the connection closes when the last clone drops.
+    pub async fn close(&self) {}
+
+    /// Runs `f` on the connection. Key store operations are single-row and
+    /// rare, so they run inline rather than on another thread.
+    fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
+        let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
+        f(&mut conn)
     }
 }
 
-fn is_unique_violation(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.is_unique_violation())
+fn is_unique_violation(e: &rusqlite::Error) -> bool {
+    matches!(e, rusqlite::Error::SqliteFailure(f, _) if f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+        || f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE)
 }
 
 #[async_trait]
 impl KeyStore for SqliteKeyStore {
     async fn installation(&self) -> Result<Option<(String, Vec<u8>)>, StoreError> {
-        let row = sqlx::query("SELECT id, wrapped_audit_key FROM installation").fetch_optional(&self.pool).await?;
-        row.map(|r| Ok((get(&r, "id")?, get(&r, "wrapped_audit_key")?))).transpose()
+        self.with(|c| {
+            Ok(c.query_row("SELECT id, wrapped_audit_key FROM installation", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?)
+        })
     }
 
     async fn initialize(&self, installation_id: &str, wrapped_audit_key: &[u8]) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await?;
-        if sqlx::query("SELECT 1 FROM installation").fetch_optional(&mut *tx).await?.is_some() {
-            return Err(StoreError::Conflict(Conflict::AlreadyExists));
-        }
-        sqlx::query("INSERT INTO installation (id, wrapped_audit_key, created_at) VALUES (?, ?, ?)")
-            .bind(installation_id)
-            .bind(wrapped_audit_key)
-            .bind(now_millis())
-            .execute(&mut *tx)
-            .await?;
-        tx.commit().await?;
-        Ok(())
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            if tx.query_row("SELECT 1 FROM installation", [], |_| Ok(())).optional()?.is_some() {
+                return Err(StoreError::Conflict(Conflict::AlreadyExists));
+            }
+            tx.execute(
+                "INSERT INTO installation (id, wrapped_audit_key, created_at) VALUES (?, ?, ?)",
+                params![installation_id, wrapped_audit_key, now_millis()],
+            )?;
+            tx.commit()?;
+            Ok(())
+        })
     }
 
     async fn put_namespace_key(&self, namespace_id: &str, version: u32, wrapped: &[u8]) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO namespace_keys (namespace_id, version, wrapped, created_at) VALUES (?, ?, ?, ?)")
-            .bind(namespace_id)
-            .bind(i64::from(version))
-            .bind(wrapped)
-            .bind(now_millis())
-            .execute(&self.pool)
-            .await
-            .map_err(
-                |e| if is_unique_violation(&e) { StoreError::Conflict(Conflict::AlreadyExists) } else { e.into() },
-            )?;
-        Ok(())
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO namespace_keys (namespace_id, version, wrapped, created_at) VALUES (?, ?, ?, ?)",
+                params![namespace_id, i64::from(version), wrapped, now_millis()],
+            )
+            .map_err(|e| {
+                if is_unique_violation(&e) { StoreError::Conflict(Conflict::AlreadyExists) } else { e.into() }
+            })?;
+            Ok(())
+        })
     }
 
     async fn namespace_key(&self, namespace_id: &str, version: u32) -> Result<Option<Vec<u8>>, StoreError> {
-        let row = sqlx::query("SELECT wrapped FROM namespace_keys WHERE namespace_id = ? AND version = ?")
-            .bind(namespace_id)
-            .bind(i64::from(version))
-            .fetch_optional(&self.pool)
-            .await?;
-        row.map(|r| get(&r, "wrapped")).transpose()
+        self.with(|c| {
+            Ok(c.prepare_cached("SELECT wrapped FROM namespace_keys WHERE namespace_id = ? AND version = ?")?
+                .query_row(params![namespace_id, i64::from(version)], |r| r.get(0))
+                .optional()?)
+        })
     }
 
     async fn current_namespace_key(&self, namespace_id: &str) -> Result<Option<(u32, Vec<u8>)>, StoreError> {
-        let row = sqlx::query(
-            "SELECT version, wrapped FROM namespace_keys WHERE namespace_id = ? ORDER BY version DESC LIMIT 1",
-        )
-        .bind(namespace_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        row.map(|r| {
-            let version = u32::try_from(get::<i64>(&r, "version")?)
-                .map_err(|_| StoreError::corrupt("namespace_keys.version is out of range"))?;
-            Ok((version, get(&r, "wrapped")?))
+        self.with(|c| {
+            let row: Option<(i64, Vec<u8>)> = c
+                .prepare_cached(
+                    "SELECT version, wrapped FROM namespace_keys WHERE namespace_id = ? ORDER BY version DESC LIMIT 1",
+                )?
+                .query_row([namespace_id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            row.map(|(version, wrapped)| {
+                let version = u32::try_from(version)
+                    .map_err(|_| StoreError::corrupt("namespace_keys.version is out of range"))?;
+                Ok((version, wrapped))
+            })
+            .transpose()
         })
-        .transpose()
     }
 
     async fn destroy_namespace_keys(&self, namespace_id: &str) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM namespace_keys WHERE namespace_id = ?").bind(namespace_id).execute(&self.pool).await?;
-        // Move the overwritten pages out of the WAL into the main file and
-        // truncate the WAL, so the old key bytes are gone from both files.
-        sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&self.pool).await?;
-        Ok(())
+        self.with(|c| {
+            c.execute("DELETE FROM namespace_keys WHERE namespace_id = ?", [namespace_id])?;
+            // Move the overwritten pages out of the WAL into the main file and
+            // truncate the WAL, so the old key bytes are gone from both files.
+            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            Ok(())
+        })
     }
 
     async fn audit_anchor(&self) -> Result<Option<AuditAnchor>, StoreError> {
-        let row = sqlx::query("SELECT seq, mac FROM audit_anchor WHERE id = 1").fetch_optional(&self.pool).await?;
-        row.map(|r| Ok(AuditAnchor { seq: u64_of(get(&r, "seq")?, "audit_anchor.seq")?, mac: get(&r, "mac")? }))
-            .transpose()
+        self.with(|c| {
+            let row: Option<(i64, Vec<u8>)> = c
+                .query_row("SELECT seq, mac FROM audit_anchor WHERE id = 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?;
+            row.map(|(seq, mac)| Ok(AuditAnchor { seq: u64_of(seq, "audit_anchor.seq")?, mac })).transpose()
+        })
     }
 
     async fn set_audit_anchor(&self, anchor: &AuditAnchor) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO audit_anchor (id, seq, mac) VALUES (1, ?, ?) \
-             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac WHERE excluded.seq > audit_anchor.seq",
-        )
-        .bind(anchor.seq as i64)
-        .bind(anchor.mac.as_slice())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        self.with(|c| {
+            c.execute(
+                "INSERT INTO audit_anchor (id, seq, mac) VALUES (1, ?, ?) \
+                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac WHERE excluded.seq > audit_anchor.seq",
+                params![anchor.seq as i64, anchor.mac],
+            )?;
+            Ok(())
+        })
     }
 }

@@ -6,11 +6,17 @@
 //! not only a killed process. The key store also runs with `secure_delete`, so
 //! a destroyed namespace key is overwritten on disk rather than left in a free
 //! page.
+//!
+//! SQLite is driven through rusqlite on threads of our own: one writer thread
+//! owns the only read-write connection of the data store (group commit), and
+//! point reads run inline on a pooled read-only connection (they take
+//! microseconds; scans that may take longer go to the blocking pool).
 
 mod connect;
 mod data_store;
 mod group_commit;
 mod key_store;
+mod read_pool;
 mod rows;
 
 pub use data_store::SqliteDataStore;

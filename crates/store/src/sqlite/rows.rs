@@ -2,32 +2,32 @@
 //! corrupt data, naming the column, never as a panic.
 
 use hush_core::{NamespaceName, ScopeSet, SecretName, SecretType};
-use sqlx::Row;
-use sqlx::sqlite::SqliteRow;
+use rusqlite::Row;
+use rusqlite::types::FromSql;
 
 use crate::{AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, SecretRecord, StoreError, VersionRecord};
 
-pub(crate) fn get<'r, T>(row: &'r SqliteRow, column: &str) -> Result<T, StoreError>
-where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
-{
-    row.try_get(column).map_err(|_| StoreError::corrupt(format!("column {column} does not decode")))
+pub(crate) fn get<T: FromSql>(row: &Row<'_>, column: &str) -> Result<T, StoreError> {
+    row.get(column).map_err(|_| StoreError::corrupt(format!("column {column} does not decode")))
 }
 
 pub(crate) fn u64_of(value: i64, column: &str) -> Result<u64, StoreError> {
     u64::try_from(value).map_err(|_| StoreError::corrupt(format!("column {column} is negative")))
 }
 
-pub(crate) fn namespace(row: &SqliteRow) -> Result<NamespaceRecord, StoreError> {
+pub(crate) fn namespace_name(text: &str) -> Result<NamespaceName, StoreError> {
+    NamespaceName::parse(text).map_err(|_| StoreError::corrupt("a stored namespace name is not valid"))
+}
+
+pub(crate) fn namespace(row: &Row<'_>) -> Result<NamespaceRecord, StoreError> {
     Ok(NamespaceRecord {
         id: get(row, "id")?,
-        name: NamespaceName::parse(&get::<String>(row, "name")?)
-            .map_err(|_| StoreError::corrupt("namespaces.name is not a valid name"))?,
+        name: namespace_name(&get::<String>(row, "name")?)?,
         created_at: get(row, "created_at")?,
     })
 }
 
-pub(crate) fn secret(row: &SqliteRow) -> Result<SecretRecord, StoreError> {
+pub(crate) fn secret(row: &Row<'_>) -> Result<SecretRecord, StoreError> {
     Ok(SecretRecord {
         id: get(row, "id")?,
         namespace_id: get(row, "namespace_id")?,
@@ -43,7 +43,7 @@ pub(crate) fn secret(row: &SqliteRow) -> Result<SecretRecord, StoreError> {
     })
 }
 
-pub(crate) fn version(row: &SqliteRow, created_column: &str) -> Result<VersionRecord, StoreError> {
+pub(crate) fn version(row: &Row<'_>, created_column: &str) -> Result<VersionRecord, StoreError> {
     Ok(VersionRecord {
         version: u64_of(get(row, "v_version")?, "secret_versions.version")?,
         key_version: u32::try_from(get::<i64>(row, "key_version")?)
@@ -56,7 +56,7 @@ pub(crate) fn scopes(text: &str) -> Result<ScopeSet, StoreError> {
     ScopeSet::parse_list(text).map_err(|_| StoreError::corrupt("tokens.scopes has an unknown scope"))
 }
 
-pub(crate) fn audit(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
+pub(crate) fn audit(row: &Row<'_>) -> Result<AuditRecord, StoreError> {
     let version: Option<i64> = get(row, "version")?;
     Ok(AuditRecord {
         seq: u64_of(get(row, "seq")?, "audit_events.seq")?,
@@ -74,4 +74,16 @@ pub(crate) fn audit(row: &SqliteRow) -> Result<AuditRecord, StoreError> {
         },
         mac: get(row, "mac")?,
     })
+}
+
+/// Collects the rows of a prepared query through a decoder.
+pub(crate) fn collect<T>(
+    mut rows: rusqlite::Rows<'_>,
+    decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    let mut out = Vec::new();
+    while let Some(row) = rows.next()? {
+        out.push(decode(row)?);
+    }
+    Ok(out)
 }
