@@ -6,10 +6,17 @@ use std::sync::Arc;
 
 use hush_core::{NamespaceName, Scope};
 use hush_crypto::{RootKey, token};
-use hush_store::{AuditAction, AuditEvent, DataStore, KeyStore, Mutation, NamespaceRecord, WriteRequest, now_millis};
+use hush_store::{
+    AuditAction, AuditEvent, DataStore, KeyStore, Mutation, NamespaceRecord, TokenRecord, WriteRequest, now_millis,
+};
 
 use crate::key_cache::KeyCache;
+use crate::ttl_cache::TtlCache;
 use crate::{Caller, Credentials, Missing, ServiceConfig, ServiceError};
+
+/// How long a cached token or namespace record is trusted without a store
+/// read. Changes made through this process take effect at once regardless.
+const RECORD_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// hush's service: every operation the APIs offer, with its rules. Shared
 /// across requests behind an `Arc`.
@@ -19,6 +26,10 @@ pub struct Hush {
     pub(crate) root: RootKey,
     pub(crate) audit_key: hush_crypto::AuditKey,
     pub(crate) key_cache: KeyCache,
+    /// Token records by id (see `ttl_cache` for the consistency this gives).
+    pub(crate) tokens: TtlCache<String, Arc<TokenRecord>>,
+    /// Namespace records by name.
+    pub(crate) namespaces: TtlCache<NamespaceName, NamespaceRecord>,
     pub(crate) config: ServiceConfig,
     /// Held for the life of the service: one process per data directory.
     pub(crate) _lock: Option<std::fs::File>,
@@ -57,7 +68,17 @@ impl Hush {
         config: ServiceConfig,
         lock: Option<std::fs::File>,
     ) -> Self {
-        Hush { data, keys, root, audit_key, key_cache: KeyCache::default(), config, _lock: lock }
+        Hush {
+            data,
+            keys,
+            root,
+            audit_key,
+            key_cache: KeyCache::default(),
+            tokens: TtlCache::new(RECORD_CACHE_TTL),
+            namespaces: TtlCache::new(RECORD_CACHE_TTL),
+            config,
+            _lock: lock,
+        }
     }
 
     /// The settings in force.
@@ -127,7 +148,16 @@ impl Hush {
         let id = token::id_of(presented.expose_secret())
             .ok_or(ServiceError::Unauthenticated("the token is not a hush token (hush_<id>_<secret>)"))?;
         event.event.token_id = Some(id.to_owned());
-        let record = self.data.token(id).await?;
+        let record = match self.tokens.get(id) {
+            Some(cached) => Some(cached),
+            None => {
+                let found = self.data.token(id).await?.map(Arc::new);
+                if let Some(r) = &found {
+                    self.tokens.insert(r.id.clone(), Arc::clone(r));
+                }
+                found
+            }
+        };
         let Some(record) = record.filter(|r| token::verify(presented.expose_secret(), &r.hash)) else {
             return Err(ServiceError::Unauthenticated("the token is not valid"));
         };
@@ -138,9 +168,9 @@ impl Hush {
             return Err(ServiceError::Unauthenticated("the token has expired"));
         }
         Ok(Caller {
-            token_id: record.id,
+            token_id: record.id.clone(),
             scopes: record.scopes,
-            namespaces: record.namespaces,
+            namespaces: record.namespaces.clone(),
             expires_at: record.expires_at,
         })
     }
@@ -153,7 +183,17 @@ impl Hush {
         caller: &Caller,
         name: &NamespaceName,
     ) -> Result<NamespaceRecord, ServiceError> {
-        match self.data.namespace(name).await? {
+        let ns = match self.namespaces.get(name) {
+            Some(ns) => Some(ns),
+            None => {
+                let found = self.data.namespace(name).await?;
+                if let Some(ns) = &found {
+                    self.namespaces.insert(ns.name.clone(), ns.clone());
+                }
+                found
+            }
+        };
+        match ns {
             Some(ns) if caller.namespaces.allows(&ns.id) => Ok(ns),
             _ => Err(ServiceError::NotFound(Missing::Namespace)),
         }

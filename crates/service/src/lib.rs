@@ -20,6 +20,7 @@ mod key_cache;
 mod namespaces;
 mod secrets;
 mod tokens;
+mod ttl_cache;
 
 pub use audit::{AuditFilter, AuditPage, AuditVerification};
 pub use config::ServiceConfig;

@@ -86,7 +86,12 @@ impl Hush {
             self.key_cache.forget(&ns.id);
             self.keys.destroy_namespace_keys(&ns.id).await?;
             let audit = event.for_write();
-            match self.data.write(WriteRequest { mutation: Mutation::DeleteNamespace { id: ns.id }, audit }).await {
+            let written =
+                self.data.write(WriteRequest { mutation: Mutation::DeleteNamespace { id: ns.id }, audit }).await;
+            // Token records carry their namespaces; both caches must forget it.
+            self.namespaces.remove(name);
+            self.tokens.clear();
+            match written {
                 Ok(_) => Ok(()),
                 Err(StoreError::NotFound) => Err(ServiceError::NotFound(Missing::Namespace)),
                 Err(e) => Err(ServiceError::internal(e)),

@@ -158,11 +158,12 @@ impl Hush {
                 _ => return Err(ServiceError::NotFound(Missing::Token)),
             }
             let audit = event.for_write();
-            match self
-                .data
-                .write(WriteRequest { mutation: Mutation::RevokeToken { id: id.to_owned(), at: now_millis() }, audit })
-                .await
-            {
+            self.tokens.remove(id);
+            let revoke = Mutation::RevokeToken { id: id.to_owned(), at: now_millis() };
+            let written = self.data.write(WriteRequest { mutation: revoke, audit }).await;
+            // Dropped again after the write, in case a request re-cached it meanwhile.
+            self.tokens.remove(id);
+            match written {
                 Ok(_) => Ok(()),
                 Err(StoreError::NotFound) => Err(ServiceError::NotFound(Missing::Token)),
                 Err(e) => Err(ServiceError::internal(e)),

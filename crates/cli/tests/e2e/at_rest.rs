@@ -132,6 +132,8 @@ async fn a_deleted_namespace_is_unreadable_even_from_a_backup() {
     }
 
     // Restore the backup: the namespace and its ciphertext are back, its key is not.
+    std::fs::remove_dir_all(h.data_dir()).unwrap();
+    std::fs::create_dir(h.data_dir()).unwrap();
     for (path, bytes) in Hush::all_bytes(&backup) {
         std::fs::write(h.data_dir().join(path.file_name().unwrap()), bytes).unwrap();
     }

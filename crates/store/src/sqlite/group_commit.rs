@@ -116,9 +116,8 @@ fn apply_batch(
 ) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let head = tx
-        .query_row("SELECT seq, mac FROM audit_events ORDER BY seq DESC LIMIT 1", [], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
-        })
+        .prepare_cached("SELECT seq, mac FROM audit_events ORDER BY seq DESC LIMIT 1")?
+        .query_row([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
         .optional()?;
     let (mut seq, mut mac): (u64, [u8; 32]) = match head {
         Some((seq, mac)) => (seq as u64, mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS)),
