@@ -12,6 +12,8 @@
 //! A database failure aborts the whole batch; its requests are then retried
 //! one by one, so one bad request cannot fail its neighbours.
 
+use std::collections::HashMap;
+
 use hush_crypto::{AUDIT_GENESIS, AuditKey};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
@@ -124,8 +126,10 @@ fn apply_batch(
         None => (0, AUDIT_GENESIS),
     };
     let mut results = Vec::with_capacity(requests.len());
+    // Reads of one secret in one batch need one `last_read_at` update, not one each.
+    let mut last_reads: HashMap<&str, i64> = HashMap::new();
     for request in requests {
-        let result = match apply(&tx, &request.mutation) {
+        let result = match apply(&tx, &request.mutation, &mut last_reads) {
             Err(e @ StoreError::Database(_)) => return Err(e),
             other => other,
         };
@@ -141,6 +145,9 @@ fn apply_batch(
         mac = key.chain(&mac, &event.canonical(seq));
         append_audit(&tx, seq, &event, &mac)?;
         results.push(result);
+    }
+    for (secret_id, at) in last_reads {
+        tx.prepare_cached("UPDATE secrets SET last_read_at = ? WHERE id = ?")?.execute(params![at, secret_id])?;
     }
     tx.commit()?;
     Ok(results)
@@ -166,7 +173,13 @@ fn append_audit(tx: &Transaction<'_>, seq: u64, e: &AuditEvent, mac: &[u8; 32]) 
     Ok(())
 }
 
-fn apply(tx: &Transaction<'_>, mutation: &Mutation) -> Result<WriteOutcome, StoreError> {
+/// Applies one mutation. Reads are only noted in `last_reads`; the batch
+/// writes each secret's newest read time once.
+fn apply<'m>(
+    tx: &Transaction<'_>,
+    mutation: &'m Mutation,
+    last_reads: &mut HashMap<&'m str, i64>,
+) -> Result<WriteOutcome, StoreError> {
     match mutation {
         Mutation::AuditOnly => Ok(WriteOutcome::Done),
         Mutation::CreateNamespace(ns) => create_namespace(tx, ns),
@@ -182,7 +195,8 @@ fn apply(tx: &Transaction<'_>, mutation: &Mutation) -> Result<WriteOutcome, Stor
             Ok(WriteOutcome::Deleted(deleted > 0))
         }
         Mutation::RecordRead { secret_id, at } => {
-            tx.prepare_cached("UPDATE secrets SET last_read_at = ? WHERE id = ?")?.execute(params![at, secret_id])?;
+            let latest = last_reads.entry(secret_id.as_str()).or_insert(*at);
+            *latest = (*latest).max(*at);
             Ok(WriteOutcome::Done)
         }
         Mutation::CreateToken(token) => create_token(tx, token),
