@@ -16,13 +16,11 @@ use hush_crypto::AUDIT_GENESIS;
 use hush_store::{AuditAction, AuditAnchor, AuditQuery, AuditRecord, TokenNamespaces};
 
 use crate::hush::require;
+use crate::pagination;
 use crate::{Credentials, Hush, ServiceError};
 
 /// Events read per page while verifying.
 const VERIFY_PAGE: u32 = 5_000;
-/// Default and largest page of an audit listing.
-const DEFAULT_PAGE: u32 = 100;
-const MAX_PAGE: u32 = 1000;
 
 /// What to list.
 #[derive(Debug, Clone, Default)]
@@ -80,18 +78,10 @@ impl Hush {
                 (TokenNamespaces::Only(list), None) => Some(list.iter().map(|n| n.name.clone()).collect()),
             };
             require(&caller, Scope::AuditRead)?;
-            let limit = filter.limit.unwrap_or(DEFAULT_PAGE);
-            if limit == 0 || limit > MAX_PAGE {
-                return Err(ServiceError::invalid("invalid_limit", format!("limit must be between 1 and {MAX_PAGE}")));
-            }
+            let limit = pagination::page_size(filter.limit)?;
             let query = AuditQuery { namespaces, name: filter.name.clone(), before: filter.before, limit: limit + 1 };
             let mut events = self.data.audit_events(&query).await?;
-            let next = if events.len() > limit as usize {
-                events.truncate(limit as usize);
-                events.last().map(|e| e.seq)
-            } else {
-                None
-            };
+            let next = pagination::cut(&mut events, limit, |e| e.seq);
             Ok(AuditPage { events, next })
         }
         .await;

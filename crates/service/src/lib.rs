@@ -18,6 +18,7 @@ mod error;
 mod hush;
 mod key_cache;
 mod namespaces;
+mod pagination;
 mod secrets;
 mod tokens;
 mod ttl_cache;
@@ -27,7 +28,8 @@ pub use config::ServiceConfig;
 pub use credentials::{Caller, Credentials, MAX_CONTEXT_LEN};
 pub use error::{Missing, ServiceError};
 pub use hush::Hush;
-pub use secrets::{DEFAULT_PAGE, ListSecrets, MAX_PAGE, RevealedSecret, SecretPage};
+pub use pagination::{DEFAULT_PAGE, MAX_PAGE};
+pub use secrets::{ListSecrets, RevealedSecret, SecretPage};
 pub use tokens::{NewToken, TokenSpec};
 
 pub use hush_store::{

@@ -10,12 +10,9 @@ use hush_store::{
 };
 
 use crate::hush::PendingEvent;
+use crate::pagination;
 use crate::{Credentials, Hush, Missing, ServiceError};
 
-/// Default and largest page of a listing.
-pub const DEFAULT_PAGE: u32 = 100;
-/// Largest page of a listing.
-pub const MAX_PAGE: u32 = 1000;
 /// Longest username or server address accepted.
 const MAX_TEXT_FIELD: usize = 512;
 
@@ -237,19 +234,11 @@ impl Hush {
                     check_name_fragment(field, v)?;
                 }
             }
-            let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-            if limit == 0 || limit > MAX_PAGE {
-                return Err(ServiceError::invalid("invalid_limit", format!("limit must be between 1 and {MAX_PAGE}")));
-            }
+            let limit = pagination::page_size(query.limit)?;
             let store_query =
                 SecretQuery { prefix: query.prefix.clone(), after: query.after.clone(), limit: limit + 1 };
             let mut secrets = self.data.secrets(&ns.id, &store_query).await?;
-            let next = if secrets.len() > limit as usize {
-                secrets.truncate(limit as usize);
-                secrets.last().map(|s| s.name.to_string())
-            } else {
-                None
-            };
+            let next = pagination::cut(&mut secrets, limit, |s| s.name.to_string());
             Ok(SecretPage { secrets, next })
         }
         .await;

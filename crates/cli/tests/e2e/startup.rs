@@ -5,6 +5,18 @@ use std::process::Command;
 
 use crate::harness::{HUSH, Hush, show};
 
+/// `hush serve` on these directories, expected to exit rather than serve.
+fn serve_once(data_dir: &std::path::Path, key_dir: &std::path::Path) -> std::process::Output {
+    Command::new(HUSH)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir)
+        .arg("--key-dir")
+        .arg(key_dir)
+        .env_remove("HUSH_ROOT_KEY")
+        .output()
+        .unwrap()
+}
+
 fn serve_fails(h: &mut Hush, env: &[(&str, &str)], expected: &str) {
     let err = h.spawn(env, &[]).expect_err("hush serve should have refused to start");
     assert!(err.contains(expected), "expected {expected:?} in:\n{err}");
@@ -87,18 +99,7 @@ fn init_twice_and_a_second_server_are_refused() {
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("already initialised"), "{}", show(&out));
     h.start(&[], &[]);
-    let out = Command::new(HUSH)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            h.data_dir().to_str().unwrap(),
-            "--key-dir",
-            h.key_dir().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = serve_once(&h.data_dir(), &h.key_dir());
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("another hush process"), "{}", show(&out));
 }
@@ -107,33 +108,11 @@ fn init_twice_and_a_second_server_are_refused() {
 fn stores_from_different_installations_are_refused() {
     let a = Hush::init();
     let b = Hush::init();
-    let out = Command::new(HUSH)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            a.data_dir().to_str().unwrap(),
-            "--key-dir",
-            b.key_dir().to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = serve_once(&a.data_dir(), &b.key_dir());
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("belongs to installation"), "{}", show(&out));
     let empty_keys = a.dir.path().join("empty-keys");
-    let out = Command::new(HUSH)
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-            a.data_dir().to_str().unwrap(),
-            "--key-dir",
-            empty_keys.to_str().unwrap(),
-        ])
-        .output()
-        .unwrap();
+    let out = serve_once(&a.data_dir(), &empty_keys);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is --key-dir right?"), "{}", show(&out));
     assert!(!empty_keys.join("root.key").exists(), "a root key was written for a refused start");

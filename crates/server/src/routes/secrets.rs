@@ -50,6 +50,16 @@ fn parse_path(uri: &Uri) -> Result<SecretPath, ApiError> {
     Ok(SecretPath { namespace, name, versions })
 }
 
+/// The path of a `PUT` or `DELETE`: a secret (versions are read-only), no query.
+fn writable_item(uri: &Uri, raw: &RawQuery) -> Result<SecretPath, ApiError> {
+    let path = parse_path(uri)?;
+    if path.versions {
+        return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "versions are read-only"));
+    }
+    QueryParams::parse(raw)?.finish(&[])?;
+    Ok(path)
+}
+
 /// `GET /v1/namespaces/{ns}/secrets?prefix=&after=&limit=`
 pub(crate) async fn list(
     State(app): State<AppState>,
@@ -110,11 +120,7 @@ pub(crate) async fn put(
     body: Body,
 ) -> Result<Response, ApiError> {
     let creds = credentials(&headers)?;
-    let path = parse_path(&uri)?;
-    if path.versions {
-        return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "versions are read-only"));
-    }
-    QueryParams::parse(&raw)?.finish(&[])?;
+    let path = writable_item(&uri, &raw)?;
     let write = parse_secret_write(read_object(body, app.body_limit).await?)?;
     let record = app.hush.put_secret(&creds, &path.namespace, &path.name, write.value, write.cas).await?;
     let status = if record.version == 1 { StatusCode::CREATED } else { StatusCode::OK };
@@ -129,11 +135,7 @@ pub(crate) async fn delete(
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
     let creds = credentials(&headers)?;
-    let path = parse_path(&uri)?;
-    if path.versions {
-        return Err(ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "versions are read-only"));
-    }
-    QueryParams::parse(&raw)?.finish(&[])?;
+    let path = writable_item(&uri, &raw)?;
     app.hush.delete_secret(&creds, &path.namespace, &path.name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
