@@ -9,10 +9,21 @@ use serde_json::Value;
 const HEADER: Style = Style::new().bold();
 const WARN: Style = AnsiColor::Yellow.on_default().bold();
 
+/// Shows control characters (newlines, escape sequences) as `\u{..}`, so a
+/// field a server or an attacker filled in cannot forge table rows or
+/// drive the terminal.
+fn printable(cell: &str) -> String {
+    if !cell.chars().any(char::is_control) {
+        return cell.to_owned();
+    }
+    cell.chars().map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
+
 /// Prints rows as aligned columns under a bold header.
 pub fn table(headers: &[&str], rows: &[Vec<String>]) {
+    let rows: Vec<Vec<String>> = rows.iter().map(|r| r.iter().map(|c| printable(c)).collect()).collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
-    for row in rows {
+    for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
             *w = (*w).max(cell.chars().count());
         }
@@ -29,7 +40,7 @@ pub fn table(headers: &[&str], rows: &[Vec<String>]) {
     };
     let head = line(headers.iter().map(|h| h.to_string()).collect());
     let _ = writeln!(out, "{HEADER}{head}{HEADER:#}");
-    for row in rows {
+    for row in &rows {
         let _ = writeln!(out, "{}", line(row.clone()));
     }
 }
@@ -58,5 +69,17 @@ pub fn field(v: &Value, key: &str) -> String {
         Some(Value::String(s)) => s.clone(),
         Some(Value::Null) | None => "-".into(),
         Some(other) => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_obeyed() {
+        assert_eq!(printable("plain"), "plain");
+        assert_eq!(printable("a\nb"), "a\\u{a}b");
+        assert_eq!(printable("\u{1b}[31mred"), "\\u{1b}[31mred");
     }
 }

@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroize;
 
 use crate::ApiError;
+use crate::query_params::MAX_INTEGER;
 
 /// A request body's top-level JSON object.
 #[derive(Debug)]
@@ -78,10 +79,10 @@ impl JsonObject {
     pub fn take_u64(&mut self, field: &str) -> Result<Option<u64>, ApiError> {
         match self.0.remove(field) {
             None | Some(Value::Null) => Ok(None),
-            Some(Value::Number(n)) if n.as_u64().is_some() => Ok(n.as_u64()),
+            Some(Value::Number(n)) if n.as_u64().is_some_and(|n| n <= MAX_INTEGER) => Ok(n.as_u64()),
             Some(mut other) => {
                 wipe_value(&mut other);
-                Err(wrong_type(field, "a non-negative integer"))
+                Err(wrong_type(field, "an integer from 0 to 9223372036854775807"))
             }
         }
     }

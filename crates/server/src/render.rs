@@ -6,9 +6,14 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use hush_service::{AuditRecord, NamespaceRecord, SecretRecord, TokenNamespaces, TokenRecord, VersionRecord};
 use serde_json::{Value, json};
 
-/// Milliseconds since the epoch as RFC 3339 with milliseconds, UTC.
+/// The last millisecond RFC 3339 can show (9999-12-31T23:59:59.999Z).
+const LATEST_MS: i64 = 253_402_300_799_999;
+
+/// Milliseconds since the epoch as RFC 3339 with milliseconds, UTC. Values
+/// outside years 1970–9999 (only an edited row could hold one) are clamped,
+/// so formatting never fails.
 pub fn time(ms: i64) -> String {
-    let at = UNIX_EPOCH + Duration::from_millis(ms.max(0) as u64);
+    let at = UNIX_EPOCH + Duration::from_millis(ms.clamp(0, LATEST_MS) as u64);
     humantime::format_rfc3339_millis(at).to_string()
 }
 
@@ -78,4 +83,17 @@ pub fn audit(r: &AuditRecord) -> Value {
 /// Now, for health output.
 pub fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_never_fail_to_format() {
+        assert_eq!(time(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(time(-5), "1970-01-01T00:00:00.000Z");
+        assert_eq!(time(i64::MAX), "9999-12-31T23:59:59.999Z");
+        assert_eq!(time(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+    }
 }

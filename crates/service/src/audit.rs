@@ -68,8 +68,12 @@ impl Hush {
     /// Audit events, newest first. A token bound to some namespaces sees only
     /// their events.
     pub async fn audit_events(&self, creds: &Credentials, filter: &AuditFilter) -> Result<AuditPage, ServiceError> {
-        let mut event = self.event(creds, AuditAction::AuditList, filter.namespace.as_ref(), filter.name.as_deref());
+        let mut event = self.event(creds, AuditAction::AuditList, filter.namespace.as_ref(), None);
         let result = async {
+            if let Some(name) = &filter.name {
+                crate::secrets::check_name_fragment("name", name)?;
+            }
+            event.event.name = filter.name.clone();
             let caller = self.authenticate(creds, &mut event).await?;
             let namespaces = match (&caller.namespaces, &filter.namespace) {
                 (TokenNamespaces::All, None) => None,

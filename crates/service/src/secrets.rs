@@ -226,14 +226,17 @@ impl Hush {
         namespace: &NamespaceName,
         query: &ListSecrets,
     ) -> Result<SecretPage, ServiceError> {
-        let mut event = self.event(creds, AuditAction::SecretList, Some(namespace), query.prefix.as_deref());
+        let mut event = self.event(creds, AuditAction::SecretList, Some(namespace), None);
         let result = async {
-            let (_, ns) = self.authorize_in(creds, &mut event, namespace, Scope::SecretsList).await?;
+            // Checked before anything else so the audit event only ever
+            // records validated text (never a caller's control characters).
             for (field, v) in [("prefix", &query.prefix), ("after", &query.after)] {
                 if let Some(v) = v {
                     check_name_fragment(field, v)?;
                 }
             }
+            event.event.name = query.prefix.clone();
+            let (_, ns) = self.authorize_in(creds, &mut event, namespace, Scope::SecretsList).await?;
             let limit = pagination::page_size(query.limit)?;
             let store_query =
                 SecretQuery { prefix: query.prefix.clone(), after: query.after.clone(), limit: limit + 1 };
@@ -290,7 +293,7 @@ impl Hush {
 }
 
 /// A listing's prefix or cursor can only match names made of name characters.
-fn check_name_fragment(field: &str, v: &str) -> Result<(), ServiceError> {
+pub(crate) fn check_name_fragment(field: &str, v: &str) -> Result<(), ServiceError> {
     let ok = v.len() <= 256 && v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '/'));
     if ok {
         Ok(())

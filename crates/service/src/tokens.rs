@@ -11,6 +11,9 @@ use hush_store::{
 use crate::hush::require;
 use crate::{Caller, Credentials, Hush, Missing, ServiceError};
 
+/// Longest token lifetime that can be asked for (omit the ttl for no expiry).
+const MAX_TTL: Duration = Duration::from_secs(10 * 366 * 24 * 3600);
+
 /// Longest token description.
 const MAX_DESCRIPTION: usize = 200;
 
@@ -59,8 +62,11 @@ impl Hush {
             }
             let now = now_millis();
             let requested = match spec.ttl {
-                Some(ttl) if ttl.is_zero() => {
-                    return Err(ServiceError::invalid("invalid_ttl", "ttl must be longer than zero"));
+                Some(ttl) if ttl.is_zero() || ttl > MAX_TTL => {
+                    return Err(ServiceError::invalid(
+                        "invalid_ttl",
+                        "ttl must be longer than zero and at most 10 years (omit it for no expiry)",
+                    ));
                 }
                 Some(ttl) => Some(now.saturating_add(i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX))),
                 None => None,

@@ -40,6 +40,8 @@ pub enum AuditAction {
     AuditVerify,
     /// hush was initialised (first start).
     Init,
+    /// A stored action hush does not know (an edited row; its MAC will not verify).
+    Unrecognized,
 }
 
 impl AuditAction {
@@ -78,6 +80,7 @@ impl AuditAction {
             AuditAction::AuditList => "audit.list",
             AuditAction::AuditVerify => "audit.verify",
             AuditAction::Init => "init",
+            AuditAction::Unrecognized => "unrecognized",
         }
     }
 
@@ -111,6 +114,8 @@ pub enum Outcome {
     Invalid,
     /// The server failed.
     Error,
+    /// A stored outcome hush does not know (an edited row; its MAC will not verify).
+    Unrecognized,
 }
 
 impl Outcome {
@@ -135,6 +140,7 @@ impl Outcome {
             Outcome::Conflict => "conflict",
             Outcome::Invalid => "invalid",
             Outcome::Error => "error",
+            Outcome::Unrecognized => "unrecognized",
         }
     }
 

@@ -128,3 +128,44 @@ async fn verify_detects_edits_removals_and_truncation() {
     assert_eq!(out.status.code(), Some(6), "{}", show(&out));
     tokio::task::block_in_place(|| h2.stop());
 }
+
+/// Regression: an unauthenticated `?version=2^64-1` was recorded as -1 and
+/// then made every audit listing and verification fail.
+#[tokio::test(flavor = "multi_thread")]
+async fn odd_input_and_odd_rows_never_make_the_log_unreadable() {
+    let h = tokio::task::block_in_place(Hush::running);
+    let http = h.http();
+    for q in ["version=18446744073709551615", "version=9223372036854775808"] {
+        let resp = http.get(h.url(&format!("/v1/namespaces/default/secrets/x?{q}"))).send().await.unwrap();
+        assert_eq!(resp.status(), 400, "{q}");
+    }
+    let resp = http
+        .get(h.url("/v1/namespaces/default/secrets?prefix=%0A%1B%5B31m"))
+        .bearer_auth(&h.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let resp = http
+        .post(h.url("/v1/tokens"))
+        .bearer_auth(&h.token)
+        .body(r#"{"namespaces":"*","scopes":["secrets:list"],"ttl":"10000y"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 400);
+    let out = tokio::task::block_in_place(|| h.cli(&["audit", "list"]));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains('\u{1b}'));
+    assert_eq!(tokio::task::block_in_place(|| h.cli(&["audit", "verify"])).status.code(), Some(0));
+
+    // A row edited to nonsense is reported as tampering, not as a server error.
+    h.sql("UPDATE audit_events SET action = 'bogus', version = -7 WHERE seq = 2");
+    let out = tokio::task::block_in_place(|| h.cli(&["audit", "list", "--json"]));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("unrecognized"));
+    let out = tokio::task::block_in_place(|| h.cli(&["audit", "verify", "--json"]));
+    assert_eq!(out.status.code(), Some(6), "{}", show(&out));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["problem"]["seq"], 2);
+}
