@@ -44,7 +44,7 @@ pub enum Command {
     /// Run the server (initialising it on first start).
     Serve(ServeArgs),
     /// Initialise a data store and key store without serving; prints the admin token.
-    Init(StoreDirs),
+    Init(InitArgs),
     /// Create, list and delete namespaces.
     #[command(subcommand, visible_alias = "ns")]
     Namespace(NamespaceCommand),
@@ -68,6 +68,17 @@ pub struct StoreDirs {
     /// Directory of the key store and the root key file; keep it apart from the data directory.
     #[arg(long, env = "HUSH_KEY_DIR", default_value = "./hush-keys")]
     pub key_dir: PathBuf,
+}
+
+/// `hush init`.
+#[derive(Debug, Args)]
+pub struct InitArgs {
+    #[command(flatten)]
+    pub dirs: StoreDirs,
+    /// On an existing installation, issue a new admin token (the server must be stopped;
+    /// holding the root key and both directories is what authorises it).
+    #[arg(long)]
+    pub recover_admin_token: bool,
 }
 
 /// Log line format.

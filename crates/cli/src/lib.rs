@@ -48,7 +48,7 @@ pub fn main() -> ExitCode {
 async fn run(command: Command) -> anyhow::Result<()> {
     match command {
         Command::Serve(args) => commands::serve::serve(args).await,
-        Command::Init(dirs) => commands::serve::init(dirs).await,
+        Command::Init(args) => commands::serve::init(args).await,
         Command::Namespace(cmd) => commands::namespace::run(cmd).await,
         Command::Secret(cmd) => commands::secret::run(cmd).await,
         Command::Token(cmd) => commands::token::run(cmd).await,

@@ -8,13 +8,9 @@
 
 use std::fmt;
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
-use zeroize::Zeroizing;
-
 use crate::envelope::OpenError;
-use crate::{RandomError, RootKey, random_bytes};
+use crate::mac_key::MacKey;
+use crate::{RandomError, RootKey};
 
 /// The `prev_mac` of the first event.
 pub const AUDIT_GENESIS: [u8; 32] = [0; 32];
@@ -23,35 +19,32 @@ const BINDING: &[u8] = b"hush/audit-key/v1";
 
 /// Key for the audit MAC chain. Prints as `[REDACTED]`.
 #[derive(Clone)]
-pub struct AuditKey(Zeroizing<[u8; 32]>);
+pub struct AuditKey(MacKey);
 
 impl AuditKey {
     /// A new random key.
     pub fn generate() -> Result<Self, RandomError> {
-        Ok(Self(Zeroizing::new(random_bytes()?)))
+        MacKey::generate().map(Self)
     }
 
     /// Wraps the key under `root` for the key store.
     pub fn wrap(&self, root: &RootKey) -> Result<Vec<u8>, RandomError> {
-        root.wrap(&self.0, BINDING)
+        self.0.wrap(root, BINDING)
     }
 
     /// Unwraps a stored key. Failing here is how a wrong root key is detected at start.
     pub fn unwrap(root: &RootKey, wrapped: &[u8]) -> Result<Self, OpenError> {
-        root.unwrap(wrapped, BINDING).map(Self)
+        MacKey::unwrap(root, wrapped, BINDING).map(Self)
     }
 
     /// The MAC linking `event` to its predecessor.
     pub fn chain(&self, prev: &[u8; 32], event: &[u8]) -> [u8; 32] {
-        let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_slice()).expect("HMAC takes any key length");
-        mac.update(prev);
-        mac.update(event);
-        mac.finalize().into_bytes().into()
+        self.0.mac(&[prev, event])
     }
 
     /// Checks a stored MAC in constant time.
     pub fn verify(&self, prev: &[u8; 32], event: &[u8], stored: &[u8]) -> bool {
-        self.chain(prev, event).ct_eq(stored).into()
+        self.0.verify(&[prev, event], stored)
     }
 }
 

@@ -9,8 +9,8 @@
 //!   version is sealed on its own, with associated data ([`VersionIdentity`])
 //!   that binds the ciphertext to its namespace, secret, version, type and key
 //!   version, so a ciphertext moved to another row fails to open.
-//! - [`token`]: API token generation, parsing and hashing (only hashes are
-//!   stored; comparison is constant-time).
+//! - [`token`]: API token generation and parsing, and the [`TokenKey`] that
+//!   MACs tokens and token records (a forged or edited record does not verify).
 //! - [`AuditKey`]: the MAC key that chains audit events, so an edited,
 //!   reordered or removed event is detected.
 //!
@@ -20,6 +20,7 @@ mod audit_key;
 mod data_key;
 pub mod envelope;
 mod identity;
+mod mac_key;
 mod root_key;
 pub mod token;
 
@@ -28,6 +29,7 @@ pub use data_key::DataKey;
 pub use envelope::OpenError;
 pub use identity::VersionIdentity;
 pub use root_key::{KeyParseError, RootKey};
+pub use token::TokenKey;
 
 /// Fills `buf` from the operating system's CSPRNG.
 ///

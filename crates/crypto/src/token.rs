@@ -1,42 +1,50 @@
-//! API tokens: `hush_<id>_<secret>`.
+//! API tokens: `hush_<id>_<secret>`, and the key that protects their records.
 //!
 //! The id (16 hex characters) is public: it appears in token lists and audit
 //! events and lets the server find the record without scanning. The secret
-//! part is 256 random bits, so a fast hash (SHA-256) is enough for storage: no
-//! password-style stretching is needed against guessing. The `hush_` prefix
-//! lets secret scanners recognise leaked tokens.
+//! part is 256 random bits. The `hush_` prefix lets secret scanners recognise
+//! leaked tokens.
+//!
+//! The data store keeps `HMAC(token key, token)`, never the token, and a MAC
+//! over the rest of each token record (scopes, namespaces, expiry,
+//! revocation). The token key lives wrapped by the root key in the key store,
+//! so someone who can write to the data store can neither plant a token of
+//! their own nor widen, extend or un-revoke an existing one: the MACs would
+//! not verify. (A plain hash would be enough against guessing 256 random bits,
+//! but not against a forged row.)
+
+use std::fmt;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use hush_core::SecretString;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
 
-use crate::{RandomError, hex, random_bytes};
+use crate::envelope::OpenError;
+use crate::mac_key::MacKey;
+use crate::{RandomError, RootKey, hex, random_bytes};
 
 /// Every token starts with this.
 pub const PREFIX: &str = "hush_";
 const ID_LEN: usize = 16;
 const SECRET_LEN: usize = 43;
+const BINDING: &[u8] = b"hush/token-key/v1";
+const HASH_TAG: &[u8] = b"hush/token-hash/v1\0";
+const RECORD_TAG: &[u8] = b"hush/token-record/v1\0";
 
-/// A freshly issued token: shown once, then only its hash is kept.
+/// A freshly issued token: shown once, then only its MAC is kept.
 #[derive(Debug)]
 pub struct IssuedToken {
     /// Public id.
     pub id: String,
     /// The whole token text.
     pub token: SecretString,
-    /// What the store keeps.
-    pub hash: [u8; 32],
 }
 
 /// Issues a new random token.
 pub fn issue() -> Result<IssuedToken, RandomError> {
     let id = hex(&random_bytes::<8>()?);
     let secret = URL_SAFE_NO_PAD.encode(random_bytes::<32>()?);
-    let token = SecretString::new(format!("{PREFIX}{id}_{secret}"));
-    let hash = hash(token.expose_secret());
-    Ok(IssuedToken { id, token, hash })
+    Ok(IssuedToken { token: SecretString::new(format!("{PREFIX}{id}_{secret}")), id })
 }
 
 /// The public id of a well-formed token, or `None` if the text is not shaped like one.
@@ -52,17 +60,51 @@ pub fn id_of(token: &str) -> Option<&str> {
     (id_ok && secret_ok).then_some(id)
 }
 
-/// The stored hash of a token.
-pub fn hash(token: &str) -> [u8; 32] {
-    let mut h = Sha256::new();
-    h.update(b"hush/token/v1\0");
-    h.update(token.as_bytes());
-    h.finalize().into()
+/// The key behind token hashes and token record MACs. Prints as `[REDACTED]`.
+#[derive(Clone)]
+pub struct TokenKey(MacKey);
+
+impl TokenKey {
+    /// A new random key.
+    pub fn generate() -> Result<Self, RandomError> {
+        MacKey::generate().map(Self)
+    }
+
+    /// Wraps the key under `root` for the key store.
+    pub fn wrap(&self, root: &RootKey) -> Result<Vec<u8>, RandomError> {
+        self.0.wrap(root, BINDING)
+    }
+
+    /// Unwraps a stored key.
+    pub fn unwrap(root: &RootKey, wrapped: &[u8]) -> Result<Self, OpenError> {
+        MacKey::unwrap(root, wrapped, BINDING).map(Self)
+    }
+
+    /// What the store keeps in place of the token.
+    pub fn hash(&self, token: &str) -> [u8; 32] {
+        self.0.mac(&[HASH_TAG, token.as_bytes()])
+    }
+
+    /// Whether `token` matches a stored hash (constant time).
+    pub fn verify(&self, token: &str, stored: &[u8]) -> bool {
+        self.0.verify(&[HASH_TAG, token.as_bytes()], stored)
+    }
+
+    /// The MAC over a token record's canonical bytes.
+    pub fn seal_record(&self, canonical: &[u8]) -> [u8; 32] {
+        self.0.mac(&[RECORD_TAG, canonical])
+    }
+
+    /// Whether a record's stored MAC matches its canonical bytes (constant time).
+    pub fn verify_record(&self, canonical: &[u8], stored: &[u8]) -> bool {
+        self.0.verify(&[RECORD_TAG, canonical], stored)
+    }
 }
 
-/// Whether `token` matches a stored hash (constant time).
-pub fn verify(token: &str, stored_hash: &[u8]) -> bool {
-    hash(token).ct_eq(stored_hash).into()
+impl fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("TokenKey([REDACTED])")
+    }
 }
 
 #[cfg(test)]
@@ -71,16 +113,30 @@ mod tests {
 
     #[test]
     fn issued_tokens_parse_and_verify() {
+        let key = TokenKey::generate().unwrap();
         let t = issue().unwrap();
         let text = t.token.expose_secret();
         assert!(text.starts_with(PREFIX));
         assert_eq!(id_of(text), Some(t.id.as_str()));
-        assert!(verify(text, &t.hash));
+        let stored = key.hash(text);
+        assert!(key.verify(text, &stored));
         let mut wrong = text.to_owned();
         wrong.pop();
         wrong.push(if text.ends_with('A') { 'B' } else { 'A' });
-        assert!(!verify(&wrong, &t.hash));
+        assert!(!key.verify(&wrong, &stored));
+        // Another installation's key does not accept it: a row copied or forged without the key fails.
+        assert!(!TokenKey::generate().unwrap().verify(text, &stored));
         assert_ne!(issue().unwrap().id, t.id);
+    }
+
+    #[test]
+    fn record_macs_are_keyed_and_separate_from_hashes() {
+        let key = TokenKey::generate().unwrap();
+        let mac = key.seal_record(b"record");
+        assert!(key.verify_record(b"record", &mac));
+        assert!(!key.verify_record(b"recorD", &mac));
+        assert!(!key.verify(std::str::from_utf8(b"record").unwrap(), &mac));
+        assert!(!TokenKey::generate().unwrap().verify_record(b"record", &mac));
     }
 
     #[test]

@@ -75,15 +75,26 @@ impl Hush {
             }
             event.event.name = filter.name.clone();
             let caller = self.authenticate(creds, &mut event).await?;
-            let namespaces = match (&caller.namespaces, &filter.namespace) {
-                (TokenNamespaces::All, None) => None,
-                (TokenNamespaces::All, Some(ns)) => Some(vec![ns.clone()]),
-                (TokenNamespaces::Only(_), Some(ns)) => Some(vec![self.visible_namespace(&caller, ns).await?.name]),
-                (TokenNamespaces::Only(list), None) => Some(list.iter().map(|n| n.name.clone()).collect()),
+            // An all-namespace token filters by name (every namespace that had
+            // it); a bound one sees events of its namespaces by id, so a
+            // re-created namespace of the same name does not see its
+            // predecessor's events.
+            let (namespace_ids, namespace) = match (&caller.namespaces, &filter.namespace) {
+                (TokenNamespaces::All, ns) => (None, ns.clone()),
+                (TokenNamespaces::Only(_), Some(ns)) => {
+                    (Some(vec![self.visible_namespace(&caller, ns).await?.id]), None)
+                }
+                (TokenNamespaces::Only(list), None) => (Some(list.iter().map(|n| n.id.clone()).collect()), None),
             };
             require(&caller, Scope::AuditRead)?;
             let limit = pagination::page_size(filter.limit)?;
-            let query = AuditQuery { namespaces, name: filter.name.clone(), before: filter.before, limit: limit + 1 };
+            let query = AuditQuery {
+                namespace_ids,
+                namespace,
+                name: filter.name.clone(),
+                before: filter.before,
+                limit: limit + 1,
+            };
             let mut events = self.data.audit_events(&query).await?;
             let next = pagination::cut(&mut events, limit, |e| e.seq);
             Ok(AuditPage { events, next })
@@ -92,12 +103,18 @@ impl Hush {
         self.finish(event, result).await
     }
 
-    /// Checks every event's MAC and sequence, and the anchor. Needs `audit:read`.
+    /// Checks every event's MAC and sequence, and the anchor. Needs
+    /// `audit:read` on a token bound to all namespaces (the whole log is read).
     pub async fn verify_audit(&self, creds: &Credentials) -> Result<AuditVerification, ServiceError> {
         let mut event = self.event(creds, AuditAction::AuditVerify, None, None);
         let result = async {
             let caller = self.authenticate(creds, &mut event).await?;
             require(&caller, Scope::AuditRead)?;
+            if caller.namespaces != TokenNamespaces::All {
+                return Err(ServiceError::Forbidden(
+                    "verifying the audit log needs a token bound to all namespaces".into(),
+                ));
+            }
             self.verify_chain().await
         }
         .await;

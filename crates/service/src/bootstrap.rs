@@ -12,16 +12,18 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hush_core::{NamespaceName, Scope, ScopeSet, SecretString};
-use hush_crypto::{AuditKey, KeyParseError, RootKey, random_id};
+use hush_crypto::{AuditKey, KeyParseError, RootKey, TokenKey, random_id};
 use hush_store::sqlite::{DATA_FILE, KEYS_FILE, SqliteDataStore, SqliteKeyStore};
-use hush_store::{AuditAction, AuditEvent, DataStore, KeyStore, StoreError, TokenNamespaces};
+use hush_store::{AuditAction, AuditEvent, DataStore, Installation, KeyStore, StoreError, TokenNamespaces};
 
 use crate::{Hush, ServiceConfig, ServiceError};
 
 /// File name of the root key inside the key directory.
 pub const ROOT_KEY_FILE: &str = "root.key";
 /// File name of the lock inside the data directory.
-pub const LOCK_FILE: &str = "hush.lock";
+pub const DATA_LOCK_FILE: &str = "hush.lock";
+/// File name of the lock inside the key directory.
+pub const KEYS_LOCK_FILE: &str = "keys.lock";
 
 /// Where and how to open hush.
 #[derive(Debug, Clone)]
@@ -66,8 +68,8 @@ pub enum OpenError {
         /// The cause.
         source: io::Error,
     },
-    /// Another process holds the data directory.
-    #[error("another hush process is using the data directory {0}")]
+    /// Another process holds the data or key directory.
+    #[error("another hush process is using {0} (stop it first)")]
     Locked(PathBuf),
     /// The key store is initialised but there is no root key.
     #[error(
@@ -127,6 +129,19 @@ pub enum OpenError {
         /// Key directory.
         key_dir: PathBuf,
     },
+    /// The data store is empty but the key store belongs to an installation in use.
+    #[error(
+        "the data store in {data_dir} is empty, but the key store in {key_dir} belongs to installation {key_id}, \
+         which has been in use; is --data-dir right (or its volume mounted)? Refusing to start a new installation on these keys"
+    )]
+    DataMissing {
+        /// Data directory.
+        data_dir: PathBuf,
+        /// Key directory.
+        key_dir: PathBuf,
+        /// The key store's installation.
+        key_id: String,
+    },
     /// A store failed.
     #[error("cannot open the stores: {0}")]
     Store(#[from] StoreError),
@@ -144,9 +159,9 @@ fn private_dir(dir: &Path) -> Result<(), OpenError> {
     fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io_err(dir))
 }
 
-/// Takes the data directory's lock, so two processes never write one store.
-fn lock(data_dir: &Path) -> Result<fs::File, OpenError> {
-    let path = data_dir.join(LOCK_FILE);
+/// Takes a directory's lock, so two processes never write one store.
+fn lock(dir: &Path, file_name: &str) -> Result<fs::File, OpenError> {
+    let path = dir.join(file_name);
     let file = fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -156,7 +171,7 @@ fn lock(data_dir: &Path) -> Result<fs::File, OpenError> {
         .map_err(io_err(&path))?;
     match file.try_lock() {
         Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(OpenError::Locked(data_dir.to_owned())),
+        Err(fs::TryLockError::WouldBlock) => Err(OpenError::Locked(dir.to_owned())),
         Err(fs::TryLockError::Error(source)) => Err(OpenError::Io { path, source }),
     }
 }
@@ -199,11 +214,15 @@ fn write_root_key(path: &Path, key: &RootKey) -> Result<(), OpenError> {
 pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
     private_dir(&opts.data_dir)?;
     private_dir(&opts.key_dir)?;
-    if fs::canonicalize(&opts.data_dir).ok() == fs::canonicalize(&opts.key_dir).ok() {
+    let same_dir = fs::canonicalize(&opts.data_dir).ok() == fs::canonicalize(&opts.key_dir).ok();
+    if same_dir {
         tracing::warn!(dir = %opts.data_dir.display(),
             "the data store and the key store share one directory; a copy of it holds both, so keep them apart");
     }
-    let lock = lock(&opts.data_dir)?;
+    let mut locks = vec![lock(&opts.data_dir, DATA_LOCK_FILE)?];
+    if !same_dir {
+        locks.push(lock(&opts.key_dir, KEYS_LOCK_FILE)?);
+    }
     let keys = SqliteKeyStore::open(&opts.key_dir.join(KEYS_FILE)).await?;
     let key_file = opts.key_dir.join(ROOT_KEY_FILE);
 
@@ -218,17 +237,18 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
         None => (read_root_key(&key_file)?, key_file.display().to_string()),
     };
 
-    let installation = keys.installation().await?;
-    let (installation_id, audit_key, root, new_key_file) = match installation {
-        Some((id, wrapped)) => {
+    let (installation, audit_key, token_key, root, new_key_file) = match keys.installation().await? {
+        Some(installation) => {
             let root = root
                 .ok_or_else(|| OpenError::RootKeyMissing { key_dir: opts.key_dir.clone(), file: key_file.clone() })?;
-            let audit_key = AuditKey::unwrap(&root, &wrapped).map_err(|_| OpenError::WrongRootKey {
+            let wrong_key = || OpenError::WrongRootKey {
                 origin: origin.clone(),
                 fingerprint: root.fingerprint(),
                 key_dir: opts.key_dir.clone(),
-            })?;
-            (id, audit_key, root, None)
+            };
+            let audit_key = AuditKey::unwrap(&root, &installation.wrapped_audit_key).map_err(|_| wrong_key())?;
+            let token_key = TokenKey::unwrap(&root, &installation.wrapped_token_key).map_err(|_| wrong_key())?;
+            (installation, audit_key, token_key, root, None)
         }
         None => {
             // A fresh key store. Check the data store is fresh too before writing anything.
@@ -250,34 +270,54 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
                     (root, Some(key_file.clone()))
                 }
             };
-            let id = random_id().map_err(ServiceError::from)?;
-            keys.initialize(&id, &audit_key.wrap(&root).map_err(ServiceError::from)?).await?;
-            (id, audit_key, root, written)
+            let token_key = TokenKey::generate().map_err(ServiceError::from)?;
+            let installation = Installation {
+                id: random_id().map_err(ServiceError::from)?,
+                wrapped_audit_key: audit_key.wrap(&root).map_err(ServiceError::from)?,
+                wrapped_token_key: token_key.wrap(&root).map_err(ServiceError::from)?,
+                completed: false,
+            };
+            keys.initialize(&installation).await?;
+            (installation, audit_key, token_key, root, written)
         }
     };
 
     let data = SqliteDataStore::open(&opts.data_dir.join(DATA_FILE), audit_key.clone()).await?;
-    let data_id = data.installation_id().await?;
-    if let Some(data_id) = &data_id
-        && *data_id != installation_id
-    {
-        return Err(OpenError::Mismatch {
-            data_dir: opts.data_dir.clone(),
-            data_id: data_id.clone(),
-            key_dir: opts.key_dir.clone(),
-            key_id: installation_id,
-        });
+    match data.installation_id().await? {
+        Some(data_id) if data_id != installation.id => {
+            return Err(OpenError::Mismatch {
+                data_dir: opts.data_dir.clone(),
+                data_id,
+                key_dir: opts.key_dir.clone(),
+                key_id: installation.id,
+            });
+        }
+        // An empty data store beside a key store that has been in use: a
+        // missing volume or a wrong --data-dir, not a first start.
+        None if installation.completed => {
+            return Err(OpenError::DataMissing {
+                data_dir: opts.data_dir.clone(),
+                key_dir: opts.key_dir.clone(),
+                key_id: installation.id,
+            });
+        }
+        _ => {}
     }
-    let hush = Arc::new(Hush::new(Arc::new(data), Arc::new(keys), root, audit_key, opts.config, Some(lock)));
-    let first_start = match data_id {
-        Some(_) => None,
-        None => Some(initialize(&hush, &installation_id, new_key_file).await?),
+    let hush = Arc::new(Hush::new(Arc::new(data), Arc::new(keys), root, audit_key, token_key, opts.config, locks));
+    let first_start = match hush.data.installation_id().await? {
+        Some(_) => {
+            if !installation.completed {
+                hush.keys.mark_completed().await?;
+            }
+            None
+        }
+        None => Some(initialize(&hush, &installation.id, new_key_file).await?),
     };
     Ok(Opened { hush, first_start })
 }
 
-/// Creates the `default` namespace and an admin token, then marks the data
-/// store initialised. Each step tolerates a previous, interrupted attempt.
+/// Creates the `default` namespace and an admin token, then marks both
+/// stores initialised. Each step tolerates a previous, interrupted attempt.
 async fn initialize(
     hush: &Hush,
     installation_id: &str,
@@ -291,22 +331,31 @@ async fn initialize(
         Ok(_) | Err(ServiceError::AlreadyExists(_)) => {}
         Err(e) => return Err(e.into()),
     }
-    let mut event = AuditEvent::new(AuditAction::Init, None, context);
-    let admin = hush
-        .issue_token(TokenNamespaces::All, ScopeSet::of([Scope::Admin]), None, "admin (first start)", None, &mut event)
-        .await?;
+    let admin_token = issue_admin_token(hush, "admin (first start)", "first start").await?;
     hush.data.initialize(installation_id).await?;
-    tracing::info!(installation = installation_id, admin_token_id = %admin.record.id, "initialised");
-    Ok(FirstStart { admin_token: admin.token, root_key_file })
+    hush.keys.mark_completed().await?;
+    tracing::info!(installation = installation_id, "initialised");
+    Ok(FirstStart { admin_token, root_key_file })
 }
 
-/// Whether `data_dir` holds an initialised data store (without opening keys).
-pub async fn is_initialized(key_dir: &Path) -> Result<bool, OpenError> {
-    if !key_dir.join(KEYS_FILE).exists() {
-        return Ok(false);
+/// Issues a token bound to all namespaces with the `admin` scope, audited
+/// as `init` with `context`.
+async fn issue_admin_token(hush: &Hush, description: &str, context: &str) -> Result<SecretString, OpenError> {
+    let mut event = AuditEvent::new(AuditAction::Init, None, Some(context.to_owned()));
+    let admin = hush
+        .issue_token(TokenNamespaces::All, ScopeSet::of([Scope::Admin]), None, description, None, &mut event)
+        .await?;
+    tracing::info!(admin_token_id = %admin.record.id, context, "issued an admin token");
+    Ok(admin.token)
+}
+
+/// Opens an initialised installation (the server must be stopped: it takes
+/// the same locks) and issues a new admin token, for when the first one was
+/// lost. Holding the root key and both directories is what authorises this.
+pub async fn recover_admin_token(opts: OpenOptions) -> Result<SecretString, OpenError> {
+    let opened = open(opts).await?;
+    if let Some(first) = opened.first_start {
+        return Ok(first.admin_token);
     }
-    let keys = SqliteKeyStore::open(&key_dir.join(KEYS_FILE)).await?;
-    let found = keys.installation().await?.is_some();
-    keys.close().await;
-    Ok(found)
+    issue_admin_token(&opened.hush, "admin (recovered)", "admin token recovery").await
 }

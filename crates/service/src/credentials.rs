@@ -61,8 +61,10 @@ pub struct Caller {
     pub token_id: String,
     /// What it may do.
     pub scopes: ScopeSet,
-    /// Where it may do it.
+    /// Where it may do it (the namespaces it was issued for that still exist).
     pub namespaces: TokenNamespaces,
+    /// The namespace ids it was issued for (empty when bound to all).
+    pub issued_namespace_ids: Vec<String>,
     /// When the token expires, if it does.
     pub expires_at: Option<Millis>,
 }

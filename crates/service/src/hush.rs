@@ -5,7 +5,7 @@ use std::fmt;
 use std::sync::Arc;
 
 use hush_core::{NamespaceName, Scope};
-use hush_crypto::{RootKey, token};
+use hush_crypto::{RootKey, TokenKey, token};
 use hush_store::{
     AuditAction, AuditEvent, DataStore, KeyStore, Mutation, NamespaceRecord, TokenRecord, WriteRequest, now_millis,
 };
@@ -25,14 +25,15 @@ pub struct Hush {
     pub(crate) keys: Arc<dyn KeyStore>,
     pub(crate) root: RootKey,
     pub(crate) audit_key: hush_crypto::AuditKey,
+    pub(crate) token_key: TokenKey,
     pub(crate) key_cache: KeyCache,
     /// Token records by id (see `ttl_cache` for the consistency this gives).
     pub(crate) tokens: TtlCache<String, Arc<TokenRecord>>,
     /// Namespace records by name.
     pub(crate) namespaces: TtlCache<NamespaceName, NamespaceRecord>,
     pub(crate) config: ServiceConfig,
-    /// Held for the life of the service: one process per data directory.
-    pub(crate) _lock: Option<std::fs::File>,
+    /// Held for the life of the service: one process per data and key directory.
+    pub(crate) _locks: Vec<std::fs::File>,
 }
 
 impl fmt::Debug for Hush {
@@ -65,19 +66,21 @@ impl Hush {
         keys: Arc<dyn KeyStore>,
         root: RootKey,
         audit_key: hush_crypto::AuditKey,
+        token_key: TokenKey,
         config: ServiceConfig,
-        lock: Option<std::fs::File>,
+        locks: Vec<std::fs::File>,
     ) -> Self {
         Hush {
             data,
             keys,
             root,
             audit_key,
+            token_key,
             key_cache: KeyCache::default(),
             tokens: TtlCache::new(RECORD_CACHE_TTL),
             namespaces: TtlCache::new(RECORD_CACHE_TTL),
             config,
-            _lock: lock,
+            _locks: locks,
         }
     }
 
@@ -135,8 +138,11 @@ impl Hush {
         }
     }
 
-    /// Checks the presented token. Fills in the event's token id as soon as
-    /// the token is well-formed, so refused attempts are attributed.
+    /// Checks the presented token: its record's MAC, the token against its
+    /// keyed hash, revocation and expiry, and the same for every token up its
+    /// issuer chain (revoking a token revokes what it issued). Fills in the
+    /// event's token id as soon as the token is well-formed, so refused
+    /// attempts are attributed.
     pub(crate) async fn authenticate(
         &self,
         creds: &Credentials,
@@ -148,31 +154,50 @@ impl Hush {
         let id = token::id_of(presented.expose_secret())
             .ok_or(ServiceError::Unauthenticated("the token is not a hush token (hush_<id>_<secret>)"))?;
         event.event.token_id = Some(id.to_owned());
-        let record = match self.tokens.get(id) {
-            Some(cached) => Some(cached),
-            None => {
-                let found = self.data.token(id).await?.map(Arc::new);
-                if let Some(r) = &found {
-                    self.tokens.insert(r.id.clone(), Arc::clone(r));
-                }
-                found
-            }
-        };
-        let Some(record) = record.filter(|r| token::verify(presented.expose_secret(), &r.hash)) else {
-            return Err(ServiceError::Unauthenticated("the token is not valid"));
-        };
-        if record.revoked_at.is_some() {
-            return Err(ServiceError::Unauthenticated("the token has been revoked"));
-        }
-        if record.expires_at.is_some_and(|at| at <= now_millis()) {
-            return Err(ServiceError::Unauthenticated("the token has expired"));
+        let record = self
+            .token_record(id)
+            .await?
+            .filter(|r| self.token_key.verify(presented.expose_secret(), &r.hash))
+            .ok_or(ServiceError::Unauthenticated("the token is not valid"))?;
+        check_usable(&record, false)?;
+        let mut issuer = record.created_by.clone();
+        for _ in 0..MAX_ISSUER_DEPTH {
+            let Some(parent_id) = issuer else { break };
+            let parent = self
+                .token_record(&parent_id)
+                .await?
+                .ok_or(ServiceError::Unauthenticated("the token that issued this token no longer exists"))?;
+            check_usable(&parent, true)?;
+            issuer = parent.created_by.clone();
         }
         Ok(Caller {
             token_id: record.id.clone(),
             scopes: record.scopes,
             namespaces: record.namespaces.clone(),
+            issued_namespace_ids: record.issued_namespace_ids.clone(),
             expires_at: record.expires_at,
         })
+    }
+
+    /// A token record whose MAC verifies, from the cache or the store. A
+    /// record that fails its MAC was edited or planted in the data store: it
+    /// is treated as absent, and logged.
+    pub(crate) async fn token_record(&self, id: &str) -> Result<Option<Arc<TokenRecord>>, ServiceError> {
+        if let Some(cached) = self.tokens.get(id) {
+            return Ok(Some(cached));
+        }
+        let generation = self.tokens.generation();
+        let Some(record) = self.data.token(id).await? else { return Ok(None) };
+        if !self.token_key.verify_record(&record.canonical(), &record.mac) {
+            tracing::error!(
+                token_id = id,
+                "a token record failed its integrity check (edited in the data store?); refusing it"
+            );
+            return Ok(None);
+        }
+        let record = Arc::new(record);
+        self.tokens.insert_if_current(generation, record.id.clone(), Arc::clone(&record));
+        Ok(Some(record))
     }
 
     /// The namespace, if it exists and the caller may act in it. Otherwise
@@ -186,9 +211,10 @@ impl Hush {
         let ns = match self.namespaces.get(name) {
             Some(ns) => Some(ns),
             None => {
+                let generation = self.namespaces.generation();
                 let found = self.data.namespace(name).await?;
                 if let Some(ns) = &found {
-                    self.namespaces.insert(ns.name.clone(), ns.clone());
+                    self.namespaces.insert_if_current(generation, ns.name.clone(), ns.clone());
                 }
                 found
             }
@@ -209,9 +235,28 @@ impl Hush {
     ) -> Result<(Caller, NamespaceRecord), ServiceError> {
         let caller = self.authenticate(creds, event).await?;
         let ns = self.visible_namespace(&caller, namespace).await?;
+        event.event.namespace_id = Some(ns.id.clone());
         require(&caller, scope)?;
         Ok((caller, ns))
     }
+}
+
+/// Longest issuer chain followed (tokens issuing tokens issuing tokens …).
+const MAX_ISSUER_DEPTH: usize = 64;
+
+/// Fails if a token is revoked or expired; `issuer` says whether it is the
+/// caller's token or one up its issuer chain, for the message.
+fn check_usable(record: &TokenRecord, issuer: bool) -> Result<(), ServiceError> {
+    let revoked = record.revoked_at.is_some();
+    let expired = record.expires_at.is_some_and(|at| at <= now_millis());
+    let message = match (revoked, expired, issuer) {
+        (false, false, _) => return Ok(()),
+        (true, _, false) => "the token has been revoked",
+        (true, _, true) => "the token that issued this token has been revoked",
+        (false, true, false) => "the token has expired",
+        (false, true, true) => "the token that issued this token has expired",
+    };
+    Err(ServiceError::Unauthenticated(message))
 }
 
 /// Fails unless the caller holds `scope` (or `admin`).

@@ -5,7 +5,7 @@
 //! last reference to be dropped wipes it. Deleting a namespace evicts its
 //! keys before they are destroyed in the key store.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
 use hush_crypto::{DataKey, RootKey};
@@ -17,6 +17,8 @@ use crate::ServiceError;
 pub(crate) struct KeyCache {
     keys: RwLock<HashMap<(String, u32), Arc<DataKey>>>,
     current: RwLock<HashMap<String, u32>>,
+    /// Namespaces whose keys were destroyed: never cached again.
+    destroyed: RwLock<HashSet<String>>,
 }
 
 /// The key store has no key for a namespace that exists: it was destroyed
@@ -71,7 +73,9 @@ impl KeyCache {
             .await?
             .ok_or_else(|| ServiceError::internal(MissingKey { namespace_id: namespace_id.to_owned(), version: 0 }))?;
         let key = self.insert(root, namespace_id, version, &wrapped)?;
-        self.current.write().unwrap_or_else(|e| e.into_inner()).insert(namespace_id.to_owned(), version);
+        if !self.destroyed.read().unwrap_or_else(|e| e.into_inner()).contains(namespace_id) {
+            self.current.write().unwrap_or_else(|e| e.into_inner()).insert(namespace_id.to_owned(), version);
+        }
         Ok((version, key))
     }
 
@@ -85,13 +89,19 @@ impl KeyCache {
         let key = DataKey::unwrap(root, wrapped, namespace_id, version)
             .map_err(|_| ServiceError::internal(UnwrapFailed { namespace_id: namespace_id.to_owned(), version }))?;
         let key = Arc::new(key);
-        self.keys.write().unwrap_or_else(|e| e.into_inner()).insert((namespace_id.to_owned(), version), key.clone());
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        if !self.destroyed.read().unwrap_or_else(|e| e.into_inner()).contains(namespace_id) {
+            keys.insert((namespace_id.to_owned(), version), key.clone());
+        }
         Ok(key)
     }
 
-    /// Drops every cached key of a namespace.
-    pub(crate) fn forget(&self, namespace_id: &str) {
-        self.keys.write().unwrap_or_else(|e| e.into_inner()).retain(|(ns, _), _| ns != namespace_id);
+    /// Drops every cached key of a namespace whose keys are being destroyed,
+    /// and keeps them from being cached again.
+    pub(crate) fn destroy(&self, namespace_id: &str) {
+        let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
+        self.destroyed.write().unwrap_or_else(|e| e.into_inner()).insert(namespace_id.to_owned());
+        keys.retain(|(ns, _), _| ns != namespace_id);
         self.current.write().unwrap_or_else(|e| e.into_inner()).remove(namespace_id);
     }
 }

@@ -46,6 +46,8 @@ impl Hush {
         audit: AuditEvent,
     ) -> Result<NamespaceRecord, ServiceError> {
         let record = NamespaceRecord { id: random_id()?, name: name.clone(), created_at: now_millis() };
+        let mut audit = audit;
+        audit.namespace_id = Some(record.id.clone());
         let key = DataKey::generate()?;
         self.keys.put_namespace_key(&record.id, 1, &key.wrap(&self.root, &record.id, 1)?).await?;
         let written =
@@ -78,12 +80,14 @@ impl Hush {
 
     /// Deletes a namespace: first its keys (so every ciphertext of it, in any
     /// copy of the data store, can no longer be opened), then its secrets and
-    /// token bindings. Needs `namespaces:manage` in that namespace.
+    /// tokens' access to it. Needs `namespaces:manage` in that namespace.
     pub async fn delete_namespace(&self, creds: &Credentials, name: &NamespaceName) -> Result<(), ServiceError> {
         let mut event = self.event(creds, AuditAction::NamespaceDelete, Some(name), None);
         let result = async {
             let (_, ns) = self.authorize_in(creds, &mut event, name, Scope::NamespacesManage).await?;
-            self.key_cache.forget(&ns.id);
+            // Marked destroyed first, so no read racing the deletion can put
+            // an unwrapped key back into the cache.
+            self.key_cache.destroy(&ns.id);
             self.keys.destroy_namespace_keys(&ns.id).await?;
             let audit = event.for_write();
             let written =

@@ -94,17 +94,24 @@ impl Hush {
         audit: &mut AuditEvent,
     ) -> Result<NewToken, ServiceError> {
         let issued = token::issue()?;
-        let record = TokenRecord {
+        let issued_namespace_ids = match &namespaces {
+            TokenNamespaces::All => Vec::new(),
+            TokenNamespaces::Only(refs) => refs.iter().map(|r| r.id.clone()).collect(),
+        };
+        let mut record = TokenRecord {
             id: issued.id.clone(),
-            hash: issued.hash.to_vec(),
+            hash: self.token_key.hash(issued.token.expose_secret()).to_vec(),
             description: description.to_owned(),
             namespaces,
+            issued_namespace_ids,
             scopes,
             created_at: now_millis(),
             expires_at,
             revoked_at: None,
             created_by,
+            mac: Vec::new(),
         };
+        record.mac = self.token_key.seal_record(&record.canonical()).to_vec();
         audit.name = Some(issued.id);
         let request = WriteRequest { mutation: Mutation::CreateToken(record.clone()), audit: audit.clone() };
         match self.data.write(request).await {
@@ -139,36 +146,50 @@ impl Hush {
         Ok(TokenNamespaces::Only(refs))
     }
 
-    /// Tokens the caller could have issued (those within its own namespaces).
+    /// Tokens the caller could have issued: those bound only to namespaces the
+    /// caller may act in now (a token whose namespaces were all deleted is
+    /// visible to all-namespace tokens only).
     pub async fn list_tokens(&self, creds: &Credentials) -> Result<Vec<TokenRecord>, ServiceError> {
         let mut event = self.event(creds, AuditAction::TokenList, None, None);
         let result = async {
             let caller = self.authenticate(creds, &mut event).await?;
             require(&caller, Scope::TokensManage)?;
             let all = self.data.tokens().await?;
-            Ok(all.into_iter().filter(|t| caller.namespaces.covers(&t.namespaces)).collect())
+            Ok(all
+                .into_iter()
+                .filter(|t| self.token_key.verify_record(&t.canonical(), &t.mac))
+                .filter(|t| covers(&caller, t))
+                .collect())
         }
         .await;
         self.finish(event, result).await
     }
 
-    /// Revokes a token within the caller's namespaces. Revoking twice succeeds.
+    /// Revokes a token within the caller's namespaces, and with it every
+    /// token it issued (checked at authentication). Revoking twice succeeds.
     pub async fn revoke_token(&self, creds: &Credentials, id: &str) -> Result<(), ServiceError> {
         let mut event = self.event(creds, AuditAction::TokenRevoke, None, Some(id));
         let result = async {
             let caller = self.authenticate(creds, &mut event).await?;
             require(&caller, Scope::TokensManage)?;
-            let target = self.data.token(id).await?;
-            match target {
-                Some(t) if caller.namespaces.covers(&t.namespaces) => {}
+            let target = self.token_record(id).await?;
+            let target = match target {
+                Some(t) if covers(&caller, &t) => t,
                 _ => return Err(ServiceError::NotFound(Missing::Token)),
-            }
+            };
+            let at = now_millis();
+            let mut revoked = (*target).clone();
+            revoked.revoked_at = Some(at);
+            let mac = self.token_key.seal_record(&revoked.canonical()).to_vec();
             let audit = event.for_write();
-            self.tokens.remove(id);
-            let revoke = Mutation::RevokeToken { id: id.to_owned(), at: now_millis() };
-            let written = self.data.write(WriteRequest { mutation: revoke, audit }).await;
-            // Dropped again after the write, in case a request re-cached it meanwhile.
-            self.tokens.remove(id);
+            self.tokens.clear();
+            let written = self
+                .data
+                .write(WriteRequest { mutation: Mutation::RevokeToken { id: id.to_owned(), at, mac }, audit })
+                .await;
+            // Cleared again after the write; the cache's generation keeps
+            // lookups that started before it from re-caching the old record.
+            self.tokens.clear();
             match written {
                 Ok(_) => Ok(()),
                 Err(StoreError::NotFound) => Err(ServiceError::NotFound(Missing::Token)),
@@ -177,5 +198,19 @@ impl Hush {
         }
         .await;
         self.finish(event, result).await
+    }
+}
+
+/// Whether `caller` may see and manage `target`: an all-namespace caller may;
+/// otherwise `target` must be bound to namespaces only, each of which the
+/// caller may act in now.
+fn covers(caller: &Caller, target: &TokenRecord) -> bool {
+    match (&caller.namespaces, &target.namespaces) {
+        (TokenNamespaces::All, _) => true,
+        (TokenNamespaces::Only(_), TokenNamespaces::All) => false,
+        (TokenNamespaces::Only(_), TokenNamespaces::Only(_)) => {
+            !target.issued_namespace_ids.is_empty()
+                && target.issued_namespace_ids.iter().all(|id| caller.namespaces.allows(id))
+        }
     }
 }

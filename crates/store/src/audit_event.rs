@@ -165,8 +165,11 @@ pub struct AuditEvent {
     pub token_id: Option<String>,
     /// What.
     pub action: AuditAction,
-    /// In which namespace, by name.
+    /// In which namespace, by name (as the caller gave it).
     pub namespace: Option<String>,
+    /// The namespace's id, once it was found; visibility of events follows
+    /// it, so a re-created namespace of the same name does not see them.
+    pub namespace_id: Option<String>,
     /// Which secret (or token id, for token actions).
     pub name: Option<String>,
     /// Which version, where one applies.
@@ -185,6 +188,7 @@ impl AuditEvent {
             token_id,
             action,
             namespace: None,
+            namespace_id: None,
             name: None,
             version: None,
             outcome: Outcome::Ok,
@@ -212,6 +216,7 @@ impl AuditEvent {
         text(&mut out, self.token_id.as_deref());
         text(&mut out, Some(self.action.as_str()));
         text(&mut out, self.namespace.as_deref());
+        text(&mut out, self.namespace_id.as_deref());
         text(&mut out, self.name.as_deref());
         match self.version {
             None => out.push(0),
@@ -258,6 +263,7 @@ mod tests {
             token_id: Some("t".into()),
             action: AuditAction::SecretRead,
             namespace: Some("ns".into()),
+            namespace_id: Some("id".into()),
             name: Some("a".into()),
             version: Some(1),
             outcome: Outcome::Ok,
@@ -266,6 +272,7 @@ mod tests {
         let variants = [
             AuditEvent { namespace: Some("nsa".into()), name: Some("".into()), ..base.clone() },
             AuditEvent { token_id: None, ..base.clone() },
+            AuditEvent { namespace_id: None, ..base.clone() },
             AuditEvent { version: None, ..base.clone() },
             AuditEvent { context: Some(String::new()), ..base.clone() },
             AuditEvent { outcome: Outcome::Denied, ..base.clone() },

@@ -52,12 +52,14 @@ pub enum Mutation {
     },
     /// Store a new token. Its namespace bindings are by id.
     CreateToken(TokenRecord),
-    /// Revoke a token. Not found if absent.
+    /// Revoke a token (if not revoked yet). Not found if absent.
     RevokeToken {
         /// Token id.
         id: String,
         /// When.
         at: Millis,
+        /// The record's MAC with `revoked_at` set to `at`.
+        mac: Vec<u8>,
     },
 }
 
@@ -138,8 +140,10 @@ pub struct SecretQuery {
 /// A page of audit events, newest first.
 #[derive(Debug, Clone, Default)]
 pub struct AuditQuery {
-    /// Only events in these namespaces; `None` means all events.
-    pub namespaces: Option<Vec<NamespaceName>>,
+    /// Only events in the namespaces with these ids; `None` means all events.
+    pub namespace_ids: Option<Vec<String>>,
+    /// Only events naming this namespace (by name, whatever its id was).
+    pub namespace: Option<NamespaceName>,
     /// Only events about this secret name.
     pub name: Option<String>,
     /// Only events with a sequence number below this.

@@ -16,14 +16,36 @@ pub struct AuditAnchor {
     pub mac: Vec<u8>,
 }
 
+/// What the key store records about its installation.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Installation {
+    /// Random id, also recorded in the data store.
+    pub id: String,
+    /// The audit chain key, wrapped by the root key.
+    pub wrapped_audit_key: Vec<u8>,
+    /// The token key, wrapped by the root key.
+    pub wrapped_token_key: Vec<u8>,
+    /// Whether the first start finished.
+    pub completed: bool,
+}
+
+impl std::fmt::Debug for Installation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Installation").field("id", &self.id).field("completed", &self.completed).finish_non_exhaustive()
+    }
+}
+
 /// The key store.
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
-    /// The installation id and wrapped audit key, if initialised.
-    async fn installation(&self) -> Result<Option<(String, Vec<u8>)>, StoreError>;
+    /// The installation record, if initialised.
+    async fn installation(&self) -> Result<Option<Installation>, StoreError>;
 
-    /// Records the installation id and the wrapped audit key. Conflict if already initialised.
-    async fn initialize(&self, installation_id: &str, wrapped_audit_key: &[u8]) -> Result<(), StoreError>;
+    /// Records the installation (not yet completed). Conflict if already initialised.
+    async fn initialize(&self, installation: &Installation) -> Result<(), StoreError>;
+
+    /// Marks the first start as finished.
+    async fn mark_completed(&self) -> Result<(), StoreError>;
 
     /// Stores a wrapped namespace key. Conflict if that version exists.
     async fn put_namespace_key(&self, namespace_id: &str, version: u32, wrapped: &[u8]) -> Result<(), StoreError>;

@@ -29,7 +29,7 @@ pub use data_store::{
     AuditQuery, DataStore, Mutation, PutVersion, Sealer, SecretQuery, VersionSlot, WriteOutcome, WriteRequest,
 };
 pub use error::{Conflict, StoreError};
-pub use key_store::{AuditAnchor, KeyStore};
+pub use key_store::{AuditAnchor, Installation, KeyStore};
 pub use records::{
     Millis, NamespaceRecord, NamespaceRef, SealedVersion, SecretRecord, TokenNamespaces, TokenRecord, VersionRecord,
     now_millis,

@@ -103,28 +103,21 @@ impl TokenNamespaces {
             TokenNamespaces::Only(list) => list.iter().any(|n| n.id == namespace_id),
         }
     }
-
-    /// Whether every namespace of `other` is also allowed here.
-    pub fn covers(&self, other: &TokenNamespaces) -> bool {
-        match (self, other) {
-            (TokenNamespaces::All, _) => true,
-            (TokenNamespaces::Only(_), TokenNamespaces::All) => false,
-            (TokenNamespaces::Only(_), TokenNamespaces::Only(list)) => list.iter().all(|n| self.allows(&n.id)),
-        }
-    }
 }
 
-/// A token as stored: its hash, never the token.
+/// A token as stored: its keyed hash, never the token.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TokenRecord {
     /// Public id (the part after `hush_`).
     pub id: String,
-    /// SHA-256 of the token text.
+    /// HMAC of the token text under the token key.
     pub hash: Vec<u8>,
     /// Free text given at creation.
     pub description: String,
-    /// Where it may act.
+    /// Where it may act now: all namespaces, or those it was issued for that still exist.
     pub namespaces: TokenNamespaces,
+    /// The namespace ids it was issued for (empty for all namespaces).
+    pub issued_namespace_ids: Vec<String>,
     /// What it may do.
     pub scopes: ScopeSet,
     /// When it was issued.
@@ -135,6 +128,59 @@ pub struct TokenRecord {
     pub revoked_at: Option<Millis>,
     /// The token that issued it, if any.
     pub created_by: Option<String>,
+    /// MAC over [`TokenRecord::canonical`] under the token key.
+    pub mac: Vec<u8>,
+}
+
+impl TokenRecord {
+    /// Whether the token was issued for every namespace.
+    pub fn all_namespaces(&self) -> bool {
+        matches!(self.namespaces, TokenNamespaces::All)
+    }
+
+    /// The bytes the record MAC covers: every stored field but the MAC,
+    /// length-prefixed. Namespace ids as issued, so deleting a namespace does
+    /// not invalidate the MAC.
+    pub fn canonical(&self) -> Vec<u8> {
+        fn text(out: &mut Vec<u8>, t: Option<&str>) {
+            match t {
+                None => out.push(0),
+                Some(t) => {
+                    out.push(1);
+                    out.extend_from_slice(&(t.len() as u32).to_be_bytes());
+                    out.extend_from_slice(t.as_bytes());
+                }
+            }
+        }
+        fn time(out: &mut Vec<u8>, t: Option<Millis>) {
+            match t {
+                None => out.push(0),
+                Some(t) => {
+                    out.push(1);
+                    out.extend_from_slice(&t.to_be_bytes());
+                }
+            }
+        }
+        let mut out = Vec::with_capacity(256);
+        out.extend_from_slice(b"hush/token-record/v1\0");
+        text(&mut out, Some(&self.id));
+        out.extend_from_slice(&(self.hash.len() as u32).to_be_bytes());
+        out.extend_from_slice(&self.hash);
+        out.push(u8::from(self.all_namespaces()));
+        let mut ids = self.issued_namespace_ids.clone();
+        ids.sort();
+        out.extend_from_slice(&(ids.len() as u32).to_be_bytes());
+        for id in &ids {
+            text(&mut out, Some(id));
+        }
+        text(&mut out, Some(&self.scopes.to_list()));
+        time(&mut out, Some(self.created_at));
+        time(&mut out, self.expires_at);
+        time(&mut out, self.revoked_at);
+        text(&mut out, self.created_by.as_deref());
+        text(&mut out, Some(&self.description));
+        out
+    }
 }
 
 impl fmt::Debug for TokenRecord {

@@ -8,7 +8,7 @@ use hush_core::SecretString;
 use hush_service::ServiceConfig;
 use hush_service::bootstrap::{self, FirstStart, OpenOptions, Opened};
 
-use crate::args::{ServeArgs, StoreDirs};
+use crate::args::{InitArgs, ServeArgs, StoreDirs};
 
 fn options(dirs: &StoreDirs, config: ServiceConfig) -> OpenOptions {
     OpenOptions {
@@ -37,8 +37,18 @@ fn print_first_start(dirs: &StoreDirs, first: &FirstStart) {
     println!("{}", first.admin_token.expose_secret());
 }
 
-/// `hush init`: initialise without serving.
-pub(crate) async fn init(dirs: StoreDirs) -> anyhow::Result<()> {
+/// `hush init`: initialise without serving; with `--recover-admin-token`,
+/// issue a new admin token on an existing installation.
+pub(crate) async fn init(args: InitArgs) -> anyhow::Result<()> {
+    let dirs = args.dirs;
+    if args.recover_admin_token {
+        let token = bootstrap::recover_admin_token(options(&dirs, ServiceConfig::default()))
+            .await
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        eprintln!("new admin token (shown once; keep it safe; revoke the lost one with hush token revoke):");
+        println!("{}", token.expose_secret());
+        return Ok(());
+    }
     let opened = open(&dirs, ServiceConfig::default()).await?;
     match &opened.first_start {
         Some(first) => {
@@ -46,7 +56,8 @@ pub(crate) async fn init(dirs: StoreDirs) -> anyhow::Result<()> {
             Ok(())
         }
         None => anyhow::bail!(
-            "hush is already initialised in {} and {}; no new admin token was made",
+            "hush is already initialised in {} and {}; no new admin token was made \
+             (hush init --recover-admin-token makes one, with the server stopped)",
             dirs.data_dir.display(),
             dirs.key_dir.display()
         ),
@@ -60,10 +71,12 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         print_config(&args);
         return Ok(());
     }
-    let opened = open(&args.dirs, config).await?;
+    // Bound before the stores are opened: a busy port must fail before a
+    // first start creates an admin token that could then not be shown.
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let opened = open(&args.dirs, config).await?;
     if let Some(first) = &opened.first_start {
         print_first_start(&args.dirs, first);
     }

@@ -117,3 +117,70 @@ fn stores_from_different_installations_are_refused() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("is --key-dir right?"), "{}", show(&out));
     assert!(!empty_keys.join("root.key").exists(), "a root key was written for a refused start");
 }
+
+#[test]
+fn an_empty_data_store_beside_keys_in_use_is_refused() {
+    let mut h = Hush::running();
+    h.stop();
+    std::fs::remove_dir_all(h.data_dir()).unwrap();
+    let out = serve_once(&h.data_dir(), &h.key_dir());
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is --data-dir right"), "{}", show(&out));
+}
+
+#[test]
+fn a_lost_admin_token_can_be_replaced_with_the_server_stopped() {
+    let mut h = Hush::running();
+    assert_eq!(h.cli(&["secret", "create", "k", "--value", "v"]).status.code(), Some(0));
+    let (data_dir, key_dir) = (h.data_dir(), h.key_dir());
+    let recover = || {
+        Command::new(HUSH)
+            .args(["init", "--recover-admin-token", "--data-dir"])
+            .arg(&data_dir)
+            .arg("--key-dir")
+            .arg(&key_dir)
+            .env_remove("HUSH_ROOT_KEY")
+            .output()
+            .unwrap()
+    };
+    let out = recover();
+    assert_eq!(out.status.code(), Some(1), "refused while the server runs: {}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("another hush process"), "{}", show(&out));
+    h.stop();
+    let out = recover();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let token = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert!(token.starts_with("hush_") && token != h.token);
+    h.start(&[], &[]);
+    assert_eq!(h.cli_as(&token, &["secret", "get", "k"], None).stdout, b"v");
+}
+
+#[test]
+fn a_busy_port_on_first_start_does_not_lose_the_admin_token() {
+    let busy = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let serve = |listen: &str| {
+        Command::new(HUSH)
+            .args(["serve", "--listen", listen, "--data-dir"])
+            .arg(dir.path().join("d"))
+            .arg("--key-dir")
+            .arg(dir.path().join("k"))
+            .env_remove("HUSH_ROOT_KEY")
+            .output()
+            .unwrap()
+    };
+    let out = serve(&format!("127.0.0.1:{port}"));
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot listen"), "{}", show(&out));
+    // Nothing was initialised, so `hush init` still makes (and shows) the admin token.
+    let out = Command::new(HUSH)
+        .args(["init", "--data-dir"])
+        .arg(dir.path().join("d"))
+        .arg("--key-dir")
+        .arg(dir.path().join("k"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).lines().last().unwrap().starts_with("hush_"));
+}

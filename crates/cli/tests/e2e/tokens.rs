@@ -133,3 +133,71 @@ fn tokens_expire() {
     let child: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(child["expires_at"], issuer["expires_at"], "{}", show(&out));
 }
+
+/// Someone who can write to the data store cannot plant a token, widen one,
+/// or bring a revoked one back: token rows are MACed under a key that lives
+/// in the key store.
+#[test]
+fn token_rows_edited_in_the_data_store_do_not_work() {
+    let h = Hush::running();
+    let lister = h.token(&["default"], &["secrets:list"]);
+    let lister_id = lister[5..21].to_owned();
+    assert_eq!(h.cli_as(&lister, &["secret", "list"], None).status.code(), Some(0));
+    let revoked = h.token(&["default"], &["secrets:list"]);
+    assert_eq!(h.cli(&["token", "revoke", &revoked[5..21]]).status.code(), Some(0));
+
+    // Widen an existing token to admin on all namespaces.
+    h.sql(&format!("UPDATE tokens SET scopes = 'admin', all_namespaces = 1 WHERE id = '{lister_id}'"));
+    // Plant a token: copy a real row under a new id (the attacker cannot compute a keyed hash).
+    let planted = "hush_00000000000000aa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+    let admin_id = &h.token[5..21];
+    h.sql(&format!(
+        "INSERT INTO tokens SELECT '00000000000000aa', hash, description, all_namespaces, namespace_ids, scopes, \
+         created_at, expires_at, revoked_at, NULL, mac FROM tokens WHERE id = '{admin_id}'"
+    ));
+    // Un-revoke.
+    h.sql(&format!("UPDATE tokens SET revoked_at = NULL WHERE id = '{}'", &revoked[5..21]));
+    // Token records are cached for a second; after that the edits are read, and refused.
+    std::thread::sleep(std::time::Duration::from_millis(1200));
+
+    for (what, token) in [("widened", lister.as_str()), ("planted", planted), ("un-revoked", revoked.as_str())] {
+        let out = h.cli_as(token, &["secret", "list"], None);
+        assert_eq!(out.status.code(), Some(3), "{what}: {}", show(&out));
+    }
+    // The admin token is untouched and works; the server logged the tampering.
+    assert_eq!(h.cli(&["secret", "list"]).status.code(), Some(0));
+    let log = h.log.lock().unwrap().clone();
+    assert!(log.contains("failed its integrity check"), "{log}");
+}
+
+#[test]
+fn revoking_a_token_revokes_the_tokens_it_issued() {
+    let h = Hush::running();
+    let manager = h.token(&["default"], &["tokens:manage", "secrets:list"]);
+    let out = h.cli_as(&manager, &["token", "create", "-n", "default", "--scope", "secrets:list"], None);
+    let child = String::from_utf8(out.stdout).unwrap().trim().to_owned();
+    assert_eq!(h.cli_as(&child, &["secret", "list"], None).status.code(), Some(0));
+    assert_eq!(h.cli(&["token", "revoke", &manager[5..21]]).status.code(), Some(0));
+    let out = h.cli_as(&child, &["secret", "list"], None);
+    assert_eq!(out.status.code(), Some(3), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("issued this token has been revoked"), "{}", show(&out));
+}
+
+#[test]
+fn a_recreated_namespace_does_not_see_its_predecessors_audit_events() {
+    let h = Hush::running();
+    assert_eq!(h.cli(&["namespace", "create", "team"]).status.code(), Some(0));
+    assert_eq!(h.cli(&["secret", "create", "old-tenant-secret", "-n", "team", "--value", "v"]).status.code(), Some(0));
+    assert_eq!(h.cli(&["namespace", "delete", "team"]).status.code(), Some(0));
+    assert_eq!(h.cli(&["namespace", "create", "team"]).status.code(), Some(0));
+    let auditor = h.token(&["team"], &["audit:read", "secrets:list"]);
+    assert_eq!(h.cli_as(&auditor, &["secret", "list", "-n", "team"], None).status.code(), Some(0));
+    let out = h.cli_as(&auditor, &["audit", "list", "--json"], None);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("old-tenant-secret"), "{text}");
+    assert!(text.contains("secret.list"), "{text}");
+    // The admin (all namespaces) still sees the whole history by name.
+    let out = h.cli(&["audit", "list", "-n", "team", "--json"]);
+    assert!(String::from_utf8_lossy(&out.stdout).contains("old-tenant-secret"));
+}

@@ -124,7 +124,6 @@ async fn scope_matrix() {
             (Scope::SecretsDelete, h.delete_secret(&c, &d, &name("gone")).await.map(drop)),
             (Scope::TokensManage, h.list_tokens(&c).await.map(drop)),
             (Scope::AuditRead, h.audit_events(&c, &Default::default()).await.map(drop)),
-            (Scope::AuditRead, h.verify_audit(&c).await.map(drop)),
         ];
         for (needed, result) in checks {
             if needed == scope {
@@ -136,6 +135,47 @@ async fn scope_matrix() {
                 );
             }
         }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn verifying_the_audit_log_needs_an_all_namespace_token() {
+    let f = fixture().await;
+    let bound = token(&f, &["default"], &[Scope::AuditRead]).await;
+    assert!(matches!(f.hush.verify_audit(&bound).await, Err(ServiceError::Forbidden(_))));
+    assert!(f.hush.verify_audit(&f.admin).await.unwrap().ok());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoking_a_token_revokes_what_it_issued() {
+    let f = fixture().await;
+    let manager = token(&f, &["default"], &[Scope::TokensManage, Scope::SecretsList]).await;
+    let child_spec = TokenSpec {
+        namespaces: Some(vec![ns("default")]),
+        scopes: ScopeSet::of([Scope::SecretsList]),
+        ttl: None,
+        description: String::new(),
+    };
+    let child = Credentials::bearer(f.hush.create_token(&manager, &child_spec).await.unwrap().token);
+    let grandchild = Credentials::bearer(
+        f.hush
+            .create_token(
+                &manager,
+                &TokenSpec { scopes: ScopeSet::of([Scope::SecretsList, Scope::TokensManage]), ..child_spec.clone() },
+            )
+            .await
+            .unwrap()
+            .token,
+    );
+    let great = Credentials::bearer(f.hush.create_token(&grandchild, &child_spec).await.unwrap().token);
+    for c in [&child, &grandchild, &great] {
+        f.hush.list_secrets(c, &ns("default"), &ListSecrets::default()).await.unwrap();
+    }
+    let manager_id = manager.token().unwrap().expose_secret()[5..21].to_owned();
+    f.hush.revoke_token(&f.admin, &manager_id).await.unwrap();
+    for c in [&child, &grandchild, &great] {
+        let err = f.hush.list_secrets(c, &ns("default"), &ListSecrets::default()).await.unwrap_err();
+        assert!(matches!(err, ServiceError::Unauthenticated(m) if m.contains("issued this token")), "{err:?}");
     }
 }
 

@@ -32,22 +32,22 @@ CREATE TABLE secret_versions (
     PRIMARY KEY (secret_id, version)
 );
 
+-- namespace_ids: the ids the token was issued for, space-separated (empty
+-- when all_namespaces); deleted namespaces simply stop matching. mac: HMAC
+-- under the token key (key store) over the whole row, so an edited or
+-- planted row does not verify.
 CREATE TABLE tokens (
     id              TEXT PRIMARY KEY,
     hash            BLOB NOT NULL,
     description     TEXT NOT NULL,
     all_namespaces  INTEGER NOT NULL,
+    namespace_ids   TEXT NOT NULL,
     scopes          TEXT NOT NULL,
     created_at      INTEGER NOT NULL,
     expires_at      INTEGER,
     revoked_at      INTEGER,
-    created_by      TEXT
-);
-
-CREATE TABLE token_namespaces (
-    token_id      TEXT NOT NULL REFERENCES tokens(id) ON DELETE CASCADE,
-    namespace_id  TEXT NOT NULL REFERENCES namespaces(id) ON DELETE CASCADE,
-    PRIMARY KEY (token_id, namespace_id)
+    created_by      TEXT,
+    mac             BLOB NOT NULL
 );
 
 CREATE TABLE audit_events (
@@ -55,7 +55,8 @@ CREATE TABLE audit_events (
     at         INTEGER NOT NULL,
     token_id   TEXT,
     action     TEXT NOT NULL,
-    namespace  TEXT,
+    namespace     TEXT,
+    namespace_id  TEXT,
     name       TEXT,
     version    INTEGER,
     outcome    TEXT NOT NULL,
@@ -63,3 +64,4 @@ CREATE TABLE audit_events (
     mac        BLOB NOT NULL
 );
 CREATE INDEX audit_events_by_namespace ON audit_events (namespace, seq);
+CREATE INDEX audit_events_by_namespace_id ON audit_events (namespace_id, seq);

@@ -55,15 +55,16 @@ impl SqliteDataStore {
 const AFTER_ALL_NAME_CHARACTERS: char = '\u{7f}';
 
 fn token_from_row(conn: &rusqlite::Connection, row: &rusqlite::Row<'_>) -> Result<TokenRecord, StoreError> {
-    let id: String = get(row, "id")?;
+    let issued: Vec<String> = get::<String>(row, "namespace_ids")?.split_whitespace().map(str::to_owned).collect();
     let namespaces = if get::<i64>(row, "all_namespaces")? != 0 {
         TokenNamespaces::All
     } else {
+        // The namespaces it was issued for that still exist, by name.
         let mut stmt = conn.prepare_cached(
-            "SELECT n.id, n.name FROM token_namespaces t JOIN namespaces n ON n.id = t.namespace_id \
-             WHERE t.token_id = ? ORDER BY n.name",
+            "SELECT id, name FROM namespaces WHERE id IN (SELECT value FROM json_each(?)) ORDER BY name",
         )?;
-        let refs = collect(stmt.query([&id])?, |r| {
+        let ids = json_list(&issued);
+        let refs = collect(stmt.query([ids])?, |r| {
             Ok(NamespaceRef { id: get(r, "id")?, name: rows::namespace_name(&get::<String>(r, "name")?)? })
         })?;
         TokenNamespaces::Only(refs)
@@ -72,13 +73,22 @@ fn token_from_row(conn: &rusqlite::Connection, row: &rusqlite::Row<'_>) -> Resul
         hash: get(row, "hash")?,
         description: get(row, "description")?,
         namespaces,
+        issued_namespace_ids: issued,
         scopes: rows::scopes(&get::<String>(row, "scopes")?)?,
         created_at: get(row, "created_at")?,
         expires_at: get(row, "expires_at")?,
         revoked_at: get(row, "revoked_at")?,
         created_by: get(row, "created_by")?,
-        id,
+        mac: get(row, "mac")?,
+        id: get(row, "id")?,
     })
+}
+
+/// A JSON array of strings for `json_each`. Only used for ids and names
+/// that were validated to `[A-Za-z0-9._-]`, so they need no escaping.
+fn json_list(items: impl IntoIterator<Item = impl AsRef<str>>) -> String {
+    let quoted: Vec<String> = items.into_iter().map(|i| format!("\"{}\"", i.as_ref())).collect();
+    format!("[{}]", quoted.join(","))
 }
 
 #[async_trait]
@@ -193,24 +203,21 @@ impl DataStore for SqliteDataStore {
     }
 
     async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
-        // The namespace filter is a list of names; SQLite has no array binding,
-        // so it is passed as JSON and unpacked with json_each. Namespace names
-        // are validated to [A-Za-z0-9._-], so quoting them needs no escaping.
-        let namespaces = query.namespaces.as_ref().map(|list| {
-            let quoted: Vec<String> = list.iter().map(|n| format!("\"{n}\"")).collect();
-            format!("[{}]", quoted.join(","))
-        });
-        let before = query.before.map(|b| b as i64).unwrap_or(i64::MAX);
+        // SQLite has no array binding: the id filter goes in as JSON for json_each.
+        let ids = query.namespace_ids.as_ref().map(json_list);
+        let namespace = query.namespace.as_ref().map(|n| n.to_string());
+        let before = query.before.map(|b| b.min(i64::MAX as u64) as i64).unwrap_or(i64::MAX);
         let (name, limit) = (query.name.clone(), i64::from(query.limit));
         self.read
             .scan(move |c| {
                 let mut stmt = c.prepare_cached(
                     "SELECT * FROM audit_events WHERE seq < ?1 \
-                     AND (?2 IS NULL OR namespace IN (SELECT value FROM json_each(?2))) \
-                     AND (?3 IS NULL OR name = ?3) \
-                     ORDER BY seq DESC LIMIT ?4",
+                     AND (?2 IS NULL OR namespace_id IN (SELECT value FROM json_each(?2))) \
+                     AND (?3 IS NULL OR namespace = ?3) \
+                     AND (?4 IS NULL OR name = ?4) \
+                     ORDER BY seq DESC LIMIT ?5",
                 )?;
-                collect(stmt.query(params![before, namespaces, name, limit])?, rows::audit)
+                collect(stmt.query(params![before, ids, namespace, name, limit])?, rows::audit)
             })
             .await
     }

@@ -20,8 +20,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::rows;
 use crate::{
-    AuditEvent, Conflict, Mutation, NamespaceRecord, Outcome, PutVersion, SecretRecord, StoreError, TokenNamespaces,
-    TokenRecord, VersionSlot, WriteOutcome, WriteRequest, now_millis,
+    AuditEvent, Conflict, Mutation, NamespaceRecord, Outcome, PutVersion, SecretRecord, StoreError, TokenRecord,
+    VersionSlot, WriteOutcome, WriteRequest, now_millis,
 };
 
 /// Most requests committed in one transaction.
@@ -155,8 +155,8 @@ fn apply_batch(
 
 fn append_audit(tx: &Transaction<'_>, seq: u64, e: &AuditEvent, mac: &[u8; 32]) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "INSERT INTO audit_events (seq, at, token_id, action, namespace, name, version, outcome, context, mac) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_events (seq, at, token_id, action, namespace, namespace_id, name, version, outcome, context, mac) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         seq as i64,
@@ -164,6 +164,7 @@ fn append_audit(tx: &Transaction<'_>, seq: u64, e: &AuditEvent, mac: &[u8; 32]) 
         e.token_id,
         e.action.as_str(),
         e.namespace,
+        e.namespace_id,
         e.name,
         e.version.map(|v| v as i64),
         e.outcome.as_str(),
@@ -200,14 +201,14 @@ fn apply<'m>(
             Ok(WriteOutcome::Done)
         }
         Mutation::CreateToken(token) => create_token(tx, token),
-        Mutation::RevokeToken { id, at } => {
+        Mutation::RevokeToken { id, at, mac } => {
             let revoked: Option<Option<i64>> =
                 tx.query_row("SELECT revoked_at FROM tokens WHERE id = ?", [id], |r| r.get(0)).optional()?;
             match revoked {
                 None => Err(StoreError::NotFound),
                 Some(Some(_)) => Ok(WriteOutcome::Done),
                 Some(None) => {
-                    tx.execute("UPDATE tokens SET revoked_at = ? WHERE id = ?", params![at, id])?;
+                    tx.execute("UPDATE tokens SET revoked_at = ?, mac = ? WHERE id = ?", params![at, mac, id])?;
                     Ok(WriteOutcome::Done)
                 }
             }
@@ -301,31 +302,27 @@ fn put_version(tx: &Transaction<'_>, p: &PutVersion) -> Result<WriteOutcome, Sto
 }
 
 fn create_token(tx: &Transaction<'_>, t: &TokenRecord) -> Result<WriteOutcome, StoreError> {
-    if let TokenNamespaces::Only(list) = &t.namespaces {
-        for ns in list {
-            if !namespace_exists(tx, &ns.id)? {
-                return Err(StoreError::NotFound);
-            }
+    for id in &t.issued_namespace_ids {
+        if !namespace_exists(tx, id)? {
+            return Err(StoreError::NotFound);
         }
     }
     tx.execute(
-        "INSERT INTO tokens (id, hash, description, all_namespaces, scopes, created_at, expires_at, revoked_at, created_by) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+        "INSERT INTO tokens (id, hash, description, all_namespaces, namespace_ids, scopes, created_at, expires_at, \
+         revoked_at, created_by, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             t.id,
             t.hash,
             t.description,
-            matches!(t.namespaces, TokenNamespaces::All) as i64,
+            i64::from(t.all_namespaces()),
+            t.issued_namespace_ids.join(" "),
             t.scopes.to_list(),
             t.created_at,
             t.expires_at,
+            t.revoked_at,
             t.created_by,
+            t.mac,
         ],
     )?;
-    if let TokenNamespaces::Only(list) = &t.namespaces {
-        for ns in list {
-            tx.execute("INSERT INTO token_namespaces (token_id, namespace_id) VALUES (?, ?)", [&t.id, &ns.id])?;
-        }
-    }
     Ok(WriteOutcome::Done)
 }

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::connect::{Access, migrate, open};
 use super::rows::u64_of;
-use crate::{AuditAnchor, Conflict, KeyStore, StoreError, now_millis};
+use crate::{AuditAnchor, Conflict, Installation, KeyStore, StoreError, now_millis};
 
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/keys/0001_initial.sql")];
 
@@ -47,24 +47,42 @@ fn is_unique_violation(e: &rusqlite::Error) -> bool {
 
 #[async_trait]
 impl KeyStore for SqliteKeyStore {
-    async fn installation(&self) -> Result<Option<(String, Vec<u8>)>, StoreError> {
+    async fn installation(&self) -> Result<Option<Installation>, StoreError> {
         self.with(|c| {
-            Ok(c.query_row("SELECT id, wrapped_audit_key FROM installation", [], |r| Ok((r.get(0)?, r.get(1)?)))
-                .optional()?)
+            Ok(c.query_row(
+                "SELECT id, wrapped_audit_key, wrapped_token_key, completed_at IS NOT NULL FROM installation",
+                [],
+                |r| {
+                    Ok(Installation {
+                        id: r.get(0)?,
+                        wrapped_audit_key: r.get(1)?,
+                        wrapped_token_key: r.get(2)?,
+                        completed: r.get(3)?,
+                    })
+                },
+            )
+            .optional()?)
         })
     }
 
-    async fn initialize(&self, installation_id: &str, wrapped_audit_key: &[u8]) -> Result<(), StoreError> {
+    async fn initialize(&self, installation: &Installation) -> Result<(), StoreError> {
         self.with(|c| {
             let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
             if tx.query_row("SELECT 1 FROM installation", [], |_| Ok(())).optional()?.is_some() {
                 return Err(StoreError::Conflict(Conflict::AlreadyExists));
             }
             tx.execute(
-                "INSERT INTO installation (id, wrapped_audit_key, created_at) VALUES (?, ?, ?)",
-                params![installation_id, wrapped_audit_key, now_millis()],
+                "INSERT INTO installation (id, wrapped_audit_key, wrapped_token_key, created_at) VALUES (?, ?, ?, ?)",
+                params![installation.id, installation.wrapped_audit_key, installation.wrapped_token_key, now_millis()],
             )?;
             tx.commit()?;
+            Ok(())
+        })
+    }
+
+    async fn mark_completed(&self) -> Result<(), StoreError> {
+        self.with(|c| {
+            c.execute("UPDATE installation SET completed_at = ? WHERE completed_at IS NULL", [now_millis()])?;
             Ok(())
         })
     }
@@ -112,7 +130,15 @@ impl KeyStore for SqliteKeyStore {
             c.execute("DELETE FROM namespace_keys WHERE namespace_id = ?", [namespace_id])?;
             // Move the overwritten pages out of the WAL into the main file and
             // truncate the WAL, so the old key bytes are gone from both files.
-            c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
+            // If another connection (a backup tool, say) holds the file, the
+            // checkpoint cannot finish: report it, so the caller retries.
+            let busy: i64 = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
+            if busy != 0 {
+                return Err(StoreError::Database(
+                    "the key store is in use by another process; the destroyed key may remain in its write-ahead log until a retry succeeds"
+                        .into(),
+                ));
+            }
             Ok(())
         })
     }

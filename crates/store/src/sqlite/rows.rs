@@ -68,6 +68,7 @@ pub(crate) fn audit(row: &Row<'_>) -> Result<AuditRecord, StoreError> {
             token_id: get(row, "token_id")?,
             action: AuditAction::parse(&get::<String>(row, "action")?).unwrap_or(AuditAction::Unrecognized),
             namespace: get(row, "namespace")?,
+            namespace_id: get(row, "namespace_id")?,
             name: get(row, "name")?,
             version: version.map(|v| v as u64),
             outcome: Outcome::parse(&get::<String>(row, "outcome")?).unwrap_or(Outcome::Unrecognized),

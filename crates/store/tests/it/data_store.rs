@@ -153,11 +153,13 @@ async fn delete_is_idempotent_and_namespace_delete_cascades() {
             NamespaceRef { id: ns.id.clone(), name: ns.name.clone() },
             NamespaceRef { id: other.id.clone(), name: other.name.clone() },
         ]),
+        issued_namespace_ids: vec![ns.id.clone(), other.id.clone()],
         scopes: ScopeSet::of([Scope::SecretsRead]),
         created_at: 1,
         expires_at: None,
         revoked_at: None,
         created_by: None,
+        mac: vec![7; 32],
     };
     f.data
         .write(WriteRequest { mutation: Mutation::CreateToken(token), audit: event(AuditAction::TokenCreate) })
@@ -237,11 +239,8 @@ async fn refused_writes_are_audited_with_their_outcome() {
             ("namespace.create", "ok", None)
         ]
     );
-    let only_default = AuditQuery {
-        namespaces: Some(vec![NamespaceName::parse("default").unwrap()]),
-        limit: 10,
-        ..Default::default()
-    };
+    let only_default =
+        AuditQuery { namespace: Some(NamespaceName::parse("default").unwrap()), limit: 10, ..Default::default() };
     assert_eq!(f.data.audit_events(&only_default).await.unwrap().len(), 1);
     let seqs: HashSet<u64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs.len(), 4);

@@ -1,5 +1,5 @@
 use hush_store::sqlite::KEYS_FILE;
-use hush_store::{AuditAnchor, Conflict, StoreError};
+use hush_store::{AuditAnchor, Conflict, Installation, StoreError};
 
 use crate::fixture;
 
@@ -40,9 +40,18 @@ async fn keys_by_version_and_destroyed_for_good() {
 async fn installation_and_anchor() {
     let f = fixture().await;
     assert!(f.keys.installation().await.unwrap().is_none());
-    f.keys.initialize("inst", b"wrapped").await.unwrap();
-    assert!(matches!(f.keys.initialize("inst2", b"w").await, Err(StoreError::Conflict(Conflict::AlreadyExists))));
-    assert_eq!(f.keys.installation().await.unwrap(), Some(("inst".into(), b"wrapped".to_vec())));
+    let inst = Installation {
+        id: "inst".into(),
+        wrapped_audit_key: b"audit".to_vec(),
+        wrapped_token_key: b"token".to_vec(),
+        completed: false,
+    };
+    f.keys.initialize(&inst).await.unwrap();
+    let again = Installation { id: "inst2".into(), ..inst.clone() };
+    assert!(matches!(f.keys.initialize(&again).await, Err(StoreError::Conflict(Conflict::AlreadyExists))));
+    assert_eq!(f.keys.installation().await.unwrap(), Some(inst.clone()));
+    f.keys.mark_completed().await.unwrap();
+    assert_eq!(f.keys.installation().await.unwrap(), Some(Installation { completed: true, ..inst }));
     f.keys.set_audit_anchor(&AuditAnchor { seq: 5, mac: vec![5] }).await.unwrap();
     f.keys.set_audit_anchor(&AuditAnchor { seq: 3, mac: vec![3] }).await.unwrap();
     assert_eq!(f.keys.audit_anchor().await.unwrap(), Some(AuditAnchor { seq: 5, mac: vec![5] }));
