@@ -267,6 +267,25 @@ mod tests {
         assert!(err.contains("U+0009"), "{err}");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn parsing_never_panics_and_accepted_names_round_trip(text in "\\PC{0,300}") {
+            if let Ok(n) = SecretName::parse(&text) {
+                proptest::prop_assert_eq!(n.as_str(), text.as_str());
+                proptest::prop_assert!(n.as_str().len() <= SECRET_NAME_MAX);
+            }
+            if let Ok(n) = NamespaceName::parse(&text) {
+                proptest::prop_assert_eq!(n.as_str(), text.as_str());
+            }
+        }
+
+        #[test]
+        fn generated_valid_names_are_accepted(segments in proptest::collection::vec("[A-Za-z0-9_-][A-Za-z0-9._-]{0,20}", 1..5)) {
+            let name = segments.join("/");
+            proptest::prop_assert!(SecretName::parse(&name).is_ok(), "{}", name);
+        }
+    }
+
     #[test]
     fn reserved_namespaces_are_recognised() {
         assert!(NamespaceName::parse("global").unwrap().is_reserved());
