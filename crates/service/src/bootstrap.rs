@@ -261,7 +261,8 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
                     key_dir: opts.key_dir.clone(),
                 });
             }
-            data.close().await;
+            // Dropped here; its writer thread ends with it.
+            drop(data);
             let (root, written) = match root {
                 Some(root) => (root, None),
                 None => {

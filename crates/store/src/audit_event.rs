@@ -199,17 +199,8 @@ impl AuditEvent {
     /// The bytes the chain MAC covers for this event at position `seq`.
     /// Length prefixes and presence bytes make the encoding unambiguous.
     pub fn canonical(&self, seq: u64) -> Vec<u8> {
-        fn text(out: &mut Vec<u8>, t: Option<&str>) {
-            match t {
-                None => out.push(0),
-                Some(t) => {
-                    out.push(1);
-                    out.extend_from_slice(&(t.len() as u32).to_be_bytes());
-                    out.extend_from_slice(t.as_bytes());
-                }
-            }
-        }
-        let mut out = Vec::with_capacity(96);
+        use crate::canonical::{integer, text};
+        let mut out = Vec::with_capacity(128);
         out.extend_from_slice(b"hush/audit/v1\0");
         out.extend_from_slice(&seq.to_be_bytes());
         out.extend_from_slice(&self.at.to_be_bytes());
@@ -218,13 +209,7 @@ impl AuditEvent {
         text(&mut out, self.namespace.as_deref());
         text(&mut out, self.namespace_id.as_deref());
         text(&mut out, self.name.as_deref());
-        match self.version {
-            None => out.push(0),
-            Some(v) => {
-                out.push(1);
-                out.extend_from_slice(&v.to_be_bytes());
-            }
-        }
+        integer(&mut out, self.version.map(|v| v as i64));
         text(&mut out, Some(self.outcome.as_str()));
         text(&mut out, self.context.as_deref());
         out

@@ -18,6 +18,7 @@
 //! request is answered only after its transaction is durable.
 
 mod audit_event;
+mod canonical;
 mod data_store;
 mod error;
 mod key_store;

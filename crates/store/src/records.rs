@@ -142,30 +142,11 @@ impl TokenRecord {
     /// length-prefixed. Namespace ids as issued, so deleting a namespace does
     /// not invalidate the MAC.
     pub fn canonical(&self) -> Vec<u8> {
-        fn text(out: &mut Vec<u8>, t: Option<&str>) {
-            match t {
-                None => out.push(0),
-                Some(t) => {
-                    out.push(1);
-                    out.extend_from_slice(&(t.len() as u32).to_be_bytes());
-                    out.extend_from_slice(t.as_bytes());
-                }
-            }
-        }
-        fn time(out: &mut Vec<u8>, t: Option<Millis>) {
-            match t {
-                None => out.push(0),
-                Some(t) => {
-                    out.push(1);
-                    out.extend_from_slice(&t.to_be_bytes());
-                }
-            }
-        }
+        use crate::canonical::{bytes, integer, text};
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(b"hush/token-record/v1\0");
         text(&mut out, Some(&self.id));
-        out.extend_from_slice(&(self.hash.len() as u32).to_be_bytes());
-        out.extend_from_slice(&self.hash);
+        bytes(&mut out, Some(&self.hash));
         out.push(u8::from(self.all_namespaces()));
         let mut ids = self.issued_namespace_ids.clone();
         ids.sort();
@@ -174,9 +155,9 @@ impl TokenRecord {
             text(&mut out, Some(id));
         }
         text(&mut out, Some(&self.scopes.to_list()));
-        time(&mut out, Some(self.created_at));
-        time(&mut out, self.expires_at);
-        time(&mut out, self.revoked_at);
+        integer(&mut out, Some(self.created_at));
+        integer(&mut out, self.expires_at);
+        integer(&mut out, self.revoked_at);
         text(&mut out, self.created_by.as_deref());
         text(&mut out, Some(&self.description));
         out

@@ -24,7 +24,8 @@ const MIGRATIONS: &[&str] = &[include_str!("../../migrations/data/0001_initial.s
 /// How many requests wait for the writer before new ones are pushed back on.
 const QUEUE_DEPTH: usize = 4096;
 
-/// The SQLite data store. Cheap to clone; clones share the pool and writer.
+/// The SQLite data store. Cheap to clone; clones share the pool and writer,
+/// and the writer thread ends when the last clone is dropped.
 #[derive(Debug, Clone)]
 pub struct SqliteDataStore {
     read: Arc<ReadPool>,
@@ -45,9 +46,6 @@ impl SqliteDataStore {
             .map_err(|e| StoreError::Database(Box::new(e)))?;
         Ok(Self { read, writer })
     }
-
-    /// Releases idle read connections; the writer stops once every clone is dropped.
-    pub async fn close(&self) {}
 }
 
 /// Names sort bytewise and use only `[A-Za-z0-9._/-]`, all below DEL, so

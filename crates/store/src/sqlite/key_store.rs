@@ -29,9 +29,6 @@ impl SqliteKeyStore {
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 
-    /// Nothing to release early; the connection closes when the last clone drops.
-    pub async fn close(&self) {}
-
     /// Runs `f` on the connection. Key store operations are single-row and
     /// rare, so they run inline rather than on another thread.
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
