@@ -115,15 +115,15 @@ impl Hush {
         pending: PendingEvent,
         result: Result<T, ServiceError>,
     ) -> Result<T, ServiceError> {
+        if let Err(ServiceError::Internal(cause)) = &result {
+            tracing::error!(action = %pending.event.action, error = %cause, source = ?cause.source(), "request failed");
+        }
         if pending.handed_to_store {
             return result;
         }
         let mut event = pending.event;
         if let Err(e) = &result {
             event.outcome = e.outcome();
-            if let ServiceError::Internal(cause) = e {
-                tracing::error!(action = %event.action, error = %cause, source = ?cause.source(), "request failed");
-            }
         }
         let written = self.data.write(WriteRequest { mutation: Mutation::AuditOnly, audit: event }).await;
         match (result, written) {
