@@ -46,11 +46,6 @@ impl SecretBytes {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-
-    /// Interprets the bytes as UTF-8 text, when they are.
-    pub fn to_secret_string(&self) -> Option<SecretString> {
-        std::str::from_utf8(self.expose_secret()).ok().map(SecretString::copy_from)
-    }
 }
 
 impl fmt::Debug for SecretBytes {

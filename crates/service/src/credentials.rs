@@ -63,8 +63,6 @@ pub struct Caller {
     pub scopes: ScopeSet,
     /// Where it may do it (the namespaces it was issued for that still exist).
     pub namespaces: TokenNamespaces,
-    /// The namespace ids it was issued for (empty when bound to all).
-    pub issued_namespace_ids: Vec<String>,
     /// When the token expires, if it does.
     pub expires_at: Option<Millis>,
 }

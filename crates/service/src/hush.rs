@@ -174,7 +174,6 @@ impl Hush {
             token_id: record.id.clone(),
             scopes: record.scopes,
             namespaces: record.namespaces.clone(),
-            issued_namespace_ids: record.issued_namespace_ids.clone(),
             expires_at: record.expires_at,
         })
     }
