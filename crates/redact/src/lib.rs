@@ -1,0 +1,225 @@
+//! Scrubbing secret values out of byte streams.
+//!
+//! A [`Redactor`] is compiled once from a set of secret values; each output
+//! stream gets its own [`Scrubber`], which replaces every occurrence of every
+//! secret with a replacement (`***` by default): split across writes,
+//! overlapping or adjacent to another secret, as the whitespace-trimmed value,
+//! each line of a multi-line value, and (for values of at least
+//! [`MIN_ENCODED_LEN`] bytes) base64 at the three byte alignments, URL
+//! encoding and JSON string escaping. Input is bytes, not text: invalid UTF-8,
+//! NUL bytes and line endings pass through as they are.
+//!
+//! This crate knows nothing of where secrets come from or where output goes;
+//! it owns the matching and the streaming. See `docs/redaction.md` for what is
+//! and is not masked, and why.
+//!
+//! ```
+//! let redactor = hush_redact::Redactor::builder().secret(b"TOP_SECRET").build().unwrap();
+//! let mut scrubber = redactor.scrubber();
+//! let mut out = Vec::new();
+//! scrubber.write(b"hello TOP_", &mut out).unwrap();
+//! assert_eq!(out, b"hello "); // "TOP_" could be the start of the secret
+//! scrubber.write(b"SECRET!\n", &mut out).unwrap();
+//! scrubber.finish(&mut out).unwrap();
+//! assert_eq!(out, b"hello ***!\n");
+//! ```
+
+mod encodings;
+mod matcher;
+mod scrubber;
+mod shift_table;
+mod variants;
+
+use std::io::{self, Read, Write};
+use std::sync::Arc;
+
+use zeroize::Zeroizing;
+
+pub use matcher::CompileError;
+pub use scrubber::Scrubber;
+pub use variants::MIN_ENCODED_LEN;
+
+use crate::encodings::PatternBytes;
+use crate::matcher::Matcher;
+
+/// What a masked range is replaced with unless told otherwise.
+pub const DEFAULT_REPLACEMENT: &[u8] = b"***";
+
+/// A compiled set of secrets to mask. Cheap to clone and share across threads;
+/// it holds the secrets' bytes (inside its automaton) for as long as it lives.
+#[derive(Clone)]
+pub struct Redactor {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    matcher: Matcher,
+    replacement: Vec<u8>,
+    secrets: usize,
+    patterns: usize,
+    ignored: Vec<usize>,
+}
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redactor")
+            .field("secrets", &self.inner.secrets)
+            .field("patterns", &self.inner.patterns)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Collects secrets and options for a [`Redactor`].
+pub struct RedactorBuilder {
+    secrets: Vec<Zeroizing<Vec<u8>>>,
+    replacement: Vec<u8>,
+    encodings: bool,
+}
+
+impl std::fmt::Debug for RedactorBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedactorBuilder").field("secrets", &self.secrets.len()).finish_non_exhaustive()
+    }
+}
+
+impl Default for RedactorBuilder {
+    fn default() -> Self {
+        RedactorBuilder { secrets: Vec::new(), replacement: DEFAULT_REPLACEMENT.to_vec(), encodings: true }
+    }
+}
+
+impl RedactorBuilder {
+    /// Adds a secret value (copied; the copy is wiped after [`Self::build`]).
+    pub fn secret(mut self, value: impl AsRef<[u8]>) -> Self {
+        self.secrets.push(Zeroizing::new(value.as_ref().to_vec()));
+        self
+    }
+
+    /// Adds several secret values.
+    pub fn secrets<I>(mut self, values: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: AsRef<[u8]>,
+    {
+        for value in values {
+            self = self.secret(value);
+        }
+        self
+    }
+
+    /// What masked ranges become (default `***`).
+    pub fn replacement(mut self, replacement: impl Into<Vec<u8>>) -> Self {
+        self.replacement = replacement.into();
+        self
+    }
+
+    /// Whether encoded forms (base64, URL, JSON) are masked too (default yes).
+    pub fn encodings(mut self, yes: bool) -> Self {
+        self.encodings = yes;
+        self
+    }
+
+    /// Compiles the secrets. Empty and whitespace-only secrets are skipped;
+    /// [`Redactor::ignored`] says which.
+    pub fn build(self) -> Result<Redactor, CompileError> {
+        let mut patterns: Vec<PatternBytes> = Vec::new();
+        let mut ignored = Vec::new();
+        for (index, secret) in self.secrets.iter().enumerate() {
+            if variants::is_blank(secret) {
+                ignored.push(index);
+            }
+            variants::patterns_of(secret, self.encodings, &mut patterns);
+        }
+        patterns.retain(|p| !p.is_empty());
+        patterns.sort_unstable_by(|a, b| a[..].cmp(&b[..]));
+        patterns.dedup_by(|a, b| a[..] == b[..]);
+        let matcher = Matcher::new(&patterns)?;
+        Ok(Redactor {
+            inner: Arc::new(Inner {
+                matcher,
+                replacement: self.replacement,
+                secrets: self.secrets.len(),
+                patterns: patterns.len(),
+                ignored,
+            }),
+        })
+    }
+}
+
+impl Redactor {
+    /// Starts a set of secrets.
+    pub fn builder() -> RedactorBuilder {
+        RedactorBuilder::default()
+    }
+
+    /// Positions (0-based, in the order added) of the secrets that were
+    /// ignored because they are empty or whitespace-only.
+    pub fn ignored(&self) -> &[usize] {
+        &self.inner.ignored
+    }
+
+    /// How many distinct byte strings are masked.
+    pub fn pattern_count(&self) -> usize {
+        self.inner.patterns
+    }
+
+    /// The most input bytes a scrubber ever holds back.
+    pub fn max_held_back(&self) -> usize {
+        self.inner.matcher.longest_pattern().saturating_sub(1)
+    }
+
+    /// Heap memory held by the compiled patterns, in bytes.
+    pub fn memory_usage(&self) -> usize {
+        self.inner.matcher.memory_usage()
+    }
+
+    /// A scrubber for one stream.
+    pub fn scrubber(&self) -> Scrubber {
+        Scrubber::new(self.clone())
+    }
+
+    /// Redacts a whole input at once.
+    pub fn redact(&self, input: &[u8]) -> Vec<u8> {
+        let mut out = Vec::with_capacity(input.len());
+        let mut scrubber = self.scrubber();
+        // Writing into a Vec cannot fail.
+        let _ = scrubber.write(input, &mut out);
+        let _ = scrubber.finish(&mut out);
+        out
+    }
+
+    /// Copies `input` to `output`, redacted, flushing after every read so that
+    /// output appears as soon as it is known not to hold a secret. Returns the
+    /// number of bytes read.
+    pub fn copy(&self, mut input: impl Read, mut output: impl Write) -> io::Result<u64> {
+        let mut buffer = Zeroizing::new(vec![0u8; COPY_BUFFER]);
+        let mut scrubber = self.scrubber();
+        let mut total = 0u64;
+        loop {
+            let n = match input.read(&mut buffer) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            total += n as u64;
+            scrubber.write(&buffer[..n], &mut output)?;
+            output.flush()?;
+        }
+        scrubber.finish(&mut output)?;
+        output.flush()?;
+        Ok(total)
+    }
+
+    pub(crate) fn matcher(&self) -> &Matcher {
+        &self.inner.matcher
+    }
+
+    pub(crate) fn replacement(&self) -> &[u8] {
+        &self.inner.replacement
+    }
+}
+
+/// Read size of [`Redactor::copy`]: large enough that a pipe is drained in a
+/// few reads, small enough to stay in the L2 cache.
+const COPY_BUFFER: usize = 256 * 1024;

@@ -1,0 +1,196 @@
+//! [`Scrubber`]: one output stream's redaction state.
+//!
+//! Input arrives in chunks cut anywhere. Each byte advances the automaton; a
+//! match marks the bytes it covers, merged with any overlapping or adjacent
+//! marked range. After a chunk, everything before the earliest place a match
+//! could still begin is written out at once: the bytes that cannot be the
+//! start of a secret are never delayed, and what is held back is at most the
+//! longest pattern minus one byte. A marked range is written as one
+//! replacement, however many chunks it spans.
+
+use std::collections::VecDeque;
+use std::io::{self, Write};
+
+use aho_corasick::automaton::StateID;
+use zeroize::Zeroizing;
+
+use crate::Redactor;
+
+/// Redacts one stream: feed it with [`Scrubber::write`], end it with
+/// [`Scrubber::finish`]. Create one per stream with [`Redactor::scrubber`].
+pub struct Scrubber {
+    redactor: Redactor,
+    state: StateID,
+    /// Stream offset of the next input byte.
+    position: u64,
+    /// Stream offset of the first byte not yet released.
+    released: u64,
+    /// The bytes from `released` to `position`: a possible start of a secret.
+    pending: Zeroizing<Vec<u8>>,
+    /// Marked ranges not yet wholly released, in order, disjoint.
+    masks: VecDeque<Mask>,
+    /// End of the last marked range released; a match that begins at or
+    /// before it continues that range instead of starting a new one.
+    released_mask_end: Option<u64>,
+    /// Matches found in the current chunk (kept to reuse the allocation).
+    found: Vec<(u64, u64)>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Mask {
+    start: u64,
+    end: u64,
+    /// The replacement for this range has been written.
+    replaced: bool,
+}
+
+impl std::fmt::Debug for Scrubber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scrubber")
+            .field("position", &self.position)
+            .field("held_back", &self.held_back())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Scrubber {
+    pub(crate) fn new(redactor: Redactor) -> Scrubber {
+        let state = redactor.matcher().start();
+        Scrubber {
+            redactor,
+            state,
+            position: 0,
+            released: 0,
+            pending: Zeroizing::new(Vec::new()),
+            masks: VecDeque::new(),
+            released_mask_end: None,
+            found: Vec::new(),
+        }
+    }
+
+    /// How many input bytes are held back, waiting to see whether they begin
+    /// a secret.
+    pub fn held_back(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// Scrubs `chunk` and writes out everything that can no longer be part of
+    /// a secret. Does not flush `out`.
+    pub fn write(&mut self, chunk: &[u8], out: &mut impl Write) -> io::Result<()> {
+        let chunk_start = self.position;
+        let matcher = self.redactor.matcher();
+        let found = &mut self.found;
+        found.clear();
+        // `end` is relative to the chunk; a match may begin in an earlier one.
+        let mut record = |end: usize, len: usize| {
+            let end = chunk_start + end as u64;
+            found.push((end - len as u64, end));
+        };
+        let edge = matcher.longest_pattern();
+        match matcher.shift_table() {
+            Some(table) if chunk.len() >= 2 * edge => {
+                // Matches that began in earlier chunks end in the first `edge`
+                // bytes; the table finds those wholly inside the chunk; the
+                // last `edge` bytes, scanned from the start state, give the
+                // exact state at the end (no pattern is longer than `edge`).
+                matcher.scan(self.state, &chunk[..edge], &mut record);
+                table.find_all(chunk, |start, len| record(start + len, len));
+                let tail = chunk.len() - edge;
+                self.state = matcher.scan(matcher.start(), &chunk[tail..], |end, len| record(tail + end, len));
+            }
+            _ => self.state = matcher.scan(self.state, chunk, &mut record),
+        }
+        self.position += chunk.len() as u64;
+        // Ranges found twice, or out of order, merge here.
+        self.found.sort_unstable();
+        for &(start, end) in &self.found {
+            add_mask(&mut self.masks, start, end, self.released_mask_end);
+        }
+        // A partial match may begin inside bytes already released, which
+        // were then masked (see `Matcher::depth`): it continues that mask.
+        let until = (self.position - matcher.depth(self.state) as u64).max(self.released);
+        self.release(until, chunk, chunk_start, out)
+    }
+
+    /// Writes out everything held back: the stream has ended. The scrubber
+    /// can then start a new stream.
+    pub fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
+        self.release(self.position, &[], self.position, out)?;
+        self.state = self.redactor.matcher().start();
+        self.released_mask_end = None;
+        Ok(())
+    }
+
+    /// Writes the stream from `released` up to `until`, replacing marked
+    /// ranges, and keeps the rest (`pending`, then `chunk`) for later.
+    fn release(&mut self, until: u64, chunk: &[u8], chunk_start: u64, out: &mut impl Write) -> io::Result<()> {
+        let replacement = self.redactor.replacement();
+        let mut at = self.released;
+        while at < until {
+            let next_mask = self.masks.front_mut().filter(|m| m.start < until);
+            let Some(mask) = next_mask else {
+                self.write_span(at, until, chunk, chunk_start, out)?;
+                break;
+            };
+            if at < mask.start {
+                let start = mask.start;
+                self.write_span(at, start, chunk, chunk_start, out)?;
+            }
+            let mask = self.masks.front_mut().expect("the mask just looked at");
+            if !mask.replaced {
+                out.write_all(replacement)?;
+                mask.replaced = true;
+            }
+            at = mask.end.min(until);
+            self.released_mask_end = Some(at);
+            if mask.end <= until {
+                self.masks.pop_front();
+            }
+        }
+        // Keep [until, position): the tail of `pending`, then of `chunk`.
+        let keep_from_pending = until.saturating_sub(self.released) as usize;
+        if until <= chunk_start {
+            let drop = keep_from_pending.min(self.pending.len());
+            self.pending.drain(..drop);
+            self.pending.extend_from_slice(chunk);
+        } else {
+            self.pending.clear();
+            self.pending.extend_from_slice(&chunk[(until - chunk_start) as usize..]);
+        }
+        self.released = until;
+        Ok(())
+    }
+
+    /// Writes the unmarked stream bytes [from, to), which lie in `pending`
+    /// and/or `chunk`.
+    fn write_span(&self, from: u64, to: u64, chunk: &[u8], chunk_start: u64, out: &mut impl Write) -> io::Result<()> {
+        if from < chunk_start {
+            let a = (from - self.released) as usize;
+            let b = (to.min(chunk_start) - self.released) as usize;
+            out.write_all(&self.pending[a..b])?;
+        }
+        if to > chunk_start {
+            let a = from.max(chunk_start) - chunk_start;
+            let b = to - chunk_start;
+            out.write_all(&chunk[a as usize..b as usize])?;
+        }
+        Ok(())
+    }
+}
+
+/// Marks [start, end), merging it with marks it overlaps or touches. Calls
+/// come in order of `start`, and every `end` is past the ends of the marks
+/// from earlier chunks (a match is found in the chunk holding its last byte).
+fn add_mask(masks: &mut VecDeque<Mask>, mut start: u64, mut end: u64, released_mask_end: Option<u64>) {
+    let mut replaced = released_mask_end.is_some_and(|e| start <= e);
+    while let Some(last) = masks.back() {
+        if last.end < start {
+            break;
+        }
+        start = start.min(last.start);
+        end = end.max(last.end);
+        replaced |= last.replaced;
+        masks.pop_back();
+    }
+    masks.push_back(Mask { start, end, replaced });
+}
