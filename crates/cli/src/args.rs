@@ -57,6 +57,81 @@ pub enum Command {
     /// Read and verify the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Mask secrets in standard input, writing the rest to standard output.
+    Redact(RedactArgs),
+    /// Run a command with secrets in its environment or in files, its output scrubbed.
+    Run(RunArgs),
+    /// Print a cache key per reference: it changes when the value does and reveals nothing about it.
+    CacheKey(CacheKeyArgs),
+}
+
+/// `hush redact`.
+#[derive(Debug, Args)]
+#[command(after_help = "Masks each secret, its trimmed form, each of its lines and (for values of 6 bytes or more) \
+its base64, URL and JSON encodings, also when split across reads. Output appears as soon as it cannot be \
+part of a secret.\n\nExamples:\n  ./build.sh 2>&1 | hush redact --secrets-file secrets.json\n  \
+tail -f app.log | hush redact --secret-ref env://DB_PASSWORD --secret-ref hush://ci/deploy-token")]
+pub struct RedactArgs {
+    /// A JSON array of strings: the secret values to mask.
+    #[arg(long, value_name = "FILE")]
+    pub secrets_file: Option<PathBuf>,
+    /// A reference whose value to mask (hush://[ns/]name[#field], env://NAME, file://PATH, cmd://COMMAND); repeatable.
+    #[arg(long = "secret-ref", value_name = "REF")]
+    pub secret_refs: Vec<String>,
+    /// What each masked range becomes.
+    #[arg(long, default_value = "***")]
+    pub replacement: String,
+    /// Mask the values only, not their base64, URL and JSON encodings.
+    #[arg(long)]
+    pub no_encodings: bool,
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+/// `hush run`.
+#[derive(Debug, Args)]
+#[command(after_help = "Every reference is resolved before the command starts; if one fails, it does not start. \
+The command's stdout and stderr are scrubbed of every resolved value; stdin passes through; SIGINT and SIGTERM \
+are forwarded. hush exits with the command's exit code (128+N if signal N ended it; 127 if it was not found).\n\n\
+Example:\n  hush run --env MY_SECRET=env://API_TOKEN -- sh -c 'echo this is the secret: $MY_SECRET'")]
+pub struct RunArgs {
+    /// Set VAR to the value of REF; repeatable.
+    #[arg(long = "env", value_name = "VAR=REF")]
+    pub env: Vec<String>,
+    /// Write the value of REF to a 0600 file in a private temporary directory and set VAR to its path
+    /// (removed when the command ends); repeatable.
+    #[arg(long = "file", value_name = "VAR=REF")]
+    pub files: Vec<String>,
+    /// A dotenv file (KEY=VALUE lines); values that are references are resolved and masked.
+    #[arg(long = "env-file", value_name = "FILE")]
+    pub env_files: Vec<PathBuf>,
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+    #[command(flatten)]
+    pub conn: Connection,
+    /// The command and its arguments, after --.
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<std::ffi::OsString>,
+}
+
+/// `hush cache-key`.
+#[derive(Debug, Args)]
+#[command(after_help = "With ?cacheKey=K on a reference, the key is a SHA-256 of K (the secret may rotate and the \
+cache stays). Otherwise it is Argon2id of the value under a per-installation salt (HUSH_CACHE_SALT, or a \
+0600 file created under ~/.config/hush on first use).")]
+pub struct CacheKeyArgs {
+    /// References (hush://, env://, file://, cmd://).
+    #[arg(required = true, value_name = "REF")]
+    pub refs: Vec<String>,
+    /// Print JSON: [{"reference": ..., "key": ...}].
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+    #[command(flatten)]
+    pub conn: Connection,
 }
 
 /// Where the stores live.

@@ -54,7 +54,11 @@ pub fn for_error(e: &anyhow::Error) -> ExitCode {
     if e.downcast_ref::<AuditFailed>().is_some() {
         return ExitCode::from(AUDIT_FAILED);
     }
-    let code = match e.downcast_ref::<ClientError>().and_then(ClientError::status) {
+    let status = e
+        .downcast_ref::<ClientError>()
+        .and_then(ClientError::status)
+        .or_else(|| e.downcast_ref::<hush_inject::ResolveError>().and_then(hush_inject::ResolveError::status));
+    let code = match status {
         Some(400 | 413) => USAGE,
         Some(401 | 403) => DENIED,
         Some(404) => NOT_FOUND,

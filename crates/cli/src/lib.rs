@@ -35,7 +35,7 @@ pub fn main() -> ExitCode {
         }
     };
     match runtime.block_on(run(cli.command)) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => ExitCode::from(code),
         Err(e) => {
             let mut err = anstream::stderr();
             let style = anstyle::AnsiColor::Red.on_default().bold();
@@ -45,7 +45,8 @@ pub fn main() -> ExitCode {
     }
 }
 
-async fn run(command: Command) -> anyhow::Result<()> {
+/// Runs a command; returns the exit code (0, or the child's for `hush run`).
+async fn run(command: Command) -> anyhow::Result<u8> {
     match command {
         Command::Serve(args) => commands::serve::serve(args).await,
         Command::Init(args) => commands::serve::init(args).await,
@@ -53,5 +54,9 @@ async fn run(command: Command) -> anyhow::Result<()> {
         Command::Secret(cmd) => commands::secret::run(cmd).await,
         Command::Token(cmd) => commands::token::run(cmd).await,
         Command::Audit(cmd) => commands::audit::run(cmd).await,
-    }
+        Command::Redact(args) => commands::redact::run(args).await,
+        Command::Run(args) => return commands::run::run(args).await,
+        Command::CacheKey(args) => commands::cache_key::run(args).await,
+    }?;
+    Ok(exit_code::OK)
 }

@@ -21,12 +21,7 @@ pub(crate) fn patterns_of(secret: &[u8], encodings: bool, out: &mut Vec<PatternB
         return;
     }
     let mut plain: Vec<&[u8]> = vec![secret, secret.trim_ascii()];
-    plain.extend(
-        secret
-            .split(|&b| b == b'\n' || b == b'\r')
-            .map(<[u8]>::trim_ascii)
-            .filter(|line| !line.is_empty()),
-    );
+    plain.extend(secret.split(|&b| b == b'\n' || b == b'\r').map(<[u8]>::trim_ascii).filter(|line| !line.is_empty()));
     for form in plain {
         out.push(Zeroizing::new(form.to_vec()));
         if encodings && form.len() >= MIN_ENCODED_LEN {

@@ -2,7 +2,11 @@
 //! `serve` and `init`, into a running or initialised service) and prints.
 
 pub(crate) mod audit;
+pub(crate) mod cache_key;
 pub(crate) mod namespace;
+pub(crate) mod redact;
+pub(crate) mod references;
+pub(crate) mod run;
 pub(crate) mod secret;
 pub(crate) mod serve;
 pub(crate) mod token;

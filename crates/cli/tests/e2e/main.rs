@@ -10,5 +10,6 @@ mod cli;
 mod durability;
 mod errors;
 mod hygiene;
+mod inject;
 mod startup;
 mod tokens;

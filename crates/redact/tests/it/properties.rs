@@ -59,12 +59,10 @@ fn contains(haystack: &[u8], needle: &[u8]) -> bool {
 }
 
 fn case() -> impl Strategy<Value = (Vec<Vec<u8>>, Vec<u8>, Vec<usize>)> {
-    prop::collection::vec(secret(), 1..4)
-        .prop_flat_map(input)
-        .prop_flat_map(|(secrets, text)| {
-            let len = text.len();
-            (Just(secrets), Just(text), cuts(len))
-        })
+    prop::collection::vec(secret(), 1..4).prop_flat_map(input).prop_flat_map(|(secrets, text)| {
+        let len = text.len();
+        (Just(secrets), Just(text), cuts(len))
+    })
 }
 
 proptest! {

@@ -81,7 +81,12 @@ const CASES: &[Case] = &[
         want: b"\xff\x00***\r\n\xfe\xc3",
     },
     Case { name: "no final newline", secrets: &[b"secret"], chunks: &[b"end secret"], want: b"end ***" },
-    Case { name: "partial secret at the end is kept", secrets: &[b"secret"], chunks: &[b"end secr"], want: b"end secr" },
+    Case {
+        name: "partial secret at the end is kept",
+        secrets: &[b"secret"],
+        chunks: &[b"end secr"],
+        want: b"end secr",
+    },
     Case { name: "binary secret", secrets: &[b"\x00\xffk\x01"], chunks: &[b"a\x00\xffk\x01b"], want: b"a***b" },
     Case {
         name: "empty and whitespace-only secrets are ignored",
@@ -226,7 +231,8 @@ fn copy_streams_and_counts() {
 fn debug_output_names_no_secret() {
     let r = redactor(&[b"TOP_SECRET"]);
     let scrubber = r.scrubber();
-    for text in [format!("{r:?}"), format!("{scrubber:?}"), format!("{:?}", Redactor::builder().secret(b"TOP_SECRET"))] {
+    for text in [format!("{r:?}"), format!("{scrubber:?}"), format!("{:?}", Redactor::builder().secret(b"TOP_SECRET"))]
+    {
         assert!(!text.contains("TOP_SECRET"), "{text}");
     }
 }

@@ -1,0 +1,21 @@
+//! Secret references and what is done with them outside the server.
+//!
+//! - [`reference`]: parsing `hush://`, `env://`, `file://` and `cmd://` URIs
+//!   (with an optional `?cacheKey=`);
+//! - [`resolver`]: turning a reference into its value, `hush://` through the
+//!   REST client;
+//! - [`cache_key`]: keys that follow a secret's value without revealing it;
+//! - [`dotenv`]: `--env-file` files whose values may be references;
+//! - [`process`]: running a child with values injected and its output scrubbed
+//!   (`hush-redact`).
+//!
+//! The server, the store and the CLI's argument parsing live elsewhere.
+
+pub mod cache_key;
+pub mod dotenv;
+pub mod process;
+pub mod reference;
+pub mod resolver;
+
+pub use reference::{Reference, ReferenceError, Source};
+pub use resolver::{ResolveError, Resolver};

@@ -1,0 +1,211 @@
+//! Parsing secret references: `hush://[ns/]name[#field]`, `env://NAME`,
+//! `file://PATH`, `cmd://COMMAND`, each optionally ending in `?cacheKey=K`.
+//!
+//! Errors never quote the text they were given: a user who passes a value
+//! where a reference belongs (`--env TOKEN=hunter2`) must not see it echoed
+//! into a CI log. They name the scheme at most.
+
+use std::fmt;
+
+/// Why a reference could not be parsed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReferenceError {
+    /// There is no `scheme://`.
+    #[error("not a reference: expected SCHEME://…, e.g. env://NAME, file://PATH, cmd://COMMAND or hush://NAME")]
+    NotAReference,
+    /// The scheme is not one hush knows.
+    #[error("unknown reference scheme {0:?} (known: hush, env, file, cmd)")]
+    UnknownScheme(String),
+    /// A scheme hush knows of but cannot resolve yet.
+    #[error("{0}:// references are not supported yet")]
+    Unsupported(&'static str),
+    /// Nothing after `scheme://`.
+    #[error("{0}:// reference has nothing after the scheme")]
+    Empty(&'static str),
+    /// A `hush://` reference whose namespace, name or field is malformed.
+    #[error("hush:// reference is malformed: {0}")]
+    BadHushReference(String),
+}
+
+/// Where a secret value comes from.
+#[derive(Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A secret on the hush server: namespace (or the default), name, field.
+    Hush { namespace: Option<String>, name: String, field: Option<String> },
+    /// An environment variable of this process.
+    Env(String),
+    /// A file (`~` already expanded by the resolver, not here).
+    File(String),
+    /// The standard output of `sh -c COMMAND`.
+    Command(String),
+}
+
+/// A parsed reference.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// Where the value comes from.
+    pub source: Source,
+    /// The `?cacheKey=` given, if any.
+    pub cache_key: Option<String>,
+}
+
+const CACHE_KEY_QUERY: &str = "?cacheKey=";
+
+impl Reference {
+    /// Parses `text`.
+    pub fn parse(text: &str) -> Result<Reference, ReferenceError> {
+        let (scheme, rest) = text.split_once("://").ok_or(ReferenceError::NotAReference)?;
+        let (body, cache_key) = match rest.rfind(CACHE_KEY_QUERY) {
+            Some(at) => (&rest[..at], Some(rest[at + CACHE_KEY_QUERY.len()..].to_owned())),
+            None => (rest, None),
+        };
+        let source = match scheme {
+            "hush" => parse_hush(body)?,
+            "env" => Source::Env(non_empty("env", body)?.to_owned()),
+            "file" => Source::File(non_empty("file", body)?.to_owned()),
+            "cmd" => Source::Command(non_empty("cmd", body)?.to_owned()),
+            "vault" => return Err(ReferenceError::Unsupported("vault")),
+            "op" => return Err(ReferenceError::Unsupported("op")),
+            other if is_scheme_like(other) => return Err(ReferenceError::UnknownScheme(other.to_owned())),
+            _ => return Err(ReferenceError::NotAReference),
+        };
+        Ok(Reference { source, cache_key })
+    }
+
+    /// Whether `text` looks like a reference of a known scheme (used to tell
+    /// references from literal values in dotenv files).
+    pub fn looks_like_reference(text: &str) -> bool {
+        text.split_once("://").is_some_and(|(scheme, _)| KNOWN_SCHEMES.contains(&scheme))
+    }
+}
+
+const KNOWN_SCHEMES: &[&str] = &["hush", "env", "file", "cmd", "vault", "op"];
+
+/// A short token of letters, digits, `+`, `-`, `.`: safe to quote back.
+fn is_scheme_like(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 16
+        && s.starts_with(|c: char| c.is_ascii_alphabetic())
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.'))
+}
+
+fn non_empty<'a>(scheme: &'static str, body: &'a str) -> Result<&'a str, ReferenceError> {
+    if body.is_empty() { Err(ReferenceError::Empty(scheme)) } else { Ok(body) }
+}
+
+fn parse_hush(body: &str) -> Result<Source, ReferenceError> {
+    let (path, field) = match body.split_once('#') {
+        Some((path, field)) => (path, Some(field)),
+        None => (body, None),
+    };
+    if path.is_empty() {
+        return Err(ReferenceError::Empty("hush"));
+    }
+    let (namespace, name) = match path.split_once('/') {
+        Some((ns, name)) => (Some(ns), name),
+        None => (None, path),
+    };
+    if let Some(ns) = namespace {
+        hush_core::NamespaceName::parse(ns).map_err(|e| ReferenceError::BadHushReference(format!("namespace: {e}")))?;
+    }
+    hush_core::SecretName::parse(name).map_err(|e| ReferenceError::BadHushReference(format!("name: {e}")))?;
+    if let Some(field) = field
+        && (field.is_empty() || !field.chars().all(|c| c.is_ascii_lowercase() || c == '_'))
+    {
+        return Err(ReferenceError::BadHushReference("the field after # must be a field name like token".into()));
+    }
+    Ok(Source::Hush { namespace: namespace.map(str::to_owned), name: name.to_owned(), field: field.map(str::to_owned) })
+}
+
+/// How a reference is named in messages: the scheme and its target, except
+/// for `cmd://`, whose command line may hold a literal value and is shown
+/// only by its program name.
+impl fmt::Display for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Source::Hush { namespace, name, field } => {
+                write!(f, "hush://")?;
+                if let Some(ns) = namespace {
+                    write!(f, "{ns}/")?;
+                }
+                write!(f, "{name}")?;
+                if let Some(field) = field {
+                    write!(f, "#{field}")?;
+                }
+                Ok(())
+            }
+            Source::Env(name) => write!(f, "env://{name}"),
+            Source::File(path) => write!(f, "file://{path}"),
+            Source::Command(command) => {
+                let program = command.split_whitespace().next().unwrap_or("");
+                write!(f, "cmd://{program} …")
+            }
+        }
+    }
+}
+
+impl fmt::Debug for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", Reference { source: self.clone(), cache_key: None })
+    }
+}
+
+impl fmt::Debug for Reference {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Reference({self})")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hush(ns: Option<&str>, name: &str, field: Option<&str>) -> Source {
+        Source::Hush { namespace: ns.map(Into::into), name: name.into(), field: field.map(Into::into) }
+    }
+
+    #[test]
+    fn parses_each_scheme() {
+        let table: &[(&str, Source, Option<&str>)] = &[
+            ("hush://db", hush(None, "db", None), None),
+            ("hush://team-a/db#token", hush(Some("team-a"), "db", Some("token")), None),
+            ("hush://team-a/ci/deploy-key", hush(Some("team-a"), "ci/deploy-key", None), None),
+            ("env://API_TOKEN", Source::Env("API_TOKEN".into()), None),
+            ("file://~/.secrets/token", Source::File("~/.secrets/token".into()), None),
+            ("cmd://pass show ci/token", Source::Command("pass show ci/token".into()), None),
+            ("env://A?cacheKey=v1", Source::Env("A".into()), Some("v1")),
+            ("cmd://echo a?b?cacheKey=k", Source::Command("echo a?b".into()), Some("k")),
+        ];
+        for (text, source, key) in table {
+            let r = Reference::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
+            assert_eq!(&r.source, source, "{text}");
+            assert_eq!(r.cache_key.as_deref(), *key, "{text}");
+        }
+    }
+
+    #[test]
+    fn errors_name_the_problem_and_never_the_text() {
+        let table: &[(&str, &str)] = &[
+            ("hunter2", "not a reference"),
+            ("s3cr3t://hunter2", "unknown reference scheme \"s3cr3t\""),
+            ("pass word://hunter2", "not a reference"),
+            ("env://", "nothing after"),
+            ("vault://kv/hunter2#password", "vault:// references are not supported yet"),
+            ("hush://hunter2 x", "malformed"),
+            ("hush://ns/hunter2#", "field"),
+        ];
+        for (text, want) in table {
+            let message = Reference::parse(text).unwrap_err().to_string();
+            assert!(message.contains(want), "{text}: {message}");
+            assert!(!message.contains("hunter2"), "{text}: {message} echoes the input");
+        }
+    }
+
+    #[test]
+    fn display_hides_command_lines() {
+        let r = Reference::parse("cmd://echo hunter2").unwrap();
+        assert_eq!(r.to_string(), "cmd://echo …");
+        assert_eq!(Reference::parse("hush://a/b#token").unwrap().to_string(), "hush://a/b#token");
+    }
+}
