@@ -108,10 +108,9 @@ impl Resolver {
             Source::Hush { namespace, name, field } => {
                 let client = self.client.as_ref().ok_or_else(|| ResolveError::NoServer(reference.to_string()))?;
                 let namespace = namespace.as_deref().unwrap_or(&self.namespace);
-                let revealed = client
-                    .get_secret(namespace, name, None)
-                    .await
-                    .map_err(|source| ResolveError::Server { reference: reference.to_string(), source: Box::new(source) })?;
+                let revealed = client.get_secret(namespace, name, None).await.map_err(|source| {
+                    ResolveError::Server { reference: reference.to_string(), source: Box::new(source) }
+                })?;
                 let field = field.clone().unwrap_or_else(|| default_field(revealed.secret_type()).to_owned());
                 match revealed.field(&field) {
                     Some(value) => Ok(SecretBytes::copy_from(value.expose_secret())),

@@ -7,9 +7,11 @@
 //! one whole haystack; a stream cut at arbitrary points needs the state, which
 //! only its low-level `Automaton` trait exposes. What it does not expose is how
 //! deep a state is (how many bytes of a pattern have been seen), which decides
-//! how much output may be released; [`Matcher`] records that beside it.
+//! how much output may be released; [`Matcher::depth`] finds it from the last
+//! bytes of the stream.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{Anchored, MatchKind, dfa, nfa};
@@ -29,8 +31,6 @@ pub struct CompileError(#[source] aho_corasick::BuildError);
 /// A compiled set of patterns.
 pub(crate) struct Matcher {
     automaton: Kind,
-    /// Depth (bytes of a pattern matched so far) of every state but the start.
-    depths: HashMap<StateID, u32>,
     /// Skips through long runs of text when every pattern is long enough.
     shift_table: Option<ShiftTable>,
     longest_pattern: usize,
@@ -39,7 +39,7 @@ pub(crate) struct Matcher {
 enum Kind {
     Empty,
     Dfa(dfa::DFA),
-    Nfa(nfa::contiguous::NFA),
+    Nfa(nfa::noncontiguous::NFA),
 }
 
 impl Matcher {
@@ -58,7 +58,7 @@ impl Matcher {
                 .map_err(CompileError)?;
             Kind::Dfa(dfa)
         } else {
-            let nfa = nfa::contiguous::NFA::builder()
+            let nfa = nfa::noncontiguous::NFA::builder()
                 .match_kind(MatchKind::Standard)
                 .prefilter(false)
                 .build(patterns.iter().map(|p| &p[..]))
@@ -66,13 +66,7 @@ impl Matcher {
             Kind::Nfa(nfa)
         };
         let shift_table = ShiftTable::new(patterns);
-        let mut matcher = Matcher { automaton, depths: HashMap::new(), shift_table, longest_pattern };
-        matcher.depths = match &matcher.automaton {
-            Kind::Empty => HashMap::new(),
-            Kind::Dfa(a) => depths(a, patterns),
-            Kind::Nfa(a) => depths(a, patterns),
-        };
-        Ok(matcher)
+        Ok(Matcher { automaton, shift_table, longest_pattern })
     }
 
     /// The length of the longest pattern.
@@ -90,11 +84,55 @@ impl Matcher {
     }
 
     /// How many of the last bytes seen could begin a match that later input
-    /// completes and that is not already masked: the length of the longest
-    /// proper pattern prefix ending here (0 after a whole pattern that is
-    /// nobody's prefix, whose bytes are masked).
-    pub(crate) fn depth(&self, state: StateID) -> usize {
-        self.depths.get(&state).map_or(0, |&d| d as usize)
+    /// completes and that is not already masked, given `state` and `recent`,
+    /// the stream's last bytes (at least the longest pattern's length, or all
+    /// of it if shorter).
+    ///
+    /// The state stands for the longest suffix of the stream that is a prefix
+    /// of some pattern; call its length D. Walking the last d bytes from the
+    /// start state reaches this state exactly when d >= D, so D is found by
+    /// binary search (a few walks of at most the longest pattern, once per
+    /// write, instead of a table with an entry per pattern byte). When that
+    /// suffix is itself a whole pattern it has just been masked: a match that
+    /// continues from inside it extends the mask (see the scrubber), so
+    /// nothing needs holding back.
+    pub(crate) fn depth(&self, state: StateID, recent: &[u8], memo: &mut DepthMemo) -> usize {
+        if state == self.start() {
+            return 0;
+        }
+        if let Some(&depth) = memo.get(&state) {
+            return depth as usize;
+        }
+        let (mut low, mut high) = (1, recent.len().min(self.longest_pattern));
+        while low < high {
+            let mid = (low + high) / 2;
+            if self.walk(&recent[recent.len() - mid..]) == state {
+                high = mid;
+            } else {
+                low = mid + 1;
+            }
+        }
+        let suffix = low;
+        let depth = if self.longest_match(state) == Some(suffix) { 0 } else { suffix };
+        if memo.len() >= DEPTH_MEMO_LIMIT {
+            memo.clear();
+        }
+        memo.insert(state, depth as u32);
+        depth
+    }
+
+    /// The state after `bytes`, from the start state.
+    fn walk(&self, bytes: &[u8]) -> StateID {
+        self.scan(self.start(), bytes, |_, _| {})
+    }
+
+    /// The longest pattern ending at `state`, if it is a match state.
+    fn longest_match(&self, state: StateID) -> Option<usize> {
+        match &self.automaton {
+            Kind::Empty => None,
+            Kind::Dfa(a) => longest_match(a, state),
+            Kind::Nfa(a) => longest_match(a, state),
+        }
     }
 
     /// Feeds `haystack` from `state`, calling `on_match(end, len)` for the
@@ -120,9 +158,38 @@ impl Matcher {
             Kind::Dfa(a) => a.memory_usage(),
             Kind::Nfa(a) => a.memory_usage(),
         };
-        automaton
-            + self.depths.capacity() * (size_of::<StateID>() + size_of::<u32>() + 8)
-            + self.shift_table.as_ref().map_or(0, ShiftTable::memory_usage)
+        automaton + self.shift_table.as_ref().map_or(0, ShiftTable::memory_usage)
+    }
+}
+
+/// Depths found so far, per scrubber: a stream's writes tend to end in the
+/// same few states. Keyed by small integers no input chooses, so a
+/// multiplicative hash stands in for SipHash.
+pub(crate) type DepthMemo = HashMap<StateID, u32, BuildHasherDefault<IdHasher>>;
+
+/// Bounds a memo's memory; it is simply cleared when full.
+const DEPTH_MEMO_LIMIT: usize = 4096;
+
+#[derive(Default)]
+pub(crate) struct IdHasher(u64);
+
+impl Hasher for IdHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        }
+    }
+
+    fn write_u32(&mut self, n: u32) {
+        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 }
 
@@ -131,23 +198,11 @@ fn start_state<A: Automaton>(automaton: &A) -> StateID {
     automaton.start_state(Anchored::No).unwrap_or(StateID::ZERO)
 }
 
-/// The depth of each state that is a proper prefix of some pattern: walking a
-/// pattern from the start state visits the states of its prefixes, in order.
-///
-/// A state that is only a whole pattern (a leaf) gets no entry, so depth 0:
-/// its bytes were just matched and are masked, and a match that later
-/// continues from inside them extends that mask (see the scrubber).
-fn depths<A: Automaton>(automaton: &A, patterns: &[PatternBytes]) -> HashMap<StateID, u32> {
-    let start = start_state(automaton);
-    let mut depths = HashMap::new();
-    for pattern in patterns {
-        let mut state = start;
-        for (i, &byte) in pattern[..pattern.len() - 1].iter().enumerate() {
-            state = automaton.next_state(Anchored::No, state, byte);
-            depths.insert(state, u32::try_from(i + 1).unwrap_or(u32::MAX));
-        }
+fn longest_match<A: Automaton>(automaton: &A, state: StateID) -> Option<usize> {
+    if !automaton.is_match(state) {
+        return None;
     }
-    depths
+    (0..automaton.match_len(state)).map(|k| automaton.pattern_len(automaton.match_pattern(state, k))).max()
 }
 
 #[inline]
@@ -159,11 +214,9 @@ fn scan<A: Automaton>(
 ) -> StateID {
     for (i, &byte) in haystack.iter().enumerate() {
         state = automaton.next_state(Anchored::No, state, byte);
-        if automaton.is_special(state) && automaton.is_match(state) {
-            let longest = (0..automaton.match_len(state))
-                .map(|k| automaton.pattern_len(automaton.match_pattern(state, k)))
-                .max()
-                .unwrap_or(0);
+        if automaton.is_special(state)
+            && let Some(longest) = longest_match(automaton, state)
+        {
             on_match(i + 1, longest);
         }
     }

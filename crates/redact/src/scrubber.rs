@@ -15,6 +15,7 @@ use aho_corasick::automaton::StateID;
 use zeroize::Zeroizing;
 
 use crate::Redactor;
+use crate::matcher::DepthMemo;
 
 /// Redacts one stream: feed it with [`Scrubber::write`], end it with
 /// [`Scrubber::finish`]. Create one per stream with [`Redactor::scrubber`].
@@ -34,6 +35,10 @@ pub struct Scrubber {
     released_mask_end: Option<u64>,
     /// Matches found in the current chunk (kept to reuse the allocation).
     found: Vec<(u64, u64)>,
+    /// The stream's last bytes, as many as the longest pattern: what the
+    /// automaton's state at the end of a write stands for.
+    recent: Zeroizing<Vec<u8>>,
+    depths: DepthMemo,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -65,6 +70,8 @@ impl Scrubber {
             masks: VecDeque::new(),
             released_mask_end: None,
             found: Vec::new(),
+            recent: Zeroizing::new(Vec::new()),
+            depths: DepthMemo::default(),
         }
     }
 
@@ -108,7 +115,17 @@ impl Scrubber {
         }
         // A partial match may begin inside bytes already released, which
         // were then masked (see `Matcher::depth`): it continues that mask.
-        let until = (self.position - matcher.depth(self.state) as u64).max(self.released);
+        let keep = matcher.longest_pattern();
+        if chunk.len() >= keep {
+            self.recent.clear();
+            self.recent.extend_from_slice(&chunk[chunk.len() - keep..]);
+        } else {
+            self.recent.extend_from_slice(chunk);
+            let excess = self.recent.len().saturating_sub(keep);
+            self.recent.drain(..excess);
+        }
+        let depth = matcher.depth(self.state, &self.recent, &mut self.depths);
+        let until = (self.position - depth as u64).max(self.released);
         self.release(until, chunk, chunk_start, out)
     }
 
@@ -118,6 +135,7 @@ impl Scrubber {
         self.release(self.position, &[], self.position, out)?;
         self.state = self.redactor.matcher().start();
         self.released_mask_end = None;
+        self.recent.clear();
         Ok(())
     }
 

@@ -22,6 +22,10 @@ pub(crate) fn patterns_of(secret: &[u8], encodings: bool, out: &mut Vec<PatternB
     }
     let mut plain: Vec<&[u8]> = vec![secret, secret.trim_ascii()];
     plain.extend(secret.split(|&b| b == b'\n' || b == b'\r').map(<[u8]>::trim_ascii).filter(|line| !line.is_empty()));
+    // A one-line value without surrounding blanks is its own trimmed form and
+    // line: encode each distinct form once.
+    plain.sort_unstable();
+    plain.dedup();
     for form in plain {
         out.push(Zeroizing::new(form.to_vec()));
         if encodings && form.len() >= MIN_ENCODED_LEN {

@@ -13,7 +13,8 @@ pub(crate) async fn run(args: CacheKeyArgs) -> anyhow::Result<()> {
     let mut values = if to_resolve.is_empty() {
         Vec::new()
     } else {
-        references::resolve_all(&references::resolver(&args.ns, &args.conn)?, &to_resolve).await?
+        let resolver = references::resolver(&args.ns, &args.conn, to_resolve.iter().map(|(_, r)| r))?;
+        references::resolve_all(&resolver, &to_resolve).await?
     }
     .into_iter();
     let salt = if to_resolve.is_empty() { None } else { Some(CacheSalt::load_default()?) };

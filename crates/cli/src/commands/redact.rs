@@ -31,7 +31,7 @@ pub(crate) async fn run(args: RedactArgs) -> anyhow::Result<()> {
         refs.push((label, references::parse("--secret-ref", text)?));
     }
     if !refs.is_empty() {
-        let resolver = references::resolver(&args.ns, &args.conn)?;
+        let resolver = references::resolver(&args.ns, &args.conn, refs.iter().map(|(_, r)| r))?;
         values.extend(references::resolve_all(&resolver, &refs).await?);
         labels.extend(refs.into_iter().map(|(label, _)| label));
     }
@@ -47,6 +47,11 @@ pub(crate) async fn run(args: RedactArgs) -> anyhow::Result<()> {
     // Our own descriptors, unbuffered: output is written as soon as it is safe.
     let stdin = File::from(std::io::stdin().as_fd().try_clone_to_owned().context("standard input")?);
     let stdout = File::from(std::io::stdout().as_fd().try_clone_to_owned().context("standard output")?);
+    // Where they are pipes, larger pipe buffers mean fewer, larger reads and
+    // writes (64 KiB is Linux's default). Not being allowed is no matter.
+    for fd in [stdin.as_fd(), stdout.as_fd()] {
+        let _ = rustix::pipe::fcntl_setpipe_size(fd, PIPE_BUFFER);
+    }
     tokio::task::spawn_blocking(move || match redactor.copy(stdin, stdout) {
         Ok(_) => Ok(()),
         // The reader went away (`| head`): not an error.
@@ -55,6 +60,9 @@ pub(crate) async fn run(args: RedactArgs) -> anyhow::Result<()> {
     })
     .await?
 }
+
+/// Pipe buffer size asked for: 1 MiB, the default limit for unprivileged users.
+const PIPE_BUFFER: usize = 1024 * 1024;
 
 /// A JSON array of strings. Errors name the position, never the content.
 fn read_secrets_file(path: &Path) -> anyhow::Result<Vec<SecretBytes>> {

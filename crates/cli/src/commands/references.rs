@@ -8,9 +8,17 @@ use hush_inject::{Reference, Resolver};
 use crate::args::{Connection, NamespaceArg};
 use crate::exit_code::usage;
 
-/// A resolver for `hush://` references without a namespace in `ns`.
-pub(crate) fn resolver(ns: &NamespaceArg, conn: &Connection) -> anyhow::Result<Resolver> {
-    Ok(Resolver::new(ns.namespace.clone(), Some(super::client(conn)?)))
+/// A resolver for `hush://` references without a namespace in `ns`; it gets
+/// a client only when some reference needs the server, so that a bad
+/// `HUSH_ADDR` does not stop `env://` or `file://` references.
+pub(crate) fn resolver<'a>(
+    ns: &NamespaceArg,
+    conn: &Connection,
+    references: impl IntoIterator<Item = &'a Reference>,
+) -> anyhow::Result<Resolver> {
+    let needs_server = references.into_iter().any(|r| matches!(r.source, hush_inject::Source::Hush { .. }));
+    let client = if needs_server { Some(super::client(conn)?) } else { None };
+    Ok(Resolver::new(ns.namespace.clone(), client))
 }
 
 /// Parses a reference given for `what` (e.g. `--env MY_VAR`).

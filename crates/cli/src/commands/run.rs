@@ -51,13 +51,16 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<u8> {
         }
     }
 
-    let resolver = references::resolver(&args.ns, &args.conn)?;
+    let resolver = references::resolver(&args.ns, &args.conn, wanted.iter().map(|(_, _, r)| r))?;
     let labeled: Vec<(String, hush_inject::Reference)> =
         wanted.iter().map(|(_, label, r)| (label.clone(), r.clone())).collect();
     let values = references::resolve_all(&resolver, &labeled).await?;
 
-    let redactor = Redactor::builder().secrets(values.iter().map(SecretBytes::expose_secret)).build()?;
-    for &i in redactor.ignored() {
+    // The child inherits our environment, HUSH_TOKEN included: mask it too.
+    let token = args.conn.auth_token.as_deref().unwrap_or_default().as_bytes();
+    let redactor = Redactor::builder().secrets(values.iter().map(SecretBytes::expose_secret)).secret(token).build()?;
+    // (The token, added last, is ignored when unset: no warning for it.)
+    for &i in redactor.ignored().iter().filter(|&&i| i < labeled.len()) {
         crate::output::warn(&format!("{} is empty or whitespace-only and is not masked", labeled[i].0));
     }
     let mut injection = Injection { plain_env, ..Injection::default() };

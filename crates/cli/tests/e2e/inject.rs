@@ -58,6 +58,20 @@ fn run_scrubs_both_streams_and_passes_stdin_and_exit_code() {
 }
 
 #[test]
+fn run_masks_the_hush_token_it_passes_on_and_needs_no_server_for_env() {
+    let out = hush(
+        &["run", "--env", "S=env://TOKEN_TEST_SECRET", "--", "sh", "-c", "echo $HUSH_TOKEN $S"],
+        &[
+            ("HUSH_TOKEN", "hush_0123456789abcdef_notarealtokenvalue"),
+            ("TOKEN_TEST_SECRET", "abcdefgh"),
+            ("HUSH_ADDR", "not a url"),
+        ],
+    );
+    assert!(out.status.success(), "{}", show(&out));
+    assert_eq!(stdout(&out), "*** ***\n");
+}
+
+#[test]
 fn run_reports_death_by_signal_as_128_plus_n() {
     let out = hush(&["run", "--", "sh", "-c", "kill -TERM $$"], &[]);
     assert_eq!(out.status.code(), Some(128 + 15), "{}", show(&out));
