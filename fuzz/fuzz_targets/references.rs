@@ -10,9 +10,21 @@ fuzz_target!(|data: &[u8]| {
         let message = e.to_string();
         if let Some((_, body)) = text.split_once("://")
             && body.len() >= 8
+            // A body that is itself part of a fixed message (the fuzzer finds
+            // those) is not an echo.
+            && !fixed_messages().iter().any(|m| m.contains(body))
         {
             assert!(!message.contains(body), "the error echoes the reference");
         }
     }
     let _ = hush_inject::dotenv::parse(text);
 });
+
+/// The messages errors give for inputs with nothing of the caller's in them.
+fn fixed_messages() -> Vec<String> {
+    ["x", "s3://x", "env://", "vault://x", "hush://B C", "hush://a/b#"]
+        .iter()
+        .filter_map(|t| hush_inject::Reference::parse(t).err())
+        .map(|e| e.to_string())
+        .collect()
+}
