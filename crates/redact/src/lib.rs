@@ -26,6 +26,7 @@
 
 mod encodings;
 mod matcher;
+mod prefix_set;
 mod scrubber;
 mod shift_table;
 mod variants;

@@ -5,32 +5,49 @@
 //!
 //! The crate's own search APIs either stop at non-overlapping matches, or take
 //! one whole haystack; a stream cut at arbitrary points needs the state, which
-//! only its low-level `Automaton` trait exposes. What it does not expose is how
-//! deep a state is (how many bytes of a pattern have been seen), which decides
-//! how much output may be released; [`Matcher::depth`] finds it from the last
-//! bytes of the stream.
+//! only its low-level `Automaton` trait exposes.
+//!
+//! Large writes need no automaton when every pattern is long enough: the
+//! shift table finds the matches and the prefix set says how much to hold
+//! back. For such pattern sets the automaton (tens of milliseconds to compile
+//! for a thousand secrets with their encodings) is compiled on first use, by
+//! a small write.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
+use std::sync::OnceLock;
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{Anchored, MatchKind, dfa, nfa};
 
 use crate::encodings::PatternBytes;
+use crate::prefix_set::PrefixSet;
 use crate::shift_table::ShiftTable;
 
 /// Pattern sets up to this many bytes get a DFA (one table lookup per byte,
-/// at most a few MiB); larger ones a contiguous NFA (compact, a little slower).
+/// at most a few MiB); larger ones an NFA (compact, quicker to build).
 const DFA_MAX_PATTERN_BYTES: usize = 8 * 1024;
+
+/// Patterns beyond this many bytes in all are refused, which keeps the
+/// automaton's state ids in range: compiling it later cannot fail.
+const MAX_PATTERN_BYTES: usize = 1 << 30;
 
 /// Why a pattern set could not be compiled.
 #[derive(Debug, thiserror::Error)]
-#[error("the secrets are too many or too long to compile: {0}")]
-pub struct CompileError(#[source] aho_corasick::BuildError);
+#[non_exhaustive]
+pub enum CompileError {
+    /// The automaton could not be built.
+    #[error("the secrets are too many or too long to compile: {0}")]
+    Automaton(#[source] aho_corasick::BuildError),
+    /// The secrets and their encodings add up to too many bytes.
+    #[error("the secrets and their encodings add up to more than {MAX_PATTERN_BYTES} bytes")]
+    TooLarge,
+}
 
 /// A compiled set of patterns.
 pub(crate) struct Matcher {
-    automaton: Kind,
+    /// Built at once without a shift table, on first use with one.
+    automaton: OnceLock<Kind>,
+    prefixes: PrefixSet,
     /// Skips through long runs of text when every pattern is long enough.
     shift_table: Option<ShiftTable>,
     longest_pattern: usize,
@@ -46,27 +63,24 @@ impl Matcher {
     /// Compiles `patterns` (deduplicated, none empty).
     pub(crate) fn new(patterns: &[PatternBytes]) -> Result<Matcher, CompileError> {
         let total: usize = patterns.iter().map(|p| p.len()).sum();
+        if total > MAX_PATTERN_BYTES {
+            return Err(CompileError::TooLarge);
+        }
         let longest_pattern = patterns.iter().map(|p| p.len()).max().unwrap_or(0);
-        let automaton = if patterns.is_empty() {
-            Kind::Empty
-        } else if total <= DFA_MAX_PATTERN_BYTES {
-            let dfa = dfa::DFA::builder()
-                .match_kind(MatchKind::Standard)
-                .start_kind(aho_corasick::StartKind::Unanchored)
-                .prefilter(false)
-                .build(patterns.iter().map(|p| &p[..]))
-                .map_err(CompileError)?;
-            Kind::Dfa(dfa)
-        } else {
-            let nfa = nfa::noncontiguous::NFA::builder()
-                .match_kind(MatchKind::Standard)
-                .prefilter(false)
-                .build(patterns.iter().map(|p| &p[..]))
-                .map_err(CompileError)?;
-            Kind::Nfa(nfa)
-        };
         let shift_table = ShiftTable::new(patterns);
-        Ok(Matcher { automaton, shift_table, longest_pattern })
+        let automaton = OnceLock::new();
+        if shift_table.is_none() {
+            let _ = automaton.set(compile(patterns)?);
+        }
+        Ok(Matcher { automaton, prefixes: PrefixSet::new(patterns), shift_table, longest_pattern })
+    }
+
+    fn automaton(&self) -> &Kind {
+        self.automaton.get_or_init(|| {
+            let patterns = self.shift_table.as_ref().map_or(&[][..], ShiftTable::patterns);
+            // Sizes were checked in `new`: state ids cannot overflow.
+            compile(patterns).expect("a pattern set within MAX_PATTERN_BYTES compiles")
+        })
     }
 
     /// The length of the longest pattern.
@@ -76,7 +90,7 @@ impl Matcher {
 
     /// The state before any input.
     pub(crate) fn start(&self) -> StateID {
-        match &self.automaton {
+        match self.automaton() {
             Kind::Empty => StateID::ZERO,
             Kind::Dfa(a) => start_state(a),
             Kind::Nfa(a) => start_state(a),
@@ -84,62 +98,23 @@ impl Matcher {
     }
 
     /// How many of the last bytes seen could begin a match that later input
-    /// completes and that is not already masked, given `state` and `recent`,
-    /// the stream's last bytes (at least the longest pattern's length, or all
-    /// of it if shorter).
-    ///
-    /// The state stands for the longest suffix of the stream that is a prefix
-    /// of some pattern; call its length D. Walking the last d bytes from the
-    /// start state reaches this state exactly when d >= D, so D is found by
-    /// binary search (a few walks of at most the longest pattern, once per
-    /// write, instead of a table with an entry per pattern byte). When that
-    /// suffix is itself a whole pattern it has just been masked: a match that
-    /// continues from inside it extends the mask (see the scrubber), so
-    /// nothing needs holding back.
-    pub(crate) fn depth(&self, state: StateID, recent: &[u8], memo: &mut DepthMemo) -> usize {
-        if state == self.start() {
-            return 0;
-        }
-        if let Some(&depth) = memo.get(&state) {
-            return depth as usize;
-        }
-        let (mut low, mut high) = (1, recent.len().min(self.longest_pattern));
-        while low < high {
-            let mid = (low + high) / 2;
-            if self.walk(&recent[recent.len() - mid..]) == state {
-                high = mid;
-            } else {
-                low = mid + 1;
-            }
-        }
-        let suffix = low;
-        let depth = if self.longest_match(state) == Some(suffix) { 0 } else { suffix };
-        if memo.len() >= DEPTH_MEMO_LIMIT {
-            memo.clear();
-        }
-        memo.insert(state, depth as u32);
-        depth
+    /// completes, from `recent`, the stream's last bytes (at least the
+    /// longest pattern's length, or all of it if shorter).
+    pub(crate) fn depth(&self, recent: &[u8]) -> usize {
+        self.prefixes.longest_suffix(recent)
     }
 
-    /// The state after `bytes`, from the start state.
-    fn walk(&self, bytes: &[u8]) -> StateID {
+    /// The state after `bytes`, from the start state: the exact state after a
+    /// stream whose last bytes (at least the longest pattern) are `bytes`.
+    pub(crate) fn walk(&self, bytes: &[u8]) -> StateID {
         self.scan(self.start(), bytes, |_, _| {})
-    }
-
-    /// The longest pattern ending at `state`, if it is a match state.
-    fn longest_match(&self, state: StateID) -> Option<usize> {
-        match &self.automaton {
-            Kind::Empty => None,
-            Kind::Dfa(a) => longest_match(a, state),
-            Kind::Nfa(a) => longest_match(a, state),
-        }
     }
 
     /// Feeds `haystack` from `state`, calling `on_match(end, len)` for the
     /// longest match ending at each position that has one (`end` exclusive,
     /// relative to `haystack`); returns the state after the last byte.
     pub(crate) fn scan(&self, state: StateID, haystack: &[u8], on_match: impl FnMut(usize, usize)) -> StateID {
-        match &self.automaton {
+        match self.automaton() {
             Kind::Empty => state,
             Kind::Dfa(a) => scan(a, state, haystack, on_match),
             Kind::Nfa(a) => scan(a, state, haystack, on_match),
@@ -151,25 +126,19 @@ impl Matcher {
         self.shift_table.as_ref()
     }
 
-    /// Heap bytes held by the automaton and its side tables.
+    /// Heap bytes held by the automaton (if compiled yet) and side tables.
     pub(crate) fn memory_usage(&self) -> usize {
-        let automaton = match &self.automaton {
-            Kind::Empty => 0,
-            Kind::Dfa(a) => a.memory_usage(),
-            Kind::Nfa(a) => a.memory_usage(),
+        let automaton = match self.automaton.get() {
+            None | Some(Kind::Empty) => 0,
+            Some(Kind::Dfa(a)) => a.memory_usage(),
+            Some(Kind::Nfa(a)) => a.memory_usage(),
         };
-        automaton + self.shift_table.as_ref().map_or(0, ShiftTable::memory_usage)
+        automaton + self.prefixes.memory_usage() + self.shift_table.as_ref().map_or(0, ShiftTable::memory_usage)
     }
 }
 
-/// Depths found so far, per scrubber: a stream's writes tend to end in the
-/// same few states. Keyed by small integers no input chooses, so a
-/// multiplicative hash stands in for SipHash.
-pub(crate) type DepthMemo = HashMap<StateID, u32, BuildHasherDefault<IdHasher>>;
-
-/// Bounds a memo's memory; it is simply cleared when full.
-const DEPTH_MEMO_LIMIT: usize = 4096;
-
+/// A multiplicative hash for keys no input chooses (hashes, state ids):
+/// much cheaper than SipHash for tables with hundreds of thousands of entries.
 #[derive(Default)]
 pub(crate) struct IdHasher(u64);
 
@@ -188,9 +157,35 @@ impl Hasher for IdHasher {
         self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
 
+    fn write_u64(&mut self, n: u64) {
+        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    }
+
     fn write_usize(&mut self, n: usize) {
         self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
     }
+}
+
+fn compile(patterns: &[PatternBytes]) -> Result<Kind, CompileError> {
+    let total: usize = patterns.iter().map(|p| p.len()).sum();
+    Ok(if patterns.is_empty() {
+        Kind::Empty
+    } else if total <= DFA_MAX_PATTERN_BYTES {
+        let dfa = dfa::DFA::builder()
+            .match_kind(MatchKind::Standard)
+            .start_kind(aho_corasick::StartKind::Unanchored)
+            .prefilter(false)
+            .build(patterns.iter().map(|p| &p[..]))
+            .map_err(CompileError::Automaton)?;
+        Kind::Dfa(dfa)
+    } else {
+        let nfa = nfa::noncontiguous::NFA::builder()
+            .match_kind(MatchKind::Standard)
+            .prefilter(false)
+            .build(patterns.iter().map(|p| &p[..]))
+            .map_err(CompileError::Automaton)?;
+        Kind::Nfa(nfa)
+    })
 }
 
 fn start_state<A: Automaton>(automaton: &A) -> StateID {

@@ -15,13 +15,14 @@ use aho_corasick::automaton::StateID;
 use zeroize::Zeroizing;
 
 use crate::Redactor;
-use crate::matcher::DepthMemo;
 
 /// Redacts one stream: feed it with [`Scrubber::write`], end it with
 /// [`Scrubber::finish`]. Create one per stream with [`Redactor::scrubber`].
 pub struct Scrubber {
     redactor: Redactor,
-    state: StateID,
+    /// The automaton's state after the last byte; `None` after a large write
+    /// that did not need it (it is then found from `recent`).
+    state: Option<StateID>,
     /// Stream offset of the next input byte.
     position: u64,
     /// Stream offset of the first byte not yet released.
@@ -35,10 +36,11 @@ pub struct Scrubber {
     released_mask_end: Option<u64>,
     /// Matches found in the current chunk (kept to reuse the allocation).
     found: Vec<(u64, u64)>,
-    /// The stream's last bytes, as many as the longest pattern: what the
-    /// automaton's state at the end of a write stands for.
+    /// The stream's last bytes, as many as the longest pattern: all that
+    /// decides what a later match may begin with.
     recent: Zeroizing<Vec<u8>>,
-    depths: DepthMemo,
+    /// `recent` followed by the start of a large write (reused allocation).
+    seam: Zeroizing<Vec<u8>>,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -60,10 +62,9 @@ impl std::fmt::Debug for Scrubber {
 
 impl Scrubber {
     pub(crate) fn new(redactor: Redactor) -> Scrubber {
-        let state = redactor.matcher().start();
         Scrubber {
             redactor,
-            state,
+            state: None,
             position: 0,
             released: 0,
             pending: Zeroizing::new(Vec::new()),
@@ -71,7 +72,7 @@ impl Scrubber {
             released_mask_end: None,
             found: Vec::new(),
             recent: Zeroizing::new(Vec::new()),
-            depths: DepthMemo::default(),
+            seam: Zeroizing::new(Vec::new()),
         }
     }
 
@@ -96,16 +97,26 @@ impl Scrubber {
         let edge = matcher.longest_pattern();
         match matcher.shift_table() {
             Some(table) if chunk.len() >= 2 * edge => {
-                // Matches that began in earlier chunks end in the first `edge`
-                // bytes; the table finds those wholly inside the chunk; the
-                // last `edge` bytes, scanned from the start state, give the
-                // exact state at the end (no pattern is longer than `edge`).
-                matcher.scan(self.state, &chunk[..edge], &mut record);
+                // The table finds the matches wholly inside the chunk; those
+                // that began earlier begin in `recent` and end in the first
+                // `edge` bytes, so it finds them in the seam of the two.
+                let seam = &mut self.seam;
+                seam.clear();
+                seam.extend_from_slice(&self.recent);
+                seam.extend_from_slice(&chunk[..edge]);
+                let before = self.recent.len();
+                table.find_all(seam, |start, len| {
+                    if start < before && start + len > before {
+                        record(start + len - before, len);
+                    }
+                });
                 table.find_all(chunk, |start, len| record(start + len, len));
-                let tail = chunk.len() - edge;
-                self.state = matcher.scan(matcher.start(), &chunk[tail..], |end, len| record(tail + end, len));
+                self.state = None;
             }
-            _ => self.state = matcher.scan(self.state, chunk, &mut record),
+            _ => {
+                let state = self.state.unwrap_or_else(|| matcher.walk(&self.recent));
+                self.state = Some(matcher.scan(state, chunk, &mut record));
+            }
         }
         self.position += chunk.len() as u64;
         // Ranges found twice, or out of order, merge here.
@@ -113,8 +124,6 @@ impl Scrubber {
         for &(start, end) in &self.found {
             add_mask(&mut self.masks, start, end, self.released_mask_end);
         }
-        // A partial match may begin inside bytes already released, which
-        // were then masked (see `Matcher::depth`): it continues that mask.
         let keep = matcher.longest_pattern();
         if chunk.len() >= keep {
             self.recent.clear();
@@ -124,7 +133,7 @@ impl Scrubber {
             let excess = self.recent.len().saturating_sub(keep);
             self.recent.drain(..excess);
         }
-        let depth = matcher.depth(self.state, &self.recent, &mut self.depths);
+        let depth = matcher.depth(&self.recent);
         let until = (self.position - depth as u64).max(self.released);
         self.release(until, chunk, chunk_start, out)
     }
@@ -133,7 +142,7 @@ impl Scrubber {
     /// can then start a new stream.
     pub fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
         self.release(self.position, &[], self.position, out)?;
-        self.state = self.redactor.matcher().start();
+        self.state = None;
         self.released_mask_end = None;
         self.recent.clear();
         Ok(())

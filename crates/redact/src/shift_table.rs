@@ -18,8 +18,13 @@
 //! a match.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use crate::encodings::PatternBytes;
+use crate::matcher::IdHasher;
+
+/// Grams are looked up here at every zero shift: a cheap hash matters.
+type Candidates = HashMap<u32, Vec<u32>, BuildHasherDefault<IdHasher>>;
 
 /// Bytes per gram.
 const GRAM: usize = 4;
@@ -42,7 +47,7 @@ pub(crate) struct ShiftTable {
     bits: u32,
     shifts: Vec<u8>,
     /// The exact last gram of each pattern's window → the patterns.
-    candidates: HashMap<u32, Vec<u32>>,
+    candidates: Candidates,
     patterns: Vec<PatternBytes>,
 }
 
@@ -58,7 +63,7 @@ impl ShiftTable {
         let grams = patterns.len() * longest_shift * SLOTS_PER_GRAM;
         let bits = grams.next_power_of_two().trailing_zeros().clamp(MIN_BITS, MAX_BITS);
         let mut shifts = vec![longest_shift as u8; 1 << bits];
-        let mut candidates: HashMap<u32, Vec<u32>> = HashMap::new();
+        let mut candidates = Candidates::default();
         for (id, pattern) in patterns.iter().enumerate() {
             for end in GRAM..=window {
                 let slot = &mut shifts[hash(gram_at(pattern, end), bits)];
@@ -122,6 +127,11 @@ impl ShiftTable {
             }
         }
         1
+    }
+
+    /// The patterns it finds.
+    pub(crate) fn patterns(&self) -> &[PatternBytes] {
+        &self.patterns
     }
 
     /// Heap bytes held.
