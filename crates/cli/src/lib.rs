@@ -37,9 +37,7 @@ pub fn main() -> ExitCode {
     match runtime.block_on(run(cli.command)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            let mut err = anstream::stderr();
-            let style = anstyle::AnsiColor::Red.on_default().bold();
-            let _ = std::io::Write::write_fmt(&mut err, format_args!("{style}error:{style:#} {e:#}\n"));
+            output::error(&format_args!("{e:#}"));
             exit_code::for_error(&e)
         }
     }

@@ -51,6 +51,13 @@ pub fn json(value: &Value) {
     let _ = writeln!(out, "{}", serde_json::to_string_pretty(value).unwrap_or_default());
 }
 
+/// Prints an error on stderr (`error:` in red on a terminal).
+pub fn error(message: &dyn std::fmt::Display) {
+    let mut err = anstream::stderr().lock();
+    let style = anstyle::AnsiColor::Red.on_default().bold();
+    let _ = writeln!(err, "{style}error:{style:#} {message}");
+}
+
 /// Prints a warning on stderr.
 pub fn warn(message: &str) {
     let mut err = anstream::stderr().lock();

@@ -74,7 +74,10 @@ impl CacheSalt {
     pub fn load_or_create(path: &Path) -> Result<CacheSalt, CacheKeyError> {
         let io = |source| CacheKeyError::Salt { path: path.to_owned(), source };
         match std::fs::read_to_string(path) {
-            Ok(text) => parse_salt(text.trim()).ok_or_else(|| CacheKeyError::BadSalt(path.to_owned())),
+            Ok(text) => {
+                let text = Zeroizing::new(text);
+                parse_salt(text.trim()).ok_or_else(|| CacheKeyError::BadSalt(path.to_owned()))
+            }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 if let Some(dir) = path.parent() {
                     std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;

@@ -2,7 +2,7 @@
 //! running a command, or asking the hush server.
 
 use std::io::Read;
-use std::os::unix::ffi::OsStrExt;
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::process::Stdio;
 
@@ -100,7 +100,7 @@ impl Resolver {
     pub async fn resolve(&self, reference: &Reference) -> Result<SecretBytes, ResolveError> {
         match &reference.source {
             Source::Env(name) => match std::env::var_os(name) {
-                Some(value) => Ok(SecretBytes::copy_from(value.as_bytes())),
+                Some(value) => Ok(SecretBytes::new(value.into_vec())),
                 None => Err(ResolveError::EnvNotSet(reference.to_string())),
             },
             Source::File(path) => read_file(reference, &expand_home(reference, path)?),

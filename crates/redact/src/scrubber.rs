@@ -1,8 +1,9 @@
 //! [`Scrubber`]: one output stream's redaction state.
 //!
-//! Input arrives in chunks cut anywhere. Each byte advances the automaton; a
-//! match marks the bytes it covers, merged with any overlapping or adjacent
-//! marked range. After a chunk, everything before the earliest place a match
+//! Input arrives in chunks cut anywhere. Small chunks advance the automaton
+//! byte by byte; large ones are searched by the shift table, with the seam to
+//! the previous chunk searched apart. A match marks the bytes it covers,
+//! merged with any overlapping or adjacent marked range. After a chunk, everything before the earliest place a match
 //! could still begin is written out at once: the bytes that cannot be the
 //! start of a secret are never delayed, and what is held back is at most the
 //! longest pattern minus one byte. A marked range is written as one

@@ -2,8 +2,8 @@
 //! in a buffer while looking at only a few of its bytes.
 //!
 //! Why by hand: the Aho-Corasick automaton has to step through every byte
-//! (about 4 ns each here with a thousand secrets and their encodings), and the
-//! `aho-corasick` crate's prefilters, which skip text, give up beyond a few
+//! (about 7 ns each here, 130 MiB/s, with a thousand secrets and their
+//! encodings), and the `aho-corasick` crate's prefilters, which skip text, give up beyond a few
 //! dozen patterns. Secrets are long and rare in logs, which is exactly the case
 //! Wu–Manber's skipping is made for; no maintained crate offers it.
 //!

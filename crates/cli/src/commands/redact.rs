@@ -27,8 +27,8 @@ pub(crate) async fn run(args: RedactArgs) -> anyhow::Result<()> {
     }
     let mut refs = Vec::new();
     for (i, text) in args.secret_refs.iter().enumerate() {
-        let label = format!("--secret-ref {} ({})", i + 1, references::parse("--secret-ref", text)?);
-        refs.push((label, references::parse("--secret-ref", text)?));
+        let reference = references::parse("--secret-ref", text)?;
+        refs.push((format!("--secret-ref {} ({reference})", i + 1), reference));
     }
     if !refs.is_empty() {
         let resolver = references::resolver(&args.ns, &args.conn, refs.iter().map(|(_, r)| r))?;

@@ -21,7 +21,9 @@ enum Target {
 
 /// Runs the command; returns its exit code.
 pub(crate) async fn run(args: RunArgs) -> anyhow::Result<u8> {
-    let mut wanted: Vec<(Target, String, hush_inject::Reference)> = Vec::new();
+    // One target per reference, in the same order.
+    let mut targets: Vec<Target> = Vec::new();
+    let mut labeled: Vec<(String, hush_inject::Reference)> = Vec::new();
     let mut plain_env: Vec<(String, OsString)> = Vec::new();
     for path in &args.env_files {
         let text = zeroize::Zeroizing::new(
@@ -35,8 +37,8 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<u8> {
             match value {
                 EnvValue::Literal(v) => plain_env.push((var, OsString::from(v.as_str()))),
                 EnvValue::Reference(r) => {
-                    let label = format!("{} {var}", path.display());
-                    wanted.push((Target::Env(var), label, r));
+                    labeled.push((format!("{} {var}", path.display()), r));
+                    targets.push(Target::Env(var));
                 }
             }
         }
@@ -45,15 +47,12 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<u8> {
         for text in items {
             let (var, reference) = references::assignment(flag, text)?;
             let reference = references::parse(&format!("{flag} {var}"), reference)?;
-            let label = format!("{flag} {var}");
-            let target = if file { Target::File(var.to_owned()) } else { Target::Env(var.to_owned()) };
-            wanted.push((target, label, reference));
+            labeled.push((format!("{flag} {var}"), reference));
+            targets.push(if file { Target::File(var.to_owned()) } else { Target::Env(var.to_owned()) });
         }
     }
 
-    let resolver = references::resolver(&args.ns, &args.conn, wanted.iter().map(|(_, _, r)| r))?;
-    let labeled: Vec<(String, hush_inject::Reference)> =
-        wanted.iter().map(|(_, label, r)| (label.clone(), r.clone())).collect();
+    let resolver = references::resolver(&args.ns, &args.conn, labeled.iter().map(|(_, r)| r))?;
     let values = references::resolve_all(&resolver, &labeled).await?;
 
     // The child inherits our environment, HUSH_TOKEN included: mask it too.
@@ -64,7 +63,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<u8> {
         crate::output::warn(&format!("{} is empty or whitespace-only and is not masked", labeled[i].0));
     }
     let mut injection = Injection { plain_env, ..Injection::default() };
-    for ((target, _, _), value) in wanted.into_iter().zip(values) {
+    for (target, value) in targets.into_iter().zip(values) {
         match target {
             Target::Env(var) => injection.env.push((var, value)),
             Target::File(var) => injection.files.push((var, value)),
@@ -74,9 +73,7 @@ pub(crate) async fn run(args: RunArgs) -> anyhow::Result<u8> {
         Ok(code) => Ok(u8::try_from(code).unwrap_or(u8::MAX)),
         Err(e) => match e.shell_status() {
             Some(status) => {
-                let mut err = anstream::stderr();
-                let style = anstyle::AnsiColor::Red.on_default().bold();
-                let _ = std::io::Write::write_fmt(&mut err, format_args!("{style}error:{style:#} {e}\n"));
+                crate::output::error(&e);
                 Ok(status)
             }
             None => Err(e.into()),

@@ -288,17 +288,7 @@ fn hush_references_resolve_through_the_server() {
         &["secret", "create", "deploy", "-n", "team-a", "--type", "git", "--username", "bot", "--token-stdin"],
         b"git-token-55aa",
     ));
-    let run = |args: &[&str]| {
-        let mut full = vec!["run"];
-        full.extend_from_slice(args);
-        Command::new(HUSH)
-            .args(full)
-            .env("HUSH_ADDR", &h.addr)
-            .env("HUSH_TOKEN", &h.token)
-            .env_remove("HUSH_NAMESPACE")
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| h.cli(&[&["run"], args].concat());
     let out = run(&[
         "--env",
         "DB=hush://db-password",
@@ -323,28 +313,12 @@ fn hush_references_resolve_through_the_server() {
 
     // A token without secrets:read is refused, and the child does not start.
     let list_only = h.token(&["default"], &["secrets:list"]);
-    let out = Command::new(HUSH)
-        .args(["run", "--env", "X=hush://db-password", "--", "echo", "started"])
-        .env("HUSH_ADDR", &h.addr)
-        .env("HUSH_TOKEN", &list_only)
-        .output()
-        .unwrap();
+    let out = h.cli_as(&list_only, &["run", "--env", "X=hush://db-password", "--", "echo", "started"], None);
     assert_eq!(out.status.code(), Some(3), "{}", show(&out));
     assert!(!stdout(&out).contains("started"));
 
     // hush redact takes the same references.
-    let out = Command::new(HUSH)
-        .args(["redact", "--secret-ref", "hush://db-password"])
-        .env("HUSH_ADDR", &h.addr)
-        .env("HUSH_TOKEN", &h.token)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .and_then(|mut child| {
-            child.stdin.take().unwrap().write_all(b"pw=srv-secret-9f1;\n")?;
-            child.wait_with_output()
-        })
-        .unwrap();
+    let out = h.cli_stdin(&["redact", "--secret-ref", "hush://db-password"], b"pw=srv-secret-9f1;\n");
     assert_eq!(stdout(&out), "pw=***;\n");
 }
 
