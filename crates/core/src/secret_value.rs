@@ -26,6 +26,8 @@ pub enum ValueField {
     Password,
     /// Registry server address.
     ServerAddress,
+    /// The URL prefix a git secret is for (optional).
+    Url,
 }
 
 impl ValueField {
@@ -37,6 +39,7 @@ impl ValueField {
             ValueField::Token => "token",
             ValueField::Password => "password",
             ValueField::ServerAddress => "server_address",
+            ValueField::Url => "url",
         }
     }
 
@@ -47,6 +50,7 @@ impl ValueField {
             ValueField::Token => 3,
             ValueField::Password => 4,
             ValueField::ServerAddress => 5,
+            ValueField::Url => 6,
         }
     }
 
@@ -54,7 +58,7 @@ impl ValueField {
     pub fn of_type(t: SecretType) -> &'static [ValueField] {
         match t {
             SecretType::Generic => &[ValueField::Value],
-            SecretType::Git => &[ValueField::Username, ValueField::Token],
+            SecretType::Git => &[ValueField::Username, ValueField::Token, ValueField::Url],
             SecretType::Registry => &[ValueField::Username, ValueField::Password, ValueField::ServerAddress],
         }
     }
@@ -71,6 +75,9 @@ pub enum SecretValue {
         username: String,
         /// Personal access token or password.
         token: SecretString,
+        /// The URL prefix it is for (`https://git.example.com/org`), matched
+        /// by the git credential helper; empty if it is only used by name.
+        url: String,
     },
     /// Credentials for a container registry.
     Registry {
@@ -121,7 +128,7 @@ impl SecretValue {
     pub fn plaintext_len(&self) -> usize {
         match self {
             SecretValue::Generic(v) => v.len(),
-            SecretValue::Git { username, token } => username.len() + token.len(),
+            SecretValue::Git { username, token, url } => username.len() + token.len() + url.len(),
             SecretValue::Registry { username, password, server_address } => {
                 username.len() + password.len() + server_address.len()
             }
@@ -135,6 +142,7 @@ impl SecretValue {
             (SecretValue::Git { username, .. }, ValueField::Username)
             | (SecretValue::Registry { username, .. }, ValueField::Username) => Some(username.as_bytes()),
             (SecretValue::Git { token, .. }, ValueField::Token) => Some(token.expose_secret().as_bytes()),
+            (SecretValue::Git { url, .. }, ValueField::Url) => Some(url.as_bytes()),
             (SecretValue::Registry { password, .. }, ValueField::Password) => Some(password.expose_secret().as_bytes()),
             (SecretValue::Registry { server_address, .. }, ValueField::ServerAddress) => {
                 Some(server_address.as_bytes())
@@ -168,6 +176,11 @@ impl SecretValue {
         let expected = ValueField::of_type(t);
         let mut found: Vec<&[u8]> = Vec::with_capacity(expected.len());
         for &f in expected {
+            // Git values written before the url field existed end after the token.
+            if f == ValueField::Url && rest.is_empty() {
+                found.push(b"");
+                break;
+            }
             let (&tag, after) = rest.split_first().ok_or(ValueDecodeError::Malformed)?;
             if tag != f.tag() {
                 return Err(ValueDecodeError::Fields(t));
@@ -186,6 +199,7 @@ impl SecretValue {
             SecretType::Git => SecretValue::Git {
                 username: text(found[0], "username")?.to_owned(),
                 token: SecretString::copy_from(text(found[1], "token")?),
+                url: text(found[2], "url")?.to_owned(),
             },
             SecretType::Registry => SecretValue::Registry {
                 username: text(found[0], "username")?.to_owned(),
@@ -211,7 +225,7 @@ mod tests {
 
     #[test]
     fn debug_shows_type_only() {
-        let v = SecretValue::Git { username: "u".into(), token: SecretString::copy_from("pat-123") };
+        let v = SecretValue::Git { username: "u".into(), token: SecretString::copy_from("pat-123"), url: String::new() };
         assert_eq!(format!("{v:?}"), "SecretValue::git([REDACTED])");
     }
 
@@ -227,11 +241,24 @@ mod tests {
         for (bytes, t) in table {
             assert!(SecretValue::decode(*t, bytes).is_err(), "{bytes:?}");
         }
-        let git = SecretValue::Git { username: "u".into(), token: SecretString::copy_from("t") };
+        let git = SecretValue::Git { username: "u".into(), token: SecretString::copy_from("t"), url: String::new() };
         assert_eq!(
             SecretValue::decode(SecretType::Registry, git.encode().expose_secret()),
             Err(ValueDecodeError::Fields(SecretType::Registry))
         );
+    }
+
+    #[test]
+    fn git_values_from_before_the_url_field_still_open() {
+        // Format 1 as written by hush 0.1: username and token only.
+        let old = b"\x01\x02\0\0\0\x01u\x03\0\0\0\x03pat";
+        let v = SecretValue::decode(SecretType::Git, old).unwrap();
+        assert_eq!(
+            v,
+            SecretValue::Git { username: "u".into(), token: SecretString::copy_from("pat"), url: String::new() }
+        );
+        // A url tag without a body is still malformed.
+        assert!(SecretValue::decode(SecretType::Git, b"\x01\x02\0\0\0\x01u\x03\0\0\0\x03pat\x06").is_err());
     }
 
     proptest! {
@@ -248,8 +275,8 @@ mod tests {
         }
 
         #[test]
-        fn git_round_trip(u in ".{0,40}", t in ".{0,40}") {
-            let v = SecretValue::Git { username: u, token: SecretString::new(t) };
+        fn git_round_trip(u in ".{0,40}", t in ".{0,40}", url in ".{0,40}") {
+            let v = SecretValue::Git { username: u, token: SecretString::new(t), url };
             prop_assert_eq!(SecretValue::decode(SecretType::Git, v.encode().expose_secret()).unwrap(), v);
         }
 

@@ -51,6 +51,20 @@ pub fn random_id() -> Result<String, RandomError> {
     Ok(hex(&random_bytes::<16>()?))
 }
 
+/// A stable public identifier derived from public parts: lowercase hex of
+/// SHA-256 over the length-prefixed parts. For ids that must be the same
+/// every time the same thing is named (a registry entry's id), never for
+/// anything secret.
+pub fn derived_id(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    hex(&hasher.finalize())
+}
+
 /// Lowercase hex of `bytes`.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;

@@ -11,7 +11,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use hush_core::{NamespaceName, Scope, ScopeSet, SecretString};
+use hush_core::{NamespaceName, RESERVED_NAMESPACES, Scope, ScopeSet, SecretString};
 use hush_crypto::{AuditKey, KeyParseError, RootKey, TokenKey, random_id};
 use hush_store::sqlite::{DATA_FILE, KEYS_FILE, SqliteDataStore, SqliteKeyStore};
 use hush_store::{AuditAction, AuditEvent, DataStore, Installation, KeyStore, StoreError, TokenNamespaces};
@@ -314,6 +314,7 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
         }
         None => Some(initialize(&hush, &installation.id, new_key_file).await?),
     };
+    ensure_registry_scopes(&hush).await?;
     Ok(Opened { hush, first_start })
 }
 
@@ -337,6 +338,25 @@ async fn initialize(
     hush.keys.mark_completed().await?;
     tracing::info!(installation = installation_id, "initialised");
     Ok(FirstStart { admin_token, root_key_file })
+}
+
+/// Creates the rows (and keys) of the two registry scopes, `global` and
+/// `global-private`, where they do not exist yet: at the first start, and
+/// on installations made before registries existed.
+async fn ensure_registry_scopes(hush: &Hush) -> Result<(), OpenError> {
+    for scope in RESERVED_NAMESPACES {
+        let name = NamespaceName::parse(scope).expect("a valid name");
+        if hush.data.namespace(&name).await?.is_some() {
+            continue;
+        }
+        let mut event = AuditEvent::new(AuditAction::NamespaceCreate, None, Some("registry scope".to_owned()));
+        event.namespace = Some(name.to_string());
+        match hush.create_namespace_unchecked(&name, event).await {
+            Ok(_) | Err(ServiceError::AlreadyExists(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 /// Issues a token bound to all namespaces with the `admin` scope, audited

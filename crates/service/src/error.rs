@@ -18,6 +18,10 @@ pub enum Missing {
     Version,
     /// The token does not exist, or the caller may not see it.
     Token,
+    /// No registry entry has that address, or covers that image or server.
+    Registry,
+    /// No git secret's url covers the requested URL.
+    GitCredential,
 }
 
 /// A service call failed.
@@ -75,6 +79,8 @@ fn missing_message(m: Missing) -> &'static str {
         Missing::Secret => "secret not found",
         Missing::Version => "secret version not found",
         Missing::Token => "token not found",
+        Missing::Registry => "no registry entry matches",
+        Missing::GitCredential => "no git secret's url matches",
     }
 }
 
@@ -99,6 +105,8 @@ impl ServiceError {
             ServiceError::NotFound(Missing::Secret) => "secret_not_found",
             ServiceError::NotFound(Missing::Version) => "version_not_found",
             ServiceError::NotFound(Missing::Token) => "token_not_found",
+            ServiceError::NotFound(Missing::Registry) => "registry_not_found",
+            ServiceError::NotFound(Missing::GitCredential) => "credential_not_found",
             ServiceError::CasMismatch { .. } => "cas_mismatch",
             ServiceError::TypeConflict { .. } => "type_conflict",
             ServiceError::AlreadyExists(_) => "already_exists",

@@ -207,6 +207,15 @@ impl Hush {
         caller: &Caller,
         name: &NamespaceName,
     ) -> Result<NamespaceRecord, ServiceError> {
+        // The registry scopes are rows too, but only the registry calls reach them.
+        if name.is_reserved() {
+            return Err(ServiceError::NotFound(Missing::Namespace));
+        }
+        self.namespace_record(name).await?.filter(|ns| caller.namespaces.allows(&ns.id)).ok_or(ServiceError::NotFound(Missing::Namespace))
+    }
+
+    /// A namespace (or registry scope) record, from the cache or the store.
+    pub(crate) async fn namespace_record(&self, name: &NamespaceName) -> Result<Option<NamespaceRecord>, ServiceError> {
         let ns = match self.namespaces.get(name) {
             Some(ns) => Some(ns),
             None => {
@@ -218,10 +227,7 @@ impl Hush {
                 found
             }
         };
-        match ns {
-            Some(ns) if caller.namespaces.allows(&ns.id) => Ok(ns),
-            _ => Err(ServiceError::NotFound(Missing::Namespace)),
-        }
+        Ok(ns)
     }
 
     /// Authenticates, finds the namespace and checks the scope, in that order.

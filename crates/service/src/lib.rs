@@ -15,10 +15,12 @@ pub mod bootstrap;
 mod config;
 mod credentials;
 mod error;
+mod git_credentials;
 mod hush;
 mod key_cache;
 mod namespaces;
 mod pagination;
+mod registries;
 mod secrets;
 mod tokens;
 mod ttl_cache;
@@ -27,8 +29,12 @@ pub use audit::{AuditFilter, AuditPage, AuditVerification};
 pub use config::ServiceConfig;
 pub use credentials::{Caller, Credentials, MAX_CONTEXT_LEN};
 pub use error::{Missing, ServiceError};
+pub use git_credentials::GitCredential;
 pub use hush::Hush;
 pub use pagination::{DEFAULT_PAGE, MAX_PAGE};
+pub use registries::{
+    RegistryCredentials, RegistryEntry, RegistryScope, RegistrySelector, RegistryTarget, registry_id,
+};
 pub use secrets::{ListSecrets, RevealedSecret, SecretPage};
 pub use tokens::{NewToken, TokenSpec};
 

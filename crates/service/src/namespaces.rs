@@ -72,7 +72,7 @@ impl Hush {
         let result = async {
             let caller = self.authenticate(creds, &mut event).await?;
             let all = self.data.namespaces().await?;
-            Ok(all.into_iter().filter(|ns| caller.namespaces.allows(&ns.id)).collect())
+            Ok(all.into_iter().filter(|ns| !ns.name.is_reserved() && caller.namespaces.allows(&ns.id)).collect())
         }
         .await;
         self.finish(event, result).await

@@ -2,11 +2,11 @@
 
 use std::fmt;
 
-use hush_core::{NamespaceName, Scope, SecretName, SecretValue};
+use hush_core::{Location, NamespaceName, Scope, SecretName, SecretValue};
 use hush_crypto::{VersionIdentity, random_id};
 use hush_store::{
-    AuditAction, Conflict, Mutation, PutVersion, Sealer, SecretQuery, SecretRecord, StoreError, VersionRecord,
-    VersionSlot, WriteOutcome, WriteRequest, now_millis,
+    AuditAction, Conflict, Mutation, NamespaceRecord, PutVersion, SealedVersion, Sealer, SecretQuery, SecretRecord,
+    StoreError, VersionRecord, VersionSlot, WriteOutcome, WriteRequest, now_millis,
 };
 
 use crate::hush::PendingEvent;
@@ -83,6 +83,19 @@ impl Hush {
         cas: Option<u64>,
     ) -> Result<SecretRecord, ServiceError> {
         let (_, ns) = self.authorize_in(creds, event, namespace, Scope::SecretsWrite).await?;
+        self.write_version(event, &ns, name, value, cas).await
+    }
+
+    /// Checks the value, seals it and writes it as the next version of
+    /// `name` in `ns`, with `event` (the caller has authorized the write).
+    pub(crate) async fn write_version(
+        &self,
+        event: &mut PendingEvent,
+        ns: &NamespaceRecord,
+        name: &SecretName,
+        value: SecretValue,
+        cas: Option<u64>,
+    ) -> Result<SecretRecord, ServiceError> {
         self.check_value(&value)?;
         let (key_version, key) = self.key_cache.current(&*self.keys, &self.root, &ns.id).await?;
         let secret_type = value.secret_type();
@@ -127,6 +140,45 @@ impl Hush {
         }
     }
 
+    /// Decrypts a sealed version of a secret in `ns`. A version that does
+    /// not open means the data store was altered or belongs to other keys.
+    pub(crate) async fn open_sealed(
+        &self,
+        ns: &NamespaceRecord,
+        sealed: &SealedVersion,
+    ) -> Result<SecretValue, ServiceError> {
+        let key = self.key_cache.key(&*self.keys, &self.root, &ns.id, sealed.version.key_version).await?;
+        let identity = VersionIdentity {
+            namespace_id: &ns.id,
+            secret_id: &sealed.secret.id,
+            name: sealed.secret.name.as_str(),
+            version: sealed.version.version,
+            secret_type: sealed.secret.secret_type,
+            key_version: sealed.version.key_version,
+        };
+        key.open_value(&identity, &sealed.ciphertext).map_err(|e| {
+            tracing::error!(namespace = %ns.name, secret = %sealed.secret.name, version = sealed.version.version,
+                error = %e, "a stored version does not open: the data store was altered or belongs to other keys");
+            ServiceError::internal(e)
+        })
+    }
+
+    /// Records that a value was returned: sets `last_read_at` and commits
+    /// the call's audit event (with the version read) in one write.
+    pub(crate) async fn record_read(
+        &self,
+        event: &mut PendingEvent,
+        sealed: &SealedVersion,
+    ) -> Result<hush_store::Millis, ServiceError> {
+        let now = now_millis();
+        let mut audit = event.for_write();
+        audit.version = Some(sealed.version.version);
+        self.data
+            .write(WriteRequest { mutation: Mutation::RecordRead { secret_id: sealed.secret.id.clone(), at: now }, audit })
+            .await?;
+        Ok(now)
+    }
+
     /// Checks sizes and required fields. Messages name fields, never values.
     fn check_value(&self, value: &SecretValue) -> Result<(), ServiceError> {
         let size = value.plaintext_len();
@@ -146,8 +198,13 @@ impl Hush {
         match value {
             SecretValue::Generic(v) if v.is_empty() => Err(empty("value")),
             SecretValue::Generic(_) => Ok(()),
-            SecretValue::Git { username, token } => {
+            SecretValue::Git { username, token, url } => {
                 text("username", username)?;
+                text("url", url)?;
+                if !url.is_empty() {
+                    Location::parse(url, &["http", "https"], "url")
+                        .map_err(|e| ServiceError::invalid("invalid_value", e.to_string()))?;
+                }
                 if token.is_empty() { Err(empty("token")) } else { Ok(()) }
             }
             SecretValue::Registry { username, password, server_address } => {
@@ -191,29 +248,8 @@ impl Hush {
             };
             return Err(ServiceError::NotFound(missing));
         };
-        let key = self.key_cache.key(&*self.keys, &self.root, &ns.id, sealed.version.key_version).await?;
-        let identity = VersionIdentity {
-            namespace_id: &ns.id,
-            secret_id: &sealed.secret.id,
-            name: name.as_str(),
-            version: sealed.version.version,
-            secret_type: sealed.secret.secret_type,
-            key_version: sealed.version.key_version,
-        };
-        let value = key.open_value(&identity, &sealed.ciphertext).map_err(|e| {
-            tracing::error!(namespace = %namespace, secret = %name, version = sealed.version.version, error = %e,
-                "a stored version does not open: the data store was altered or belongs to other keys");
-            ServiceError::internal(e)
-        })?;
-        let now = now_millis();
-        let mut audit = event.for_write();
-        audit.version = Some(sealed.version.version);
-        self.data
-            .write(WriteRequest {
-                mutation: Mutation::RecordRead { secret_id: sealed.secret.id.clone(), at: now },
-                audit,
-            })
-            .await?;
+        let value = self.open_sealed(&ns, &sealed).await?;
+        let now = self.record_read(event, &sealed).await?;
         let mut record = sealed.secret;
         record.last_read_at = Some(now);
         Ok(RevealedSecret { record, version: sealed.version, value })

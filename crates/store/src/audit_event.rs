@@ -40,13 +40,29 @@ pub enum AuditAction {
     AuditVerify,
     /// hush was initialised (first start).
     Init,
+    /// A registry entry was created or its credentials rotated.
+    RegistryWrite,
+    /// Registry entries were listed (URLs and obfuscated users).
+    RegistryList,
+    /// A registry entry was deleted.
+    RegistryDelete,
+    /// A registry entry was picked for an image or server (no password).
+    RegistryResolve,
+    /// A registry entry's credentials were returned (a pull, a credential helper).
+    RegistryRead,
+    /// Every registry entry's credentials were returned at once (dockerconfig).
+    RegistryExport,
+    /// Credentials were tried against a registry.
+    RegistryTest,
+    /// A git secret was picked for a URL and its token returned.
+    GitCredential,
     /// A stored action hush does not know (an edited row; its MAC will not verify).
     Unrecognized,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 22] = [
         AuditAction::SecretWrite,
         AuditAction::SecretRead,
         AuditAction::SecretList,
@@ -61,6 +77,14 @@ impl AuditAction {
         AuditAction::AuditList,
         AuditAction::AuditVerify,
         AuditAction::Init,
+        AuditAction::RegistryWrite,
+        AuditAction::RegistryList,
+        AuditAction::RegistryDelete,
+        AuditAction::RegistryResolve,
+        AuditAction::RegistryRead,
+        AuditAction::RegistryExport,
+        AuditAction::RegistryTest,
+        AuditAction::GitCredential,
     ];
 
     /// The stored name, e.g. `secret.read`.
@@ -80,6 +104,14 @@ impl AuditAction {
             AuditAction::AuditList => "audit.list",
             AuditAction::AuditVerify => "audit.verify",
             AuditAction::Init => "init",
+            AuditAction::RegistryWrite => "registry.write",
+            AuditAction::RegistryList => "registry.list",
+            AuditAction::RegistryDelete => "registry.delete",
+            AuditAction::RegistryResolve => "registry.resolve",
+            AuditAction::RegistryRead => "registry.read",
+            AuditAction::RegistryExport => "registry.export",
+            AuditAction::RegistryTest => "registry.test",
+            AuditAction::GitCredential => "git.credential",
             AuditAction::Unrecognized => "unrecognized",
         }
     }

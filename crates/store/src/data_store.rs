@@ -181,6 +181,14 @@ pub trait DataStore: Send + Sync + 'static {
         version: Option<u64>,
     ) -> Result<Option<SealedVersion>, StoreError>;
 
+    /// The current version of every secret of `secret_type` in a namespace,
+    /// by name (registry and git credential lookup).
+    async fn current_of_type(
+        &self,
+        namespace_id: &str,
+        secret_type: SecretType,
+    ) -> Result<Vec<SealedVersion>, StoreError>;
+
     /// Secrets of a namespace, by name.
     async fn secrets(&self, namespace_id: &str, query: &SecretQuery) -> Result<Vec<SecretRecord>, StoreError>;
 

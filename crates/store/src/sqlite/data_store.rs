@@ -5,7 +5,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hush_core::{NamespaceName, SecretName};
+use hush_core::{NamespaceName, SecretName, SecretType};
 use hush_crypto::AuditKey;
 use rusqlite::{OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
@@ -148,13 +148,26 @@ impl DataStore for SqliteDataStore {
                  WHERE s.namespace_id = ? AND s.name = ? AND v.version = COALESCE(?, s.version)",
             )?;
             let mut rows = stmt.query(params![namespace_id, name.as_str(), version.map(|v| v as i64)])?;
-            let Some(row) = rows.next()? else { return Ok(None) };
-            Ok(Some(SealedVersion {
-                secret: rows::secret(row)?,
-                version: rows::version(row, "v_created_at")?,
-                ciphertext: get(row, "ciphertext")?,
-            }))
+            rows.next()?.map(rows::sealed).transpose()
         })
+    }
+
+    async fn current_of_type(
+        &self,
+        namespace_id: &str,
+        secret_type: SecretType,
+    ) -> Result<Vec<SealedVersion>, StoreError> {
+        let (namespace_id, secret_type) = (namespace_id.to_owned(), secret_type.as_str());
+        self.read
+            .scan(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at \
+                     FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.version \
+                     WHERE s.namespace_id = ? AND s.type = ? ORDER BY s.name",
+                )?;
+                collect(stmt.query(params![namespace_id, secret_type])?, rows::sealed)
+            })
+            .await
     }
 
     async fn secrets(&self, namespace_id: &str, query: &SecretQuery) -> Result<Vec<SecretRecord>, StoreError> {

@@ -5,7 +5,10 @@ use hush_core::{NamespaceName, ScopeSet, SecretName, SecretType};
 use rusqlite::Row;
 use rusqlite::types::FromSql;
 
-use crate::{AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, SecretRecord, StoreError, VersionRecord};
+use crate::{
+    AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, SealedVersion, SecretRecord, StoreError,
+    VersionRecord,
+};
 
 pub(crate) fn get<T: FromSql>(row: &Row<'_>, column: &str) -> Result<T, StoreError> {
     row.get(column).map_err(|_| StoreError::corrupt(format!("column {column} does not decode")))
@@ -49,6 +52,16 @@ pub(crate) fn version(row: &Row<'_>, created_column: &str) -> Result<VersionReco
         key_version: u32::try_from(get::<i64>(row, "key_version")?)
             .map_err(|_| StoreError::corrupt("secret_versions.key_version is out of range"))?,
         created_at: get(row, created_column)?,
+    })
+}
+
+/// A secret row joined with one version row (`v_version`, `key_version`,
+/// `ciphertext`, `v_created_at`).
+pub(crate) fn sealed(row: &Row<'_>) -> Result<SealedVersion, StoreError> {
+    Ok(SealedVersion {
+        secret: secret(row)?,
+        version: version(row, "v_created_at")?,
+        ciphertext: get(row, "ciphertext")?,
     })
 }
 
