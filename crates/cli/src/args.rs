@@ -11,6 +11,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(name = "hush", version, max_term_width = 100)]
 #[command(after_help = "Environment: HUSH_ADDR (server, default http://127.0.0.1:8270), HUSH_TOKEN (API token), \
 HUSH_NAMESPACE (default namespace), HUSH_LOG (log filter, e.g. debug).\n\
+Credential helpers: link this binary as docker-credential-hush and git-credential-hush \
+(hush credential-helper install); they read the same variables, and HUSH_HELPER_WRITABLE=1 lets \
+store and erase change anything.\n\
 Exit codes: 0 ok, 1 error, 2 bad usage or input, 3 not authenticated or not allowed, 4 not found, \
 5 conflict, 6 audit verification failed.")]
 pub struct Cli {
@@ -63,6 +66,160 @@ pub enum Command {
     Run(RunArgs),
     /// Print a cache key per reference: it changes when the value does and reveals nothing about it.
     CacheKey(CacheKeyArgs),
+    /// Registry credentials at three scopes: a namespace's, global, global-private.
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+    /// Run a credential helper (docker, git) without its own name, or install the helper links.
+    #[command(subcommand)]
+    CredentialHelper(HelperCommand),
+}
+
+/// Which registries a command acts on. `--global` and `--global-private`
+/// take precedence over `-n`/HUSH_NAMESPACE.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryScopeArgs {
+    /// Namespace whose registries to use.
+    #[arg(short = 'n', long = "namespace", env = "HUSH_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// The global registries, shared by every namespace (changing them needs a token bound to all namespaces).
+    #[arg(long)]
+    pub global: bool,
+    /// The global-private registries, for the engine's global services (needs a token bound to all namespaces).
+    #[arg(long, conflicts_with = "global")]
+    pub global_private: bool,
+}
+
+/// Where a lookup starts: a namespace (then global), or a global service (global-private, then global).
+#[derive(Debug, Clone, Args)]
+pub struct LookupScopeArgs {
+    /// Namespace to look in first (then global).
+    #[arg(short = 'n', long = "namespace", env = "HUSH_NAMESPACE", default_value = "default")]
+    pub namespace: String,
+    /// Look up as a global service: global-private, then global (takes precedence over -n).
+    #[arg(long)]
+    pub global_service: bool,
+}
+
+/// `hush registry …`
+#[derive(Debug, Subcommand)]
+pub enum RegistryCommand {
+    /// Store credentials for a registry (a new entry, or new credentials for the same address).
+    #[command(after_help = "HOST_OR_URL is a host (ghcr.io, 127.0.0.1:5000), a host and repository prefix \
+(ghcr.io/my-org) or a URL (https://index.docker.io/v1/). docker.io, index.docker.io, registry-1.docker.io \
+and https://index.docker.io/v1/ are one registry.\n\nExample:\n  \
+echo \"$PASSWORD\" | hush registry create ghcr.io --username bot --password-stdin -n team-a")]
+    Create {
+        /// Registry host or URL.
+        #[arg(value_name = "HOST_OR_URL")]
+        url: String,
+        /// Username.
+        #[arg(long)]
+        username: String,
+        /// Password (visible to other local users; prefer --password-stdin).
+        #[arg(long, conflicts_with = "password_stdin")]
+        password: Option<String>,
+        /// Read the password from stdin (one trailing newline is dropped).
+        #[arg(long)]
+        password_stdin: bool,
+        #[command(flatten)]
+        scope: RegistryScopeArgs,
+        #[command(flatten)]
+        conn: Connection,
+        /// Print the entry as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List registry entries: URL and an obfuscated user (never a password).
+    List {
+        #[command(flatten)]
+        scope: RegistryScopeArgs,
+        #[command(flatten)]
+        conn: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete the entry for a registry (any spelling of its address).
+    Delete {
+        /// Registry host or URL.
+        #[arg(value_name = "HOST_OR_URL")]
+        url: String,
+        #[command(flatten)]
+        scope: RegistryScopeArgs,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// Show which entry a pull of IMAGE would use (never the password).
+    #[command(after_help = "From a namespace: its entries, then global ones. As a global service: global-private, \
+then global. The first scope with a matching entry wins; within it, the longest host[/path] prefix.\n\n\
+Exit codes: 0 found, 4 no entry matches.")]
+    Resolve {
+        /// Image reference, e.g. 127.0.0.1:5000/team/app:v1 or alpine.
+        image: String,
+        #[command(flatten)]
+        scope: LookupScopeArgs,
+        #[command(flatten)]
+        conn: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print {"auths":{...}} for every entry a pull can use (a Kubernetes image pull secret).
+    #[command(after_help = "Example:\n  hush registry dockerconfig -n team-a > config.json\n  \
+kubectl create secret generic pull --type=kubernetes.io/dockerconfigjson --from-file=.dockerconfigjson=config.json")]
+    Dockerconfig {
+        #[command(flatten)]
+        scope: LookupScopeArgs,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// Try credentials against a registry's /v2/ endpoint: ok, unauthorized or unreachable.
+    #[command(after_help = "Runs from this machine; nothing is stored. Exit codes: 0 ok, 3 unauthorized, \
+1 unreachable or not a registry.")]
+    Test {
+        /// Registry host or URL (http:// for a plain-HTTP registry; localhost and loopback fall back to it).
+        #[arg(value_name = "HOST_OR_URL")]
+        url: String,
+        /// Username.
+        #[arg(long)]
+        username: String,
+        /// Password (visible to other local users; prefer --password-stdin).
+        #[arg(long, conflicts_with = "password_stdin")]
+        password: Option<String>,
+        /// Read the password from stdin.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Print JSON: {"result","endpoint","status","message"}.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `hush credential-helper …`
+#[derive(Debug, Subcommand)]
+pub enum HelperCommand {
+    /// The Docker credential helper (what docker-credential-hush runs): get, store, erase, list, version.
+    Docker {
+        /// The operation.
+        operation: String,
+    },
+    /// The git credential helper (what git-credential-hush runs): get, store, erase.
+    Git {
+        /// Always use this git secret instead of looking one up by URL.
+        #[arg(long, value_name = "NAME")]
+        secret: Option<String>,
+        /// The operation.
+        operation: String,
+    },
+    /// Create docker-credential-hush and git-credential-hush as links to this binary.
+    Install {
+        /// Directory for the links (default: the directory of this binary).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Replace existing files of those names.
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 /// `hush redact`.
@@ -270,6 +427,10 @@ pub struct CreateSecret {
     /// Registry server address, e.g. ghcr.io (empty means Docker Hub).
     #[arg(long)]
     pub server_address: Option<String>,
+    /// Git: the URL prefix this secret is for, e.g. https://git.example.com/org (git-credential-hush
+    /// picks the secret with the longest matching prefix).
+    #[arg(long, value_name = "URL")]
+    pub url: Option<String>,
     /// Write only if the current version is N (0: only if the secret does not exist).
     #[arg(long, value_name = "N")]
     pub cas: Option<u64>,
@@ -417,6 +578,34 @@ pub enum AuditCommand {
     },
 }
 
+/// `docker-credential-hush`: this binary under the helper's name.
+#[derive(Debug, Parser)]
+#[command(name = "docker-credential-hush", version, max_term_width = 100)]
+#[command(about = "Docker credential helper backed by hush (docker, skopeo, podman, buildah).")]
+#[command(after_help = "Reads HUSH_ADDR, HUSH_TOKEN (needs registries:read) and HUSH_NAMESPACE (default \"default\"; \
+\"global-private\" looks up as a global service). store and erase change nothing unless HUSH_HELPER_WRITABLE=1.\n\
+Use it with {\"credHelpers\": {\"HOST\": \"hush\"}} (or \"credsStore\": \"hush\") in the client's config.")]
+pub struct DockerHelperCli {
+    /// get, store, erase, list or version.
+    pub operation: String,
+}
+
+/// `git-credential-hush`: this binary under the helper's name.
+#[derive(Debug, Parser)]
+#[command(name = "git-credential-hush", version, max_term_width = 100)]
+#[command(about = "git credential helper backed by hush: git secrets matched by their url.")]
+#[command(after_help = "Reads HUSH_ADDR, HUSH_TOKEN (needs secrets:read) and HUSH_NAMESPACE (default \"default\"). \
+store and erase change nothing unless HUSH_HELPER_WRITABLE=1.\n\
+Use it with: git config credential.helper hush (or \"hush --secret NAME\" to pin one secret); \
+credential.useHttpPath true sends the repository path, for secrets whose url has one.")]
+pub struct GitHelperCli {
+    /// Always use this git secret instead of looking one up by URL.
+    #[arg(long, value_name = "NAME")]
+    pub secret: Option<String>,
+    /// get, store or erase (git passes it).
+    pub operation: String,
+}
+
 /// `1MiB`, `64KiB`, `1M`, `512k` or plain bytes.
 fn parse_size(text: &str) -> Result<usize, String> {
     let t = text.trim();
@@ -450,5 +639,7 @@ mod tests {
     fn the_command_line_is_consistent() {
         use clap::CommandFactory;
         Cli::command().debug_assert();
+        DockerHelperCli::command().debug_assert();
+        GitHelperCli::command().debug_assert();
     }
 }

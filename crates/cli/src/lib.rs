@@ -8,6 +8,7 @@
 mod args;
 mod commands;
 pub mod exit_code;
+mod helpers;
 mod logging;
 mod output;
 mod value_input;
@@ -19,9 +20,23 @@ use clap::Parser;
 use crate::args::{Cli, Command, LogFormat};
 
 /// Parses the command line, runs the command, and returns the exit code.
+/// Started as `docker-credential-hush` or `git-credential-hush` (links to
+/// this binary), it is that credential helper.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let (default_log, format) = match &cli.command {
+    let argv0 = std::env::args_os().next().unwrap_or_default();
+    let started_as = std::path::Path::new(&argv0).file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned();
+    let command = match started_as.as_str() {
+        "docker-credential-hush" => {
+            let args = args::DockerHelperCli::parse();
+            Command::CredentialHelper(args::HelperCommand::Docker { operation: args.operation })
+        }
+        "git-credential-hush" => {
+            let args = args::GitHelperCli::parse();
+            Command::CredentialHelper(args::HelperCommand::Git { secret: args.secret, operation: args.operation })
+        }
+        _ => Cli::parse().command,
+    };
+    let (default_log, format) = match &command {
         Command::Serve(a) => ("info", a.log_format),
         Command::Init(_) => ("info", LogFormat::Text),
         _ => ("warn", LogFormat::Text),
@@ -34,7 +49,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(exit_code::ERROR);
         }
     };
-    match runtime.block_on(run(cli.command)) {
+    match runtime.block_on(run(command)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             output::error(&format_args!("{e:#}"));
@@ -55,6 +70,14 @@ async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Redact(args) => commands::redact::run(args).await,
         Command::Run(args) => return commands::run::run(args).await,
         Command::CacheKey(args) => commands::cache_key::run(args).await,
+        Command::Registry(cmd) => return commands::registry::run(cmd).await,
+        Command::CredentialHelper(cmd) => match cmd {
+            args::HelperCommand::Docker { operation } => return Ok(helpers::docker::run(&operation).await),
+            args::HelperCommand::Git { secret, operation } => {
+                return Ok(helpers::git::run(secret.as_deref(), &operation).await);
+            }
+            args::HelperCommand::Install { dir, force } => helpers::install::install(dir, force),
+        },
     }?;
     Ok(exit_code::OK)
 }

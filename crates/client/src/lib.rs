@@ -25,6 +25,63 @@ fn segment(s: &str) -> String {
     utf8_percent_encode(s, SEGMENT).to_string()
 }
 
+/// Where registry calls go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistryScope {
+    /// A namespace's registries (lookups fall back to `global`).
+    Namespace(String),
+    /// The shared `global` registries.
+    Global,
+    /// `global-private`, for global services (lookups fall back to `global`).
+    GlobalPrivate,
+}
+
+impl RegistryScope {
+    /// The scope a namespace setting names: `global` and `global-private`
+    /// are the shared scopes, anything else a namespace.
+    pub fn from_namespace(ns: &str) -> Self {
+        match ns {
+            "global" => RegistryScope::Global,
+            "global-private" => RegistryScope::GlobalPrivate,
+            other => RegistryScope::Namespace(other.to_owned()),
+        }
+    }
+
+    /// The scope's name.
+    pub fn name(&self) -> &str {
+        match self {
+            RegistryScope::Namespace(ns) => ns,
+            RegistryScope::Global => "global",
+            RegistryScope::GlobalPrivate => "global-private",
+        }
+    }
+
+    fn path(&self, suffix: &str) -> String {
+        match self {
+            RegistryScope::Namespace(ns) => format!("/v1/namespaces/{}/registries{suffix}", segment(ns)),
+            other => format!("/v1/registries/{}{suffix}", other.name()),
+        }
+    }
+}
+
+/// What a registry lookup is for.
+#[derive(Debug, Clone, Copy)]
+pub enum RegistryTarget<'a> {
+    /// An image reference.
+    Image(&'a str),
+    /// A server address as a credential helper gets it.
+    Server(&'a str),
+}
+
+impl RegistryTarget<'_> {
+    fn query(&self) -> String {
+        match self {
+            RegistryTarget::Image(i) => format!("image={}", segment(i)),
+            RegistryTarget::Server(s) => format!("server={}", segment(s)),
+        }
+    }
+}
+
 /// A failed call.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -219,7 +276,13 @@ impl Client {
         if let Some(v) = version {
             path.push_str(&format!("&version={v}"));
         }
-        let (_, bytes) = self.send(Method::GET, &path, None).await?;
+        self.reveal(&path).await
+    }
+
+    /// A response holding secret fields: the raw bytes are wiped once parsed
+    /// and every known value field moves into a zeroizing container.
+    async fn reveal(&self, path: &str) -> Result<RevealedValue, ClientError> {
+        let (_, bytes) = self.send(Method::GET, path, None).await?;
         let parsed = serde_json::from_slice::<Value>(&bytes);
         if let Ok(mut owned) = bytes.try_into_mut() {
             owned.as_mut().zeroize();
@@ -231,7 +294,7 @@ impl Client {
             });
         };
         let mut fields = Vec::new();
-        for name in ["value_base64", "value", "username", "token", "password", "server_address"] {
+        for name in ["value_base64", "value", "username", "token", "password", "server_address", "url"] {
             let Some(v) = map.remove(name) else { continue };
             let Value::String(mut text) = v else { continue };
             let decoded = if name == "value_base64" {
@@ -249,6 +312,65 @@ impl Client {
             fields.push(decoded);
         }
         Ok(RevealedValue { metadata: map, fields })
+    }
+
+    /// `GET /v1/namespaces/{ns}/git-credentials?url=URL`: the git secret
+    /// whose url covers `url`, with `username` and `token`.
+    pub async fn git_credential(&self, ns: &str, url: &str) -> Result<RevealedValue, ClientError> {
+        self.reveal(&format!("/v1/namespaces/{}/git-credentials?url={}", segment(ns), segment(url))).await
+    }
+
+    /// `GET {scope}/registries`.
+    pub async fn list_registries(&self, scope: &RegistryScope) -> Result<Value, ClientError> {
+        self.json(Method::GET, &scope.path(""), None).await
+    }
+
+    /// `POST {scope}/registries`. The body's strings are wiped after sending.
+    pub async fn put_registry(
+        &self,
+        scope: &RegistryScope,
+        url: &str,
+        username: &str,
+        password: &SecretString,
+    ) -> Result<Value, ClientError> {
+        let mut body = json!({ "url": url, "username": username, "password": password.expose_secret() });
+        let result = self.json(Method::POST, &scope.path(""), Some(&body)).await;
+        wipe(&mut body);
+        result
+    }
+
+    /// `DELETE {scope}/registries?url=URL`.
+    pub async fn delete_registry(&self, scope: &RegistryScope, url: &str) -> Result<(), ClientError> {
+        self.json(Method::DELETE, &format!("{}?url={}", scope.path(""), segment(url)), None).await.map(drop)
+    }
+
+    /// `GET {scope}/registries/resolve?image=IMAGE` (or `server=`).
+    pub async fn resolve_registry(
+        &self,
+        scope: &RegistryScope,
+        target: &RegistryTarget<'_>,
+    ) -> Result<Value, ClientError> {
+        self.json(Method::GET, &format!("{}?{}", scope.path("/resolve"), target.query()), None).await
+    }
+
+    /// `GET {scope}/registries/credentials?server=HOST` (or `image=`): the
+    /// entry a pull would use, with `username` and `password`.
+    pub async fn registry_credentials(
+        &self,
+        scope: &RegistryScope,
+        target: &RegistryTarget<'_>,
+    ) -> Result<RevealedValue, ClientError> {
+        self.reveal(&format!("{}?{}", scope.path("/credentials"), target.query())).await
+    }
+
+    /// `GET {scope}/registries/dockerconfig`: the body, exactly, in a zeroizing buffer.
+    pub async fn dockerconfig(&self, scope: &RegistryScope) -> Result<SecretBytes, ClientError> {
+        let (_, bytes) = self.send(Method::GET, &scope.path("/dockerconfig"), None).await?;
+        let out = SecretBytes::copy_from(&bytes);
+        if let Ok(mut owned) = bytes.try_into_mut() {
+            owned.as_mut().zeroize();
+        }
+        Ok(out)
     }
 
     /// `GET /v1/namespaces/{ns}/secrets` (one page).

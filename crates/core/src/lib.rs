@@ -22,8 +22,8 @@ mod sensitive;
 
 pub use location::{Location, LocationError, MAX_LOCATION_LEN, best_match};
 pub use name::{NameError, NamespaceName, RESERVED_NAMESPACES, SecretName};
-pub use scope::{Scope, ScopeSet, UnknownScope};
 pub use registry_address::{DOCKER_HUB, RegistryAddress, obfuscate_user};
+pub use scope::{Scope, ScopeSet, UnknownScope};
 pub use secret_type::{SecretType, UnknownSecretType};
 pub use secret_value::{SecretValue, ValueDecodeError, ValueField};
 pub use sensitive::{SecretBytes, SecretString, zeroizing_bytes};

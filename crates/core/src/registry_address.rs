@@ -222,9 +222,14 @@ mod tests {
 
     #[test]
     fn users_are_obfuscated_as_direktiv_shows_them() {
-        for (user, shown) in
-            [("admin", "ad***in"), ("alice", "al***ce"), ("bob", "b***"), ("ab", "***"), ("", "***"), ("ünïcødé", "ün***dé")]
-        {
+        for (user, shown) in [
+            ("admin", "ad***in"),
+            ("alice", "al***ce"),
+            ("bob", "b***"),
+            ("ab", "***"),
+            ("", "***"),
+            ("ünïcødé", "ün***dé"),
+        ] {
             assert_eq!(obfuscate_user(user), shown, "{user}");
         }
     }

@@ -225,7 +225,8 @@ mod tests {
 
     #[test]
     fn debug_shows_type_only() {
-        let v = SecretValue::Git { username: "u".into(), token: SecretString::copy_from("pat-123"), url: String::new() };
+        let v =
+            SecretValue::Git { username: "u".into(), token: SecretString::copy_from("pat-123"), url: String::new() };
         assert_eq!(format!("{v:?}"), "SecretValue::git([REDACTED])");
     }
 

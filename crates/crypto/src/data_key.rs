@@ -106,7 +106,7 @@ mod tests {
         assert!(DataKey::unwrap(&root, &wrapped, "ns2", 1).is_err());
         assert!(DataKey::unwrap(&root, &wrapped, "ns1", 2).is_err());
         assert!(DataKey::unwrap(&RootKey::generate().unwrap(), &wrapped, "ns1", 1).is_err());
-        let git = SecretValue::Git { username: "u".into(), token: SecretString::copy_from("t") };
+        let git = SecretValue::Git { username: "u".into(), token: SecretString::copy_from("t"), url: String::new() };
         let ident = VersionIdentity { secret_type: SecretType::Git, ..id("ns1", "g", 1) };
         let unwrapped = DataKey::unwrap(&root, &wrapped, "ns1", 1).unwrap();
         assert_eq!(unwrapped.open_value(&ident, &key.seal_value(&ident, &git).unwrap()).unwrap(), git);

@@ -80,7 +80,10 @@ mod tests {
         let hub = r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io""#;
         assert_eq!(
             Challenge::parse(hub),
-            Challenge::Bearer { realm: "https://auth.docker.io/token".into(), service: Some("registry.docker.io".into()) }
+            Challenge::Bearer {
+                realm: "https://auth.docker.io/token".into(),
+                service: Some("registry.docker.io".into())
+            }
         );
         let table: &[(&str, Challenge)] = &[
             (r#"Basic realm="test-realm""#, Challenge::Basic),
@@ -91,10 +94,7 @@ mod tests {
                 r#"bearer service="a,b", realm=https://t.example/token , scope="repository:x:pull""#,
                 Challenge::Bearer { realm: "https://t.example/token".into(), service: Some("a,b".into()) },
             ),
-            (
-                r#"Bearer realm="http://h/t\"q""#,
-                Challenge::Bearer { realm: "http://h/t\"q".into(), service: None },
-            ),
+            (r#"Bearer realm="http://h/t\"q""#, Challenge::Bearer { realm: "http://h/t\"q".into(), service: None }),
         ];
         for (header, expected) in table {
             assert_eq!(Challenge::parse(header), *expected, "{header}");
@@ -103,7 +103,9 @@ mod tests {
 
     #[test]
     fn odd_headers_do_not_panic() {
-        for header in ["Bearer ,,,", "Bearer realm", "Bearer realm=\"unterminated", "Bearer =x", "Bearer a=b=c", "\u{1f600}"] {
+        for header in
+            ["Bearer ,,,", "Bearer realm", "Bearer realm=\"unterminated", "Bearer =x", "Bearer a=b=c", "\u{1f600}"]
+        {
             let _ = Challenge::parse(header);
         }
     }

@@ -128,7 +128,12 @@ pub async fn probe(address: &RegistryAddress, username: &str, password: &SecretS
         }
     }
     let (endpoint, reason) = last_failure.unwrap_or_default();
-    Ok(Report { verdict: Verdict::Unreachable, endpoint, status: None, message: format!("no registry answered: {reason}") })
+    Ok(Report {
+        verdict: Verdict::Unreachable,
+        endpoint,
+        status: None,
+        message: format!("no registry answered: {reason}"),
+    })
 }
 
 async fn authenticate(
@@ -149,7 +154,11 @@ async fn authenticate(
         return report(Verdict::Ok, status, "the registry answered and needs no credentials".into());
     }
     if status != StatusCode::UNAUTHORIZED {
-        return report(Verdict::Error, status, format!("{endpoint} answered {status}, not 200 or 401: is this a registry?"));
+        return report(
+            Verdict::Error,
+            status,
+            format!("{endpoint} answered {status}, not 200 or 401: is this a registry?"),
+        );
     }
     let challenge = anonymous
         .headers()
@@ -169,10 +178,18 @@ async fn authenticate(
             let token_request = http.get(realm_url).basic_auth(username, Some(password.expose_secret()));
             let token = match token_request.send().await {
                 Err(e) => {
-                    return report(Verdict::Unreachable, status, format!("the token service did not answer: {}", describe(&e)));
+                    return report(
+                        Verdict::Unreachable,
+                        status,
+                        format!("the token service did not answer: {}", describe(&e)),
+                    );
                 }
                 Ok(r) if r.status() == StatusCode::UNAUTHORIZED || r.status() == StatusCode::FORBIDDEN => {
-                    return report(Verdict::Unauthorized, r.status(), "the registry's token service refused the credentials".into());
+                    return report(
+                        Verdict::Unauthorized,
+                        r.status(),
+                        "the registry's token service refused the credentials".into(),
+                    );
                 }
                 Ok(r) if !r.status().is_success() => {
                     return report(Verdict::Error, r.status(), format!("the token service answered {}", r.status()));
@@ -187,11 +204,15 @@ async fn authenticate(
     };
     match retry {
         Err(e) => report(Verdict::Unreachable, status, format!("the registry stopped answering: {}", describe(&e))),
-        Ok(r) if r.status().is_success() => report(Verdict::Ok, r.status(), "the registry accepted the credentials".into()),
+        Ok(r) if r.status().is_success() => {
+            report(Verdict::Ok, r.status(), "the registry accepted the credentials".into())
+        }
         Ok(r) if r.status() == StatusCode::UNAUTHORIZED || r.status() == StatusCode::FORBIDDEN => {
             report(Verdict::Unauthorized, r.status(), "the registry refused the credentials".into())
         }
-        Ok(r) => report(Verdict::Error, r.status(), format!("the registry answered {} with the credentials", r.status())),
+        Ok(r) => {
+            report(Verdict::Error, r.status(), format!("the registry answered {} with the credentials", r.status()))
+        }
     }
 }
 

@@ -108,6 +108,14 @@ impl JsonObject {
         self.0.remove(field)
     }
 
+    /// Drops (and wipes) the fields not taken: for compatibility routes
+    /// whose clients may send more than hush reads.
+    pub fn ignore_rest(mut self) {
+        for (_, v) in self.0.iter_mut() {
+            wipe_value(v);
+        }
+    }
+
     /// Fails if fields remain that were not taken: they are unknown here.
     pub fn finish(mut self, expected: &[&str]) -> Result<(), ApiError> {
         let unknown: Vec<String> = self.0.keys().map(|k| format!("'{}'", shorten(k))).collect();

@@ -64,6 +64,31 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("put", "/v1/namespaces/{namespace}/secrets/{name}"),
     ("delete", "/v1/namespaces/{namespace}/secrets/{name}"),
     ("get", "/v1/namespaces/{namespace}/secrets/{name}/versions"),
+    ("get", "/v1/namespaces/{namespace}/registries"),
+    ("post", "/v1/namespaces/{namespace}/registries"),
+    ("delete", "/v1/namespaces/{namespace}/registries"),
+    ("get", "/v1/namespaces/{namespace}/registries/resolve"),
+    ("get", "/v1/namespaces/{namespace}/registries/credentials"),
+    ("get", "/v1/namespaces/{namespace}/registries/dockerconfig"),
+    ("post", "/v1/namespaces/{namespace}/registries/test"),
+    ("get", "/v1/registries/{scope}"),
+    ("post", "/v1/registries/{scope}"),
+    ("delete", "/v1/registries/{scope}"),
+    ("get", "/v1/registries/{scope}/resolve"),
+    ("get", "/v1/registries/{scope}/credentials"),
+    ("get", "/v1/registries/{scope}/dockerconfig"),
+    ("post", "/v1/registries/{scope}/test"),
+    ("post", "/v1/registries/test"),
+    ("get", "/v1/namespaces/{namespace}/git-credentials"),
+    ("get", "/api/functions/registries/namespaces/{namespace}"),
+    ("post", "/api/functions/registries/namespaces/{namespace}"),
+    ("delete", "/api/functions/registries/namespaces/{namespace}"),
+    ("get", "/api/functions/registries/global"),
+    ("post", "/api/functions/registries/global"),
+    ("delete", "/api/functions/registries/global"),
+    ("get", "/api/functions/registries/private"),
+    ("post", "/api/functions/registries/private"),
+    ("delete", "/api/functions/registries/private"),
     ("get", "/v1/tokens"),
     ("post", "/v1/tokens"),
     ("delete", "/v1/tokens/{id}"),
@@ -73,14 +98,39 @@ pub const ROUTES: &[(&str, &str)] = &[
 
 /// The router.
 pub fn app(state: AppState) -> Router {
-    use routes::{audit, meta, namespaces, secrets, tokens};
-    Router::new()
+    use axum::routing::post;
+    use routes::{audit, direktiv, git_credentials, meta, namespaces, registries, secrets, tokens};
+    let registry_routes = |base: &str, router: Router<AppState>| {
+        router
+            .route(base, get(registries::list).post(registries::create).delete(registries::delete))
+            .route(&format!("{base}/resolve"), get(registries::resolve))
+            .route(&format!("{base}/credentials"), get(registries::credentials_for))
+            .route(&format!("{base}/dockerconfig"), get(registries::dockerconfig))
+            .route(&format!("{base}/test"), post(registries::test_stored))
+    };
+    let router = registry_routes("/v1/namespaces/{ns}/registries", Router::new());
+    let router = registry_routes("/v1/registries/{scope}", router);
+    router
         .route("/v1/health", get(meta::health))
         .route("/v1/openapi.json", get(meta::openapi))
         .route("/v1/namespaces", get(namespaces::list).post(namespaces::create))
         .route("/v1/namespaces/{ns}", axum::routing::delete(namespaces::delete))
         .route("/v1/namespaces/{ns}/secrets", get(secrets::list))
         .route("/v1/namespaces/{ns}/secrets/{*name}", get(secrets::get).put(secrets::put).delete(secrets::delete))
+        .route("/v1/registries/test", post(registries::test_given))
+        .route("/v1/namespaces/{ns}/git-credentials", get(git_credentials::get))
+        .route(
+            "/api/functions/registries/namespaces/{ns}",
+            get(direktiv::list_namespace).post(direktiv::create_namespace).delete(direktiv::delete_namespace),
+        )
+        .route(
+            "/api/functions/registries/global",
+            get(direktiv::list_global).post(direktiv::create_global).delete(direktiv::delete_global),
+        )
+        .route(
+            "/api/functions/registries/private",
+            get(direktiv::list_private).post(direktiv::create_private).delete(direktiv::delete_private),
+        )
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/v1/audit", get(audit::list))

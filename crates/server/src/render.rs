@@ -3,7 +3,9 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use hush_service::{AuditRecord, NamespaceRecord, SecretRecord, TokenNamespaces, TokenRecord, VersionRecord};
+use hush_service::{
+    AuditRecord, NamespaceRecord, RegistryEntry, SecretRecord, TokenNamespaces, TokenRecord, VersionRecord,
+};
 use serde_json::{Value, json};
 
 /// The last millisecond RFC 3339 can show (9999-12-31T23:59:59.999Z).
@@ -30,6 +32,22 @@ pub fn secret(s: &SecretRecord) -> Value {
         "created_at": time(s.created_at),
         "updated_at": time(s.updated_at),
         "last_read_at": opt_time(s.last_read_at),
+    })
+}
+
+/// A registry entry (never a password; the user obfuscated).
+pub fn registry(e: &RegistryEntry) -> Value {
+    json!({
+        "scope": e.scope,
+        "id": e.id,
+        "url": e.url,
+        "key": e.key,
+        "user": e.user,
+        "name": e.record.name.as_str(),
+        "version": e.record.version,
+        "created_at": time(e.record.created_at),
+        "updated_at": time(e.record.updated_at),
+        "last_read_at": opt_time(e.record.last_read_at),
     })
 }
 

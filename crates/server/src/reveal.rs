@@ -1,9 +1,10 @@
-//! The one place a secret value is written into a response.
+//! The one place secret values are written into responses.
 //!
-//! The body is assembled in a buffer sized up front (so it never reallocates
-//! and leaves a stray copy behind), wrapped in `Zeroizing`, and handed to the
-//! HTTP stack as `Bytes` that own it, so the buffer is wiped when the response
-//! has been sent. Copies the HTTP stack makes while sending are beyond reach.
+//! A [`SecretJson`] assembles a body in a buffer sized up front (so it never
+//! reallocates and leaves a stray copy behind), wrapped in `Zeroizing`, and
+//! hands it to the HTTP stack as `Bytes` that own it, so the buffer is wiped
+//! when the response has been sent. Copies the HTTP stack makes while
+//! sending are beyond reach.
 
 use axum::body::Body;
 use axum::http::{StatusCode, header};
@@ -26,52 +27,96 @@ pub enum ValueEncoding {
     Base64,
 }
 
+/// A JSON response body holding secret values, built in a zeroizing buffer.
+pub struct SecretJson {
+    out: Zeroizing<Vec<u8>>,
+}
+
+impl SecretJson {
+    /// A buffer for `secret_bytes` bytes of values (before escaping) plus
+    /// `other` bytes of everything else. JSON escaping grows a string at most
+    /// six-fold (`\u00XX`).
+    pub fn with_capacity(secret_bytes: usize, other: usize) -> Self {
+        SecretJson { out: Zeroizing::new(Vec::with_capacity(6 * secret_bytes + other + 64)) }
+    }
+
+    /// Appends raw JSON text (punctuation, metadata that is not secret).
+    pub fn raw(&mut self, json: &[u8]) -> &mut Self {
+        self.out.extend_from_slice(json);
+        self
+    }
+
+    /// Appends a JSON string.
+    pub fn string(&mut self, text: &str) -> &mut Self {
+        // Writing a &str into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *self.out, text);
+        self
+    }
+
+    /// Appends `"name":"text"`, preceded by a comma unless it opens an object.
+    pub fn field(&mut self, name: &str, text: &str) -> &mut Self {
+        if !matches!(self.out.last(), Some(b'{') | None) {
+            self.out.push(b',');
+        }
+        self.string(name).raw(b":").string(text)
+    }
+
+    /// Opens an object with the fields of `meta` (a JSON object without
+    /// secrets); close it with `raw(b"}")`.
+    pub fn open_with(&mut self, meta: &Value) -> &mut Self {
+        let meta = serde_json::to_vec(meta).unwrap_or_else(|_| b"{}".to_vec());
+        self.raw(&meta[..meta.len().saturating_sub(1)])
+    }
+
+    /// A 200 response with this body, never cached.
+    pub fn into_response(mut self) -> Response {
+        Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "application/json")
+            .header(header::CACHE_CONTROL, "no-store")
+            .body(Body::from(zeroizing_bytes(std::mem::take(&mut *self.out))))
+            .unwrap_or_else(|_| Response::new(Body::empty()))
+    }
+}
+
+/// Metadata and secret fields as one object: `{…meta…, "name":"value", …}`.
+pub fn fields_response(meta: &Value, fields: &[(&str, &str)]) -> Response {
+    let secret: usize = fields.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+    let mut body = SecretJson::with_capacity(secret, 1024);
+    body.open_with(meta);
+    for (name, text) in fields {
+        body.field(name, text);
+    }
+    body.raw(b"}");
+    body.into_response()
+}
+
 /// `{"name",…metadata…, "value"|"value_base64"|"username","token"|…}`.
 pub fn reveal_response(secret: &RevealedSecret, encoding: ValueEncoding) -> Response {
     let mut meta = render::secret(&secret.record);
     meta["version"] = Value::from(secret.version.version);
     meta["version_created_at"] = Value::String(render::time(secret.version.created_at));
-    let meta = serde_json::to_vec(&meta).unwrap_or_else(|_| b"{}".to_vec());
-
-    // JSON escaping grows a string at most six-fold (\u00XX); base64 by 4/3.
-    let worst = 64 + meta.len() + 6 * secret.value.plaintext_len() + 64;
-    let mut out = Zeroizing::new(Vec::with_capacity(worst));
-    out.extend_from_slice(&meta[..meta.len() - 1]);
     match &secret.value {
         SecretValue::Generic(v) => {
             let text = std::str::from_utf8(v.expose_secret()).ok().filter(|_| encoding == ValueEncoding::Auto);
             match text {
-                Some(t) => field(&mut out, "value", t),
+                Some(t) => fields_response(&meta, &[("value", t)]),
                 None => {
                     let encoded = Zeroizing::new(STANDARD.encode(v.expose_secret()));
-                    field(&mut out, "value_base64", &encoded);
+                    fields_response(&meta, &[("value_base64", &encoded)])
                 }
             }
         }
-        SecretValue::Git { username, token } => {
-            field(&mut out, "username", username);
-            field(&mut out, "token", token.expose_secret());
+        SecretValue::Git { username, token, url } => {
+            let mut fields = vec![("username", username.as_str()), ("token", token.expose_secret())];
+            if !url.is_empty() {
+                fields.push(("url", url));
+            }
+            fields_response(&meta, &fields)
         }
-        SecretValue::Registry { username, password, server_address } => {
-            field(&mut out, "username", username);
-            field(&mut out, "password", password.expose_secret());
-            field(&mut out, "server_address", server_address);
-        }
+        SecretValue::Registry { username, password, server_address } => fields_response(
+            &meta,
+            &[("username", username), ("password", password.expose_secret()), ("server_address", server_address)],
+        ),
     }
-    out.push(b'}');
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "application/json")
-        .header(header::CACHE_CONTROL, "no-store")
-        .body(Body::from(zeroizing_bytes(std::mem::take(&mut *out))))
-        .unwrap_or_else(|_| Response::new(Body::empty()))
-}
-
-/// Appends `,"name":"escaped text"`.
-fn field(out: &mut Vec<u8>, name: &str, text: &str) {
-    out.push(b',');
-    // Writing a &str into a Vec cannot fail.
-    let _ = serde_json::to_writer(&mut *out, name);
-    out.push(b':');
-    let _ = serde_json::to_writer(&mut *out, text);
 }

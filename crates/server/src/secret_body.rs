@@ -58,8 +58,9 @@ pub fn parse_secret_write(mut obj: JsonObject) -> Result<SecretWrite, ApiError> 
         SecretType::Git => {
             let username = obj.take_string("username")?.ok_or_else(|| required("username", secret_type))?;
             let token = obj.take_string("token")?.ok_or_else(|| required("token", secret_type))?;
-            obj.finish(&["type", "username", "token", "cas"])?;
-            SecretValue::Git { username, token: SecretString::new(token) }
+            let url = obj.take_string("url")?.unwrap_or_default();
+            obj.finish(&["type", "username", "token", "url", "cas"])?;
+            SecretValue::Git { username, token: SecretString::new(token), url }
         }
         SecretType::Registry => {
             let username = obj.take_string("username")?.ok_or_else(|| required("username", secret_type))?;

@@ -211,7 +211,10 @@ impl Hush {
         if name.is_reserved() {
             return Err(ServiceError::NotFound(Missing::Namespace));
         }
-        self.namespace_record(name).await?.filter(|ns| caller.namespaces.allows(&ns.id)).ok_or(ServiceError::NotFound(Missing::Namespace))
+        self.namespace_record(name)
+            .await?
+            .filter(|ns| caller.namespaces.allows(&ns.id))
+            .ok_or(ServiceError::NotFound(Missing::Namespace))
     }
 
     /// A namespace (or registry scope) record, from the cache or the store.

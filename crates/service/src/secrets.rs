@@ -174,7 +174,10 @@ impl Hush {
         let mut audit = event.for_write();
         audit.version = Some(sealed.version.version);
         self.data
-            .write(WriteRequest { mutation: Mutation::RecordRead { secret_id: sealed.secret.id.clone(), at: now }, audit })
+            .write(WriteRequest {
+                mutation: Mutation::RecordRead { secret_id: sealed.secret.id.clone(), at: now },
+                audit,
+            })
             .await?;
         Ok(now)
     }

@@ -6,6 +6,7 @@ pub(crate) mod cache_key;
 pub(crate) mod namespace;
 pub(crate) mod redact;
 pub(crate) mod references;
+pub(crate) mod registry;
 pub(crate) mod run;
 pub(crate) mod secret;
 pub(crate) mod serve;

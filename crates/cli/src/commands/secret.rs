@@ -111,6 +111,7 @@ async fn create(a: CreateSecret) -> anyhow::Result<()> {
                     (a.password.is_some() || a.password_stdin, "--password"),
                     (a.token.is_some() || a.token_stdin, "--token"),
                     (a.server_address.is_some(), "--server-address"),
+                    (a.url.is_some(), "--url"),
                 ],
                 "generic",
             )?;
@@ -138,13 +139,18 @@ async fn create(a: CreateSecret) -> anyhow::Result<()> {
             )?;
             let Some(username) = a.username else { return usage("--username is required for a git secret") };
             let token = line_secret(a.token, a.token_stdin, "--token", "--token-stdin", "token")?;
-            json!({ "type": "git", "username": username, "token": utf8(&token, "token")? })
+            let mut body = json!({ "type": "git", "username": username, "token": utf8(&token, "token")? });
+            if let Some(url) = a.url {
+                body["url"] = json!(url);
+            }
+            body
         }
         TypeArg::Registry => {
             refuse(
                 &[
                     (a.value.is_some() || a.value_stdin || a.from_file.is_some(), "--value"),
                     (a.token.is_some() || a.token_stdin, "--token (a registry secret has --password)"),
+                    (a.url.is_some(), "--url (a registry secret has --server-address)"),
                 ],
                 "registry",
             )?;

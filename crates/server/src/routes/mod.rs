@@ -1,8 +1,11 @@
 //! Route handlers, one file per resource.
 
 pub(crate) mod audit;
+pub(crate) mod direktiv;
+pub(crate) mod git_credentials;
 pub(crate) mod meta;
 pub(crate) mod namespaces;
+pub(crate) mod registries;
 pub(crate) mod secrets;
 pub(crate) mod tokens;
 

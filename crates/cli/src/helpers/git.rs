@@ -1,0 +1,235 @@
+//! `git-credential-hush`: git's credential-helper protocol.
+//!
+//! git runs `git-credential-hush [--secret NAME] get|store|erase` and
+//! writes `key=value` lines (`protocol`, `host`, `path`, `username`,
+//! `password`, and keys such as `capability[]` and `wwwauth[]`, which are
+//! ignored). For `get`, the answer is `username=…` and `password=…` from
+//! the `git` secret whose `url` covers `protocol://host[/path]` most
+//! specifically (git sends `path` only with `credential.useHttpPath`), or
+//! the secret named by `--secret`. No match: no answer, and git goes on to
+//! its next helper or prompt.
+//!
+//! `store` and `erase` change nothing unless `HUSH_HELPER_WRITABLE=1`: git
+//! calls `erase` after every rejected password, and a typo on the server
+//! side must not delete the stored token. When writable, `store` writes a
+//! new version only if the credentials differ, and `erase` deletes a secret
+//! only if its token is the one git says was rejected.
+
+use hush_client::{Client, ClientError, RevealedValue};
+use hush_core::SecretString;
+use serde_json::json;
+use zeroize::Zeroizing;
+
+use super::{HelperEnv, read_stdin};
+use crate::exit_code;
+
+/// Largest input accepted on stdin.
+const MAX_INPUT: usize = 64 * 1024;
+
+/// What git said about the credential it needs.
+#[derive(Default)]
+pub(crate) struct Request {
+    protocol: Option<String>,
+    host: Option<String>,
+    path: Option<String>,
+    url: Option<String>,
+    username: Option<String>,
+    password: Option<SecretString>,
+}
+
+impl Request {
+    /// Parses git's `key=value` lines up to a blank line or the end.
+    /// Unknown keys are ignored, as git's documentation asks of helpers.
+    pub(crate) fn parse(text: &str) -> Request {
+        let mut r = Request::default();
+        for line in text.lines() {
+            if line.is_empty() {
+                break;
+            }
+            let Some((key, value)) = line.split_once('=') else { continue };
+            match key {
+                "protocol" => r.protocol = Some(value.to_owned()),
+                "host" => r.host = Some(value.to_owned()),
+                "path" => r.path = Some(value.to_owned()),
+                "url" => r.url = Some(value.to_owned()),
+                "username" => r.username = Some(value.to_owned()),
+                "password" => r.password = Some(SecretString::copy_from(value)),
+                _ => {}
+            }
+        }
+        r
+    }
+
+    /// `protocol://host[/path]`, if git said enough to look one up.
+    pub(crate) fn target(&self) -> Option<String> {
+        if let Some(url) = &self.url {
+            return Some(url.clone());
+        }
+        let (protocol, host) = (self.protocol.as_deref()?, self.host.as_deref()?);
+        Some(match self.path.as_deref().filter(|p| !p.is_empty()) {
+            Some(path) => format!("{protocol}://{host}/{}", path.trim_start_matches('/')),
+            None => format!("{protocol}://{host}"),
+        })
+    }
+}
+
+/// Runs one operation; returns the exit code.
+pub(crate) async fn run(secret: Option<&str>, operation: &str) -> u8 {
+    let env = HelperEnv::from_env();
+    let input = match read_stdin(MAX_INPUT) {
+        Ok(text) => text,
+        Err(e) => return fail(&e),
+    };
+    let request = Request::parse(&input);
+    let result = match operation {
+        "get" => get(&env, secret, &request).await,
+        "store" if env.writable => store(&env, secret, &request).await,
+        "erase" if env.writable => erase(&env, secret, &request).await,
+        // Read-only: git's store and erase are acknowledged and ignored.
+        "store" | "erase" => Ok(()),
+        _ => Err(format!("unknown operation {operation:?}; git uses get, store and erase")),
+    };
+    match result {
+        Ok(()) => exit_code::OK,
+        Err(message) => fail(&message),
+    }
+}
+
+fn fail(message: &str) -> u8 {
+    eprintln!("git-credential-hush: {message}");
+    exit_code::ERROR
+}
+
+/// The secret to use: the pinned one (which must be a git secret), or the
+/// one whose url covers the request. `None` when nothing matches.
+async fn find(
+    client: &Client,
+    env: &HelperEnv,
+    secret: Option<&str>,
+    request: &Request,
+) -> Result<Option<RevealedValue>, String> {
+    let found = match (secret, request.target()) {
+        (Some(name), _) => client.get_secret(&env.namespace, name, None).await,
+        (None, Some(url)) => client.git_credential(&env.namespace, &url).await,
+        (None, None) => return Ok(None),
+    };
+    match found {
+        Ok(v) if v.secret_type() == "git" => Ok(Some(v)),
+        Ok(v) => Err(format!(
+            "secret {:?} is a {} secret; --secret needs a git secret (username and token)",
+            secret.unwrap_or_default(),
+            v.secret_type()
+        )),
+        Err(e) if e.status() == Some(404) && secret.is_none() => Ok(None),
+        Err(e) => Err(describe(&e)),
+    }
+}
+
+fn describe(e: &ClientError) -> String {
+    match e {
+        ClientError::Api { status: 401 | 403, .. } => {
+            format!("{e}: the token (HUSH_TOKEN) needs secrets:read in namespace HUSH_NAMESPACE")
+        }
+        other => other.to_string(),
+    }
+}
+
+async fn get(env: &HelperEnv, secret: Option<&str>, request: &Request) -> Result<(), String> {
+    let client = env.client("git get").map_err(|e| e.to_string())?;
+    let Some(found) = find(&client, env, secret, request).await? else { return Ok(()) };
+    let field = |name: &str| found.field(name).map(|v| v.expose_secret()).unwrap_or_default();
+    let (username, token) = (field("username"), field("token"));
+    // A newline or NUL would end the line early and let the value forge keys.
+    if [username, token].iter().any(|v| v.iter().any(|b| *b == b'\n' || *b == 0)) {
+        return Err("the stored username or token holds a newline or NUL, which git's protocol cannot carry".into());
+    }
+    let mut out = Zeroizing::new(Vec::with_capacity(32 + username.len() + token.len()));
+    for (key, value) in [("username", username), ("password", token)] {
+        out.extend_from_slice(key.as_bytes());
+        out.push(b'=');
+        out.extend_from_slice(value);
+        out.push(b'\n');
+    }
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    stdout.write_all(&out).and_then(|()| stdout.flush()).map_err(|e| format!("cannot write the answer: {e}"))
+}
+
+async fn store(env: &HelperEnv, secret: Option<&str>, request: &Request) -> Result<(), String> {
+    let (Some(username), Some(password)) = (&request.username, &request.password) else { return Ok(()) };
+    let client = env.client("git store").map_err(|e| e.to_string())?;
+    let existing = find(&client, env, secret, request).await?;
+    if let Some(found) = &existing {
+        let same = |name: &str, v: &[u8]| found.field(name).is_some_and(|f| f.expose_secret() == v);
+        if same("username", username.as_bytes()) && same("token", password.expose_secret().as_bytes()) {
+            return Ok(());
+        }
+    }
+    let url = existing
+        .as_ref()
+        .and_then(|f| f.field("url"))
+        .map(|u| String::from_utf8_lossy(u.expose_secret()).into_owned())
+        .or_else(|| request.target())
+        .unwrap_or_default();
+    let name = match (secret, &existing) {
+        (Some(name), _) => name.to_owned(),
+        (None, Some(found)) => found.metadata.get("name").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+        (None, None) => new_secret_name(request).ok_or("git did not say which host the credential is for")?,
+    };
+    let body = json!({ "type": "git", "username": username, "token": password.expose_secret(), "url": url });
+    client.put_secret(&env.namespace, &name, body).await.map_err(|e| describe(&e))?;
+    Ok(())
+}
+
+/// `git/HOST[/PATH]`, with characters a secret name cannot hold replaced.
+fn new_secret_name(request: &Request) -> Option<String> {
+    let host = request.host.as_deref()?;
+    let mut name = format!("git/{host}");
+    if let Some(path) = request.path.as_deref().filter(|p| !p.is_empty()) {
+        name.push('/');
+        name.push_str(path.trim_matches('/'));
+    }
+    Some(
+        name.chars()
+            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/') { c } else { '_' })
+            .collect(),
+    )
+}
+
+async fn erase(env: &HelperEnv, secret: Option<&str>, request: &Request) -> Result<(), String> {
+    let client = env.client("git erase").map_err(|e| e.to_string())?;
+    let Some(found) = find(&client, env, secret, request).await? else { return Ok(()) };
+    let rejected = request.password.as_ref().map(|p| p.expose_secret().as_bytes());
+    if rejected.is_none() || found.field("token").map(|t| t.expose_secret()) != rejected {
+        return Ok(());
+    }
+    let name = found.metadata.get("name").and_then(|v| v.as_str()).unwrap_or_default();
+    client.delete_secret(&env.namespace, name).await.map_err(|e| describe(&e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_as_git_2_47_writes_them() {
+        let text = "capability[]=authtype\ncapability[]=state\nprotocol=https\nhost=git.example.com:8443\n\
+                    path=org/repo.git\nwwwauth[]=Basic realm=\"x\"\nusername=bot\npassword=pw=with=equals\n\nhost=ignored\n";
+        let r = Request::parse(text);
+        assert_eq!(r.target().as_deref(), Some("https://git.example.com:8443/org/repo.git"));
+        assert_eq!(r.username.as_deref(), Some("bot"));
+        assert_eq!(r.password.as_ref().map(|p| p.expose_secret()), Some("pw=with=equals"));
+        assert_eq!(Request::parse("protocol=https\nhost=h\n").target().as_deref(), Some("https://h"));
+        assert_eq!(Request::parse("url=https://h/x\n").target().as_deref(), Some("https://h/x"));
+        assert_eq!(Request::parse("host=h\n").target(), None);
+        assert_eq!(Request::parse("").target(), None);
+    }
+
+    #[test]
+    fn new_names_are_valid_secret_names() {
+        let r = Request::parse("protocol=https\nhost=127.0.0.1:8080\npath=org/repo.git\n");
+        let name = new_secret_name(&r).unwrap();
+        assert_eq!(name, "git/127.0.0.1_8080/org/repo.git");
+        assert!(hush_core::SecretName::parse(&name).is_ok());
+    }
+}

@@ -1,0 +1,58 @@
+//! The credential helpers: `docker-credential-hush` and `git-credential-hush`.
+//!
+//! Both are this binary under another name (links made by `hush
+//! credential-helper install`), or `hush credential-helper docker|git`.
+//! They read `HUSH_ADDR`, `HUSH_TOKEN` and `HUSH_NAMESPACE` and ask the
+//! server; nothing is written to the client's own configuration.
+//!
+//! They are read-only unless `HUSH_HELPER_WRITABLE=1`: clients call
+//! `store` after every login and `erase` after every rejected password or
+//! logout, and neither may change what an operator stored in hush.
+
+pub(crate) mod docker;
+pub(crate) mod git;
+pub(crate) mod install;
+
+use hush_client::Client;
+use hush_core::SecretString;
+
+/// Default server address, as for the `hush` commands.
+const DEFAULT_ADDR: &str = "http://127.0.0.1:8270";
+
+/// What a helper is configured with, from the environment.
+pub(crate) struct HelperEnv {
+    addr: String,
+    token: Option<SecretString>,
+    /// The namespace (or `global`, `global-private`) lookups start in.
+    pub(crate) namespace: String,
+    /// Whether `store` and `erase` may change anything.
+    pub(crate) writable: bool,
+}
+
+impl HelperEnv {
+    pub(crate) fn from_env() -> Self {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        HelperEnv {
+            addr: var("HUSH_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_owned()),
+            token: var("HUSH_TOKEN").map(SecretString::new),
+            namespace: var("HUSH_NAMESPACE").unwrap_or_else(|| "default".to_owned()),
+            writable: matches!(var("HUSH_HELPER_WRITABLE").as_deref(), Some("1" | "true" | "yes")),
+        }
+    }
+
+    pub(crate) fn client(&self, helper: &str) -> Result<Client, hush_client::ClientError> {
+        Ok(Client::new(&self.addr, self.token.clone())?.with_context(format!("credential helper: {helper}")))
+    }
+}
+
+/// All of stdin as text (helpers get a few hundred bytes at most; more is refused).
+pub(crate) fn read_stdin(limit: usize) -> Result<zeroize::Zeroizing<String>, String> {
+    use std::io::Read;
+    let mut text = zeroize::Zeroizing::new(String::new());
+    let read = std::io::stdin().lock().take(limit as u64 + 1).read_to_string(&mut text);
+    match read {
+        Ok(n) if n > limit => Err(format!("the input is larger than {limit} bytes")),
+        Ok(_) => Ok(text),
+        Err(e) => Err(format!("cannot read the input: {e}")),
+    }
+}
