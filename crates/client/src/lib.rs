@@ -179,6 +179,10 @@ impl Client {
         if !base.starts_with("http://") || base.len() <= "http://".len() {
             return Err(ClientError::BadAddress(addr.to_owned()));
         }
+        // reqwest is built with TLS (for registry connection tests elsewhere
+        // in the binary) and needs a process-wide rustls provider; installing
+        // it again is harmless.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))

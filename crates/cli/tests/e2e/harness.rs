@@ -184,6 +184,7 @@ impl Hush {
     }
 
     pub fn http(&self) -> reqwest::Client {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         reqwest::Client::builder().no_proxy().build().unwrap()
     }
 
