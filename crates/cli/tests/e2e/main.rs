@@ -2,6 +2,7 @@
 //! loopback port, real SQLite files, driven through the CLI and raw HTTP.
 #![allow(missing_debug_implementations)]
 
+mod components;
 mod harness;
 
 mod at_rest;
@@ -9,7 +10,10 @@ mod audit;
 mod cli;
 mod durability;
 mod errors;
+mod git_clients;
 mod hygiene;
 mod inject;
+mod registries;
+mod registry_clients;
 mod startup;
 mod tokens;

@@ -1,0 +1,168 @@
+//! Real third-party components for end-to-end tests, started by the tests
+//! themselves on loopback ports: a private registry (Debian's
+//! `docker-registry` with htpasswd), images built with `umoci`, a git server
+//! (`git http-backend` behind a small Basic-auth HTTP server), and a
+//! directory of credential-helper links to the `hush` binary.
+//!
+//! `scripts/test` installs the packages. Where a tool is missing, a test
+//! says so loudly and stops; under `CI=true` a missing tool fails the test.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::harness::HUSH;
+
+/// Whether every tool is on PATH. Otherwise: a failure in CI, a loud skip elsewhere.
+pub fn require(test: &str, tools: &[&str]) -> bool {
+    let missing: Vec<&str> = tools.iter().copied().filter(|t| which(t).is_none()).collect();
+    if missing.is_empty() {
+        return true;
+    }
+    let message = format!(
+        "{test}: SKIPPED, not run: {} not installed (scripts/test installs them: docker-registry skopeo apache2-utils umoci)",
+        missing.join(", ")
+    );
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{message}; in CI every component must be present");
+    }
+    eprintln!("\n!!!!!!!! {message} !!!!!!!!\n");
+    false
+}
+
+/// The first `name` on PATH.
+pub fn which(name: &str) -> Option<PathBuf> {
+    std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file()))
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Waits until `addr` accepts connections.
+fn wait_for_port(addr: &str, child: &mut Child, log: &Path) {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(addr).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{addr} exited with {status}:\n{}", std::fs::read_to_string(log).unwrap_or_default());
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{addr} did not start:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Runs a command that must succeed; returns its stdout.
+pub fn run_ok(cmd: &mut Command) -> String {
+    let out = cmd.output().unwrap_or_else(|e| panic!("{cmd:?}: {e}"));
+    assert!(out.status.success(), "{cmd:?} failed: {}", crate::harness::show(&out));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// A process killed when dropped.
+pub struct Server {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A private registry with htpasswd users, storing under `dir`.
+pub fn registry(dir: &Path, users: &[(&str, &str)]) -> Server {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let mut htpasswd = String::new();
+    for (user, password) in users {
+        htpasswd.push_str(&run_ok(Command::new("htpasswd").args(["-Bbn", user, password])));
+    }
+    std::fs::write(dir.join("htpasswd"), htpasswd).unwrap();
+    let addr = format!("127.0.0.1:{}", free_port());
+    let config = format!(
+        "version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {}}}, delete: {{enabled: true}}}}\n\
+         http: {{addr: \"{addr}\", secret: not-secret}}\nauth: {{htpasswd: {{realm: test-realm, path: {}}}}}\n",
+        dir.join("data").display(),
+        dir.join("htpasswd").display()
+    );
+    std::fs::write(dir.join("config.yml"), config).unwrap();
+    let log = dir.join("registry.log");
+    let mut child = Command::new("docker-registry")
+        .arg("serve")
+        .arg(dir.join("config.yml"))
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.join("registry.err")).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_port(&addr, &mut child, &dir.join("registry.err"));
+    Server { child, addr }
+}
+
+/// An OCI image layout `dir/img` holding `img:v1`, one file and a command.
+pub fn image(dir: &Path) -> PathBuf {
+    let layout = dir.join("img");
+    run_ok(Command::new("umoci").args(["init", "--layout"]).arg(&layout));
+    run_ok(Command::new("umoci").args(["new", "--image"]).arg(format!("{}:v1", layout.display())));
+    let content = dir.join("content");
+    std::fs::create_dir_all(&content).unwrap();
+    std::fs::write(content.join("hello.txt"), "hello from a private image\n").unwrap();
+    run_ok(
+        Command::new("umoci")
+            .args(["insert", "--rootless", "--image"])
+            .arg(format!("{}:v1", layout.display()))
+            .arg(content.join("hello.txt"))
+            .arg("/hello.txt"),
+    );
+    run_ok(Command::new("umoci").args(["config", "--image"]).arg(format!("{}:v1", layout.display())).args([
+        "--config.cmd",
+        "cat",
+        "--config.cmd",
+        "/hello.txt",
+    ]));
+    layout
+}
+
+/// A directory holding `docker-credential-hush` and `git-credential-hush`,
+/// made by `hush credential-helper install` (links to the binary under test).
+pub fn helper_bin(dir: &Path) -> PathBuf {
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    run_ok(Command::new(HUSH).args(["credential-helper", "install", "--dir"]).arg(&bin));
+    bin
+}
+
+/// PATH with `bin` first.
+pub fn path_with(bin: &Path) -> String {
+    format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())
+}
+
+/// A git server over HTTP with Basic auth for one user, serving the bare
+/// repositories under `root`.
+pub fn git_server(dir: &Path, root: &Path, user: &str, password: &str) -> Server {
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/git_http_server.py");
+    let exec_path = run_ok(Command::new("git").arg("--exec-path")).trim().to_owned();
+    let port = free_port();
+    let log = dir.join("git-server.log");
+    let mut child = Command::new("python3")
+        .arg(script)
+        .arg(root)
+        .arg(user)
+        .arg(password)
+        .arg(port.to_string())
+        .arg(Path::new(&exec_path).join("git-http-backend"))
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let addr = format!("127.0.0.1:{port}");
+    wait_for_port(&addr, &mut child, &log);
+    Server { child, addr }
+}
