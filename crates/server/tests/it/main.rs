@@ -25,7 +25,11 @@ async fn router() -> (axum::Router, tempfile::TempDir) {
 async fn every_documented_route_is_served() {
     let (router, _dir) = router().await;
     for (method, path) in ROUTES {
-        let path = path.replace("{namespace}", "default").replace("{name}", "x").replace("{id}", "0123456789abcdef");
+        let path = path
+            .replace("{namespace}", "default")
+            .replace("{scope}", "global")
+            .replace("{name}", "x")
+            .replace("{id}", "0123456789abcdef");
         let method = Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
         let response = router
             .clone()
