@@ -22,16 +22,9 @@ fn stdout(out: &Output) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Runs a helper link from `bin` with `stdin`, as a client would.
-pub fn helper(
-    h: &Hush,
-    bin: &std::path::Path,
-    name: &str,
-    args: &[&str],
-    env: &[(&str, &str)],
-    stdin: &[u8],
-) -> Output {
-    let mut cmd = Command::new(bin.join(name));
+/// Runs `program` (a helper link, or hush itself) against `h` with `stdin`, as a client would.
+pub fn helper(h: &Hush, program: &std::path::Path, args: &[&str], env: &[(&str, &str)], stdin: &[u8]) -> Output {
+    let mut cmd = Command::new(program);
     cmd.args(args)
         .env("HUSH_ADDR", &h.addr)
         .env("HUSH_TOKEN", &h.token)
@@ -457,7 +450,7 @@ fn the_docker_helper_speaks_the_protocol_and_is_read_only_by_default() {
     create(&h, "https://index.docker.io/v1/", "hub-user", "hub-pw", &[]);
     create(&h, "127.0.0.1:5000", "reg-user", "reg-pw", &["--global"]);
     let docker = |op: &str, env: &[(&str, &str)], stdin: &str| {
-        helper(&h, &bin, "docker-credential-hush", &[op], env, stdin.as_bytes())
+        helper(&h, &bin.join("docker-credential-hush"), &[op], env, stdin.as_bytes())
     };
 
     for server in ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io", ""] {
@@ -524,7 +517,7 @@ fn the_git_helper_speaks_the_protocol_and_is_read_only_by_default() {
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(h.cli_stdin(&["secret", "create", "generic", "--value-stdin"], b"v").status.code(), Some(0));
     let git = |args: &[&str], env: &[(&str, &str)], stdin: &str| {
-        helper(&h, &bin, "git-credential-hush", args, env, stdin.as_bytes())
+        helper(&h, &bin.join("git-credential-hush"), args, env, stdin.as_bytes())
     };
     let request = "capability[]=authtype\ncapability[]=state\nprotocol=https\nhost=git.example.com\nwwwauth[]=Basic realm=\"x\"\n\n";
 
@@ -579,4 +572,65 @@ fn the_git_helper_speaks_the_protocol_and_is_read_only_by_default() {
         Some(0)
     );
     assert_eq!(h.cli(&["secret", "get", "gh-clone"]).status.code(), Some(4));
+}
+
+#[test]
+fn registry_and_helper_flows_never_log_a_value() {
+    let mut h = Hush::init();
+    h.start(&[("HUSH_LOG", "trace")], &[]);
+    let dir = tempfile::tempdir().unwrap();
+    let bin = helper_bin(dir.path());
+    let password = "HYGIENE-registry-pw-77c1";
+    let token = "HYGIENE-git-token-0b9e";
+    let trace = [("HUSH_LOG", "trace")];
+    let mut streams: Vec<Vec<u8>> = Vec::new();
+    let mut cli = |args: &[&str], stdin: &[u8]| {
+        let out = helper(&h, std::path::Path::new(crate::harness::HUSH), args, &trace, stdin);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", show(&out));
+        streams.push(out.stderr);
+        out.stdout
+    };
+    cli(&["registry", "create", "127.0.0.1:5000", "--username", "u", "--password-stdin"], password.as_bytes());
+    cli(&["registry", "create", "ghcr.io", "--username", "u", "--password-stdin", "--global"], password.as_bytes());
+    let mut printed = Vec::new();
+    printed.push(cli(&["registry", "list"], b""));
+    printed.push(cli(&["registry", "list", "--global", "--json"], b""));
+    printed.push(cli(&["registry", "resolve", "127.0.0.1:5000/a/b:v1"], b""));
+    printed.push(cli(&["registry", "resolve", "ghcr.io/a/b", "--json"], b""));
+    printed.push(cli(&["audit", "list", "--json"], b""));
+    cli(&["registry", "dockerconfig"], b"");
+    cli(
+        &[
+            "secret",
+            "create",
+            "gh",
+            "--type",
+            "git",
+            "--username",
+            "u",
+            "--token-stdin",
+            "--url",
+            "https://git.example.com/",
+        ],
+        token.as_bytes(),
+    );
+    let out = helper(&h, &bin.join("docker-credential-hush"), &["get"], &trace, b"127.0.0.1:5000");
+    assert!(contains(&out.stdout, password.as_bytes()), "{}", show(&out));
+    streams.push(out.stderr);
+    let out = helper(&h, &bin.join("git-credential-hush"), &["get"], &trace, b"protocol=https\nhost=git.example.com\n");
+    assert!(contains(&out.stdout, token.as_bytes()), "{}", show(&out));
+    streams.push(out.stderr);
+    let server_log = h.log.lock().unwrap().clone();
+    assert!(server_log.contains("registries"), "the server logged nothing at trace level?");
+    for value in [password, token] {
+        assert!(!server_log.contains(value), "{value} in the server log");
+        let encoded = STANDARD.encode(value);
+        assert!(!server_log.contains(&encoded), "base64 of {value} in the server log");
+        for (i, s) in streams.iter().enumerate() {
+            assert!(!contains(s, value.as_bytes()), "{value} in stderr of step {i}");
+        }
+        for (i, s) in printed.iter().enumerate() {
+            assert!(!contains(s, value.as_bytes()), "{value} in the output of listing {i}");
+        }
+    }
 }
