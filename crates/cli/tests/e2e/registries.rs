@@ -592,12 +592,13 @@ fn registry_and_helper_flows_never_log_a_value() {
     };
     cli(&["registry", "create", "127.0.0.1:5000", "--username", "u", "--password-stdin"], password.as_bytes());
     cli(&["registry", "create", "ghcr.io", "--username", "u", "--password-stdin", "--global"], password.as_bytes());
-    let mut printed = Vec::new();
-    printed.push(cli(&["registry", "list"], b""));
-    printed.push(cli(&["registry", "list", "--global", "--json"], b""));
-    printed.push(cli(&["registry", "resolve", "127.0.0.1:5000/a/b:v1"], b""));
-    printed.push(cli(&["registry", "resolve", "ghcr.io/a/b", "--json"], b""));
-    printed.push(cli(&["audit", "list", "--json"], b""));
+    let printed = [
+        cli(&["registry", "list"], b""),
+        cli(&["registry", "list", "--global", "--json"], b""),
+        cli(&["registry", "resolve", "127.0.0.1:5000/a/b:v1"], b""),
+        cli(&["registry", "resolve", "ghcr.io/a/b", "--json"], b""),
+        cli(&["audit", "list", "--json"], b""),
+    ];
     cli(&["registry", "dockerconfig"], b"");
     cli(
         &[
