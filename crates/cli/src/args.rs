@@ -100,6 +100,20 @@ pub struct LookupScopeArgs {
     pub global_service: bool,
 }
 
+/// A registry username and where its password comes from.
+#[derive(Debug, Clone, Args)]
+pub struct RegistryLogin {
+    /// Username.
+    #[arg(long)]
+    pub username: String,
+    /// Password (visible to other local users; prefer --password-stdin).
+    #[arg(long, conflicts_with = "password_stdin")]
+    pub password: Option<String>,
+    /// Read the password from stdin (one trailing newline is dropped).
+    #[arg(long)]
+    pub password_stdin: bool,
+}
+
 /// `hush registry …`
 #[derive(Debug, Subcommand)]
 pub enum RegistryCommand {
@@ -112,15 +126,8 @@ echo \"$PASSWORD\" | hush registry create ghcr.io --username bot --password-stdi
         /// Registry host or URL.
         #[arg(value_name = "HOST_OR_URL")]
         url: String,
-        /// Username.
-        #[arg(long)]
-        username: String,
-        /// Password (visible to other local users; prefer --password-stdin).
-        #[arg(long, conflicts_with = "password_stdin")]
-        password: Option<String>,
-        /// Read the password from stdin (one trailing newline is dropped).
-        #[arg(long)]
-        password_stdin: bool,
+        #[command(flatten)]
+        login: RegistryLogin,
         #[command(flatten)]
         scope: RegistryScopeArgs,
         #[command(flatten)]
@@ -180,15 +187,8 @@ kubectl create secret generic pull --type=kubernetes.io/dockerconfigjson --from-
         /// Registry host or URL (http:// for a plain-HTTP registry; localhost and loopback fall back to it).
         #[arg(value_name = "HOST_OR_URL")]
         url: String,
-        /// Username.
-        #[arg(long)]
-        username: String,
-        /// Password (visible to other local users; prefer --password-stdin).
-        #[arg(long, conflicts_with = "password_stdin")]
-        password: Option<String>,
-        /// Read the password from stdin.
-        #[arg(long)]
-        password_stdin: bool,
+        #[command(flatten)]
+        login: RegistryLogin,
         /// Print JSON: {"result","endpoint","status","message"}.
         #[arg(long)]
         json: bool,

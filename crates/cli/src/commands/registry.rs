@@ -7,7 +7,7 @@ use hush_core::{RegistryAddress, SecretString};
 use hush_registry_probe::Verdict;
 use serde_json::Value;
 
-use crate::args::{LookupScopeArgs, RegistryCommand, RegistryScopeArgs};
+use crate::args::{LookupScopeArgs, RegistryCommand, RegistryLogin, RegistryScopeArgs};
 use crate::commands::client;
 use crate::exit_code::{self, usage};
 use crate::output;
@@ -32,10 +32,10 @@ impl LookupScopeArgs {
 }
 
 /// The password from `--password` (warned about), stdin, or a prompt.
-fn password(flag: Option<String>, from_stdin: bool) -> anyhow::Result<SecretString> {
-    let bytes = if from_stdin {
+fn password(login: RegistryLogin) -> anyhow::Result<SecretString> {
+    let bytes = if login.password_stdin {
         stdin_line()?
-    } else if let Some(p) = flag {
+    } else if let Some(p) = login.password {
         warn_flag("--password", "--password-stdin");
         hush_core::SecretBytes::new(p.into_bytes())
     } else {
@@ -47,8 +47,9 @@ fn password(flag: Option<String>, from_stdin: bool) -> anyhow::Result<SecretStri
 /// Runs a registry command; returns the exit code (`test` has its own).
 pub(crate) async fn run(cmd: RegistryCommand) -> anyhow::Result<u8> {
     match cmd {
-        RegistryCommand::Create { url, username, password: flag, password_stdin, scope, conn, json } => {
-            let password = password(flag, password_stdin)?;
+        RegistryCommand::Create { url, login, scope, conn, json } => {
+            let username = login.username.clone();
+            let password = password(login)?;
             let entry = client(&conn)?.put_registry(&scope.scope(), &url, &username, &password).await?;
             if json {
                 output::json(&entry);
@@ -103,12 +104,13 @@ pub(crate) async fn run(cmd: RegistryCommand) -> anyhow::Result<u8> {
                 return Err(e.into());
             }
         }
-        RegistryCommand::Test { url, username, password: flag, password_stdin, json } => {
+        RegistryCommand::Test { url, login, json } => {
             let address = match RegistryAddress::parse(&url) {
                 Ok(a) => a,
                 Err(e) => return usage(e.to_string()),
             };
-            let password = password(flag, password_stdin)?;
+            let username = login.username.clone();
+            let password = password(login)?;
             let report = hush_registry_probe::probe(&address, &username, &password).await?;
             if json {
                 output::json(&report.to_json());

@@ -3,8 +3,9 @@
 //! registry with htpasswd auth, `docker manifest inspect` reads through it,
 //! and `hush registry test` (CLI and REST) tries credentials against it.
 
+use std::io::Write;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 use serde_json::Value;
 
@@ -23,18 +24,37 @@ fn put(h: &Hush, url: &str, password: &str, scope: &[&str]) {
 
 /// skopeo with an auth file that names only the helper, and hush's environment.
 fn skopeo(h: &Hush, bin: &Path, authfile: &Path, namespace: &str, args: &[&str]) -> Output {
-    Command::new("skopeo")
+    skopeo_as(h, &h.token, bin, authfile, namespace, args, None)
+}
+
+fn skopeo_as(
+    h: &Hush,
+    token: &str,
+    bin: &Path,
+    authfile: &Path,
+    namespace: &str,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+) -> Output {
+    let mut child = Command::new("skopeo")
         .args(args)
         .arg("--authfile")
         .arg(authfile)
         .env("PATH", path_with(bin))
         .env("HUSH_ADDR", &h.addr)
-        .env("HUSH_TOKEN", &h.token)
+        .env("HUSH_TOKEN", token)
         .env("HUSH_NAMESPACE", namespace)
         .env_remove("REGISTRY_AUTH_FILE")
         .env_remove("HUSH_HELPER_WRITABLE")
-        .output()
-        .unwrap()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
 }
 
 fn secret_version(h: &Hush, ns: &str, name: &str) -> u64 {
@@ -90,33 +110,12 @@ fn skopeo_pushes_and_pulls_with_credentials_only_from_the_helper() {
     assert!(stderr.contains("unauthorized") || stderr.contains("authentication required"), "{stderr}");
     // Without an entry anywhere, skopeo tries anonymously and is refused.
     let none = h.token(&["other"], &["secrets:list"]);
-    let out = Command::new("skopeo")
-        .args(["inspect", "--tls-verify=false", &remote, "--authfile"])
-        .arg(&authfile)
-        .env("PATH", path_with(&bin))
-        .env("HUSH_ADDR", &h.addr)
-        .env("HUSH_TOKEN", &none)
-        .env("HUSH_NAMESPACE", "other")
-        .output()
-        .unwrap();
+    let out = skopeo_as(&h, &none, &bin, &authfile, "other", &["inspect", "--tls-verify=false", &remote], None);
     assert!(!out.status.success(), "{}", show(&out));
 
     // A client's login (store) and logout (erase) change nothing in hush.
-    let login = Command::new("skopeo")
-        .args(["login", "--tls-verify=false", "-u", USER, "--password-stdin", &reg.addr, "--authfile"])
-        .arg(&authfile)
-        .env("PATH", path_with(&bin))
-        .env("HUSH_ADDR", &h.addr)
-        .env("HUSH_TOKEN", &h.token)
-        .env("HUSH_NAMESPACE", "team")
-        .stdin(std::process::Stdio::piped())
-        .spawn()
-        .and_then(|mut c| {
-            use std::io::Write;
-            c.stdin.take().unwrap().write_all(PASSWORD.as_bytes())?;
-            c.wait_with_output()
-        })
-        .unwrap();
+    let args = ["login", "--tls-verify=false", "-u", USER, "--password-stdin", &reg.addr];
+    let login = skopeo_as(&h, &h.token, &bin, &authfile, "team", &args, Some(PASSWORD.as_bytes()));
     assert!(login.status.success(), "login: {}", show(&login));
     let out = skopeo(&h, &bin, &authfile, "team", &["logout", &reg.addr]);
     assert!(out.status.success(), "logout: {}", show(&out));

@@ -69,6 +69,16 @@ fn required(obj: &mut JsonObject, field: &str) -> Result<String, ApiError> {
         .ok_or_else(|| ApiError::bad_request("malformed_body", format!("field '{field}' is required")))
 }
 
+/// `{"url","username","password"}`, all required, nothing else.
+async fn read_credentials(body: Body, limit: usize) -> Result<(String, String, SecretString), ApiError> {
+    let mut obj = read_object(body, limit).await?;
+    let url = required(&mut obj, "url")?;
+    let username = required(&mut obj, "username")?;
+    let password = SecretString::new(required(&mut obj, "password")?);
+    obj.finish(&["url", "username", "password"])?;
+    Ok((url, username, password))
+}
+
 /// `GET …/registries` → `{"registries":[entry…]}`.
 pub(crate) async fn list(
     State(app): State<AppState>,
@@ -90,11 +100,7 @@ pub(crate) async fn create(
     body: Body,
 ) -> Result<Response, ApiError> {
     let creds = credentials(&headers)?;
-    let mut obj = read_object(body, app.body_limit).await?;
-    let url = required(&mut obj, "url")?;
-    let username = required(&mut obj, "username")?;
-    let password = SecretString::new(required(&mut obj, "password")?);
-    obj.finish(&["url", "username", "password"])?;
+    let (url, username, password) = read_credentials(body, app.body_limit).await?;
     let (entry, created) = app.hush.put_registry(&creds, &scope, &url, username, password).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
     Ok((status, Json(render::registry(&entry))).into_response())
@@ -230,11 +236,7 @@ pub(crate) async fn test_given(
     body: Body,
 ) -> Result<Response, ApiError> {
     let creds = credentials(&headers)?;
-    let mut obj = read_object(body, app.body_limit).await?;
-    let url = required(&mut obj, "url")?;
-    let username = required(&mut obj, "username")?;
-    let password = SecretString::new(required(&mut obj, "password")?);
-    obj.finish(&["url", "username", "password"])?;
+    let (url, username, password) = read_credentials(body, app.body_limit).await?;
     app.hush.authorize_registry_test(&creds, &url).await?;
     probe_response(&url, &username, &password).await
 }
