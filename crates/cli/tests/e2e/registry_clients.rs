@@ -224,6 +224,19 @@ async fn registry_test_says_ok_unauthorized_or_unreachable() {
         .unwrap();
     let report: Value = r.json().await.unwrap();
     assert_eq!((report["result"].as_str(), report["status"].as_u64()), (Some("ok"), Some(200)), "{report}");
+    // A stored entry is tried at its own address, whatever spelling the caller
+    // sends: stored as https, it is not sent over plain HTTP.
+    put(&h, &format!("https://{}", reg.addr), PASSWORD, &[]);
+    let r = http
+        .post(h.url("/v1/namespaces/default/registries/test"))
+        .bearer_auth(&h.token)
+        .json(&serde_json::json!({"url": format!("http://{}", reg.addr)}))
+        .send()
+        .await
+        .unwrap();
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["result"], "unreachable", "{report}");
+    assert!(report["endpoint"].as_str().unwrap().starts_with("https://"), "{report}");
     // A test makes the server connect out: it needs registries:write.
     let reader = h.token(&["default"], &["registries:read"]);
     let r = http.post(h.url("/v1/registries/test")).bearer_auth(&reader).json(&given(PASSWORD)).send().await.unwrap();

@@ -214,7 +214,8 @@ fn dockerconfig_body(all: &[RegistryCredentials]) -> SecretJson {
     body
 }
 
-/// `POST …/registries/test` with `{"url"}`: tries the stored entry's credentials.
+/// `POST …/registries/test` with `{"url"}`: tries the stored entry's
+/// credentials against the entry's own address.
 pub(crate) async fn test_stored(
     State(app): State<AppState>,
     ScopePath(scope): ScopePath,
@@ -225,8 +226,11 @@ pub(crate) async fn test_stored(
     let mut obj = read_object(body, app.body_limit).await?;
     let url = required(&mut obj, "url")?;
     obj.finish(&["url"])?;
-    let found = app.hush.registry_test_credentials(&creds, &scope, &RegistrySelector::Url(url.clone())).await?;
-    probe_response(&url, &found.username, &found.password).await
+    let found = app.hush.registry_test_credentials(&creds, &scope, &RegistrySelector::Url(url)).await?;
+    // The entry's own address, not the caller's spelling of it: a caller
+    // who may change entries but not read them must not be able to send a
+    // stored password somewhere else, or over plain HTTP when it was https.
+    probe_response(&found.entry.url, &found.username, &found.password).await
 }
 
 /// `POST /v1/registries/test` with `{"url","username","password"}`: tries the given credentials.
