@@ -43,6 +43,14 @@ pub enum LocationError {
         /// 1-based character position.
         position: usize,
     },
+    /// A `.` or `..` path segment (also percent-encoded).
+    #[error("{what} has a '.' or '..' path segment (segment {position})")]
+    DotSegment {
+        /// What was parsed.
+        what: &'static str,
+        /// 1-based segment index.
+        position: usize,
+    },
     /// Longer than any real address.
     #[error("{what} is {len} characters long; the limit is {max}")]
     TooLong {
@@ -103,7 +111,16 @@ impl Location {
                 return Err(LocationError::BadCharacter { what, position: offset + i + 1 });
             }
         }
-        let path = path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let path: Vec<String> = path.split('/').filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        // `team/../other` would be covered by an entry for `team` while the
+        // client (git, curl) goes to `other`: refuse dot segments, also
+        // percent-encoded or hidden behind an encoded separator.
+        for (i, segment) in path.iter().enumerate() {
+            let decoded = percent_decoded(segment);
+            if decoded.split(['/', '\\']).any(|part| part == "." || part == "..") {
+                return Err(LocationError::DotSegment { what, position: i + 1 });
+            }
+        }
         Ok(Location { scheme, host: host.to_ascii_lowercase(), path })
     }
 
@@ -187,6 +204,28 @@ impl fmt::Display for Location {
     }
 }
 
+/// `%XX` escapes decoded (invalid ones kept as they are), for the
+/// dot-segment check only.
+fn percent_decoded(segment: &str) -> String {
+    let bytes = segment.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| (b as char).to_digit(16);
+        match (bytes[i], bytes.get(i + 1).copied().and_then(hex), bytes.get(i + 2).copied().and_then(hex)) {
+            (b'%', Some(h), Some(l)) => {
+                out.push((h * 16 + l) as u8);
+                i += 3;
+            }
+            (b, _, _) => {
+                out.push(b);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 fn scheme_list(schemes: &[&'static str]) -> &'static str {
     match schemes {
         ["http", "https"] | ["https", "http"] => "http:// or https://",
@@ -250,6 +289,11 @@ mod tests {
             ("h?x=1", "position 2"),
             ("h/#frag", "position 3"),
             ("h\nx", "position 2"),
+            ("https://h/team/../other", "'..' path segment"),
+            ("https://h/team/%2e%2E/other", "'..' path segment"),
+            ("https://h/team/./x", "'.' or '..'"),
+            ("https://h/team%2F..%2Fother", "'.' or '..'"),
+            ("https://h/team/%2e", "'.' or '..'"),
         ];
         for (text, message) in table {
             let e = Location::parse(text, WEB, "url").unwrap_err().to_string();

@@ -38,7 +38,9 @@ impl RegistryAddress {
             return Ok(Self::docker_hub());
         }
         let mut location = Location::parse(text, SCHEMES, "registry address")?;
-        if matches!(location.path(), [only] if only == "v1" || only == "v2") {
+        // `https://host/v2/` is an API root pasted from a login prompt; without
+        // a scheme, `host/v2` is a repository prefix (an organisation named v2).
+        if location.scheme().is_some() && matches!(location.path(), [only] if only == "v1" || only == "v2") {
             location.path_mut().clear();
         }
         Ok(Self::normalized(location))
@@ -63,15 +65,23 @@ impl RegistryAddress {
             _ => text,
         };
         let (first, rest) = text.split_once('/').unwrap_or((text, ""));
-        let is_host = first.contains(['.', ':']) || first == "localhost";
-        let (host, repository) = if is_host && !rest.is_empty() {
-            (first, rest.to_owned())
-        } else if !rest.is_empty() {
-            (DOCKER_HUB, text.to_owned())
-        } else {
-            // `alpine` is `docker.io/library/alpine`.
-            (DOCKER_HUB, format!("library/{text}"))
-        };
+        if first.is_empty() {
+            return Err(LocationError::NoHost { what });
+        }
+        // docker's rule: the first component is a registry host if it has a
+        // '.' or a ':', is `localhost`, or has an upper-case letter (which a
+        // Docker Hub namespace cannot have).
+        let is_host =
+            first.contains(['.', ':']) || first == "localhost" || first.chars().any(|c| c.is_ascii_uppercase());
+        let (host, repository) =
+            if is_host && !rest.is_empty() { (first, rest.to_owned()) } else { (DOCKER_HUB, text.to_owned()) };
+        // Official images: `alpine` and `docker.io/alpine` are `docker.io/library/alpine`.
+        let repository =
+            if DOCKER_HUB_ALIASES.contains(&host.to_ascii_lowercase().as_str()) && !repository.contains('/') {
+                format!("library/{repository}")
+            } else {
+                repository
+            };
         if repository.is_empty() || host.is_empty() {
             return Err(LocationError::NoHost { what });
         }
@@ -170,6 +180,10 @@ mod tests {
             ("http://127.0.0.1:5000/v2/", "127.0.0.1:5000"),
             ("127.0.0.1:5000/Team/", "127.0.0.1:5000/team"),
             ("registry.example.com/v1/sub", "registry.example.com/v1/sub"),
+            // Without a scheme, /v2 is an organisation, not the API root.
+            ("ghcr.io/v2", "ghcr.io/v2"),
+            ("https://ghcr.io/v2/", "ghcr.io"),
+            ("docker.io/v1", "docker.io/v1"),
         ];
         for (text, key) in table {
             assert_eq!(RegistryAddress::parse(text).unwrap().key(), *key, "{text}");
@@ -193,11 +207,16 @@ mod tests {
             ("localhost:5000/app@sha256:0123", "localhost:5000/app"),
             ("ghcr.io/Org/App:latest", "ghcr.io/org/app"),
             ("direktiv/request:v1", "docker.io/direktiv/request"),
+            // An upper-case first component is a host, as docker reads it.
+            ("MyHost/app", "myhost/app"),
+            ("Intranet/team/app:v1", "intranet/team/app"),
+            ("docker.io/alpine", "docker.io/library/alpine"),
+            ("index.docker.io/alpine:3", "docker.io/library/alpine"),
         ];
         for (image, key) in table {
             assert_eq!(RegistryAddress::from_image(image).unwrap().key(), *key, "{image}");
         }
-        for bad in ["", "https://ghcr.io/x", "a b"] {
+        for bad in ["", "https://ghcr.io/x", "a b", "/v1//", "/alpine"] {
             assert!(RegistryAddress::from_image(bad).is_err(), "{bad:?}");
         }
     }
@@ -236,9 +255,12 @@ mod tests {
 
     proptest::proptest! {
         #[test]
-        fn parsing_never_panics(text in "\\PC{0,80}") {
-            let _ = RegistryAddress::parse(&text);
-            let _ = RegistryAddress::from_image(&text);
+        fn parsing_never_panics_and_keys_are_stable(text in "\\PC{0,80}") {
+            // Regression: the fuzzer's `/v1//` gave a key that parsed to another one.
+            for address in [RegistryAddress::parse(&text), RegistryAddress::from_image(&text)].into_iter().flatten() {
+                let again = RegistryAddress::parse(&address.key()).expect("a key parses");
+                proptest::prop_assert_eq!(again.key(), address.key());
+            }
         }
     }
 }

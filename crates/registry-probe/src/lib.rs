@@ -12,17 +12,26 @@
 //! loopback addresses fall back to plain HTTP as docker does for them.
 //! Docker Hub's API lives at `registry-1.docker.io`.
 //!
-//! The password is sent only to the registry and its token realm, and is
-//! never part of a report or a log line.
+//! A test makes its caller's choice of address receive a request, so it
+//! never connects to link-local (cloud metadata), unspecified or multicast
+//! addresses, resolves each host once and pins the connection to what it
+//! checked, follows no redirects, reads at most 64 KiB of a token answer,
+//! and sends the password to a token service only over HTTPS (unless the
+//! registry itself is plain HTTP). The password is never part of a report
+//! or a log line.
 
 mod challenge;
+mod destination;
 
 use std::time::Duration;
 
 use hush_core::{RegistryAddress, SecretString};
 use reqwest::StatusCode;
 
+use zeroize::{Zeroize, Zeroizing};
+
 use crate::challenge::Challenge;
+use crate::destination::Refusal;
 
 /// How long each connection may take to open, and each request in all.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
@@ -101,25 +110,39 @@ fn is_loopback(host: &str) -> bool {
     name == "localhost" || name.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
-fn client() -> Result<reqwest::Client, SetupError> {
+/// A client that connects only to the checked addresses of `url`'s host
+/// and follows no redirects (a redirect could lead anywhere).
+async fn pinned_client(url: &reqwest::Url) -> Result<reqwest::Client, Refusal> {
+    let (host, addrs) = destination::resolve(url).await?;
     // reqwest needs a process-wide rustls provider; installing it twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
-        .redirect(reqwest::redirect::Policy::limited(3))
+        .redirect(reqwest::redirect::Policy::none())
+        .resolve_to_addrs(&host, &addrs)
         .user_agent(concat!("hush/", env!("CARGO_PKG_VERSION"), " (registry connection test)"))
         .build()
-        .map_err(|e| SetupError(e.to_string()))
+        .map_err(|e| Refusal::Unresolved(format!("cannot set up an HTTP client: {e}")))
 }
 
 /// Tries `username`/`password` against the registry at `address`.
 pub async fn probe(address: &RegistryAddress, username: &str, password: &SecretString) -> Result<Report, SetupError> {
-    let http = client()?;
     let mut last_failure = None;
     for base in candidates(address) {
         let endpoint = format!("{base}/v2/");
-        match http.get(&endpoint).send().await {
+        let url = reqwest::Url::parse(&endpoint).map_err(|e| SetupError(e.to_string()))?;
+        let http = match pinned_client(&url).await {
+            Ok(http) => http,
+            Err(Refusal::Forbidden(reason)) => {
+                return Ok(Report { verdict: Verdict::Error, endpoint, status: None, message: reason });
+            }
+            Err(Refusal::Unresolved(reason)) => {
+                last_failure = Some((endpoint, reason));
+                continue;
+            }
+        };
+        match http.get(url).send().await {
             Ok(response) => return Ok(authenticate(&http, endpoint, response, username, password).await),
             Err(e) => {
                 tracing::debug!(endpoint, error = %e, "registry connection test: no answer");
@@ -169,35 +192,11 @@ async fn authenticate(
     let retry = match challenge {
         Challenge::Basic => http.get(&endpoint).basic_auth(username, Some(password.expose_secret())).send().await,
         Challenge::Bearer { realm, service } => {
-            let Ok(mut realm_url) = reqwest::Url::parse(&realm) else {
-                return report(Verdict::Error, status, "the registry named a token service that is not a URL".into());
-            };
-            if let Some(service) = service {
-                realm_url.query_pairs_mut().append_pair("service", &service);
-            }
-            let token_request = http.get(realm_url).basic_auth(username, Some(password.expose_secret()));
-            let token = match token_request.send().await {
-                Err(e) => {
-                    return report(
-                        Verdict::Unreachable,
-                        status,
-                        format!("the token service did not answer: {}", describe(&e)),
-                    );
+            let token = match bearer_token(&endpoint, &realm, service.as_deref(), username, password).await {
+                Ok(token) => token,
+                Err((verdict, token_status, message)) => {
+                    return report(verdict, token_status.unwrap_or(status), message);
                 }
-                Ok(r) if r.status() == StatusCode::UNAUTHORIZED || r.status() == StatusCode::FORBIDDEN => {
-                    return report(
-                        Verdict::Unauthorized,
-                        r.status(),
-                        "the registry's token service refused the credentials".into(),
-                    );
-                }
-                Ok(r) if !r.status().is_success() => {
-                    return report(Verdict::Error, r.status(), format!("the token service answered {}", r.status()));
-                }
-                Ok(r) => match r.json::<serde_json::Value>().await.ok().as_ref().and_then(bearer_token) {
-                    Some(token) => SecretString::new(token),
-                    None => return report(Verdict::Error, status, "the token service's answer has no token".into()),
-                },
             };
             http.get(&endpoint).bearer_auth(token.expose_secret()).send().await
         }
@@ -216,9 +215,84 @@ async fn authenticate(
     }
 }
 
-/// `token` or `access_token` from a token service's JSON answer.
-fn bearer_token(body: &serde_json::Value) -> Option<String> {
-    ["token", "access_token"].iter().find_map(|k| body.get(k).and_then(|v| v.as_str())).map(str::to_owned)
+/// Largest token-service answer read.
+const MAX_TOKEN_ANSWER: usize = 64 * 1024;
+
+/// Asks the token service at `realm` for a token with the credentials. The
+/// realm must be HTTPS unless the registry itself is plain HTTP, so a
+/// registry cannot have the password sent in the clear.
+async fn bearer_token(
+    endpoint: &str,
+    realm: &str,
+    service: Option<&str>,
+    username: &str,
+    password: &SecretString,
+) -> Result<SecretString, (Verdict, Option<StatusCode>, String)> {
+    let fail = |verdict, status, message: &str| Err((verdict, status, message.to_owned()));
+    let Ok(mut url) = reqwest::Url::parse(realm) else {
+        return fail(Verdict::Error, None, "the registry named a token service that is not a URL");
+    };
+    if url.scheme() != "https" && !endpoint.starts_with("http://") {
+        return fail(
+            Verdict::Error,
+            None,
+            "the registry named a plain-HTTP token service; credentials are not sent there",
+        );
+    }
+    if let Some(service) = service {
+        url.query_pairs_mut().append_pair("service", service);
+    }
+    let http = match pinned_client(&url).await {
+        Ok(http) => http,
+        Err(Refusal::Forbidden(reason) | Refusal::Unresolved(reason)) => return Err((Verdict::Error, None, reason)),
+    };
+    let mut answer = match http.get(url).basic_auth(username, Some(password.expose_secret())).send().await {
+        Err(e) => {
+            return Err((Verdict::Unreachable, None, format!("the token service did not answer: {}", describe(&e))));
+        }
+        Ok(r) if r.status() == StatusCode::UNAUTHORIZED || r.status() == StatusCode::FORBIDDEN => {
+            return fail(
+                Verdict::Unauthorized,
+                Some(r.status()),
+                "the registry's token service refused the credentials",
+            );
+        }
+        Ok(r) if !r.status().is_success() => {
+            return Err((Verdict::Error, Some(r.status()), format!("the token service answered {}", r.status())));
+        }
+        Ok(r) => r,
+    };
+    let mut body = Zeroizing::new(Vec::new());
+    while let Ok(Some(chunk)) = answer.chunk().await {
+        if body.len() + chunk.len() > MAX_TOKEN_ANSWER {
+            return fail(Verdict::Error, None, "the token service's answer is too large");
+        }
+        body.extend_from_slice(&chunk);
+    }
+    match serde_json::from_slice::<serde_json::Value>(&body).ok().as_mut().and_then(take_token) {
+        Some(token) => Ok(token),
+        None => fail(Verdict::Error, None, "the token service's answer has no token"),
+    }
+}
+
+/// `token` or `access_token`, moved out of a token service's JSON answer;
+/// the other strings in it (a refresh token, say) are wiped.
+fn take_token(body: &mut serde_json::Value) -> Option<SecretString> {
+    let found = ["token", "access_token"].iter().find_map(|k| match body.get_mut(*k).map(serde_json::Value::take) {
+        Some(serde_json::Value::String(s)) => Some(SecretString::new(s)),
+        _ => None,
+    });
+    wipe(body);
+    found
+}
+
+fn wipe(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::String(s) => s.zeroize(),
+        serde_json::Value::Array(items) => items.iter_mut().for_each(wipe),
+        serde_json::Value::Object(map) => map.iter_mut().for_each(|(_, v)| wipe(v)),
+        _ => {}
+    }
 }
 
 /// A connection error as one short phrase (the innermost cause says most).
@@ -253,8 +327,10 @@ mod tests {
 
     #[test]
     fn tokens_are_read_from_either_field() {
-        assert_eq!(bearer_token(&serde_json::json!({"token": "t"})).as_deref(), Some("t"));
-        assert_eq!(bearer_token(&serde_json::json!({"access_token": "a"})).as_deref(), Some("a"));
-        assert_eq!(bearer_token(&serde_json::json!({"nothing": 1})), None);
+        let token = |v: serde_json::Value| take_token(&mut v.clone()).map(|t| t.expose_secret().to_owned());
+        assert_eq!(token(serde_json::json!({"token": "t"})).as_deref(), Some("t"));
+        assert_eq!(token(serde_json::json!({"access_token": "a", "refresh_token": "r"})).as_deref(), Some("a"));
+        assert_eq!(token(serde_json::json!({"token": 5})), None);
+        assert_eq!(token(serde_json::json!({"nothing": 1})), None);
     }
 }

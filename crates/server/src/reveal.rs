@@ -61,10 +61,9 @@ impl SecretJson {
         self.string(name).raw(b":").string(text)
     }
 
-    /// Opens an object with the fields of `meta` (a JSON object without
-    /// secrets); close it with `raw(b"}")`.
-    pub fn open_with(&mut self, meta: &Value) -> &mut Self {
-        let meta = serde_json::to_vec(meta).unwrap_or_else(|_| b"{}".to_vec());
+    /// Opens an object with the fields of `meta` (a serialized JSON object
+    /// without secrets); close it with `raw(b"}")`.
+    pub fn open_with(&mut self, meta: &[u8]) -> &mut Self {
         self.raw(&meta[..meta.len().saturating_sub(1)])
     }
 
@@ -81,9 +80,12 @@ impl SecretJson {
 
 /// Metadata and secret fields as one object: `{…meta…, "name":"value", …}`.
 pub fn fields_response(meta: &Value, fields: &[(&str, &str)]) -> Response {
+    // Metadata first, so the buffer is sized for all of it and never grows
+    // (leaving an unwiped copy) while a value is being written.
+    let meta = serde_json::to_vec(meta).unwrap_or_else(|_| b"{}".to_vec());
     let secret: usize = fields.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
-    let mut body = SecretJson::with_capacity(secret, 1024);
-    body.open_with(meta);
+    let mut body = SecretJson::with_capacity(secret, meta.len());
+    body.open_with(&meta);
     for (name, text) in fields {
         body.field(name, text);
     }

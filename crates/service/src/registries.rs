@@ -445,12 +445,21 @@ impl Hush {
     }
 
     /// Checks and audits a connection test with credentials the caller
-    /// brings (nothing stored is read). Needs `registries:write`.
+    /// brings (nothing stored is read). It makes the server connect to any
+    /// address, so it needs `registries:write` on a token bound to all
+    /// namespaces; namespace tokens test their stored entries instead.
     pub async fn authorize_registry_test(&self, creds: &Credentials, url: &str) -> Result<(), ServiceError> {
         let mut event = self.event(creds, AuditAction::RegistryTest, None, None);
         let result = async {
             let caller = self.authenticate(creds, &mut event).await?;
             require(&caller, Scope::RegistriesWrite)?;
+            if caller.namespaces != TokenNamespaces::All {
+                return Err(ServiceError::Forbidden(
+                    "testing credentials that are not stored needs a token bound to all namespaces; \
+                     store the entry and test it instead"
+                        .into(),
+                ));
+            }
             RegistryAddress::parse(url).map_err(invalid_url)?;
             Ok(())
         }

@@ -205,8 +205,13 @@ impl Hush {
                 text("username", username)?;
                 text("url", url)?;
                 if !url.is_empty() {
-                    Location::parse(url, &["http", "https"], "url")
+                    let location = Location::parse(url, &["http", "https"], "url")
                         .map_err(|e| ServiceError::invalid("invalid_value", e.to_string()))?;
+                    // A git credential is for one scheme: without one it would
+                    // also be offered over plain HTTP.
+                    if location.scheme().is_none() {
+                        return Err(ServiceError::invalid("invalid_value", "url must start with https:// or http://"));
+                    }
                 }
                 if token.is_empty() { Err(empty("token")) } else { Ok(()) }
             }

@@ -48,9 +48,11 @@ pub(crate) async fn run(operation: &str) -> u8 {
     }
 }
 
+/// A miss only when no entry matches: a namespace the token cannot see is
+/// a configuration error to report, not a reason to pull anonymously.
 fn failure(e: ClientError) -> String {
-    match e.status() {
-        Some(404) => NOT_FOUND.to_owned(),
+    match &e {
+        ClientError::Api { code, .. } if code == "registry_not_found" => NOT_FOUND.to_owned(),
         _ => format!("hush: {e}"),
     }
 }
@@ -58,6 +60,9 @@ fn failure(e: ClientError) -> String {
 async fn get(env: &HelperEnv) -> Result<(), String> {
     let input = read_stdin(MAX_INPUT)?;
     let server = input.trim();
+    if server.is_empty() {
+        return Err("no server address on stdin".into());
+    }
     let client = env.client("docker get").map_err(failure)?;
     let scope = RegistryScope::from_namespace(&env.namespace);
     let found = client.registry_credentials(&scope, &RegistryTarget::Server(server)).await.map_err(failure)?;

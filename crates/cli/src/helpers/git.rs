@@ -16,7 +16,7 @@
 //! only if its token is the one git says was rejected.
 
 use hush_client::{Client, ClientError, RevealedValue};
-use hush_core::SecretString;
+use hush_core::{Location, SecretString};
 use serde_json::json;
 use zeroize::Zeroizing;
 
@@ -85,9 +85,9 @@ pub(crate) async fn run(secret: Option<&str>, operation: &str) -> u8 {
         "get" => get(&env, secret, &request).await,
         "store" if env.writable => store(&env, secret, &request).await,
         "erase" if env.writable => erase(&env, secret, &request).await,
-        // Read-only: git's store and erase are acknowledged and ignored.
-        "store" | "erase" => Ok(()),
-        _ => Err(format!("unknown operation {operation:?}; git uses get, store and erase")),
+        // Read-only: git's store and erase are acknowledged and ignored; so
+        // are operations a later git may add (gitcredentials(7) asks that).
+        _ => Ok(()),
     };
     match result {
         Ok(()) => exit_code::OK,
@@ -100,20 +100,24 @@ fn fail(message: &str) -> u8 {
     exit_code::ERROR
 }
 
-/// The secret to use: the pinned one (which must be a git secret), or the
-/// one whose url covers the request. `None` when nothing matches.
+/// The secret to use: the pinned one (which must be a git secret, and
+/// whose `url`, if it has one, must cover the request), or the one whose url
+/// covers the request. `None` when nothing matches, and for protocols other
+/// than http and https (git also asks about `cert`, for instance).
 async fn find(
     client: &Client,
     env: &HelperEnv,
     secret: Option<&str>,
     request: &Request,
 ) -> Result<Option<RevealedValue>, String> {
-    let found = match (secret, request.target()) {
-        (Some(name), _) => client.get_secret(&env.namespace, name, None).await,
-        (None, Some(url)) => client.git_credential(&env.namespace, &url).await,
-        (None, None) => return Ok(None),
+    let target = request.target().filter(|t| t.starts_with("https://") || t.starts_with("http://"));
+    let found = match (secret, &target) {
+        (Some(name), Some(_)) => client.get_secret(&env.namespace, name, None).await,
+        (None, Some(url)) => client.git_credential(&env.namespace, url).await,
+        (_, None) => return Ok(None),
     };
     match found {
+        Ok(v) if v.secret_type() == "git" && secret.is_some() && !pinned_covers(&v, target.as_deref()) => Ok(None),
         Ok(v) if v.secret_type() == "git" => Ok(Some(v)),
         Ok(v) => Err(format!(
             "secret {:?} is a {} secret; --secret needs a git secret (username and token)",
@@ -123,6 +127,23 @@ async fn find(
         Err(e) if e.status() == Some(404) && secret.is_none() => Ok(None),
         Err(e) => Err(describe(&e)),
     }
+}
+
+/// A pinned secret with a `url` answers only for what that url covers, so
+/// `credential.helper = hush --secret NAME` set globally does not hand the
+/// token to a submodule's host or wherever a remote redirects.
+fn pinned_covers(found: &RevealedValue, target: Option<&str>) -> bool {
+    let Some(url) = found.field("url").map(|u| String::from_utf8_lossy(u.expose_secret()).into_owned()) else {
+        return true;
+    };
+    match (parse(&url), target.and_then(parse)) {
+        (Some(entry), Some(target)) => entry.prefix_len(&target).is_some(),
+        _ => false,
+    }
+}
+
+fn parse(text: &str) -> Option<Location> {
+    Location::parse(text, &["http", "https"], "url").ok()
 }
 
 fn describe(e: &ClientError) -> String {
@@ -158,7 +179,10 @@ async fn get(env: &HelperEnv, secret: Option<&str>, request: &Request) -> Result
 async fn store(env: &HelperEnv, secret: Option<&str>, request: &Request) -> Result<(), String> {
     let (Some(username), Some(password)) = (&request.username, &request.password) else { return Ok(()) };
     let client = env.client("git store").map_err(|e| e.to_string())?;
-    let existing = find(&client, env, secret, request).await?;
+    // Rotate the pinned secret, or one whose url is exactly this remote's; a
+    // login for one repository must not overwrite a host-wide secret.
+    let existing =
+        find(&client, env, secret, request).await?.filter(|found| secret.is_some() || same_url(found, request));
     if let Some(found) = &existing {
         let same = |name: &str, v: &[u8]| found.field(name).is_some_and(|f| f.expose_secret() == v);
         if same("username", username.as_bytes()) && same("token", password.expose_secret().as_bytes()) {
@@ -179,6 +203,15 @@ async fn store(env: &HelperEnv, secret: Option<&str>, request: &Request) -> Resu
     let body = json!({ "type": "git", "username": username, "token": password.expose_secret(), "url": url });
     client.put_secret(&env.namespace, &name, body).await.map_err(|e| describe(&e))?;
     Ok(())
+}
+
+/// Whether the secret's url is the request's remote (normalized).
+fn same_url(found: &RevealedValue, request: &Request) -> bool {
+    let url = found.field("url").map(|u| String::from_utf8_lossy(u.expose_secret()).into_owned());
+    match (url.as_deref().and_then(parse), request.target().as_deref().and_then(parse)) {
+        (Some(a), Some(b)) => a == b,
+        _ => false,
+    }
 }
 
 /// `git/HOST[/PATH]`, with characters a secret name cannot hold replaced.

@@ -453,7 +453,7 @@ fn the_docker_helper_speaks_the_protocol_and_is_read_only_by_default() {
         helper(&h, &bin.join("docker-credential-hush"), &[op], env, stdin.as_bytes())
     };
 
-    for server in ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io", ""] {
+    for server in ["https://index.docker.io/v1/", "index.docker.io", "docker.io", "registry-1.docker.io"] {
         let out = docker("get", &[], server);
         let got = json_out(&out);
         assert_eq!(got, json!({"ServerURL": server, "Username": "hub-user", "Secret": "hub-pw"}), "{server:?}");
@@ -462,6 +462,14 @@ fn the_docker_helper_speaks_the_protocol_and_is_read_only_by_default() {
     assert_eq!(got["Secret"], "reg-pw");
     let miss = docker("get", &[], "quay.io");
     assert_eq!((miss.status.code(), stdout(&miss).as_str()), (Some(1), "credentials not found in native keychain\n"));
+    // No server, or a namespace the token cannot see, is an error, not a miss
+    // (a miss makes the client pull anonymously).
+    let empty = docker("get", &[], "\n");
+    assert_eq!(empty.status.code(), Some(1));
+    assert!(stdout(&empty).contains("no server address"), "{}", show(&empty));
+    let wrong_ns = docker("get", &[("HUSH_NAMESPACE", "nope")], "docker.io");
+    assert_eq!(wrong_ns.status.code(), Some(1));
+    assert!(stdout(&wrong_ns).contains("namespace not found"), "{}", show(&wrong_ns));
     let listed = json_out(&docker("list", &[], ""));
     assert_eq!(listed, json!({"https://index.docker.io/v1/": "hu***er", "127.0.0.1:5000": "re***er"}));
     let version = docker("version", &[], "");
@@ -530,8 +538,18 @@ fn the_git_helper_speaks_the_protocol_and_is_read_only_by_default() {
     );
     let out = git(&["get"], &[], "protocol=https\nhost=other.example.com\n");
     assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(0), ""), "{}", show(&out));
-    let out = git(&["--secret", "gh-clone", "get"], &[], "protocol=https\nhost=anything.example.com\n");
+    // A pinned secret answers for what its url covers, and only that.
+    let out = git(&["--secret", "gh-clone", "get"], &[], "protocol=https\nhost=git.example.com\npath=a/b.git\n");
     assert_eq!(stdout(&out), "username=bot\npassword=ghp_stored\n", "{}", show(&out));
+    let out = git(&["--secret", "gh-clone", "get"], &[], "protocol=https\nhost=submodule.example.org\n");
+    assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(0), ""), "{}", show(&out));
+    let out = git(&["--secret", "gh-clone", "get"], &[], "protocol=http\nhost=git.example.com\n");
+    assert_eq!(stdout(&out), "", "{}", show(&out));
+    // Protocols other than http(s), and operations git may add later, get no answer.
+    let out = git(&["get"], &[], "protocol=cert\npath=/etc/cert.p12\n");
+    assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(0), ""), "{}", show(&out));
+    let out = git(&["frobnicate"], &[], request);
+    assert_eq!((out.status.code(), stdout(&out).as_str()), (Some(0), ""), "{}", show(&out));
     let out = git(&["--secret", "generic", "get"], &[], request);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("generic secret"), "{}", show(&out));
@@ -563,6 +581,12 @@ fn the_git_helper_speaks_the_protocol_and_is_read_only_by_default() {
     );
     assert_eq!(git(&["erase"], &w, rejected).status.code(), Some(0));
     assert_eq!(h.cli(&["secret", "get", "gh-clone"]).status.code(), Some(0), "a stale rejection must not erase");
+    // A login for one repository creates its own secret; the host-wide one stays.
+    let repo = "protocol=https\nhost=git.example.com\npath=team/app.git\nusername=bot\npassword=ghp_repo\n";
+    assert_eq!(git(&["store"], &w, repo).status.code(), Some(0));
+    assert_eq!(json_out(&h.cli(&["secret", "get", "gh-clone", "--json"]))["token"], "ghp_new");
+    let repo_secret = json_out(&h.cli(&["secret", "get", "git/git.example.com/team/app.git", "--json"]));
+    assert_eq!(repo_secret["url"], "https://git.example.com/team/app.git");
     let fresh = "protocol=https\nhost=new.example.com\npath=org/repo.git\nusername=me\npassword=tok\n";
     assert_eq!(git(&["store"], &w, fresh).status.code(), Some(0));
     let out = git(&["get"], &[], "protocol=https\nhost=new.example.com\npath=org/repo.git\n");

@@ -237,7 +237,25 @@ async fn registry_test_says_ok_unauthorized_or_unreachable() {
     let report: Value = r.json().await.unwrap();
     assert_eq!(report["result"], "unreachable", "{report}");
     assert!(report["endpoint"].as_str().unwrap().starts_with("https://"), "{report}");
-    // A test makes the server connect out: it needs registries:write.
+    // A test makes the server connect out: it needs registries:write, and
+    // testing unstored credentials (any address) a token bound to all namespaces.
+    let writer = h.token(&["default"], &["registries:read", "registries:write"]);
+    let r = http.post(h.url("/v1/registries/test")).bearer_auth(&writer).json(&given(PASSWORD)).send().await.unwrap();
+    assert_eq!(r.status(), 403);
+    let r = http
+        .post(h.url("/v1/namespaces/default/registries/test"))
+        .bearer_auth(&writer)
+        .json(&serde_json::json!({"url": reg.addr}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    // Never a link-local (cloud metadata) address.
+    let metadata = serde_json::json!({"url": "http://169.254.169.254", "username": "u", "password": "p"});
+    let r = http.post(h.url("/v1/registries/test")).bearer_auth(&h.token).json(&metadata).send().await.unwrap();
+    let report: Value = r.json().await.unwrap();
+    assert_eq!(report["result"], "error", "{report}");
+    assert!(report["message"].as_str().unwrap().contains("link-local"), "{report}");
     let reader = h.token(&["default"], &["registries:read"]);
     let r = http.post(h.url("/v1/registries/test")).bearer_auth(&reader).json(&given(PASSWORD)).send().await.unwrap();
     assert_eq!(r.status(), 403);
