@@ -25,23 +25,35 @@ fuzz_target!(|data: &[u8]| {
     }
 });
 
-fn assert_no_echo(message: &str, text: &str) {
-    let text = text.trim();
-    // Text that is itself part of a fixed message (the fuzzer finds those) is no echo.
-    if text.len() >= 8 && !fixed_messages().iter().any(|m| m.contains(text)) {
-        assert!(!message.contains(text), "the error echoes the input");
-    }
+/// Every message is one of the fixed templates with numbers filled in, so
+/// it can carry nothing of the input but positions and lengths.
+fn assert_no_echo(message: &str, _text: &str) {
+    let shape = digits_as_hash(message);
+    assert!(templates().contains(&shape), "an error message that is not a fixed template: {message}");
 }
 
-/// The messages errors give for inputs with nothing of the caller's in them.
-fn fixed_messages() -> Vec<String> {
+/// Each run of digits becomes one `#`.
+fn digits_as_hash(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if !c.is_ascii_digit() {
+            out.push(c);
+        } else if !out.ends_with('#') {
+            out.push('#');
+        }
+    }
+    out
+}
+
+/// The messages for inputs that hit every error of every parser.
+fn templates() -> Vec<String> {
     let long = "h/".repeat(300);
-    let inputs = ["", "ftp://x", "https://u@h", "h h", "https://x/y", long.as_str()];
+    let inputs = ["", "https://", "/x", "ftp://x", "https://u@h", "h h", "https://x/../y", "x/../y", long.as_str()];
     let mut out = Vec::new();
     for text in inputs {
-        out.extend(RegistryAddress::parse(text).err().map(|e| e.to_string()));
-        out.extend(RegistryAddress::from_image(text).err().map(|e| e.to_string()));
-        out.extend(Location::parse(text, &["http", "https"], "url").err().map(|e| e.to_string()));
+        out.extend(RegistryAddress::parse(text).err().map(|e| digits_as_hash(&e.to_string())));
+        out.extend(RegistryAddress::from_image(text).err().map(|e| digits_as_hash(&e.to_string())));
+        out.extend(Location::parse(text, &["http", "https"], "url").err().map(|e| digits_as_hash(&e.to_string())));
     }
     out
 }

@@ -52,7 +52,8 @@ impl RegistryAddress {
         let mut text = image.trim();
         if let Some(rest) = text.strip_prefix("docker://") {
             text = rest.trim_start_matches('/');
-        } else if text.contains("://") {
+        }
+        if text.contains("://") {
             return Err(LocationError::Scheme { what, expected: "a plain image reference (or docker://)" });
         }
         if text.is_empty() {
