@@ -255,7 +255,7 @@ impl Hush {
         creds: &Credentials,
         scope: &RegistryScope,
     ) -> Result<Vec<RegistryEntry>, ServiceError> {
-        let mut event = self.registry_event(creds, AuditAction::RegistryList, scope, None);
+        let mut event = self.registry_event(creds, AuditAction::RegistryList, scope);
         let result = async {
             let (_, ns) = self.authorize_registry(creds, &mut event, scope, Scope::RegistriesRead).await?;
             Ok(self.stored_entries(&ns).await?.iter().map(|e| e.entry(scope.as_str())).collect())
@@ -274,7 +274,7 @@ impl Hush {
         username: String,
         password: SecretString,
     ) -> Result<(RegistryEntry, bool), ServiceError> {
-        let mut event = self.registry_event(creds, AuditAction::RegistryWrite, scope, None);
+        let mut event = self.registry_event(creds, AuditAction::RegistryWrite, scope);
         let result = async {
             let (_, ns) = self.authorize_registry(creds, &mut event, scope, Scope::RegistriesWrite).await?;
             let address = RegistryAddress::parse(url).map_err(invalid_url)?;
@@ -325,7 +325,7 @@ impl Hush {
         scope: &RegistryScope,
         selector: &RegistrySelector,
     ) -> Result<RegistryEntry, ServiceError> {
-        let mut event = self.registry_event(creds, AuditAction::RegistryDelete, scope, None);
+        let mut event = self.registry_event(creds, AuditAction::RegistryDelete, scope);
         let result = async {
             let (_, ns) = self.authorize_registry(creds, &mut event, scope, Scope::RegistriesWrite).await?;
             let found = self.select(&ns, scope, selector).await?;
@@ -368,7 +368,7 @@ impl Hush {
         scope: &RegistryScope,
         target: &RegistryTarget,
     ) -> Result<RegistryEntry, ServiceError> {
-        let mut event = self.registry_event(creds, AuditAction::RegistryResolve, scope, None);
+        let mut event = self.registry_event(creds, AuditAction::RegistryResolve, scope);
         let result = async {
             self.authorize_registry(creds, &mut event, scope, Scope::RegistriesRead).await?;
             let (found_in, stored) = self.lookup(scope, &target.address()?).await?;
@@ -387,7 +387,7 @@ impl Hush {
         scope: &RegistryScope,
         target: &RegistryTarget,
     ) -> Result<RegistryCredentials, ServiceError> {
-        let mut event = self.registry_event(creds, AuditAction::RegistryRead, scope, None);
+        let mut event = self.registry_event(creds, AuditAction::RegistryRead, scope);
         let result = async {
             self.authorize_registry(creds, &mut event, scope, Scope::RegistriesRead).await?;
             let (found_in, stored) = self.lookup(scope, &target.address()?).await?;
@@ -407,7 +407,7 @@ impl Hush {
         creds: &Credentials,
         scope: &RegistryScope,
     ) -> Result<Vec<RegistryCredentials>, ServiceError> {
-        let mut event = self.registry_event(creds, AuditAction::RegistryExport, scope, None);
+        let mut event = self.registry_event(creds, AuditAction::RegistryExport, scope);
         let result = async {
             self.authorize_registry(creds, &mut event, scope, Scope::RegistriesRead).await?;
             let mut out: Vec<RegistryCredentials> = Vec::new();
@@ -433,7 +433,7 @@ impl Hush {
         scope: &RegistryScope,
         selector: &RegistrySelector,
     ) -> Result<RegistryCredentials, ServiceError> {
-        let mut event = self.registry_event(creds, AuditAction::RegistryTest, scope, None);
+        let mut event = self.registry_event(creds, AuditAction::RegistryTest, scope);
         let result = async {
             let (_, ns) = self.authorize_registry(creds, &mut event, scope, Scope::RegistriesWrite).await?;
             let found = self.select(&ns, scope, selector).await?;
@@ -467,14 +467,8 @@ impl Hush {
         self.finish(event, result).await
     }
 
-    fn registry_event(
-        &self,
-        creds: &Credentials,
-        action: AuditAction,
-        scope: &RegistryScope,
-        name: Option<&str>,
-    ) -> PendingEvent {
-        self.event(creds, action, Some(&scope.row_name()), name)
+    fn registry_event(&self, creds: &Credentials, action: AuditAction, scope: &RegistryScope) -> PendingEvent {
+        self.event(creds, action, Some(&scope.row_name()), None)
     }
 }
 

@@ -195,3 +195,50 @@ async fn values_and_errors_never_print_plaintext() {
         f.hush.put_secret(&f.admin, &ns("default"), &name("r"), generic("PRINTED-PASSWORD"), None).await.unwrap_err();
     assert!(!format!("{err} {err:?}").contains("PRINTED-PASSWORD"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_registry_scopes_are_not_namespaces_to_any_other_call() {
+    let f = fixture().await;
+    let (login, pw) = ("bot".to_owned(), || SecretString::copy_from("pw"));
+    use hush_service::{RegistryScope, RegistryTarget};
+    f.hush.put_registry(&f.admin, &RegistryScope::Global, "ghcr.io", login.clone(), pw()).await.unwrap();
+    for reserved in ["global", "global-private"] {
+        let r = ns(reserved);
+        let not_found = |e: ServiceError| matches!(e, ServiceError::NotFound(hush_service::Missing::Namespace));
+        assert!(not_found(f.hush.list_secrets(&f.admin, &r, &ListSecrets::default()).await.unwrap_err()), "{reserved}");
+        assert!(not_found(f.hush.get_secret(&f.admin, &r, &name("registries/ghcr.io"), None).await.unwrap_err()));
+        assert!(not_found(f.hush.put_secret(&f.admin, &r, &name("x"), generic("v"), None).await.unwrap_err()));
+        assert!(not_found(f.hush.delete_namespace(&f.admin, &r).await.unwrap_err()), "{reserved}");
+        let spec = TokenSpec {
+            namespaces: Some(vec![r.clone()]),
+            scopes: ScopeSet::of([Scope::SecretsRead]),
+            ttl: None,
+            description: String::new(),
+        };
+        assert!(not_found(f.hush.create_token(&f.admin, &spec).await.unwrap_err()), "{reserved}");
+        assert!(matches!(f.hush.create_namespace(&f.admin, &r).await, Err(ServiceError::Invalid { .. })));
+    }
+    let listed = f.hush.list_namespaces(&f.admin).await.unwrap();
+    assert_eq!(listed.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(), ["default"]);
+    // The global entry survived all of that and is still found from a namespace.
+    let found = f
+        .hush
+        .registry_credentials(
+            &f.admin,
+            &RegistryScope::Namespace(ns("default")),
+            &RegistryTarget::Image("ghcr.io/o/a".into()),
+        )
+        .await
+        .unwrap();
+    assert_eq!((found.entry.scope.as_str(), found.password.expose_secret()), ("global", "pw"));
+    // A namespace token reads it, but cannot write or delete it.
+    let team = token(&f, &["default"], &[Scope::RegistriesRead, Scope::RegistriesWrite]).await;
+    let g = RegistryScope::Global;
+    assert!(f.hush.list_registries(&team, &g).await.is_ok());
+    let denied = |r: Result<_, ServiceError>| matches!(r, Err(ServiceError::Forbidden(_)));
+    assert!(denied(f.hush.put_registry(&team, &g, "ghcr.io", login.clone(), pw()).await.map(drop)));
+    let selector = hush_service::RegistrySelector::Url("ghcr.io".into());
+    assert!(denied(f.hush.delete_registry(&team, &g, &selector).await.map(drop)));
+    assert!(denied(f.hush.list_registries(&team, &RegistryScope::GlobalPrivate).await.map(drop)));
+    assert!(denied(f.hush.authorize_registry_test(&team, "ghcr.io").await));
+}
