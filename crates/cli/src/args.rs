@@ -22,11 +22,14 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Where client commands and the credential helpers find the server by default.
+pub const DEFAULT_ADDR: &str = "http://127.0.0.1:8270";
+
 /// Connection to a running server (client commands).
 #[derive(Debug, Clone, Args)]
 pub struct Connection {
     /// Server address.
-    #[arg(long, env = "HUSH_ADDR", default_value = "http://127.0.0.1:8270", hide_env_values = true)]
+    #[arg(long, env = "HUSH_ADDR", default_value = DEFAULT_ADDR, hide_env_values = true)]
     pub addr: String,
     /// API token (prefer the HUSH_TOKEN variable: a flag is visible to other local users).
     #[arg(long = "auth-token", env = "HUSH_TOKEN", hide_env_values = true)]

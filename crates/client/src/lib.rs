@@ -288,9 +288,7 @@ impl Client {
     async fn reveal(&self, path: &str) -> Result<RevealedValue, ClientError> {
         let (_, bytes) = self.send(Method::GET, path, None).await?;
         let parsed = serde_json::from_slice::<Value>(&bytes);
-        if let Ok(mut owned) = bytes.try_into_mut() {
-            owned.as_mut().zeroize();
-        }
+        wipe_bytes(bytes);
         let Ok(Value::Object(mut map)) = parsed else {
             return Err(ClientError::Protocol {
                 addr: self.base.clone(),
@@ -371,9 +369,7 @@ impl Client {
     pub async fn dockerconfig(&self, scope: &RegistryScope) -> Result<SecretBytes, ClientError> {
         let (_, bytes) = self.send(Method::GET, &scope.path("/dockerconfig"), None).await?;
         let out = SecretBytes::copy_from(&bytes);
-        if let Ok(mut owned) = bytes.try_into_mut() {
-            owned.as_mut().zeroize();
-        }
+        wipe_bytes(bytes);
         Ok(out)
     }
 
@@ -454,6 +450,13 @@ impl Client {
     /// `GET /v1/audit/verify`.
     pub async fn audit_verify(&self) -> Result<Value, ClientError> {
         self.json(Method::GET, "/v1/audit/verify", None).await
+    }
+}
+
+/// Overwrites a response body once this is its only holder.
+fn wipe_bytes(bytes: Bytes) {
+    if let Ok(mut owned) = bytes.try_into_mut() {
+        owned.as_mut().zeroize();
     }
 }
 

@@ -20,8 +20,8 @@ mod secret_type;
 mod secret_value;
 mod sensitive;
 
-pub use location::{Location, LocationError, MAX_LOCATION_LEN, best_match};
-pub use name::{NameError, NamespaceName, RESERVED_NAMESPACES, SecretName};
+pub use location::{Location, LocationError, best_match};
+pub use name::{NameError, NamespaceName, RESERVED_NAMESPACES, SecretName, name_safe};
 pub use registry_address::{DOCKER_HUB, RegistryAddress, obfuscate_user};
 pub use scope::{Scope, ScopeSet, UnknownScope};
 pub use secret_type::{SecretType, UnknownSecretType};

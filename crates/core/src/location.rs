@@ -8,8 +8,6 @@
 //! covers it. Paths match on whole segments, so `host/team` covers
 //! `host/team/app` but not `host/teamster`.
 
-use std::fmt;
-
 /// A location that does not parse. Messages describe the problem, never the
 /// text (a password pasted into the wrong field must not be echoed).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -64,7 +62,7 @@ pub enum LocationError {
 }
 
 /// Longest location accepted, in bytes.
-pub const MAX_LOCATION_LEN: usize = 512;
+const MAX_LOCATION_LEN: usize = 512;
 
 /// `[scheme://]host[:port][/path]`, normalized: scheme and host lowercase,
 /// empty path segments dropped.
@@ -124,14 +122,10 @@ impl Location {
         Ok(Location { scheme, host: host.to_ascii_lowercase(), path })
     }
 
-    /// A location from parts already split (git's `protocol`, `host`, `path`).
-    pub fn from_parts(scheme: Option<&str>, host: &str, path: &str) -> Result<Self, LocationError> {
-        let text = match scheme {
-            Some(s) => format!("{s}://{host}/{path}"),
-            None => format!("{host}/{path}"),
-        };
-        let schemes: &[&'static str] = &["http", "https"];
-        Location::parse(&text, schemes, "url")
+    /// An `http://` or `https://` URL, or a scheme-less `host[/path]`
+    /// (git secrets' `url`, git remotes).
+    pub fn parse_url(text: &str) -> Result<Self, LocationError> {
+        Location::parse(text, &["http", "https"], "url")
     }
 
     /// The scheme, if one was given.
@@ -192,15 +186,6 @@ impl Location {
         let strip = |s: &str| s.strip_suffix(".git").unwrap_or(s).to_owned();
         let covers = self.path.iter().zip(&target.path).all(|(a, b)| strip(a) == strip(b));
         covers.then_some(self.path.len())
-    }
-}
-
-impl fmt::Display for Location {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if let Some(s) = &self.scheme {
-            write!(f, "{s}://")?;
-        }
-        f.write_str(&self.key())
     }
 }
 

@@ -166,6 +166,13 @@ impl SecretName {
     }
 }
 
+/// `text` with every character a secret name cannot hold replaced by `_`,
+/// for names derived from addresses (`registries/127.0.0.1_5000`). The
+/// result still has to pass [`SecretName::parse`] (length, dot segments).
+pub fn name_safe(text: &str) -> String {
+    text.chars().map(|c| if allowed(c) || c == '/' { c } else { '_' }).collect()
+}
+
 macro_rules! string_like {
     ($ty:ty) => {
         impl fmt::Display for $ty {
@@ -284,6 +291,13 @@ mod tests {
             let name = segments.join("/");
             proptest::prop_assert!(SecretName::parse(&name).is_ok(), "{}", name);
         }
+    }
+
+    #[test]
+    fn derived_names_keep_only_name_characters() {
+        assert_eq!(name_safe("127.0.0.1:5000/team"), "127.0.0.1_5000/team");
+        assert_eq!(name_safe("[::1]:5000"), "___1__5000");
+        assert!(SecretName::parse(&name_safe("git/h:8080/org/repo.git")).is_ok());
     }
 
     #[test]

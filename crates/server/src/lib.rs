@@ -108,6 +108,7 @@ pub fn app(state: AppState) -> Router {
             .route(&format!("{base}/dockerconfig"), get(registries::dockerconfig))
             .route(&format!("{base}/test"), post(registries::test_stored))
     };
+    let direktiv_routes = || get(direktiv::list).post(direktiv::create).delete(direktiv::delete);
     let router = registry_routes("/v1/namespaces/{ns}/registries", Router::new());
     let router = registry_routes("/v1/registries/{scope}", router);
     router
@@ -119,18 +120,9 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/namespaces/{ns}/secrets/{*name}", get(secrets::get).put(secrets::put).delete(secrets::delete))
         .route("/v1/registries/test", post(registries::test_given))
         .route("/v1/namespaces/{ns}/git-credentials", get(git_credentials::get))
-        .route(
-            "/api/functions/registries/namespaces/{ns}",
-            get(direktiv::list_namespace).post(direktiv::create_namespace).delete(direktiv::delete_namespace),
-        )
-        .route(
-            "/api/functions/registries/global",
-            get(direktiv::list_global).post(direktiv::create_global).delete(direktiv::delete_global),
-        )
-        .route(
-            "/api/functions/registries/private",
-            get(direktiv::list_private).post(direktiv::create_private).delete(direktiv::delete_private),
-        )
+        .route("/api/functions/registries/namespaces/{ns}", direktiv_routes())
+        .route("/api/functions/registries/global", direktiv_routes())
+        .route("/api/functions/registries/private", direktiv_routes())
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/v1/audit", get(audit::list))

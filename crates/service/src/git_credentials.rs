@@ -47,7 +47,7 @@ impl Hush {
                 if url.is_empty() {
                     continue;
                 }
-                match Location::parse(&url, &["http", "https"], "url") {
+                match Location::parse_url(&url) {
                     Ok(location) => candidates.push((location, sealed, username, token, url)),
                     Err(e) => tracing::warn!(namespace = %ns.name, secret = %sealed.secret.name, error = %e,
                         "a git secret's url does not parse; it is not used for lookups"),

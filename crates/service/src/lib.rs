@@ -32,9 +32,7 @@ pub use error::{Missing, ServiceError};
 pub use git_credentials::GitCredential;
 pub use hush::Hush;
 pub use pagination::{DEFAULT_PAGE, MAX_PAGE};
-pub use registries::{
-    RegistryCredentials, RegistryEntry, RegistryScope, RegistrySelector, RegistryTarget, registry_id,
-};
+pub use registries::{RegistryCredentials, RegistryEntry, RegistryScope, RegistrySelector, RegistryTarget};
 pub use secrets::{ListSecrets, RevealedSecret, SecretPage};
 pub use tokens::{NewToken, TokenSpec};
 

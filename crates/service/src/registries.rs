@@ -21,12 +21,12 @@
 use std::fmt;
 
 use hush_core::{
-    NamespaceName, RegistryAddress, Scope, SecretName, SecretString, SecretValue, best_match, obfuscate_user,
+    NamespaceName, RegistryAddress, Scope, SecretName, SecretString, SecretValue, best_match, name_safe, obfuscate_user,
 };
 use hush_store::{AuditAction, Mutation, NamespaceRecord, SealedVersion, SecretRecord, TokenNamespaces, WriteRequest};
 
 use crate::hush::{PendingEvent, require};
-use crate::{Caller, Credentials, Hush, Missing, ServiceError};
+use crate::{Credentials, Hush, Missing, ServiceError};
 
 /// Folder under which entries created through the registry API are named.
 const ENTRY_FOLDER: &str = "registries";
@@ -43,15 +43,6 @@ pub enum RegistryScope {
 }
 
 impl RegistryScope {
-    /// `global`, `global-private`, or a namespace.
-    pub fn parse(name: &NamespaceName) -> Self {
-        match name.as_str() {
-            "global" => RegistryScope::Global,
-            "global-private" => RegistryScope::GlobalPrivate,
-            _ => RegistryScope::Namespace(name.clone()),
-        }
-    }
-
     /// The scope's name: the namespace, `global` or `global-private`.
     pub fn as_str(&self) -> &str {
         match self {
@@ -172,7 +163,7 @@ fn entry(scope: &str, record: &SecretRecord, url: &str, address: &RegistryAddres
 
 /// A registry entry's public id: `secret-` and 20 hex characters of a
 /// digest of the scope and the URL as written (Direktiv's shape).
-pub fn registry_id(scope: &str, url: &str) -> String {
+fn registry_id(scope: &str, url: &str) -> String {
     let digest = hush_crypto::derived_id(&["hush/registry-id/v1", scope, url]);
     format!("secret-{}", &digest[..20])
 }
@@ -190,9 +181,9 @@ impl Hush {
         event: &mut PendingEvent,
         scope: &RegistryScope,
         need: Scope,
-    ) -> Result<(Caller, NamespaceRecord), ServiceError> {
+    ) -> Result<NamespaceRecord, ServiceError> {
         if let RegistryScope::Namespace(ns) = scope {
-            return self.authorize_in(creds, event, ns, need).await;
+            return Ok(self.authorize_in(creds, event, ns, need).await?.1);
         }
         let caller = self.authenticate(creds, event).await?;
         let everywhere = caller.namespaces == TokenNamespaces::All;
@@ -206,7 +197,7 @@ impl Hush {
         require(&caller, need)?;
         let ns = self.scope_row(scope).await?;
         event.event.namespace_id = Some(ns.id.clone());
-        Ok((caller, ns))
+        Ok(ns)
     }
 
     /// A scope's row: a namespace (visibility is checked by the caller) or a
@@ -257,7 +248,7 @@ impl Hush {
     ) -> Result<Vec<RegistryEntry>, ServiceError> {
         let mut event = self.registry_event(creds, AuditAction::RegistryList, scope);
         let result = async {
-            let (_, ns) = self.authorize_registry(creds, &mut event, scope, Scope::RegistriesRead).await?;
+            let ns = self.authorize_registry(creds, &mut event, scope, Scope::RegistriesRead).await?;
             Ok(self.stored_entries(&ns).await?.iter().map(|e| e.entry(scope.as_str())).collect())
         }
         .await;
@@ -276,7 +267,7 @@ impl Hush {
     ) -> Result<(RegistryEntry, bool), ServiceError> {
         let mut event = self.registry_event(creds, AuditAction::RegistryWrite, scope);
         let result = async {
-            let (_, ns) = self.authorize_registry(creds, &mut event, scope, Scope::RegistriesWrite).await?;
+            let ns = self.authorize_registry(creds, &mut event, scope, Scope::RegistriesWrite).await?;
             let address = RegistryAddress::parse(url).map_err(invalid_url)?;
             let existing = self.stored_entries(&ns).await?.into_iter().find(|e| e.address.key() == address.key());
             let name = match existing {
@@ -302,11 +293,7 @@ impl Hush {
         ns: &NamespaceRecord,
         address: &RegistryAddress,
     ) -> Result<SecretName, ServiceError> {
-        let readable: String = address
-            .key()
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/') { c } else { '_' })
-            .collect();
+        let readable = name_safe(&address.key());
         let digest = hush_crypto::derived_id(&["hush/registry-name/v1", &address.key()]);
         let candidates = [format!("{ENTRY_FOLDER}/{readable}"), format!("{ENTRY_FOLDER}/{}", &digest[..16])];
         for candidate in candidates {
@@ -327,7 +314,7 @@ impl Hush {
     ) -> Result<RegistryEntry, ServiceError> {
         let mut event = self.registry_event(creds, AuditAction::RegistryDelete, scope);
         let result = async {
-            let (_, ns) = self.authorize_registry(creds, &mut event, scope, Scope::RegistriesWrite).await?;
+            let ns = self.authorize_registry(creds, &mut event, scope, Scope::RegistriesWrite).await?;
             let found = self.select(&ns, scope, selector).await?;
             event.event.name = Some(found.sealed.secret.name.to_string());
             let gone = found.entry(scope.as_str());
@@ -435,7 +422,7 @@ impl Hush {
     ) -> Result<RegistryCredentials, ServiceError> {
         let mut event = self.registry_event(creds, AuditAction::RegistryTest, scope);
         let result = async {
-            let (_, ns) = self.authorize_registry(creds, &mut event, scope, Scope::RegistriesWrite).await?;
+            let ns = self.authorize_registry(creds, &mut event, scope, Scope::RegistriesWrite).await?;
             let found = self.select(&ns, scope, selector).await?;
             event.event.name = Some(found.sealed.secret.name.to_string());
             Ok(found.credentials(scope.as_str()))
@@ -491,9 +478,6 @@ mod tests {
         assert_eq!(names(&ns), ["team", "global"]);
         assert_eq!(names(&RegistryScope::GlobalPrivate), ["global-private", "global"]);
         assert_eq!(names(&RegistryScope::Global), ["global"]);
-        for text in ["global", "global-private", "team"] {
-            assert_eq!(RegistryScope::parse(&NamespaceName::parse(text).unwrap()).as_str(), text);
-        }
     }
 
     #[test]

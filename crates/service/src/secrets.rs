@@ -205,8 +205,8 @@ impl Hush {
                 text("username", username)?;
                 text("url", url)?;
                 if !url.is_empty() {
-                    let location = Location::parse(url, &["http", "https"], "url")
-                        .map_err(|e| ServiceError::invalid("invalid_value", e.to_string()))?;
+                    let location =
+                        Location::parse_url(url).map_err(|e| ServiceError::invalid("invalid_value", e.to_string()))?;
                     // A git credential is for one scheme: without one it would
                     // also be offered over plain HTTP.
                     if location.scheme().is_none() {

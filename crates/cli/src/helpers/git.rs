@@ -133,17 +133,25 @@ async fn find(
 /// `credential.helper = hush --secret NAME` set globally does not hand the
 /// token to a submodule's host or wherever a remote redirects.
 fn pinned_covers(found: &RevealedValue, target: Option<&str>) -> bool {
-    let Some(url) = found.field("url").map(|u| String::from_utf8_lossy(u.expose_secret()).into_owned()) else {
-        return true;
-    };
+    let Some(url) = url_of(found) else { return true };
     match (parse(&url), target.and_then(parse)) {
         (Some(entry), Some(target)) => entry.prefix_len(&target).is_some(),
         _ => false,
     }
 }
 
+/// A git secret's `url` field, if it has one.
+fn url_of(found: &RevealedValue) -> Option<String> {
+    found.field("url").map(|u| String::from_utf8_lossy(u.expose_secret()).into_owned())
+}
+
+/// The secret's name, from its metadata.
+fn name_of(found: &RevealedValue) -> &str {
+    found.metadata.get("name").and_then(|v| v.as_str()).unwrap_or_default()
+}
+
 fn parse(text: &str) -> Option<Location> {
-    Location::parse(text, &["http", "https"], "url").ok()
+    Location::parse_url(text).ok()
 }
 
 fn describe(e: &ClientError) -> String {
@@ -189,15 +197,10 @@ async fn store(env: &HelperEnv, secret: Option<&str>, request: &Request) -> Resu
             return Ok(());
         }
     }
-    let url = existing
-        .as_ref()
-        .and_then(|f| f.field("url"))
-        .map(|u| String::from_utf8_lossy(u.expose_secret()).into_owned())
-        .or_else(|| request.target())
-        .unwrap_or_default();
+    let url = existing.as_ref().and_then(url_of).or_else(|| request.target()).unwrap_or_default();
     let name = match (secret, &existing) {
         (Some(name), _) => name.to_owned(),
-        (None, Some(found)) => found.metadata.get("name").and_then(|v| v.as_str()).unwrap_or_default().to_owned(),
+        (None, Some(found)) => name_of(found).to_owned(),
         (None, None) => new_secret_name(request).ok_or("git did not say which host the credential is for")?,
     };
     let body = json!({ "type": "git", "username": username, "token": password.expose_secret(), "url": url });
@@ -207,8 +210,7 @@ async fn store(env: &HelperEnv, secret: Option<&str>, request: &Request) -> Resu
 
 /// Whether the secret's url is the request's remote (normalized).
 fn same_url(found: &RevealedValue, request: &Request) -> bool {
-    let url = found.field("url").map(|u| String::from_utf8_lossy(u.expose_secret()).into_owned());
-    match (url.as_deref().and_then(parse), request.target().as_deref().and_then(parse)) {
+    match (url_of(found).as_deref().and_then(parse), request.target().as_deref().and_then(parse)) {
         (Some(a), Some(b)) => a == b,
         _ => false,
     }
@@ -222,11 +224,7 @@ fn new_secret_name(request: &Request) -> Option<String> {
         name.push('/');
         name.push_str(path.trim_matches('/'));
     }
-    Some(
-        name.chars()
-            .map(|c| if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | '/') { c } else { '_' })
-            .collect(),
-    )
+    Some(hush_core::name_safe(&name))
 }
 
 async fn erase(env: &HelperEnv, secret: Option<&str>, request: &Request) -> Result<(), String> {
@@ -236,8 +234,7 @@ async fn erase(env: &HelperEnv, secret: Option<&str>, request: &Request) -> Resu
     if rejected.is_none() || found.field("token").map(|t| t.expose_secret()) != rejected {
         return Ok(());
     }
-    let name = found.metadata.get("name").and_then(|v| v.as_str()).unwrap_or_default();
-    client.delete_secret(&env.namespace, name).await.map_err(|e| describe(&e))
+    client.delete_secret(&env.namespace, name_of(&found)).await.map_err(|e| describe(&e))
 }
 
 #[cfg(test)]

@@ -14,10 +14,9 @@ pub(crate) mod git;
 pub(crate) mod install;
 
 use hush_client::Client;
-use hush_core::SecretString;
 
-/// Default server address, as for the `hush` commands.
-const DEFAULT_ADDR: &str = "http://127.0.0.1:8270";
+use crate::args::DEFAULT_ADDR;
+use hush_core::SecretString;
 
 /// What a helper is configured with, from the environment.
 pub(crate) struct HelperEnv {

@@ -13,8 +13,9 @@
 
 use axum::Json;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{FromRequestParts, Path, State};
 use axum::http::HeaderMap;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use hush_core::SecretString;
 use hush_service::{RegistryScope, RegistrySelector};
@@ -26,12 +27,40 @@ use crate::json_body::{JsonObject, read_object};
 use crate::request_credentials::credentials;
 use crate::{ApiError, AppState};
 
+/// The scope a Direktiv path names: `…/namespaces/{ns}`, `…/global` or
+/// `…/private` (hush's `global-private`).
+pub(crate) struct DirektivScope(RegistryScope);
+
+impl<S: Send + Sync> FromRequestParts<S> for DirektivScope {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        // The whole path: a namespace may be named `private` too.
+        match parts.uri.path() {
+            "/api/functions/registries/global" => Ok(DirektivScope(RegistryScope::Global)),
+            "/api/functions/registries/private" => Ok(DirektivScope(RegistryScope::GlobalPrivate)),
+            _ => {
+                let Path(ns) = Path::<String>::from_request_parts(parts, state)
+                    .await
+                    .map_err(|_| ApiError::bad_request("invalid_name", "the path is not valid UTF-8 once decoded"))?;
+                Ok(DirektivScope(namespace_scope(&ns)?))
+            }
+        }
+    }
+}
+
 fn reg(obj: &mut JsonObject) -> Result<String, ApiError> {
     obj.take_string("reg")?
         .ok_or_else(|| ApiError::bad_request("malformed_body", "field 'reg' (the registry URL) is required"))
 }
 
-async fn create(app: AppState, scope: RegistryScope, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+/// `POST` with `{"data":"user:password","reg":URL}` → 200 `{}`.
+pub(crate) async fn create(
+    State(app): State<AppState>,
+    DirektivScope(scope): DirektivScope,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let creds = credentials(&headers)?;
     let mut obj = read_object(body, app.body_limit).await?;
     let url = reg(&mut obj)?;
@@ -48,93 +77,29 @@ async fn create(app: AppState, scope: RegistryScope, headers: HeaderMap, body: B
     Ok(Json(json!({})).into_response())
 }
 
-async fn list(app: AppState, scope: RegistryScope, headers: HeaderMap) -> Result<Response, ApiError> {
+/// `GET` → `{"registries":[{"name":URL,"id":…,"user":"ad***in"}]}`.
+pub(crate) async fn list(
+    State(app): State<AppState>,
+    DirektivScope(scope): DirektivScope,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
     let creds = credentials(&headers)?;
     let entries = app.hush.list_registries(&creds, &scope).await?;
     let registries: Vec<_> = entries.iter().map(|e| json!({ "name": e.url, "id": e.id, "user": e.user })).collect();
     Ok(Json(json!({ "registries": registries })).into_response())
 }
 
-async fn delete(app: AppState, scope: RegistryScope, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+/// `DELETE` with `{"reg":URL}` → 200 `{}`; 404 if there is no such entry.
+pub(crate) async fn delete(
+    State(app): State<AppState>,
+    DirektivScope(scope): DirektivScope,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let creds = credentials(&headers)?;
     let mut obj = read_object(body, app.body_limit).await?;
     let url = reg(&mut obj)?;
     obj.ignore_rest();
     app.hush.delete_registry(&creds, &scope, &RegistrySelector::Url(url)).await?;
     Ok(Json(json!({})).into_response())
-}
-
-/// `POST /api/functions/registries/namespaces/{ns}`
-pub(crate) async fn create_namespace(
-    State(app): State<AppState>,
-    Path(ns): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    create(app, namespace_scope(&ns)?, headers, body).await
-}
-
-/// `GET /api/functions/registries/namespaces/{ns}`
-pub(crate) async fn list_namespace(
-    State(app): State<AppState>,
-    Path(ns): Path<String>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    list(app, namespace_scope(&ns)?, headers).await
-}
-
-/// `DELETE /api/functions/registries/namespaces/{ns}`
-pub(crate) async fn delete_namespace(
-    State(app): State<AppState>,
-    Path(ns): Path<String>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    delete(app, namespace_scope(&ns)?, headers, body).await
-}
-
-/// `POST /api/functions/registries/global`
-pub(crate) async fn create_global(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    create(app, RegistryScope::Global, headers, body).await
-}
-
-/// `GET /api/functions/registries/global`
-pub(crate) async fn list_global(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    list(app, RegistryScope::Global, headers).await
-}
-
-/// `DELETE /api/functions/registries/global`
-pub(crate) async fn delete_global(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    delete(app, RegistryScope::Global, headers, body).await
-}
-
-/// `POST /api/functions/registries/private`
-pub(crate) async fn create_private(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    create(app, RegistryScope::GlobalPrivate, headers, body).await
-}
-
-/// `GET /api/functions/registries/private`
-pub(crate) async fn list_private(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    list(app, RegistryScope::GlobalPrivate, headers).await
-}
-
-/// `DELETE /api/functions/registries/private`
-pub(crate) async fn delete_private(
-    State(app): State<AppState>,
-    headers: HeaderMap,
-    body: Body,
-) -> Result<Response, ApiError> {
-    delete(app, RegistryScope::GlobalPrivate, headers, body).await
 }

@@ -27,8 +27,7 @@ pub(crate) async fn get(
     let url =
         q.take("url").ok_or_else(|| ApiError::bad_request("invalid_query", "query parameter 'url' is required"))?;
     q.finish(&["url"])?;
-    let target = Location::parse(&url, &["http", "https"], "url")
-        .map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
+    let target = Location::parse_url(&url).map_err(|e| ApiError::bad_request("invalid_query", e.to_string()))?;
     let found = app.hush.git_credential(&creds, &ns, &target).await?;
     let mut meta = render::secret(&found.record);
     meta["url"] = json!(found.url);
