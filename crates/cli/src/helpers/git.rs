@@ -124,7 +124,9 @@ async fn find(
             secret.unwrap_or_default(),
             v.secret_type()
         )),
-        Err(e) if e.status() == Some(404) && secret.is_none() => Ok(None),
+        // A miss only when no secret matches: a namespace the token cannot
+        // see is a configuration error to report.
+        Err(ClientError::Api { code, .. }) if code == "credential_not_found" => Ok(None),
         Err(e) => Err(describe(&e)),
     }
 }

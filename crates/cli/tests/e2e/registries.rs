@@ -247,6 +247,31 @@ async fn direktivs_registry_routes_work_as_its_documentation_shows() {
     }
     let r: Value = http.get(url(ns)).header("Authorization", &bearer).send().await.unwrap().json().await.unwrap();
     assert_eq!(r, json!({"registries": []}));
+    // A namespace named `private` is a namespace, not global-private.
+    assert_eq!(h.cli(&["namespace", "create", "private"]).status.code(), Some(0));
+    let private_ns = "/api/functions/registries/namespaces/private";
+    let r = http
+        .post(url(private_ns))
+        .header("Authorization", &bearer)
+        .body(r#"{"data":"ns:pw","reg":"https://quay.io"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let listed: Value =
+        http.get(url(private_ns)).header("Authorization", &bearer).send().await.unwrap().json().await.unwrap();
+    assert_eq!(listed["registries"][0]["name"], "https://quay.io");
+    let shared: Value = http
+        .get(url("/api/functions/registries/private"))
+        .header("Authorization", &bearer)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(shared["registries"].as_array().unwrap().len(), 1, "{shared}");
+    assert_eq!(shared["registries"][0]["name"], "https://registry.example.com");
     // No token: 401 as everywhere.
     assert_eq!(http.get(url(ns)).send().await.unwrap().status(), 401);
 }
@@ -556,6 +581,10 @@ fn the_git_helper_speaks_the_protocol_and_is_read_only_by_default() {
     assert_eq!(stdout(&out), "");
     let out = git(&["--secret", "missing", "get"], &[], request);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    // A namespace the token cannot see is reported, not taken for a miss.
+    let out = git(&["get"], &[("HUSH_NAMESPACE", "nope")], request);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("namespace not found"), "{}", show(&out));
 
     // Read-only: git's store and erase (after a rejected password) change nothing.
     let rejected = "protocol=https\nhost=git.example.com\nusername=bot\npassword=ghp_stored\n";
