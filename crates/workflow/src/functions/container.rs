@@ -1,0 +1,151 @@
+//! Container functions, run with podman: the image is pulled (when not
+//! present) with the registry credentials hush resolves for the namespace,
+//! then run with the input on stdin and the output read from stdout.
+//!
+//! Credentials reach podman through an auth file in a private temporary
+//! directory (0700, the file 0600), removed when the call ends; never on
+//! the command line, where other users could read them.
+//!
+//! `HUSH_PODMAN` names the podman binary (default: `podman` on PATH) and
+//! `HUSH_PODMAN_ARGS` adds global options (`--runtime runc`, say).
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use serde_json::Value;
+use zeroize::Zeroizing;
+
+use crate::failure::{Failure, code};
+use crate::functions::child::run_json;
+use crate::log::LogStream;
+use crate::secrets::RegistryLogin;
+
+/// How podman is called.
+#[derive(Debug, Clone)]
+pub struct Podman {
+    /// The binary.
+    pub program: PathBuf,
+    /// Global options before `run`.
+    pub args: Vec<String>,
+}
+
+impl Podman {
+    /// Podman as the environment configures it, if it is installed.
+    pub fn from_env() -> Option<Podman> {
+        let name = std::env::var_os("HUSH_PODMAN").unwrap_or_else(|| "podman".into());
+        let program = find_program(Path::new(&name))?;
+        let args = std::env::var("HUSH_PODMAN_ARGS")
+            .map(|a| a.split_whitespace().map(str::to_owned).collect())
+            .unwrap_or_default();
+        Some(Podman { program, args })
+    }
+}
+
+fn find_program(name: &Path) -> Option<PathBuf> {
+    if name.components().count() > 1 {
+        return name.is_file().then(|| name.to_owned());
+    }
+    let paths = std::env::var_os("PATH")?;
+    std::env::split_paths(&paths).map(|d| d.join(name)).find(|p| p.is_file())
+}
+
+/// The auth file podman reads: the login under the image's registry host.
+fn auth_file(dir: &Path, image: &str, login: &RegistryLogin) -> Result<PathBuf, Failure> {
+    let host = hush_core::RegistryAddress::from_image(image)
+        .map(|a| a.host().to_owned())
+        .map_err(|e| Failure::new(code::FUNCTION_FAILED, format!("image {image:?}: {e}")))?;
+    let mut pair = Zeroizing::new(login.username.clone().into_bytes());
+    pair.push(b':');
+    pair.extend_from_slice(login.password.expose_secret());
+    let auth = Zeroizing::new(STANDARD.encode(&*pair));
+    let mut body = Zeroizing::new(Vec::new());
+    let doc = serde_json::json!({ "auths": { host: { "auth": auth.as_str() } } });
+    let _ = serde_json::to_writer(&mut *body, &doc);
+    let mut doc = doc;
+    hush_client::wipe(&mut doc);
+    let path = dir.join("auth.json");
+    let write = || -> std::io::Result<()> {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
+        f.write_all(&body)
+    };
+    write().map_err(|e| Failure::new(code::FUNCTION_FAILED, format!("cannot write podman's auth file: {e}")))?;
+    Ok(path)
+}
+
+/// What to run: an image, its command, and the credentials to pull it.
+#[derive(Debug)]
+pub struct ContainerCall<'a> {
+    /// The image reference.
+    pub image: &'a str,
+    /// A command replacing the image's.
+    pub cmd: Option<&'a [String]>,
+    /// Credentials for the pull.
+    pub login: Option<&'a RegistryLogin>,
+}
+
+/// Runs a container as a function.
+pub async fn call(
+    podman: Option<&Podman>,
+    call: ContainerCall<'_>,
+    input: &Value,
+    dir: &Path,
+    stderr_log: LogStream,
+    what: &str,
+) -> Result<Value, Failure> {
+    let ContainerCall { image, cmd, login } = call;
+    let Some(podman) = podman else {
+        return Err(Failure::new(
+            code::FUNCTION_UNAVAILABLE,
+            format!(
+                "{what} runs the container image {image:?}, which needs podman: it is not installed \
+                 (apt-get install podman, or set HUSH_PODMAN to its path)"
+            ),
+        ));
+    };
+    let private = tempfile::Builder::new()
+        .prefix("hush-podman-")
+        .tempdir()
+        .map_err(|e| Failure::new(code::FUNCTION_FAILED, format!("cannot make a private directory: {e}")))?;
+    let mut args = podman.args.clone();
+    args.extend(["run", "--rm", "-i", "--pull=missing"].map(str::to_owned));
+    if let Some(login) = login {
+        args.push("--authfile".to_owned());
+        args.push(auth_file(private.path(), image, login)?.to_string_lossy().into_owned());
+    }
+    args.push("--".to_owned());
+    args.push(image.to_owned());
+    args.extend(cmd.unwrap_or_default().iter().cloned());
+    run_json(&podman.program, &args, dir, input, stderr_log, what).await
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use hush_core::SecretBytes;
+
+    use super::*;
+
+    #[test]
+    fn auth_file_is_private_and_keyed_by_host() {
+        let dir = tempfile::tempdir().unwrap();
+        let login = RegistryLogin {
+            registry: "https://127.0.0.1:5000".into(),
+            username: "alice".into(),
+            password: SecretBytes::copy_from(b"pw:1"),
+        };
+        let path = auth_file(dir.path(), "127.0.0.1:5000/fn/echo:v1", &login).unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+        let v: Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(v["auths"]["127.0.0.1:5000"]["auth"], STANDARD.encode("alice:pw:1"));
+        let hub = auth_file(&dir.path().join("x"), "alpine", &login);
+        assert!(hub.is_err(), "the directory does not exist");
+        std::fs::create_dir(dir.path().join("h")).unwrap();
+        let hub = auth_file(&dir.path().join("h"), "alpine", &login).unwrap();
+        let v: Value = serde_json::from_slice(&std::fs::read(hub).unwrap()).unwrap();
+        assert!(v["auths"]["docker.io"].is_object(), "{v}");
+    }
+}
