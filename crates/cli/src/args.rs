@@ -75,6 +75,66 @@ pub enum Command {
     /// Run a credential helper (docker, git) without its own name, or install the helper links.
     #[command(subcommand)]
     CredentialHelper(HelperCommand),
+    /// Run and check Direktiv-style workflow files whose actions use secrets by name.
+    #[command(subcommand)]
+    Workflow(WorkflowCommand),
+}
+
+/// `hush workflow …`
+#[derive(Debug, Subcommand)]
+pub enum WorkflowCommand {
+    /// Run a workflow: its output JSON on stdout, the scrubbed instance log on stderr.
+    Run(WorkflowRunArgs),
+    /// Validate workflow files (subflows followed) and list the secrets they use; fails if one is missing.
+    Check(WorkflowCheckArgs),
+}
+
+/// `hush workflow run`.
+#[derive(Debug, Args)]
+#[command(after_help = "The file is validated before anything runs. Secrets an action lists are read from the \
+namespace with this token (the audit log records the workflow, instance and state), added under .secrets only while \
+that action's input is evaluated, and scrubbed from every log line. Container functions need podman \
+(HUSH_PODMAN names the binary, HUSH_PODMAN_ARGS adds global options such as '--runtime runc').\n\n\
+Exit codes: 0 the instance finished, 1 it failed (the error code and message are logged), 2 the file or \
+--input is not valid, 3 not authenticated.\n\n\
+Example:\n  hush workflow run httpget.yaml -n team --input '{\"id\": 1}'\n\nThe format: docs/workflows.md.")]
+pub struct WorkflowRunArgs {
+    /// The workflow file (YAML).
+    #[arg(value_name = "FILE.yaml")]
+    pub file: PathBuf,
+    /// The instance input: JSON, @FILE, or @- for stdin (default {}).
+    #[arg(long, value_name = "JSON|@FILE")]
+    pub input: Option<String>,
+    /// Instance log format on stderr.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+    /// Replace secret values that reach the output with *** (otherwise a warning names where they are).
+    #[arg(long)]
+    pub strict: bool,
+    /// Log only warnings and errors.
+    #[arg(short, long)]
+    pub quiet: bool,
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+    #[command(flatten)]
+    pub conn: Connection,
+}
+
+/// `hush workflow check`.
+#[derive(Debug, Args)]
+#[command(after_help = "Exit codes: 0 every file is valid and every secret exists, 2 a file is not valid \
+(every problem is listed), 4 secrets are missing (listed, sorted).")]
+pub struct WorkflowCheckArgs {
+    /// Workflow files (YAML).
+    #[arg(required = true, value_name = "FILE.yaml")]
+    pub files: Vec<PathBuf>,
+    /// Print JSON: {"namespace", "files": [{"path", "workflow", "secrets"}], "missing"}.
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub ns: NamespaceArg,
+    #[command(flatten)]
+    pub conn: Connection,
 }
 
 /// Which registries a command acts on. `--global` and `--global-private`

@@ -78,6 +78,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             }
             args::HelperCommand::Install { dir, force } => helpers::install::install(dir, force),
         },
+        Command::Workflow(cmd) => return commands::workflow::run(cmd).await,
     }?;
     Ok(exit_code::OK)
 }

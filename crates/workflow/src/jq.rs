@@ -173,7 +173,9 @@ mod tests {
 
     #[test]
     fn refuses_bad_expressions_with_a_reason() {
-        for (source, reason) in [(".a |", "expected"), ("nosuchfn", "undefined"), (".a[", "expected"), ("$x", "undefined")] {
+        for (source, reason) in
+            [(".a |", "expected"), ("nosuchfn", "undefined"), (".a[", "expected"), ("$x", "undefined")]
+        {
             let e = Jq::compile(source).unwrap_err();
             assert!(e.0.contains(reason), "{source}: {e}");
         }

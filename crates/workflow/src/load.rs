@@ -210,11 +210,8 @@ impl Loader {
                 }
             }
         }
-        let states: Vec<State> = raw_states
-            .iter()
-            .zip(&ids)
-            .filter_map(|(s, id)| state(id, s, &ids, &functions, &mut problems))
-            .collect();
+        let states: Vec<State> =
+            raw_states.iter().zip(&ids).filter_map(|(s, id)| state(id, s, &ids, &functions, &mut problems)).collect();
         let start = start_state(top.get("start"), &ids, &mut problems);
         if problems.list.is_empty() {
             check_loops(&states, &mut problems);
@@ -562,7 +559,12 @@ mod tests {
 
     #[test]
     fn request_images() {
-        for image in ["direktiv/request", "direktiv/request:v1", "docker.io/direktiv/request:v4", "r.io/direktiv/request@sha256:ab"] {
+        for image in [
+            "direktiv/request",
+            "direktiv/request:v1",
+            "docker.io/direktiv/request:v4",
+            "r.io/direktiv/request@sha256:ab",
+        ] {
             assert!(is_request_image(image), "{image}");
         }
         for image in ["direktiv/requests", "alpine", "direktiv/request-x:v1", "evil/direktiv/requestx"] {

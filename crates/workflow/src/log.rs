@@ -12,6 +12,7 @@ use std::time::SystemTime;
 use hush_redact::Scrubber;
 use serde_json::json;
 
+use crate::failure::Failure;
 use crate::secrets::SecretSet;
 
 /// Longest line kept whole; longer output is cut into lines this long.
@@ -93,6 +94,15 @@ impl Log {
 
     /// Writes one line (several if `message` has line breaks).
     pub fn line(&self, level: Level, state: Option<&str>, message: &str) {
+        self.write(level, state, message, None);
+    }
+
+    /// Logs an instance's failure, with its code as a field of JSON lines.
+    pub fn failure(&self, failure: &Failure) {
+        self.write(Level::Error, None, &failure.to_string(), Some(&failure.code));
+    }
+
+    fn write(&self, level: Level, state: Option<&str>, message: &str, code: Option<&str>) {
         if level < self.sink.min_level {
             return;
         }
@@ -102,10 +112,11 @@ impl Log {
             let line = match self.sink.format {
                 LogFormat::Text => {
                     let at = match state {
-                        Some(s) => format!("{}[{s}]", self.workflow),
-                        None => self.workflow.clone(),
+                        Some(s) => format!("{}[{s}] ", self.workflow),
+                        None if self.workflow.is_empty() => String::new(),
+                        None => format!("{} ", self.workflow),
                     };
-                    format!("{time} {:<5} {at} {part}\n", level.as_str().to_uppercase())
+                    format!("{time} {:<5} {at}{part}\n", level.as_str().to_uppercase())
                 }
                 LogFormat::Json => {
                     let mut v = json!({
@@ -114,6 +125,9 @@ impl Log {
                     });
                     if let Some(s) = state {
                         v["state"] = json!(s);
+                    }
+                    if let Some(c) = code {
+                        v["code"] = json!(c);
                     }
                     format!("{v}\n")
                 }
@@ -200,31 +214,36 @@ impl LogStream {
     }
 }
 
+/// A log destination in memory, readable while it is written (tests,
+/// embedding the runner).
+#[derive(Debug, Clone, Default)]
+pub struct SharedBuffer(Arc<Mutex<Vec<u8>>>);
+
+impl Write for SharedBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap_or_else(PoisonError::into_inner).extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl SharedBuffer {
+    /// What was written so far, as text.
+    pub fn contents(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(PoisonError::into_inner)).into_owned()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use hush_core::SecretBytes;
 
     use super::*;
 
-    #[derive(Clone, Default)]
-    struct Captured(Arc<Mutex<Vec<u8>>>);
-    impl Write for Captured {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-    impl Captured {
-        fn text(&self) -> String {
-            String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
-        }
-    }
-
-    fn log(format: LogFormat) -> (Log, Captured) {
-        let captured = Captured::default();
+    fn log(format: LogFormat) -> (Log, SharedBuffer) {
+        let captured = SharedBuffer::default();
         let secrets = SecretSet::default();
         secrets.add([&SecretBytes::copy_from(b"s3cr3t-value")]);
         let log = Log::new(Box::new(captured.clone()), format, Level::Info, secrets).for_instance("wf", "i1");
@@ -237,7 +256,7 @@ mod tests {
             let (log, out) = log(format);
             log.info(Some("st"), "token is s3cr3t-value\nand again s3cr3t-value");
             log.line(Level::Debug, None, "hidden s3cr3t-value");
-            let text = out.text();
+            let text = out.contents();
             assert!(!text.contains("s3cr3t"), "{text}");
             assert_eq!(text.lines().count(), 2, "{text}");
             if format == LogFormat::Json {
@@ -260,7 +279,7 @@ mod tests {
             stream.write(chunk);
         }
         stream.finish();
-        let text = out.text();
+        let text = out.contents();
         assert!(!text.contains("s3cr3t"), "{text}");
         assert!(text.contains("fn: one *** two\n"), "{text}");
         assert!(text.contains("fn: three ***\n"), "{text}");
@@ -272,6 +291,6 @@ mod tests {
         let mut stream = log.stream("st", "");
         stream.write(&vec![b'x'; MAX_LINE_BYTES * 2 + 10]);
         stream.finish();
-        assert_eq!(out.text().lines().count(), 3);
+        assert_eq!(out.contents().lines().count(), 3);
     }
 }

@@ -90,10 +90,9 @@ impl Runner {
         let secret_paths = output_check::find(&output, self.log.secrets());
         if !secret_paths.is_empty() {
             let what = if strict { "they are replaced by ***" } else { "use --strict to mask them" };
-            self.log.for_instance(&workflow.id, "").warn(
-                None,
-                &format!("the output holds resolved secret values at {}; {what}", secret_paths.join(", ")),
-            );
+            self.log
+                .for_instance(&workflow.id, "")
+                .warn(None, &format!("the output holds resolved secret values at {}; {what}", secret_paths.join(", ")));
         }
         let output = if strict { output_check::mask(output, self.log.secrets()) } else { output };
         Ok(Outcome { output, secret_paths })
@@ -104,7 +103,12 @@ impl Runner {
         self.log.secrets().scrub(message)
     }
 
-    fn instance<'a>(&'a self, workflow: &'a Arc<Workflow>, input: Value, depth: usize) -> BoxFuture<'a, Result<Value, Failure>> {
+    fn instance<'a>(
+        &'a self,
+        workflow: &'a Arc<Workflow>,
+        input: Value,
+        depth: usize,
+    ) -> BoxFuture<'a, Result<Value, Failure>> {
         Box::pin(async move {
             if depth > MAX_DEPTH {
                 return Err(Failure::new(code::LIMITS_DEPTH, format!("subflows nest deeper than {MAX_DEPTH}")));
@@ -144,7 +148,11 @@ impl Runner {
             log.info(Some(&state.id), &text);
         }
         if let StateKind::Action(action) = &state.kind {
-            let context = format!("workflow={} instance={instance} state={}", context_safe(&workflow.id), context_safe(&state.id));
+            let context = format!(
+                "workflow={} instance={instance} state={}",
+                context_safe(&workflow.id),
+                context_safe(&state.id)
+            );
             let input = self.action_input(action, &data, &context, &state.id, log).await?;
             let result = self.call_with_retries(workflow, state, action, &input, &context, log, depth).await?;
             if let Value::Object(map) = &mut data {
@@ -162,7 +170,10 @@ impl Runner {
                         Value::Bool(_) => "a boolean",
                         _ => "null",
                     };
-                    return Err(Failure::new(code::JQ_NOT_OBJECT, format!("the transform produced {kind}, not an object")));
+                    return Err(Failure::new(
+                        code::JQ_NOT_OBJECT,
+                        format!("the transform produced {kind}, not an object"),
+                    ));
                 }
             };
         }
@@ -228,7 +239,11 @@ impl Runner {
                         attempt += 1;
                         log.warn(
                             Some(&state.id),
-                            &format!("{f}; retry {attempt} of {} in {}", r.max_attempts, humantime::format_duration(delay)),
+                            &format!(
+                                "{f}; retry {attempt} of {} in {}",
+                                r.max_attempts,
+                                humantime::format_duration(delay)
+                            ),
                         );
                         tokio::time::sleep(delay).await;
                         delay = Duration::from_secs_f64((delay.as_secs_f64() * r.multiplier).min(3600.0));

@@ -182,7 +182,10 @@ mod tests {
         assert_eq!(scrubbed, vec![b"pw".as_slice()]);
         let g = FetchedSecret { secret_type: "generic".into(), fields: vec![("value".into(), bytes("v"))] };
         assert_eq!(g.to_json(), Some(Value::String("v".into())));
-        let binary = FetchedSecret { secret_type: "generic".into(), fields: vec![("value".into(), SecretBytes::copy_from(&[0xff]))] };
+        let binary = FetchedSecret {
+            secret_type: "generic".into(),
+            fields: vec![("value".into(), SecretBytes::copy_from(&[0xff]))],
+        };
         assert_eq!(binary.to_json(), None);
     }
 }

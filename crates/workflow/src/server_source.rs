@@ -35,11 +35,12 @@ impl SecretSource for ServerSource {
     async fn secret(&self, name: &str, context: &str) -> Result<FetchedSecret, SourceError> {
         let client = self.client.clone().with_context(context);
         match client.get_secret(&self.namespace, name, None).await {
-            Ok(revealed) => Ok(FetchedSecret { secret_type: revealed.secret_type().to_owned(), fields: revealed.fields }),
-            Err(e) if e.status() == Some(404) => Err(SourceError::NotFound(format!(
-                "secret {name:?} does not exist in namespace {:?}",
-                self.namespace
-            ))),
+            Ok(revealed) => {
+                Ok(FetchedSecret { secret_type: revealed.secret_type().to_owned(), fields: revealed.fields })
+            }
+            Err(e) if e.status() == Some(404) => {
+                Err(SourceError::NotFound(format!("secret {name:?} does not exist in namespace {:?}", self.namespace)))
+            }
             Err(e) => Err(self.failed(&format!("secret {name:?}"), e)),
         }
     }
@@ -58,7 +59,10 @@ impl SecretSource for ServerSource {
         match client.registry_credentials(&scope, &RegistryTarget::Image(image)).await {
             Ok(revealed) => {
                 let text = |n: &str| {
-                    revealed.field(n).map(|v| String::from_utf8_lossy(v.expose_secret()).into_owned()).unwrap_or_default()
+                    revealed
+                        .field(n)
+                        .map(|v| String::from_utf8_lossy(v.expose_secret()).into_owned())
+                        .unwrap_or_default()
                 };
                 let Some(password) = revealed.field("password").cloned() else {
                     return Err(SourceError::Failed(format!("the registry entry for {image:?} has no password")));

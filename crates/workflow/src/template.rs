@@ -73,7 +73,9 @@ impl Template {
             Value::String(s) => compile_string(s)?,
             Value::Array(items) => Template::Array(items.iter().map(Template::compile).collect::<Result<_, _>>()?),
             Value::Object(map) => Template::Object(
-                map.iter().map(|(k, v)| Ok((k.clone(), Template::compile(v)?))).collect::<Result<_, TemplateError>>()?,
+                map.iter()
+                    .map(|(k, v)| Ok((k.clone(), Template::compile(v)?)))
+                    .collect::<Result<_, TemplateError>>()?,
             ),
             other => Template::Literal(other.clone()),
         })
@@ -99,7 +101,10 @@ impl Template {
             }
             Template::Array(items) => Value::Array(items.iter().map(|t| t.eval(data)).collect::<Result<_, _>>()?),
             Template::Object(entries) => Value::Object(
-                entries.iter().map(|(k, t)| Ok((k.clone(), t.eval(data)?))).collect::<Result<Map<_, _>, EvalError>>()?,
+                entries
+                    .iter()
+                    .map(|(k, t)| Ok((k.clone(), t.eval(data)?)))
+                    .collect::<Result<Map<_, _>, EvalError>>()?,
             ),
         })
     }
@@ -241,8 +246,10 @@ mod tests {
             (json!("jq(\"\\(.a))\")"), json!("x)")),
             (json!("jq((.n + 1))"), json!(3)),
             (json!("plain (text)"), json!("plain (text)")),
-            (json!({"h": {"Authorization": "bearer jq(.secrets.t)"}, "l": [1, "jq(.n)"]}),
-             json!({"h": {"Authorization": "bearer tok"}, "l": [1, 2]})),
+            (
+                json!({"h": {"Authorization": "bearer jq(.secrets.t)"}, "l": [1, "jq(.n)"]}),
+                json!({"h": {"Authorization": "bearer tok"}, "l": [1, 2]}),
+            ),
             (json!(5), json!(5)),
             (json!("jq(.missing)"), json!(null)),
             (json!("v=jq(.missing)"), json!("v=null")),

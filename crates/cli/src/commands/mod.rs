@@ -11,6 +11,7 @@ pub(crate) mod run;
 pub(crate) mod secret;
 pub(crate) mod serve;
 pub(crate) mod token;
+pub(crate) mod workflow;
 
 use hush_client::Client;
 use hush_core::SecretString;

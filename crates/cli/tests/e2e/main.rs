@@ -17,3 +17,4 @@ mod registries;
 mod registry_clients;
 mod startup;
 mod tokens;
+mod workflows;

@@ -102,7 +102,10 @@ pub async fn call(http: &reqwest::Client, input: &Value) -> Result<Value, Failur
     }
     let timeout = match map.get("timeout") {
         None => 60.0,
-        Some(v) => v.as_f64().filter(|t| *t > 0.0 && *t <= 3600.0).ok_or_else(|| bad_input("`timeout` must be 0-3600 seconds"))?,
+        Some(v) => v
+            .as_f64()
+            .filter(|t| *t > 0.0 && *t <= 3600.0)
+            .ok_or_else(|| bad_input("`timeout` must be 0-3600 seconds"))?,
     };
     let ignore_errors = map.get("ignoreErrors").and_then(Value::as_bool).unwrap_or(false);
 
@@ -133,7 +136,10 @@ pub async fn call(http: &reqwest::Client, input: &Value) -> Result<Value, Failur
     let mut body = Vec::new();
     while let Some(chunk) = response.chunk().await.map_err(failed)? {
         if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Err(Failure::new(code::REQUEST_FAILED, format!("{shown}: the answer is over {MAX_BODY_BYTES} bytes")));
+            return Err(Failure::new(
+                code::REQUEST_FAILED,
+                format!("{shown}: the answer is over {MAX_BODY_BYTES} bytes"),
+            ));
         }
         body.extend_from_slice(&chunk);
     }

@@ -1,0 +1,138 @@
+//! `hush workflow run|check`: Direktiv-style workflow files, run against a
+//! namespace through the server (crates/workflow does the work).
+
+use std::collections::BTreeSet;
+use std::io::Read;
+use std::sync::Arc;
+
+use anyhow::Context;
+use hush_workflow::functions::container::Podman;
+use hush_workflow::{Level, Log, LogFormat, Runner, SecretSet, SecretSource, ServerSource};
+use serde_json::{Value, json};
+
+use crate::args::{self, WorkflowCheckArgs, WorkflowCommand, WorkflowRunArgs};
+use crate::commands::client;
+use crate::exit_code::{self, usage};
+use crate::output;
+
+/// Runs a `workflow` subcommand; returns the exit code.
+pub(crate) async fn run(cmd: WorkflowCommand) -> anyhow::Result<u8> {
+    match cmd {
+        WorkflowCommand::Run(args) => run_workflow(args).await,
+        WorkflowCommand::Check(args) => check(args).await,
+    }
+}
+
+/// The instance input from `--input`: JSON text, `@FILE` or `@-`.
+fn read_input(arg: Option<&str>) -> anyhow::Result<Value> {
+    let Some(arg) = arg else { return Ok(json!({})) };
+    let (text, source) = match arg.strip_prefix('@') {
+        Some("-") => {
+            let mut text = String::new();
+            std::io::stdin().read_to_string(&mut text).context("cannot read --input from stdin")?;
+            (text, "stdin".to_owned())
+        }
+        Some(path) => (
+            std::fs::read_to_string(path).with_context(|| format!("cannot read --input file {path}"))?,
+            path.to_owned(),
+        ),
+        None => (arg.to_owned(), "--input".to_owned()),
+    };
+    match serde_json::from_str(&text) {
+        Ok(v) => Ok(v),
+        Err(e) => usage(format!("the input ({source}) is not JSON: {e}")),
+    }
+}
+
+fn load(path: &std::path::Path) -> anyhow::Result<Arc<hush_workflow::Workflow>> {
+    match hush_workflow::load(path) {
+        Ok(w) => Ok(w),
+        Err(e) => usage(format!("the workflow is not valid:\n{e}")),
+    }
+}
+
+async fn run_workflow(args: WorkflowRunArgs) -> anyhow::Result<u8> {
+    let workflow = load(&args.file)?;
+    let input = read_input(args.input.as_deref())?;
+    let format = match args.log_format {
+        args::LogFormat::Text => LogFormat::Text,
+        args::LogFormat::Json => LogFormat::Json,
+    };
+    let level = if args.quiet { Level::Warn } else { Level::Info };
+    let log = Log::new(Box::new(std::io::stderr()), format, level, SecretSet::default());
+    let source = Arc::new(ServerSource::new(client(&args.conn)?, &args.ns.namespace));
+    let runner = Runner::new(source, log.clone(), Podman::from_env()).map_err(|f| anyhow::anyhow!("{f}"))?;
+    match runner.run(&workflow, input, args.strict).await {
+        Ok(outcome) => {
+            output::json(&outcome.output);
+            Ok(exit_code::OK)
+        }
+        Err(failure) => {
+            log.failure(&failure);
+            Ok(exit_code::ERROR)
+        }
+    }
+}
+
+async fn check(args: WorkflowCheckArgs) -> anyhow::Result<u8> {
+    let mut problems = Vec::new();
+    let mut files = Vec::new();
+    for path in &args.files {
+        match hush_workflow::load(path) {
+            Ok(w) => {
+                for file in w.files() {
+                    if !files.iter().any(|f: &Arc<hush_workflow::Workflow>| f.path == file.path) {
+                        files.push(file);
+                    }
+                }
+            }
+            Err(e) => problems.push(e.to_string()),
+        }
+    }
+    if !problems.is_empty() {
+        return usage(format!("not valid:\n{}", problems.join("\n")));
+    }
+    let source = ServerSource::new(client(&args.conn)?, &args.ns.namespace);
+    let wanted: BTreeSet<&str> = files.iter().flat_map(|f| f.secrets()).collect();
+    let mut missing = Vec::new();
+    for name in &wanted {
+        if !source.exists(name).await.map_err(|e| anyhow::anyhow!("{e}"))? {
+            missing.push(*name);
+        }
+    }
+    if args.json {
+        let files: Vec<Value> = files
+            .iter()
+            .map(|f| json!({"path": f.path.display().to_string(), "workflow": f.id, "secrets": f.secrets()}))
+            .collect();
+        output::json(&json!({"namespace": args.ns.namespace, "files": files, "missing": missing}));
+    } else {
+        let rows: Vec<Vec<String>> = files
+            .iter()
+            .map(|f| {
+                let names: Vec<String> = f
+                    .secrets()
+                    .into_iter()
+                    .map(|n| if missing.contains(&n) { format!("{n} (missing)") } else { n.to_owned() })
+                    .collect();
+                vec![
+                    f.path.display().to_string(),
+                    f.id.clone(),
+                    if names.is_empty() { "-".into() } else { names.join(", ") },
+                ]
+            })
+            .collect();
+        output::table(&["FILE", "WORKFLOW", "SECRETS"], &rows);
+    }
+    if missing.is_empty() {
+        return Ok(exit_code::OK);
+    }
+    output::error(&format_args!(
+        "{} secret{} missing in namespace {:?}: {}",
+        missing.len(),
+        if missing.len() == 1 { " is" } else { "s are" },
+        args.ns.namespace,
+        missing.join(", ")
+    ));
+    Ok(exit_code::NOT_FOUND)
+}
