@@ -96,6 +96,8 @@ pub struct Action {
     pub input: Option<Template>,
     /// Retry policy for failed calls.
     pub retries: Option<Retries>,
+    /// How long one call may take.
+    pub timeout: Duration,
 }
 
 /// When and how often a failed call is tried again.

@@ -23,8 +23,12 @@ pub mod code {
     pub const REQUEST_FAILED: &str = "request.failed";
     /// An HTTP request was answered with an error status.
     pub const REQUEST_STATUS: &str = "request.status";
+    /// A call took longer than its action's `timeout`.
+    pub const FUNCTION_TIMEOUT: &str = "function.timeout";
     /// Subflows nest too deep.
     pub const LIMITS_DEPTH: &str = "limits.depth";
+    /// An instance tree started too many instances.
+    pub const LIMITS_INSTANCES: &str = "limits.instances";
 }
 
 /// A failed state or instance.

@@ -103,7 +103,8 @@ impl Jq {
 
 fn describe_load_errors<P>(source: &str, errors: jaq_core::load::Errors<&str, P>) -> String {
     use jaq_core::load::Error;
-    let offset = |at: &str| at.as_ptr() as usize - source.as_ptr() as usize;
+    // A lexer error's position is the rest of the expression from there on.
+    let offset = |at: &str| source.len().saturating_sub(at.len());
     let mut messages = Vec::new();
     for (_, error) in errors {
         match error {

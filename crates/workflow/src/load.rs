@@ -21,6 +21,11 @@ use crate::template::Template;
 /// Largest workflow file read.
 pub const MAX_FILE_BYTES: u64 = 1 << 20;
 
+/// How long an action's call may take unless it says (Direktiv's default).
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+/// The longest `timeout` accepted.
+const MAX_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
 /// Image names served by the built-in HTTP request function.
 const REQUEST_IMAGE: &str = "direktiv/request";
 
@@ -64,6 +69,25 @@ pub fn load(path: &Path) -> Result<Arc<Workflow>, LoadError> {
 #[derive(Default)]
 struct Loader {
     loaded: HashMap<PathBuf, Arc<Workflow>>,
+    /// The first file's directory: every subflow file must be under it.
+    root: Option<PathBuf>,
+}
+
+/// A regular file's text, at most [`MAX_FILE_BYTES`] (devices, FIFOs and
+/// `/proc` files report no size, so the read itself is bounded).
+fn read_limited(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let meta = std::fs::metadata(path).map_err(|e| format!("cannot read: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file".to_owned());
+    }
+    let mut text = String::new();
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read: {e}"))?;
+    file.take(MAX_FILE_BYTES + 1).read_to_string(&mut text).map_err(|e| format!("cannot read: {e}"))?;
+    if text.len() as u64 > MAX_FILE_BYTES {
+        return Err(format!("the file is over {MAX_FILE_BYTES} bytes"));
+    }
+    Ok(text)
 }
 
 /// Problems of one file, gathered while it is read.
@@ -133,12 +157,17 @@ impl Loader {
             let names: Vec<String> = chain.iter().chain([&canonical]).map(|p| p.display().to_string()).collect();
             return Err(one(format!("subflows call each other in a loop: {}", names.join(" -> "))));
         }
-        let size = std::fs::metadata(&canonical).map_err(|e| one(format!("cannot read: {e}")))?.len();
-        if size > MAX_FILE_BYTES {
-            return Err(one(format!("the file is {size} bytes; at most {MAX_FILE_BYTES} are read")));
+        let root = self.root.get_or_insert_with(|| canonical.parent().map(Path::to_owned).unwrap_or_default());
+        if !canonical.starts_with(&*root) {
+            return Err(one(format!(
+                "subflow files must be inside the workflow's directory {} (after following links)",
+                root.display()
+            )));
         }
-        let text = std::fs::read_to_string(&canonical).map_err(|e| one(format!("cannot read: {e}")))?;
-        let doc: Value = serde_saphyr::from_str(&text).map_err(|e| one(format!("not valid YAML: {e}")))?;
+        let text = read_limited(&canonical).map_err(one)?;
+        // Without a snippet: a file that is not YAML must not be quoted back.
+        let doc: Value =
+            serde_saphyr::from_str(&text).map_err(|e| one(format!("not valid YAML: {}", e.without_snippet())))?;
         chain.push(canonical.clone());
         let result = self.build(path, &doc, chain);
         chain.pop();
@@ -292,7 +321,12 @@ impl Loader {
                     unknown_fields(map, &["id", "type", "workflow"], place, problems);
                     match map.get("workflow").and_then(Value::as_str).filter(|s| !s.is_empty()) {
                         Some(file) => {
-                            let base = path.parent().unwrap_or(Path::new("."));
+                            // Relative to the calling file; `/x.yaml` (Direktiv's
+                            // namespace paths) is relative to the first file's directory.
+                            let base = match (file.starts_with('/'), &self.root) {
+                                (true, Some(root)) => root.clone(),
+                                _ => path.parent().map(Path::to_owned).unwrap_or_default(),
+                            };
                             let child = base.join(file.trim_start_matches('/'));
                             match self.load(&child, chain) {
                                 Ok(workflow) => Some(FunctionKind::Subflow { workflow }),
@@ -414,7 +448,12 @@ fn state(
 
 fn action_of(id: &str, map: &Map<String, Value>, functions: &[Function], problems: &mut Problems) -> Option<Action> {
     let place = |field: &str| state_place(id, &format!("action.{field}"));
-    unknown_fields(map, &["function", "secrets", "input", "retries"], |_| state_place(id, "action"), problems);
+    unknown_fields(
+        map,
+        &["function", "secrets", "input", "retries", "timeout"],
+        |_| state_place(id, "action"),
+        problems,
+    );
     let function = match map.get("function").and_then(Value::as_str) {
         Some(name) => {
             let found = functions.iter().position(|f| f.id == name);
@@ -447,7 +486,17 @@ fn action_of(id: &str, map: &Map<String, Value>, functions: &[Function], problem
     };
     let input = map.get("input").and_then(|t| template(t, place("input"), problems));
     let retries = map.get("retries").and_then(|r| retries(r, &place("retries"), problems));
-    Some(Action { function: function?, secrets, input, retries })
+    let timeout = match map.get("timeout") {
+        None => DEFAULT_TIMEOUT,
+        Some(v) => match v.as_str().and_then(parse_duration) {
+            Some(d) if !d.is_zero() && d <= MAX_TIMEOUT => d,
+            _ => {
+                problems.add(place("timeout"), "expected a duration up to a day (PT15M, 90s)");
+                DEFAULT_TIMEOUT
+            }
+        },
+    };
+    Some(Action { function: function?, secrets, input, retries, timeout })
 }
 
 fn retries(value: &Value, place: &str, problems: &mut Problems) -> Option<Retries> {
@@ -532,7 +581,10 @@ pub fn parse_duration(s: &str) -> Option<Duration> {
             }
         }
     }
-    (any && number.is_empty() && seconds.is_finite()).then(|| Duration::from_secs_f64(seconds))
+    if !any || !number.is_empty() {
+        return None;
+    }
+    Duration::try_from_secs_f64(seconds).ok()
 }
 
 /// Refuses transitions that come back to a state: without conditions, such
@@ -587,6 +639,7 @@ mod tests {
             ("PT5X", None),
             ("P1M", None),
             ("soon", None),
+            ("P99999999999999999999D", None),
         ];
         for (s, secs) in cases {
             assert_eq!(parse_duration(s).map(|d| d.as_secs_f64()), secs, "{s}");

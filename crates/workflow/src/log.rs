@@ -119,9 +119,10 @@ impl Log {
                     format!("{time} {:<5} {at}{part}\n", level.as_str().to_uppercase())
                 }
                 LogFormat::Json => {
+                    // Scrubbed before encoding too: escaping can hide a short value.
                     let mut v = json!({
                         "time": time, "level": level.as_str(), "workflow": self.workflow,
-                        "instance": self.instance, "msg": part,
+                        "instance": self.instance, "msg": self.sink.secrets.scrub(part),
                     });
                     if let Some(s) = state {
                         v["state"] = json!(s);
@@ -245,7 +246,7 @@ mod tests {
     fn log(format: LogFormat) -> (Log, SharedBuffer) {
         let captured = SharedBuffer::default();
         let secrets = SecretSet::default();
-        secrets.add([&SecretBytes::copy_from(b"s3cr3t-value")]);
+        secrets.add([&SecretBytes::copy_from(b"s3cr3t-value")]).unwrap();
         let log = Log::new(Box::new(captured.clone()), format, Level::Info, secrets).for_instance("wf", "i1");
         (log, captured)
     }

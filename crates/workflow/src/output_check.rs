@@ -75,7 +75,7 @@ mod tests {
         let secrets = SecretSet::default();
         let output = json!({"a": "x-value1-y", "b": [1, {"c": "value1"}], "n": 424242, "value1": true, "ok": "fine"});
         assert!(find(&output, &secrets).is_empty(), "nothing resolved, nothing found");
-        secrets.add([&SecretBytes::copy_from(b"value1"), &SecretBytes::copy_from(b"424242")]);
+        secrets.add([&SecretBytes::copy_from(b"value1"), &SecretBytes::copy_from(b"424242")]).unwrap();
         let mut found = find(&output, &secrets);
         found.sort();
         assert_eq!(found, vec![".*** (a key)".to_owned(), ".a".into(), ".b[1].c".into(), ".n".into()]);

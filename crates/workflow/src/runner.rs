@@ -17,6 +17,7 @@ use std::future::Future;
 use std::path::Path;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use serde_json::{Map, Value};
@@ -32,6 +33,8 @@ use crate::template::EvalError;
 
 /// Deepest subflow nesting.
 pub const MAX_DEPTH: usize = 10;
+/// Most instances (the first and every subflow call) one run starts.
+pub const MAX_INSTANCES: usize = 1000;
 
 /// What a finished instance produced.
 #[derive(Debug)]
@@ -49,6 +52,7 @@ pub struct Runner {
     log: Log,
     http: reqwest::Client,
     podman: Option<Podman>,
+    instances: AtomicUsize,
 }
 
 type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
@@ -80,7 +84,7 @@ impl Runner {
     /// A runner reading secrets from `source`, logging to `log`, running
     /// containers with `podman` when there is one.
     pub fn new(source: Arc<dyn SecretSource>, log: Log, podman: Option<Podman>) -> Result<Runner, Failure> {
-        Ok(Runner { source, log, http: http_request::client()?, podman })
+        Ok(Runner { source, log, http: http_request::client()?, podman, instances: AtomicUsize::new(0) })
     }
 
     /// Runs `workflow` with `input`. With `strict`, secret values in the
@@ -112,6 +116,12 @@ impl Runner {
         Box::pin(async move {
             if depth > MAX_DEPTH {
                 return Err(Failure::new(code::LIMITS_DEPTH, format!("subflows nest deeper than {MAX_DEPTH}")));
+            }
+            if self.instances.fetch_add(1, Ordering::Relaxed) >= MAX_INSTANCES {
+                return Err(Failure::new(
+                    code::LIMITS_INSTANCES,
+                    format!("one run may start at most {MAX_INSTANCES} instances"),
+                ));
             }
             let id = instance_id();
             let log = self.log.for_instance(&workflow.id, &id);
@@ -196,7 +206,9 @@ impl Runner {
                 crate::secrets::SourceError::NotFound(m) => Failure::new(code::SECRET_NOT_FOUND, m),
                 crate::secrets::SourceError::Failed(m) => Failure::new(code::SECRET_UNAVAILABLE, m),
             })?;
-            log.secrets().add(fetched.sensitive());
+            log.secrets()
+                .add(fetched.sensitive())
+                .map_err(|e| Failure::new(code::SECRET_UNAVAILABLE, format!("secret {name:?}: {e}")))?;
             let value = fetched.to_json().ok_or_else(|| {
                 Failure::new(code::SECRET_UNAVAILABLE, format!("secret {name:?} is not text, so jq cannot use it"))
             })?;
@@ -232,7 +244,15 @@ impl Runner {
         let mut attempt = 0u32;
         let mut delay = action.retries.as_ref().map(|r| r.delay).unwrap_or_default();
         loop {
-            match self.call(workflow, state, action, input, context, log, depth).await {
+            let call = self.call(workflow, state, action, input, context, log, depth);
+            let result = match tokio::time::timeout(action.timeout, call).await {
+                Ok(result) => result,
+                Err(_) => Err(Failure::new(
+                    code::FUNCTION_TIMEOUT,
+                    format!("the call took longer than {}", humantime::format_duration(action.timeout)),
+                )),
+            };
+            match result {
                 Ok(v) => return Ok(v),
                 Err(f) => match &action.retries {
                     Some(r) if attempt < r.max_attempts && r.covers(&f.code) => {
@@ -282,6 +302,11 @@ impl Runner {
                     })?,
                     None => None,
                 };
+                if let Some(l) = &login {
+                    log.secrets().add([&l.password]).map_err(|e| {
+                        Failure::new(code::FUNCTION_FAILED, format!("registry credentials for {image:?}: {e}"))
+                    })?;
+                }
                 match &login {
                     Some(l) => log.info(
                         Some(&state.id),
@@ -289,9 +314,9 @@ impl Runner {
                     ),
                     None => log.info(Some(&state.id), &format!("image {image}: no registry credentials apply")),
                 }
-                let stream = log.stream(&state.id, &format!("{}: ", function.id));
+                let streams = (log.stream(&state.id, "pull: "), log.stream(&state.id, &format!("{}: ", function.id)));
                 let call = ContainerCall { image, cmd: cmd.as_deref(), login: login.as_ref() };
-                container::call(self.podman.as_ref(), call, input, dir, stream, &what).await
+                container::call(self.podman.as_ref(), call, input, dir, streams, &what).await
             }
             FunctionKind::Subflow { workflow: child } => self.instance(child, input.clone(), depth + 1).await,
         }

@@ -81,6 +81,11 @@ pub enum SourceError {
     Failed(String),
 }
 
+/// The scrubber could not take more values.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+#[error("the scrubber cannot take these values: {0}")]
+pub struct ScrubLimit(pub String);
+
 /// The secrets and registry credentials of one namespace.
 #[async_trait]
 pub trait SecretSource: Send + Sync + std::fmt::Debug {
@@ -115,21 +120,29 @@ impl std::fmt::Debug for SecretSet {
 }
 
 impl SecretSet {
-    /// Adds values to scrub.
-    pub fn add<'a>(&self, values: impl IntoIterator<Item = &'a SecretBytes>) {
+    /// Adds values to scrub. If the scrubber cannot take them (the patterns
+    /// would be too large), the values known before stay masked and the
+    /// caller must not use the new ones.
+    pub fn add<'a>(&self, values: impl IntoIterator<Item = &'a SecretBytes>) -> Result<(), ScrubLimit> {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        let mut changed = false;
+        let known = inner.values.len();
         for v in values {
-            if !v.expose_secret().is_empty() && !inner.values.iter().any(|known| known == v) {
+            if !v.expose_secret().is_empty() && !inner.values.iter().any(|seen| seen == v) {
                 inner.values.push(v.clone());
-                changed = true;
             }
         }
-        if changed {
-            // A redactor that cannot be built (no usable pattern) masks nothing;
-            // values shorter than the scrubber's minimum are what it ignores.
-            inner.redactor =
-                Redactor::builder().secrets(inner.values.iter().map(|v| v.expose_secret().to_vec())).build().ok();
+        if inner.values.len() == known {
+            return Ok(());
+        }
+        match Redactor::builder().secrets(inner.values.iter().map(|v| v.expose_secret().to_vec())).build() {
+            Ok(r) => {
+                inner.redactor = Some(r);
+                Ok(())
+            }
+            Err(e) => {
+                inner.values.truncate(known);
+                Err(ScrubLimit(e.to_string()))
+            }
         }
     }
 
@@ -164,8 +177,8 @@ mod tests {
     fn scrubs_every_added_value() {
         let set = SecretSet::default();
         assert_eq!(set.scrub("a tok-1 b"), "a tok-1 b");
-        set.add([&bytes("tok-1")]);
-        set.add([&bytes("pass-2"), &bytes("tok-1")]);
+        set.add([&bytes("tok-1")]).unwrap();
+        set.add([&bytes("pass-2"), &bytes("tok-1")]).unwrap();
         assert_eq!(set.scrub("a tok-1 b pass-2"), "a *** b ***");
         assert!(set.holds_secret("xpass-2x"));
         assert!(!set.holds_secret("nothing"));

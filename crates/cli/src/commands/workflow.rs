@@ -59,7 +59,17 @@ async fn run_workflow(args: WorkflowRunArgs) -> anyhow::Result<u8> {
         args::LogFormat::Json => LogFormat::Json,
     };
     let level = if args.quiet { Level::Warn } else { Level::Info };
-    let log = Log::new(Box::new(std::io::stderr()), format, level, SecretSet::default());
+    // Functions run as this user; a non-dumpable process keeps them (unless
+    // root) from reading this one's memory and /proc/PID/environ, where the token is.
+    if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
+        output::warn(&format!("cannot protect this process from its functions (prctl): {e}"));
+    }
+    let secrets = SecretSet::default();
+    if let Some(token) = &args.conn.auth_token {
+        // The runner's own token is masked wherever it might be printed.
+        let _ = secrets.add([&hush_core::SecretBytes::copy_from(token.as_bytes())]);
+    }
+    let log = Log::new(Box::new(std::io::stderr()), format, level, secrets);
     let source = Arc::new(ServerSource::new(client(&args.conn)?, &args.ns.namespace));
     let runner = Runner::new(source, log.clone(), Podman::from_env()).map_err(|f| anyhow::anyhow!("{f}"))?;
     match runner.run(&workflow, input, args.strict).await {

@@ -442,11 +442,14 @@ fn a_container_function_is_pulled_with_the_namespaces_registry_credentials() {
     let storage = dir.path().join("storage");
     let podman_args =
         format!("--runtime runc --root {0}/root --runroot {0}/run --storage-driver vfs", storage.display());
+    // No credentials but hush's: an empty auth file instead of the machine's.
+    let no_auth = dir.path().join("no-auth.json");
+    std::fs::write(&no_auth, "{}").unwrap();
     let env = [
         ("CONTAINERS_CONF", conf.to_str().unwrap()),
         ("CONTAINERS_REGISTRIES_CONF", registries.to_str().unwrap()),
         ("HUSH_PODMAN_ARGS", podman_args.as_str()),
-        ("REGISTRY_AUTH_FILE", "/nonexistent/auth.json"),
+        ("REGISTRY_AUTH_FILE", no_auth.to_str().unwrap()),
     ];
     let file = dir.path().join("container.yaml");
     std::fs::write(
@@ -486,4 +489,115 @@ fn a_container_function_is_pulled_with_the_namespaces_registry_credentials() {
     let out = workflow(&h, &["run", file.to_str().unwrap(), "-n", "other"], &env);
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no registry credentials apply"), "{}", show(&out));
+}
+
+/// A function that looks for HUSH_TOKEN in its parent's (the runner's)
+/// starting environment, printing what it finds to stderr.
+const ENVIRON_SPY: &str = r#"
+functions:
+- id: spy
+  type: process
+  cmd: ["sh", "-c", "tr '\\0' '\\n' < /proc/$PPID/environ 2>/dev/null | grep HUSH_TOKEN >&2; n=$(tr '\\0' '\\n' < /proc/$PPID/environ 2>/dev/null | grep -c HUSH_TOKEN); echo \"{\\\"seen\\\": $n}\""]
+states:
+- {id: look, type: action, action: {function: spy}}
+"#;
+
+#[test]
+fn the_runners_token_is_masked_and_out_of_reach_of_its_functions() {
+    let h = Hush::running();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("spy.yaml");
+    std::fs::write(&file, ENVIRON_SPY).unwrap();
+
+    // As root a function can read the runner's environment: the token is masked in the log.
+    let out = workflow(&h, &["run", file.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    if is_root() {
+        assert_eq!(output_json(&out)["return"]["seen"], 1, "{}", show(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("spy: HUSH_TOKEN=***"), "{}", show(&out));
+    }
+    assert!(!contains(&out.stderr, h.token.as_bytes()) && !contains(&out.stdout, h.token.as_bytes()), "{}", show(&out));
+
+    // As an ordinary user the runner is not dumpable: a function of the same
+    // user cannot read its environment at all.
+    if !is_root() || which("setpriv").is_none() {
+        eprintln!(
+            "\n!!!!!!!! same-user /proc check: SKIPPED, needs root and setpriv to switch to an ordinary user !!!!!!!!\n"
+        );
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "in CI this check must run");
+        return;
+    }
+    let shared = tempfile::Builder::new().prefix("hush-wf-nobody").tempdir_in("/tmp").unwrap();
+    let bin = shared.path().join("hush");
+    std::fs::copy(HUSH, &bin).unwrap();
+    let spy = shared.path().join("spy.yaml");
+    std::fs::write(&spy, ENVIRON_SPY).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(&spy, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = Command::new("setpriv")
+        .args(["--reuid=65534", "--regid=65534", "--clear-groups", "--"])
+        .arg(&bin)
+        .args(["workflow", "run"])
+        .arg(&spy)
+        .env("HUSH_ADDR", &h.addr)
+        .env("HUSH_TOKEN", &h.token)
+        .env("HOME", shared.path())
+        .current_dir(shared.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(
+        output_json(&out)["return"]["seen"],
+        0,
+        "a same-user function read the runner's environment: {}",
+        show(&out)
+    );
+    assert!(!contains(&out.stderr, h.token.as_bytes()), "{}", show(&out));
+}
+
+fn is_root() -> bool {
+    Command::new("id").arg("-u").output().map(|o| o.stdout.starts_with(b"0\n")).unwrap_or(false)
+}
+
+#[test]
+fn subflow_files_stay_inside_the_workflows_directory_and_are_not_quoted() {
+    let h = Hush::running();
+    let outer = tempfile::tempdir().unwrap();
+    let dir = outer.path().join("flows");
+    std::fs::create_dir(&dir).unwrap();
+    std::fs::write(outer.path().join("outside.yaml"), "states: [{id: s, type: noop}]\n").unwrap();
+    std::os::unix::fs::symlink("/etc/passwd", dir.join("link.yaml")).unwrap();
+    std::fs::write(dir.join("notyaml.yaml"), "key: [unclosed SECRET-LINE-CONTENT\n").unwrap();
+    let cases = [
+        ("../outside.yaml", "must be inside the workflow's directory"),
+        ("link.yaml", "must be inside the workflow's directory"),
+        ("notyaml.yaml", "not valid YAML"),
+    ];
+    for (target, expected) in cases {
+        let file = dir.join("main.yaml");
+        std::fs::write(
+            &file,
+            format!("functions: [{{id: c, type: subflow, workflow: '{target}'}}]\nstates: [{{id: s, type: noop}}]\n"),
+        )
+        .unwrap();
+        let out = workflow(&h, &["check", file.to_str().unwrap()], &[]);
+        assert_eq!(out.status.code(), Some(2), "{target}: {}", show(&out));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(expected), "{target}: {stderr}");
+        assert!(!stderr.contains("SECRET-LINE-CONTENT") && !stderr.contains("root:x:"), "{target}: {stderr}");
+    }
+    // `/x.yaml` is the first file's directory, as Direktiv's namespace paths are.
+    std::fs::create_dir(dir.join("deeper")).unwrap();
+    std::fs::write(dir.join("leaf.yaml"), "id: leaf\nstates: [{id: s, type: noop, transform: {from: leaf}}]\n")
+        .unwrap();
+    std::fs::write(
+        dir.join("deeper/mid.yaml"),
+        "id: mid\nfunctions: [{id: c, type: subflow, workflow: /leaf.yaml}]\nstates: [{id: s, type: action, action: {function: c}}]\n",
+    )
+    .unwrap();
+    let file = dir.join("main.yaml");
+    std::fs::write(&file, "functions: [{id: c, type: subflow, workflow: deeper/mid.yaml}]\nstates: [{id: s, type: action, action: {function: c}}]\n").unwrap();
+    let out = workflow(&h, &["run", file.to_str().unwrap()], &[]);
+    assert_eq!(output_json(&out), json!({"return": {"return": {"from": "leaf"}}}), "{}", show(&out));
 }

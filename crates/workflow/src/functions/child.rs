@@ -19,17 +19,35 @@ use crate::log::LogStream;
 /// Largest output read from a function's stdout.
 pub const MAX_OUTPUT_BYTES: usize = 16 << 20;
 
-/// `cmd` as a function: spawned in `dir`, fed `input`, its stdout parsed.
-/// `what` names the function in messages.
+/// `program` as a function: spawned in `dir`, fed `input` as JSON, its
+/// stdout parsed. `what` names the function in messages.
 pub async fn run_json(
     program: &Path,
     args: &[String],
     dir: &Path,
     input: &Value,
-    mut stderr_log: LogStream,
+    stderr_log: LogStream,
     what: &str,
 ) -> Result<Value, Failure> {
-    let mut cmd = Command::new(program);
+    let body = Zeroizing::new(serde_json::to_vec(input).unwrap_or_default());
+    let out = run(program, args, dir, &body, stderr_log, what).await?;
+    parse_output(&out, what)
+}
+
+/// Runs `program`, writing `stdin` to it and logging its stderr; its
+/// stdout, if it succeeded.
+pub async fn run(
+    program: &Path,
+    args: &[String],
+    dir: &Path,
+    stdin_bytes: &[u8],
+    mut stderr_log: LogStream,
+    what: &str,
+) -> Result<Zeroizing<Vec<u8>>, Failure> {
+    // A relative path with a directory in it is the workflow's, not the caller's.
+    let program =
+        if program.is_relative() && program.components().count() > 1 { dir.join(program) } else { program.to_owned() };
+    let mut cmd = Command::new(&program);
     cmd.args(args).current_dir(dir).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
     cmd.kill_on_drop(true);
     for (key, _) in std::env::vars_os() {
@@ -43,12 +61,11 @@ pub async fn run_json(
     let mut stdin = child.stdin.take();
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
-    let body = Zeroizing::new(serde_json::to_vec(input).unwrap_or_default());
 
     let feed = async {
         if let Some(mut pipe) = stdin.take() {
             // A function that does not read its input closes the pipe early; that is its business.
-            let _ = pipe.write_all(&body).await;
+            let _ = pipe.write_all(stdin_bytes).await;
             let _ = pipe.shutdown().await;
         }
     };
@@ -95,7 +112,7 @@ pub async fn run_json(
     if too_long {
         return Err(Failure::new(code::FUNCTION_OUTPUT, format!("{what} printed more than {MAX_OUTPUT_BYTES} bytes")));
     }
-    parse_output(&out, what)
+    Ok(out)
 }
 
 /// A function's stdout as JSON: empty output is `null`.

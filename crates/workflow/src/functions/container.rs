@@ -19,7 +19,7 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use crate::failure::{Failure, code};
-use crate::functions::child::run_json;
+use crate::functions::child::{run, run_json};
 use crate::log::LogStream;
 use crate::secrets::RegistryLogin;
 
@@ -92,7 +92,7 @@ pub async fn call(
     call: ContainerCall<'_>,
     input: &Value,
     dir: &Path,
-    stderr_log: LogStream,
+    (pull_log, stderr_log): (LogStream, LogStream),
     what: &str,
 ) -> Result<Value, Failure> {
     let ContainerCall { image, cmd, login } = call;
@@ -105,20 +105,55 @@ pub async fn call(
             ),
         ));
     };
-    let private = tempfile::Builder::new()
-        .prefix("hush-podman-")
-        .tempdir()
-        .map_err(|e| Failure::new(code::FUNCTION_FAILED, format!("cannot make a private directory: {e}")))?;
-    let mut args = podman.args.clone();
-    args.extend(["run", "--rm", "-i", "--pull=missing"].map(str::to_owned));
-    if let Some(login) = login {
-        args.push("--authfile".to_owned());
-        args.push(auth_file(private.path(), image, login)?.to_string_lossy().into_owned());
+    let podman_cmd = |args: &[&str]| {
+        let mut all = podman.args.clone();
+        all.extend(args.iter().map(|a| (*a).to_owned()));
+        all
+    };
+    let present = tokio::process::Command::new(&podman.program)
+        .args(podman_cmd(&["image", "exists", "--", image]))
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .await
+        .is_ok_and(|s| s.success());
+    if !present {
+        // The auth file lives only for the pull: it is gone before the
+        // function starts.
+        let private = private_dir()?;
+        let mut pull = podman_cmd(&["pull", "--quiet"]);
+        if let Some(login) = login {
+            pull.push("--authfile".to_owned());
+            pull.push(auth_file(private.path(), image, login)?.to_string_lossy().into_owned());
+        }
+        pull.push("--".to_owned());
+        pull.push(image.to_owned());
+        let pulled = run(&podman.program, &pull, dir, b"", pull_log, &format!("pulling {image}")).await;
+        drop(private);
+        if let Err(f) = pulled {
+            return Err(Failure::new(
+                code::FUNCTION_FAILED,
+                format!("{what}: {} (podman's reason is in the log)", f.message),
+            ));
+        }
     }
-    args.push("--".to_owned());
+    let mut args = podman_cmd(&["run", "--rm", "-i", "--pull=never", "--log-driver=none", "--"]);
     args.push(image.to_owned());
     args.extend(cmd.unwrap_or_default().iter().cloned());
     run_json(&podman.program, &args, dir, input, stderr_log, what).await
+}
+
+/// A fresh 0700 directory for the auth file: under `$XDG_RUNTIME_DIR` (a
+/// tmpfs, per user) when there is one, else the temporary directory.
+fn private_dir() -> Result<tempfile::TempDir, Failure> {
+    let mut builder = tempfile::Builder::new();
+    builder.prefix("hush-podman-");
+    let made = match std::env::var_os("XDG_RUNTIME_DIR").map(PathBuf::from).filter(|d| d.is_dir()) {
+        Some(runtime) => builder.tempdir_in(runtime),
+        None => builder.tempdir(),
+    };
+    made.map_err(|e| Failure::new(code::FUNCTION_FAILED, format!("cannot make a private directory: {e}")))
 }
 
 #[cfg(test)]

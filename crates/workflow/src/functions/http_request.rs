@@ -30,10 +30,27 @@ pub fn client() -> Result<reqwest::Client, Failure> {
     // reqwest with rustls needs a process-wide provider; installing it twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
+        .redirect(same_origin_redirects())
         .connect_timeout(Duration::from_secs(10))
         .user_agent(concat!("hush-workflow/", env!("CARGO_PKG_VERSION")))
         .build()
         .map_err(|e| Failure::new(code::REQUEST_FAILED, format!("cannot set up HTTP: {e}")))
+}
+
+/// Redirects are followed within the first URL's origin (scheme, host and
+/// port) only: headers built from secrets must not travel to another host
+/// or over plain HTTP. A redirect elsewhere is the answer (a 3xx).
+fn same_origin_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let first = attempt.previous().first().map(reqwest::Url::origin);
+        if attempt.previous().len() > 10 {
+            attempt.error("more than 10 redirects")
+        } else if first.is_some_and(|o| o != attempt.url().origin()) {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 fn bad_input(message: impl Into<String>) -> Failure {

@@ -214,3 +214,72 @@ async fn a_failing_subflow_reports_where_in_both_files() {
         r.log
     );
 }
+
+#[tokio::test]
+async fn a_call_that_takes_too_long_is_stopped() {
+    let yaml = "functions: [{id: f, type: process, cmd: [sleep, '30']}]\nstates: [{id: s, type: action, action: {function: f, timeout: PT0.2S}}]\n";
+    let started = std::time::Instant::now();
+    let r = run(yaml, json!({}), &[]).await;
+    assert_eq!(r.result.unwrap_err().code, "function.timeout");
+    assert!(started.elapsed() < std::time::Duration::from_secs(20), "the sleeping function was not stopped");
+}
+
+/// A one-route HTTP server: answers every request with `answer(path)` and
+/// records the requests' header blocks.
+fn http_server(answer: fn(&str, u16) -> String) -> (u16, Arc<Mutex<Vec<String>>>) {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen: Arc<Mutex<Vec<String>>> = Arc::default();
+    let record = Arc::clone(&seen);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                head.push_str(&line);
+            }
+            let path = head.split_whitespace().nth(1).unwrap_or("/").to_owned();
+            record.lock().unwrap().push(head);
+            let _ = std::io::Write::write_all(&mut stream, answer(&path, port).as_bytes());
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test]
+async fn redirects_are_followed_only_within_the_origin() {
+    let (other, other_seen) =
+        http_server(|_, _| "HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n".into());
+    static OTHER: std::sync::OnceLock<u16> = std::sync::OnceLock::new();
+    OTHER.set(other).unwrap();
+    let (port, seen) = http_server(|path, port| match path {
+        "/here" => format!(
+            "HTTP/1.1 302 Found\r\nlocation: http://127.0.0.1:{port}/final\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
+        ),
+        "/away" => format!(
+            "HTTP/1.1 307 Temporary Redirect\r\nlocation: http://127.0.0.1:{}/steal\r\ncontent-length: 0\r\nconnection: close\r\n\r\n",
+            OTHER.get().unwrap()
+        ),
+        _ => "HTTP/1.1 200 OK\r\ncontent-type: text/plain\r\ncontent-length: 4\r\nconnection: close\r\n\r\ndone".into(),
+    });
+    let yaml = |path: &str| {
+        format!(
+            "functions: [{{id: r, type: reusable, image: direktiv/request}}]\nstates:\n- {{id: s, type: action, action: {{function: r, secrets: [k], input: {{url: 'http://127.0.0.1:{port}{path}', headers: {{X-Api-Key: 'jq(.secrets.k)'}}}}}}}}\n"
+        )
+    };
+    let r = run(&yaml("/here"), json!({}), &[("k", "key-value-9")]).await;
+    let out = r.result.unwrap();
+    assert_eq!((out["return"]["status"].clone(), out["return"]["body"].clone()), (json!(200), json!("done")));
+    assert_eq!(seen.lock().unwrap().len(), 2, "the same-origin redirect was followed");
+
+    let r = run(&yaml("/away"), json!({}), &[("k", "key-value-9")]).await;
+    let out = r.result.unwrap();
+    assert_eq!(out["return"]["status"], 307, "a redirect to another origin is the answer");
+    assert!(other_seen.lock().unwrap().is_empty(), "the secret header went to another host");
+}
