@@ -163,8 +163,11 @@ impl Runner {
                 context_safe(&workflow.id),
                 context_safe(&state.id)
             );
-            let input = self.action_input(action, &data, &context, &state.id, log).await?;
-            let result = self.call_with_retries(workflow, state, action, &input, &context, log, depth).await?;
+            let mut input = self.action_input(action, &data, &context, &state.id, log).await?;
+            let result = self.call_with_retries(workflow, state, action, &input, &context, log, depth).await;
+            // The evaluated input may hold secret values: wiped once the call is over.
+            hush_client::wipe(&mut input);
+            let result = result?;
             if let Value::Object(map) = &mut data {
                 map.insert("return".to_owned(), result);
             }
