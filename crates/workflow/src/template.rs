@@ -287,6 +287,22 @@ mod tests {
             prop_assert_eq!(eval(json!(s.clone()), json!({})), json!(s));
         }
 
+        /// No string makes compiling or evaluating panic: jq( fragments,
+        /// quotes, escapes and parentheses in any order, any UTF-8.
+        #[test]
+        fn any_string_compiles_or_is_refused(parts in proptest::collection::vec(
+            prop_oneof![
+                Just("jq(".to_owned()), Just(")".to_owned()), Just("(".to_owned()), Just("\"".to_owned()),
+                Just("\\(".to_owned()), Just("\\".to_owned()), Just(".a".to_owned()), "\\PC{0,3}",
+            ],
+            0..12,
+        )) {
+            let s: String = parts.concat();
+            if let Ok(t) = Template::compile(&json!(s)) {
+                let _ = t.eval(&json!({"a": "x"}));
+            }
+        }
+
         /// Any string value spliced into text comes back as written.
         #[test]
         fn interpolation_keeps_string_values(v in "\\PC*", prefix in "[a-z ]{0,5}") {
