@@ -144,7 +144,7 @@ fn shorten(name: &str) -> String {
 }
 
 /// Wipes the strings inside a value that is about to be dropped.
-fn wipe_value(v: &mut Value) {
+pub(crate) fn wipe_value(v: &mut Value) {
     match v {
         Value::String(s) => s.zeroize(),
         Value::Array(items) => items.iter_mut().for_each(wipe_value),

@@ -8,6 +8,8 @@
 
 mod access_log;
 mod api_error;
+mod dodil;
+pub mod grpc;
 mod json_body;
 mod query_params;
 mod render;
@@ -94,12 +96,28 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/tokens/{id}"),
     ("get", "/v1/audit"),
     ("get", "/v1/audit/verify"),
+    ("get", "/api/v2/namespaces"),
+    ("post", "/api/v2/namespaces"),
+    ("get", "/api/v2/namespaces/{namespace}/secrets"),
+    ("post", "/api/v2/namespaces/{namespace}/secrets"),
+    ("get", "/api/v2/namespaces/{namespace}/secrets/{name}"),
+    ("patch", "/api/v2/namespaces/{namespace}/secrets/{name}"),
+    ("delete", "/api/v2/namespaces/{namespace}/secrets/{name}"),
+    ("get", "/api/v2/namespaces/{namespace}/registries"),
+    ("post", "/api/v2/namespaces/{namespace}/registries"),
+    ("delete", "/api/v2/namespaces/{namespace}/registries/{id}"),
+    ("get", "/v1/ignite/secrets"),
+    ("post", "/v1/ignite/secrets"),
+    ("get", "/v1/ignite/secrets/{name}"),
+    ("delete", "/v1/ignite/secrets/{name}"),
 ];
 
 /// The router.
 pub fn app(state: AppState) -> Router {
     use axum::routing::post;
-    use routes::{audit, direktiv, git_credentials, meta, namespaces, registries, secrets, tokens};
+    use routes::{
+        audit, direktiv, direktiv_v2 as v2, git_credentials, ignite, meta, namespaces, registries, secrets, tokens,
+    };
     let registry_routes = |base: &str, router: Router<AppState>| {
         router
             .route(base, get(registries::list).post(registries::create).delete(registries::delete))
@@ -111,7 +129,7 @@ pub fn app(state: AppState) -> Router {
     let direktiv_routes = || get(direktiv::list).post(direktiv::create).delete(direktiv::delete);
     let router = registry_routes("/v1/namespaces/{ns}/registries", Router::new());
     let router = registry_routes("/v1/registries/{scope}", router);
-    router
+    let rest = router
         .route("/v1/health", get(meta::health))
         .route("/v1/openapi.json", get(meta::openapi))
         .route("/v1/namespaces", get(namespaces::list).post(namespaces::create))
@@ -127,16 +145,31 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/verify", get(audit::verify))
-        .fallback(meta::not_found)
-        .method_not_allowed_fallback(meta::method_not_allowed)
+        .route("/api/v2/namespaces", get(v2::list_namespaces).post(v2::create_namespace))
+        .route("/api/v2/namespaces/{ns}/secrets", get(v2::list_secrets).post(v2::create_secret))
+        .route(
+            "/api/v2/namespaces/{ns}/secrets/{name}",
+            get(v2::get_secret).patch(v2::update_secret).delete(v2::delete_secret),
+        )
+        .route("/api/v2/namespaces/{ns}/registries", get(v2::list_registries).post(v2::create_registry))
+        .route("/api/v2/namespaces/{ns}/registries/{id}", axum::routing::delete(v2::delete_registry))
+        .route("/v1/ignite/secrets", get(ignite::list).post(ignite::create))
+        .route("/v1/ignite/secrets/{name}", get(ignite::get).delete(ignite::delete))
         // Bodies are read by `json_body::read_object` under `body_limit`, with a JSON 413.
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        .with_state(state.clone());
+    // gRPC on the same listener: its paths (/hush.v1.SecretService/…) are
+    // its own. tonic's router brings a fallback; REST's replaces it after
+    // the merge (two fallbacks cannot be merged).
+    grpc::router(state)
+        .merge(rest)
+        .fallback(meta::not_found)
+        .method_not_allowed_fallback(meta::method_not_allowed)
         .layer(axum::middleware::from_fn(access_log::access_log))
-        .with_state(state)
 }
 
 /// Serves the API on `listener` (HTTP/1.1 and cleartext HTTP/2) until

@@ -66,6 +66,23 @@ impl Hush {
         }
     }
 
+    /// The namespace of a call that names none (dodil's organization is the
+    /// token's): the token's only namespace. A failed authentication is
+    /// audited here; on success the call that follows audits itself.
+    pub async fn sole_namespace(&self, creds: &Credentials) -> Result<NamespaceName, ServiceError> {
+        let mut event = self.event(creds, AuditAction::NamespaceList, None, None);
+        match self.authenticate(creds, &mut event).await {
+            Ok(caller) => match &caller.namespaces {
+                TokenNamespaces::Only(list) if list.len() == 1 => Ok(list[0].name.clone()),
+                _ => Err(ServiceError::invalid(
+                    "namespace_required",
+                    "the token may act in more than one namespace, so the call must name one",
+                )),
+            },
+            Err(e) => self.finish(event, Err(e)).await,
+        }
+    }
+
     /// The namespaces the token may act in, by name.
     pub async fn list_namespaces(&self, creds: &Credentials) -> Result<Vec<NamespaceRecord>, ServiceError> {
         let mut event = self.event(creds, AuditAction::NamespaceList, None, None);

@@ -73,6 +73,25 @@ impl Hush {
         self.finish(event, result).await
     }
 
+    /// Writes a new version of a secret that must exist (Direktiv's PATCH):
+    /// `NotFound` if it does not, a cas conflict if it changed meanwhile.
+    pub async fn update_secret(
+        &self,
+        creds: &Credentials,
+        namespace: &NamespaceName,
+        name: &SecretName,
+        value: SecretValue,
+    ) -> Result<SecretRecord, ServiceError> {
+        let mut event = self.event(creds, AuditAction::SecretWrite, Some(namespace), Some(name.as_str()));
+        let result = async {
+            let (_, ns) = self.authorize_in(creds, &mut event, namespace, Scope::SecretsWrite).await?;
+            let current = self.data.secret(&ns.id, name).await?.ok_or(ServiceError::NotFound(Missing::Secret))?;
+            self.write_version(&mut event, &ns, name, value, Some(current.version)).await
+        }
+        .await;
+        self.finish(event, result).await
+    }
+
     async fn put_secret_inner(
         &self,
         creds: &Credentials,

@@ -2,7 +2,9 @@
 
 pub(crate) mod audit;
 pub(crate) mod direktiv;
+pub(crate) mod direktiv_v2;
 pub(crate) mod git_credentials;
+pub(crate) mod ignite;
 pub(crate) mod meta;
 pub(crate) mod namespaces;
 pub(crate) mod registries;
