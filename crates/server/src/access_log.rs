@@ -19,10 +19,16 @@ pub(crate) async fn access_log(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let micros = started.elapsed().as_micros() as u64;
-    match status {
-        500.. => tracing::warn!(%method, %path, status, micros, "request"),
-        400.. => tracing::info!(%method, %path, status, micros, "request"),
-        _ => tracing::debug!(%method, %path, status, micros, "request"),
+    // A gRPC call that fails before its body answers HTTP 200 with
+    // `grpc-status` in the headers; its level follows that code.
+    let grpc_status =
+        response.headers().get("grpc-status").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u16>().ok());
+    match (status, grpc_status) {
+        (500.., _) | (_, Some(13 | 14 | 15 | 2)) => {
+            tracing::warn!(%method, %path, status, grpc_status, micros, "request")
+        }
+        (400.., _) | (_, Some(1..)) => tracing::info!(%method, %path, status, grpc_status, micros, "request"),
+        _ => tracing::debug!(%method, %path, status, grpc_status, micros, "request"),
     }
     response
 }

@@ -30,6 +30,12 @@ impl ApiError {
         Self::new(StatusCode::BAD_REQUEST, code, message)
     }
 
+    /// The same error under another code (a compatibility route's own name for it).
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
     /// The status.
     pub fn status(&self) -> StatusCode {
         self.status

@@ -12,6 +12,7 @@ use hush_core::{SecretBytes, SecretName, SecretString, SecretType, SecretValue};
 use hush_proto::v1 as pb;
 use hush_service::{SecretRecord, ServiceError};
 use serde_json::{Map, Value, json};
+use zeroize::Zeroize;
 
 /// Longest slot name.
 const NAME_MAX: usize = 64;
@@ -59,20 +60,24 @@ pub fn to_hush(value: Option<pb::SecretValue>) -> Result<SecretValue, ServiceErr
     let missing = || {
         ServiceError::invalid("invalid_value", "value is required: one of generic_secret, git_secret, registry_secret")
     };
-    Ok(match value.and_then(|v| v.value).ok_or_else(missing)? {
-        pb::secret_value::Value::GenericSecret(g) => SecretValue::Generic(SecretBytes::new(g.value)),
-        pb::secret_value::Value::GitSecret(g) => {
-            SecretValue::Git { username: g.username, token: SecretString::new(g.token), url: String::new() }
-        }
-        pb::secret_value::Value::RegistrySecret(r) => SecretValue::Registry {
-            username: r.username,
-            password: SecretString::new(r.password),
-            server_address: r.server_address,
+    // Fields are taken, not copied: the messages wipe what is left on drop.
+    use std::mem::take;
+    Ok(match value.and_then(|mut v| v.value.take()).ok_or_else(missing)? {
+        pb::secret_value::Value::GenericSecret(mut g) => SecretValue::Generic(SecretBytes::new(take(&mut g.value))),
+        pb::secret_value::Value::GitSecret(mut g) => SecretValue::Git {
+            username: take(&mut g.username),
+            token: SecretString::new(take(&mut g.token)),
+            url: String::new(),
+        },
+        pb::secret_value::Value::RegistrySecret(mut r) => SecretValue::Registry {
+            username: take(&mut r.username),
+            password: SecretString::new(take(&mut r.password)),
+            server_address: take(&mut r.server_address),
         },
     })
 }
 
-/// hush's value as a message (the caller wipes it after sending).
+/// hush's value as a message (wiped when tonic drops it after sending).
 pub fn from_hush(value: &SecretValue) -> pb::SecretValue {
     let inner = match value {
         SecretValue::Generic(b) => {
@@ -141,10 +146,10 @@ pub fn value_from_json(v: Option<&Value>) -> Result<Option<pb::SecretValue>, Ser
     let body = body.as_object().ok_or_else(|| invalid("the value's kind must be an object"))?;
     let inner = match kind.as_str() {
         "genericSecret" | "generic_secret" => {
-            let encoded = text(body, "value", "value", "genericSecret")?;
-            let bytes = STANDARD
-                .decode(encoded.as_bytes())
-                .map_err(|_| invalid("genericSecret.value must be base64 (bytes in protobuf JSON)"))?;
+            let mut encoded = text(body, "value", "value", "genericSecret")?;
+            let decoded = STANDARD.decode(encoded.as_bytes());
+            encoded.zeroize();
+            let bytes = decoded.map_err(|_| invalid("genericSecret.value must be base64 (bytes in protobuf JSON)"))?;
             pb::secret_value::Value::GenericSecret(pb::GenericSecret { value: bytes })
         }
         "gitSecret" | "git_secret" => pb::secret_value::Value::GitSecret(pb::GitSecret {
@@ -159,7 +164,10 @@ pub fn value_from_json(v: Option<&Value>) -> Result<Option<pb::SecretValue>, Ser
         other => {
             return Err(ServiceError::invalid(
                 "invalid_value",
-                format!("unknown value kind {other:?}; expected genericSecret, gitSecret or registrySecret"),
+                format!(
+                    "unknown value kind {:?}; expected genericSecret, gitSecret or registrySecret",
+                    other.chars().take(40).collect::<String>()
+                ),
             ));
         }
     };

@@ -16,9 +16,18 @@ use zeroize::Zeroize;
 use crate::ApiError;
 use crate::query_params::MAX_INTEGER;
 
-/// A request body's top-level JSON object.
+/// A request body's top-level JSON object. Whatever is left in it when it
+/// is dropped (a handler returning early with an error) is wiped.
 #[derive(Debug)]
 pub struct JsonObject(Map<String, Value>);
+
+impl Drop for JsonObject {
+    fn drop(&mut self) {
+        for (_, v) in self.0.iter_mut() {
+            wipe_value(v);
+        }
+    }
+}
 
 /// Reads at most `limit` bytes and parses a JSON object, then wipes the raw bytes.
 pub async fn read_object(body: Body, limit: usize) -> Result<JsonObject, ApiError> {

@@ -129,7 +129,7 @@ pub fn app(state: AppState) -> Router {
     let direktiv_routes = || get(direktiv::list).post(direktiv::create).delete(direktiv::delete);
     let router = registry_routes("/v1/namespaces/{ns}/registries", Router::new());
     let router = registry_routes("/v1/registries/{scope}", router);
-    let rest = router
+    let rest: Router = router
         .route("/v1/health", get(meta::health))
         .route("/v1/openapi.json", get(meta::openapi))
         .route("/v1/namespaces", get(namespaces::list).post(namespaces::create))
@@ -148,7 +148,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v2/namespaces", get(v2::list_namespaces).post(v2::create_namespace))
         .route("/api/v2/namespaces/{ns}/secrets", get(v2::list_secrets).post(v2::create_secret))
         .route(
-            "/api/v2/namespaces/{ns}/secrets/{name}",
+            "/api/v2/namespaces/{ns}/secrets/{*name}",
             get(v2::get_secret).patch(v2::update_secret).delete(v2::delete_secret),
         )
         .route("/api/v2/namespaces/{ns}/registries", get(v2::list_registries).post(v2::create_registry))
@@ -161,15 +161,23 @@ pub fn app(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
-        .with_state(state.clone());
-    // gRPC on the same listener: its paths (/hush.v1.SecretService/…) are
-    // its own. tonic's router brings a fallback; REST's replaces it after
-    // the merge (two fallbacks cannot be merged).
-    grpc::router(state)
-        .merge(rest)
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
-        .layer(axum::middleware::from_fn(access_log::access_log))
+        .with_state(state.clone());
+    // gRPC on the same listener, routed by content type: an unknown gRPC
+    // method gets gRPC's UNIMPLEMENTED, not REST's JSON 404.
+    let grpc = grpc::router(state);
+    rest.layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+        let grpc = grpc.clone();
+        async move {
+            if grpc::is_grpc(&request) {
+                grpc::call(grpc, request, REQUEST_TIMEOUT).await
+            } else {
+                next.run(request).await
+            }
+        }
+    }))
+    .layer(axum::middleware::from_fn(access_log::access_log))
 }
 
 /// Serves the API on `listener` (HTTP/1.1 and cleartext HTTP/2) until

@@ -67,20 +67,28 @@ impl Hush {
     }
 
     /// The namespace of a call that names none (dodil's organization is the
-    /// token's): the token's only namespace. A failed authentication is
-    /// audited here; on success the call that follows audits itself.
-    pub async fn sole_namespace(&self, creds: &Credentials) -> Result<NamespaceName, ServiceError> {
-        let mut event = self.event(creds, AuditAction::NamespaceList, None, None);
-        match self.authenticate(creds, &mut event).await {
+    /// token's): the token's only namespace. `action` and `name` are the
+    /// call's: a refusal here is audited as that call; on success the call
+    /// itself audits.
+    pub async fn sole_namespace(
+        &self,
+        creds: &Credentials,
+        action: AuditAction,
+        name: Option<&str>,
+    ) -> Result<NamespaceName, ServiceError> {
+        let mut event = self.event(creds, action, None, name);
+        let result = match self.authenticate(creds, &mut event).await {
             Ok(caller) => match &caller.namespaces {
-                TokenNamespaces::Only(list) if list.len() == 1 => Ok(list[0].name.clone()),
+                TokenNamespaces::Only(list) if list.len() == 1 => return Ok(list[0].name.clone()),
+                TokenNamespaces::Only(list) if list.is_empty() => Err(ServiceError::NotFound(Missing::Namespace)),
                 _ => Err(ServiceError::invalid(
                     "namespace_required",
                     "the token may act in more than one namespace, so the call must name one",
                 )),
             },
-            Err(e) => self.finish(event, Err(e)).await,
-        }
+            Err(e) => Err(e),
+        };
+        self.finish(event, result).await
     }
 
     /// The namespaces the token may act in, by name.

@@ -156,8 +156,17 @@ async fn dodils_http_shape_works_for_its_clients() {
     }
     // A token for every namespace names its organization.
     let admin = Call { h: &h, http: h.http(), token: admin_without_ns, header: "bearer" };
-    let (s, b) = admin.send("GET", "/v1/ignite/secrets", None, &[]).await;
+    let (s, b) = admin.send("GET", "/v1/ignite/secrets/forge", None, &[]).await;
     assert_eq!((s, b["error"]["code"].as_str()), (400, Some("namespace_required")), "{b}");
+    // The refusal is audited as the call it was.
+    let audit = tokio::task::block_in_place(|| h.cli(&["audit", "list", "--json", "--limit", "1"]));
+    let last: Value = serde_json::from_slice(&audit.stdout).unwrap();
+    let event = &last["events"][0];
+    assert_eq!(
+        (event["action"].as_str(), event["name"].as_str(), event["outcome"].as_str()),
+        (Some("secret.read"), Some("forge"), Some("invalid")),
+        "{last}"
+    );
     let (s, b) = admin.send("GET", "/v1/ignite/secrets", None, &[("X-Hush-Namespace", "acme")]).await;
     assert_eq!((s, b["secrets"].as_array().map(Vec::len)), (200, Some(1)), "{b}");
     let anonymous = Call { h: &h, http: h.http(), token: String::new(), header: "bearer" };
@@ -177,6 +186,16 @@ async fn direktivs_v2_api_works_for_its_clients() {
     assert_eq!((s, names), (200, vec!["default", "flows"]));
 
     let base = "/api/v2/namespaces/flows/secrets";
+    // A git secret of the same name as a later POST, and one in a folder.
+    tokio::task::block_in_place(|| {
+        let out = h.cli_stdin(
+            &["secret", "create", "forge", "-n", "flows", "--type", "git", "--username", "u", "--token-stdin"],
+            b"t",
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        let out = h.cli_stdin(&["secret", "create", "dir/inner", "-n", "flows", "--value-stdin"], b"v");
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    });
     // Created in this order; listed in this order, not by name.
     for (name, data) in [("zeta", "WjEtdmFsdWU="), ("alpha", "QTEtdmFsdWU=")] {
         let (s, b) =
@@ -189,7 +208,9 @@ async fn direktivs_v2_api_works_for_its_clients() {
     }
     let (s, b) = c.send("GET", base, None, &[]).await;
     let listed: Vec<&str> = b["data"].as_array().unwrap().iter().map(|n| n["name"].as_str().unwrap()).collect();
-    assert_eq!((s, listed), (200, vec!["zeta", "alpha"]));
+    assert_eq!((s, listed), (200, vec!["forge", "dir/inner", "zeta", "alpha"]));
+    let (s, b) = c.send("GET", &format!("{base}/dir/inner"), None, &[]).await;
+    assert_eq!((s, b["data"]["name"].as_str()), (200, Some("dir/inner")), "{b}");
     assert!(!b.to_string().contains("dmFsdWU") && !b.to_string().contains("value"), "values are never returned: {b}");
     let (s, b) = c.send("GET", &format!("{base}/alpha"), None, &[]).await;
     assert_eq!(
@@ -203,7 +224,9 @@ async fn direktivs_v2_api_works_for_its_clients() {
 
     for (method, path, body, status, code) in [
         ("POST", base, r#"{"name":"bad","data":"%%%"}"#, 400, "request_body_not_json"),
-        ("POST", base, "not json", 400, "malformed_body"),
+        ("POST", base, "not json", 400, "request_body_not_json"),
+        ("POST", base, r#"{"name":"n","data":5}"#, 400, "request_body_not_json"),
+        ("POST", base, r#"{"name":"forge","data":"eA=="}"#, 409, "resource_already_exists"),
         ("POST", base, r#"{"name":"zeta","data":"eA=="}"#, 409, "resource_already_exists"),
         ("PATCH", "/api/v2/namespaces/flows/secrets/alpha", r#"{"data":"***"}"#, 400, "request_body_not_json"),
         ("PATCH", "/api/v2/namespaces/flows/secrets/ghost", r#"{"data":"eA=="}"#, 404, "secret_not_found"),

@@ -66,6 +66,8 @@ step("delete", lambda md: stub.DeleteSecret(pb.DeleteSecretRequest(name="reg_slo
 step("delete_again", lambda md: stub.DeleteSecret(pb.DeleteSecretRequest(name="reg_slot"), metadata=md))
 step("get_deleted", lambda md: stub.GetSecret(pb.GetSecretRequest(name="reg_slot"), metadata=md))
 
+step("unknown_method", lambda md: channel.unary_unary("/hush.v1.Nothing/Here")(b"", metadata=md))
+
 generic = report.get("get_generic", {}).get("ok", {}).get("value", {}).get("generic_secret", {}).get("value")
 if generic is not None:
     report["generic_bytes_hex"] = base64.b64decode(generic).hex()

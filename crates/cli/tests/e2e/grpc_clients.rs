@@ -74,6 +74,7 @@ fn python_grpcio_stubs_drive_every_rpc() {
         ("unauthenticated", "UNAUTHENTICATED"),
         ("permission_denied", "PERMISSION_DENIED"),
         ("get_deleted", "NOT_FOUND"),
+        ("unknown_method", "UNIMPLEMENTED"),
     ] {
         assert_eq!(r[step]["code"], code, "{step}: {}", r[step]);
     }

@@ -58,8 +58,19 @@ fn registry_json(ns: &str, e: &RegistryEntry) -> Value {
     json!({ "namespace": ns, "id": e.id, "url": e.url, "user": e.user, "createdAt": render::time(e.record.created_at) })
 }
 
+/// Direktiv answers every body it cannot use with one code.
+fn body_error(e: ApiError) -> ApiError {
+    if e.status() == StatusCode::BAD_REQUEST { e.with_code(BAD_BODY) } else { e }
+}
+
+async fn body_object(app: &AppState, body: Body) -> Result<JsonObject, ApiError> {
+    read_object(body, app.body_limit).await.map_err(body_error)
+}
+
 fn required(obj: &mut JsonObject, field: &str) -> Result<String, ApiError> {
-    obj.take_string(field)?.ok_or_else(|| ApiError::bad_request(BAD_BODY, format!("field '{field}' is required")))
+    obj.take_string(field)
+        .map_err(body_error)?
+        .ok_or_else(|| ApiError::bad_request(BAD_BODY, format!("field '{field}' is required")))
 }
 
 /// A secret's value from `data`: base64, decoded into a zeroizing buffer.
@@ -89,7 +100,7 @@ pub(crate) async fn create_namespace(
     body: Body,
 ) -> Result<Response, ApiError> {
     let creds = credentials(&headers)?;
-    let mut obj = read_object(body, app.body_limit).await?;
+    let mut obj = body_object(&app, body).await?;
     let name = namespace_name(&required(&mut obj, "name")?)?;
     obj.ignore_rest();
     let created = app.hush.create_namespace(&creds, &name).await?;
@@ -128,13 +139,13 @@ pub(crate) async fn create_secret(
 ) -> Result<Response, ApiError> {
     let creds = credentials(&headers)?;
     let ns = namespace_name(&ns)?;
-    let mut obj = read_object(body, app.body_limit).await?;
+    let mut obj = body_object(&app, body).await?;
     let name = secret_name(&required(&mut obj, "name")?)?;
     let value = secret_data(&mut obj)?;
     obj.ignore_rest();
     match app.hush.put_secret(&creds, &ns, &name, value, Some(0)).await {
         Ok(record) => Ok(data(secret_json(&record))),
-        Err(ServiceError::CasMismatch { .. }) => Err(ApiError::new(
+        Err(ServiceError::CasMismatch { .. } | ServiceError::TypeConflict { .. }) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "resource_already_exists",
             "a secret with this name already exists; PATCH it to change its value",
@@ -164,7 +175,7 @@ pub(crate) async fn update_secret(
 ) -> Result<Response, ApiError> {
     let creds = credentials(&headers)?;
     let (ns, name) = (namespace_name(&ns)?, secret_name(&name)?);
-    let mut obj = read_object(body, app.body_limit).await?;
+    let mut obj = body_object(&app, body).await?;
     let value = secret_data(&mut obj)?;
     obj.ignore_rest();
     let record = app.hush.update_secret(&creds, &ns, &name, value).await?;
@@ -206,7 +217,7 @@ pub(crate) async fn create_registry(
 ) -> Result<Response, ApiError> {
     let creds = credentials(&headers)?;
     let scope = namespace_scope(&ns)?;
-    let mut obj = read_object(body, app.body_limit).await?;
+    let mut obj = body_object(&app, body).await?;
     let url = required(&mut obj, "url")?;
     let user = required(&mut obj, "user")?;
     let mut password = required(&mut obj, "password")?;

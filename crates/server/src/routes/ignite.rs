@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hush_core::{NamespaceName, SecretValue};
-use hush_service::{Credentials, ListSecrets};
+use hush_service::{AuditAction, Credentials, ListSecrets};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -28,7 +28,14 @@ use crate::request_credentials::credentials;
 use crate::reveal::SecretJson;
 use crate::{ApiError, AppState, dodil};
 
-async fn caller(app: &AppState, headers: &HeaderMap) -> Result<(Credentials, NamespaceName), ApiError> {
+async fn caller(
+    app: &AppState,
+    headers: &HeaderMap,
+    action: AuditAction,
+    name: Option<&str>,
+) -> Result<(Credentials, NamespaceName), ApiError> {
+    // Only a valid slot name goes into an audit event.
+    let name = name.filter(|n| dodil::slot_name(n).is_ok());
     let creds = credentials(headers)?;
     let ns = match headers.get(NAMESPACE_METADATA) {
         Some(v) => {
@@ -37,23 +44,23 @@ async fn caller(app: &AppState, headers: &HeaderMap) -> Result<(Credentials, Nam
                 .map_err(|_| ApiError::bad_request("invalid_name", "the X-Hush-Namespace header is not valid text"))?;
             super::namespace_name(text)?
         }
-        None => app.hush.sole_namespace(&creds).await?,
+        None => app.hush.sole_namespace(&creds, action, name).await?,
     };
     Ok((creds, ns))
 }
 
 /// `POST /v1/ignite/secrets`: create, or overwrite with a new version.
 pub(crate) async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    let (creds, ns) = caller(&app, &headers).await?;
     let mut body = read_object(body, app.body_limit).await?;
-    let name = body.take_string("name")?.unwrap_or_default();
-    let cas = body.take_u64("cas")?;
     let mut raw_value = body.take_value("value");
-    body.ignore_rest();
     let parsed = dodil::value_from_json(raw_value.as_ref());
     if let Some(v) = &mut raw_value {
         wipe_value(v);
     }
+    let name = body.take_string("name")?.unwrap_or_default();
+    let cas = body.take_u64("cas")?;
+    body.ignore_rest();
+    let (creds, ns) = caller(&app, &headers, AuditAction::SecretWrite, Some(&name)).await?;
     let name = dodil::slot_name(&name)?;
     let value = dodil::to_hush(parsed?)?;
     let record = app.hush.put_secret(&creds, &ns, &name, value, cas).await?;
@@ -62,7 +69,7 @@ pub(crate) async fn create(State(app): State<AppState>, headers: HeaderMap, body
 
 /// `GET /v1/ignite/secrets`.
 pub(crate) async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let (creds, ns) = caller(&app, &headers).await?;
+    let (creds, ns) = caller(&app, &headers, AuditAction::SecretList, None).await?;
     let mut secrets: Vec<Value> = Vec::new();
     let mut after = None;
     loop {
@@ -83,7 +90,7 @@ pub(crate) async fn get(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (creds, ns) = caller(&app, &headers).await?;
+    let (creds, ns) = caller(&app, &headers, AuditAction::SecretRead, Some(&name)).await?;
     let name = dodil::slot_name(&name)?;
     let secret = app.hush.get_secret(&creds, &ns, &name, None).await?;
     let meta = serde_json::to_vec(&json!({"metadata": dodil::metadata_json(&dodil::metadata(&secret.record))}))
@@ -124,7 +131,7 @@ pub(crate) async fn delete(
     Path(name): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (creds, ns) = caller(&app, &headers).await?;
+    let (creds, ns) = caller(&app, &headers, AuditAction::SecretDelete, Some(&name)).await?;
     let name = dodil::slot_name(&name)?;
     app.hush.delete_secret(&creds, &ns, &name).await?;
     Ok(Json(json!({})).into_response())
