@@ -59,6 +59,12 @@ impl From<rusqlite::Error> for StoreError {
     }
 }
 
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        StoreError::Database(Box::new(e))
+    }
+}
+
 impl StoreError {
     pub(crate) fn corrupt(what: impl Into<String>) -> Self {
         StoreError::Corrupt(what.into())

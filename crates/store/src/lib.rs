@@ -7,7 +7,8 @@
 //! the data store alone reveals nothing.
 //!
 //! This crate defines both as traits ([`DataStore`], [`KeyStore`]) and
-//! implements them on SQLite ([`sqlite`]). It stores bytes it is given; it never
+//! implements them on SQLite ([`sqlite`], the embedded default) and
+//! PostgreSQL ([`postgres`], for several replicas). It stores bytes it is given; it never
 //! sees plaintext, and the only key it touches is the audit key, to chain
 //! events as they are appended.
 //!
@@ -22,6 +23,7 @@ mod canonical;
 mod data_store;
 mod error;
 mod key_store;
+pub mod postgres;
 mod records;
 pub mod sqlite;
 

@@ -7,8 +7,6 @@ use hush_store::{
     SecretQuery, StoreError, TokenNamespaces, TokenRecord, WriteOutcome, WriteRequest, now_millis,
 };
 
-use crate::fixture;
-
 fn event(action: AuditAction) -> AuditEvent {
     AuditEvent::new(action, Some("tok".into()), None)
 }
@@ -47,9 +45,7 @@ fn put_any(ns: &NamespaceRecord, name: &str, secret_id: &str, expected: Option<u
     }
 }
 
-#[tokio::test]
-async fn versions_cas_types_and_pruning() {
-    let f = fixture().await;
+async fn versions_cas_types_and_pruning(f: crate::Fixture) {
     let ns = make_namespace(&*f.data, "default").await;
     let name = SecretName::parse("db/password").unwrap();
 
@@ -98,9 +94,7 @@ async fn versions_cas_types_and_pruning() {
     assert_eq!(f.data.sealed_version(&ns.id, &name, Some(4)).await.unwrap().unwrap().ciphertext, b"ct4");
 }
 
-#[tokio::test]
-async fn listing_by_prefix_and_cursor() {
-    let f = fixture().await;
+async fn listing_by_prefix_and_cursor(f: crate::Fixture) {
     let ns = make_namespace(&*f.data, "default").await;
     for (i, name) in ["a", "app/db", "app/key", "app2", "b/x", "ap"].iter().enumerate() {
         f.data.write(put(&ns, name, &format!("s{i}"), 0, b"x")).await.unwrap();
@@ -129,9 +123,7 @@ async fn listing_by_prefix_and_cursor() {
     assert!(names(SecretQuery { prefix: Some("zz".into()), limit: 100, ..Default::default() }).await.is_empty());
 }
 
-#[tokio::test]
-async fn delete_is_idempotent_and_namespace_delete_cascades() {
-    let f = fixture().await;
+async fn delete_is_idempotent_and_namespace_delete_cascades(f: crate::Fixture) {
     let ns = make_namespace(&*f.data, "team").await;
     let other = make_namespace(&*f.data, "other").await;
     f.data.write(put(&ns, "x", "s1", 0, b"x")).await.unwrap();
@@ -191,9 +183,7 @@ async fn delete_is_idempotent_and_namespace_delete_cascades() {
     assert!(matches!(err, StoreError::NotFound));
 }
 
-#[tokio::test]
-async fn concurrent_writes_are_grouped_and_all_land() {
-    let f = fixture().await;
+async fn concurrent_writes_are_grouped_and_all_land(f: crate::Fixture) {
     let ns = make_namespace(&*f.data, "default").await;
     let mut tasks = Vec::new();
     for i in 0..300 {
@@ -217,9 +207,7 @@ async fn concurrent_writes_are_grouped_and_all_land() {
     }
 }
 
-#[tokio::test]
-async fn refused_writes_are_audited_with_their_outcome() {
-    let f = fixture().await;
+async fn refused_writes_are_audited_with_their_outcome(f: crate::Fixture) {
     let ns = make_namespace(&*f.data, "default").await;
     f.data.write(put(&ns, "a", "s1", 0, b"x")).await.unwrap();
     let _ = f.data.write(put(&ns, "a", "s1", 7, b"x")).await.unwrap_err();
@@ -245,3 +233,11 @@ async fn refused_writes_are_audited_with_their_outcome() {
     let seqs: HashSet<u64> = events.iter().map(|e| e.seq).collect();
     assert_eq!(seqs.len(), 4);
 }
+
+crate::on_both_backends!(
+    versions_cas_types_and_pruning,
+    listing_by_prefix_and_cursor,
+    delete_is_idempotent_and_namespace_delete_cascades,
+    concurrent_writes_are_grouped_and_all_land,
+    refused_writes_are_audited_with_their_outcome
+);

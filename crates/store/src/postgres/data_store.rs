@@ -1,0 +1,530 @@
+//! The PostgreSQL data store, shared by any number of `hush serve` replicas.
+//!
+//! Every write is one transaction that first takes a transaction-scoped
+//! advisory lock: writers on every replica are serialized there, so the
+//! audit chain (each event's MAC covers the previous one) stays one chain,
+//! and two writes with the same `cas` have exactly one winner. Reads take no
+//! lock and see every committed write at once, whichever replica made it.
+
+use async_trait::async_trait;
+use hush_core::{NamespaceName, ScopeSet, SecretName, SecretType};
+use hush_crypto::{AUDIT_GENESIS, AuditKey};
+use sqlx::postgres::{PgPool, PgRow};
+use sqlx::{Postgres, Row, Transaction};
+
+use super::connect::{self, DATA};
+use crate::{
+    AuditAction, AuditEvent, AuditQuery, AuditRecord, Conflict, DataStore, Mutation, NamespaceRecord, NamespaceRef,
+    Outcome, PutVersion, SealedVersion, SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord,
+    VersionRecord, VersionSlot, WriteOutcome, WriteRequest, now_millis,
+};
+
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/data/0001_initial.sql")];
+
+/// The advisory lock every write holds for its transaction.
+const WRITE_LOCK: i64 = 0x6875_7368_0010;
+
+/// The PostgreSQL data store. Cheap to clone; clones share the pool.
+#[derive(Debug, Clone)]
+pub struct PgDataStore {
+    pool: PgPool,
+    audit_key: AuditKey,
+}
+
+impl PgDataStore {
+    /// Connects to `url` (migrating if needed). `audit_key` chains the audit
+    /// events this store appends.
+    pub async fn open(url: &str, audit_key: AuditKey) -> Result<Self, StoreError> {
+        Ok(Self { pool: connect::open(url, DATA, MIGRATIONS).await?, audit_key })
+    }
+}
+
+fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
+    row: &'r PgRow,
+    column: &str,
+) -> Result<T, StoreError> {
+    row.try_get(column).map_err(|_| StoreError::corrupt(format!("column {column} does not decode")))
+}
+
+fn u64_of(value: i64, column: &str) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::corrupt(format!("column {column} is negative")))
+}
+
+fn namespace_name(text: &str) -> Result<NamespaceName, StoreError> {
+    NamespaceName::parse(text).map_err(|_| StoreError::corrupt("a stored namespace name is not valid"))
+}
+
+fn namespace(row: &PgRow) -> Result<NamespaceRecord, StoreError> {
+    Ok(NamespaceRecord {
+        id: get(row, "id")?,
+        name: namespace_name(&get::<String>(row, "name")?)?,
+        created_at: get(row, "created_at")?,
+    })
+}
+
+fn secret(row: &PgRow) -> Result<SecretRecord, StoreError> {
+    Ok(SecretRecord {
+        id: get(row, "id")?,
+        namespace_id: get(row, "namespace_id")?,
+        name: SecretName::parse(&get::<String>(row, "name")?)
+            .map_err(|_| StoreError::corrupt("secrets.name is not a valid name"))?,
+        secret_type: get::<String>(row, "type")?
+            .parse::<SecretType>()
+            .map_err(|_| StoreError::corrupt("secrets.type is not a known type"))?,
+        version: u64_of(get(row, "version")?, "secrets.version")?,
+        created_at: get(row, "created_at")?,
+        updated_at: get(row, "updated_at")?,
+        last_read_at: get(row, "last_read_at")?,
+    })
+}
+
+fn version(row: &PgRow, created_column: &str) -> Result<VersionRecord, StoreError> {
+    Ok(VersionRecord {
+        version: u64_of(get(row, "v_version")?, "secret_versions.version")?,
+        key_version: u32::try_from(get::<i64>(row, "key_version")?)
+            .map_err(|_| StoreError::corrupt("secret_versions.key_version is out of range"))?,
+        created_at: get(row, created_column)?,
+    })
+}
+
+fn sealed(row: &PgRow) -> Result<SealedVersion, StoreError> {
+    Ok(SealedVersion {
+        secret: secret(row)?,
+        version: version(row, "v_created_at")?,
+        ciphertext: get(row, "ciphertext")?,
+    })
+}
+
+fn audit(row: &PgRow) -> Result<AuditRecord, StoreError> {
+    let version: Option<i64> = get(row, "version")?;
+    Ok(AuditRecord {
+        seq: get::<i64>(row, "seq")? as u64,
+        event: AuditEvent {
+            at: get(row, "at")?,
+            token_id: get(row, "token_id")?,
+            action: AuditAction::parse(&get::<String>(row, "action")?).unwrap_or(AuditAction::Unrecognized),
+            namespace: get(row, "namespace")?,
+            namespace_id: get(row, "namespace_id")?,
+            name: get(row, "name")?,
+            version: version.map(|v| v as u64),
+            outcome: Outcome::parse(&get::<String>(row, "outcome")?).unwrap_or(Outcome::Unrecognized),
+            context: get(row, "context")?,
+        },
+        mac: get(row, "mac")?,
+    })
+}
+
+impl PgDataStore {
+    async fn token_from_row(&self, row: &PgRow) -> Result<TokenRecord, StoreError> {
+        let issued: Vec<String> = get::<String>(row, "namespace_ids")?.split_whitespace().map(str::to_owned).collect();
+        let namespaces = if get::<i64>(row, "all_namespaces")? != 0 {
+            TokenNamespaces::All
+        } else {
+            let rows = sqlx::query("SELECT id, name FROM namespaces WHERE id = ANY($1) ORDER BY name")
+                .bind(&issued)
+                .fetch_all(&self.pool)
+                .await?;
+            let refs = rows
+                .iter()
+                .map(|r| Ok(NamespaceRef { id: get(r, "id")?, name: namespace_name(&get::<String>(r, "name")?)? }))
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            TokenNamespaces::Only(refs)
+        };
+        Ok(TokenRecord {
+            hash: get(row, "hash")?,
+            description: get(row, "description")?,
+            namespaces,
+            issued_namespace_ids: issued,
+            scopes: ScopeSet::parse_list(&get::<String>(row, "scopes")?)
+                .map_err(|_| StoreError::corrupt("tokens.scopes has an unknown scope"))?,
+            created_at: get(row, "created_at")?,
+            expires_at: get(row, "expires_at")?,
+            revoked_at: get(row, "revoked_at")?,
+            created_by: get(row, "created_by")?,
+            mac: get(row, "mac")?,
+            id: get(row, "id")?,
+        })
+    }
+}
+
+type Tx = Transaction<'static, Postgres>;
+
+async fn namespace_exists(tx: &mut Tx, id: &str) -> Result<bool, StoreError> {
+    Ok(sqlx::query("SELECT 1 FROM namespaces WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?.is_some())
+}
+
+/// Applies one mutation inside the write transaction. Everything is checked
+/// before anything is written, so a refusal leaves only its audit event.
+async fn apply(tx: &mut Tx, mutation: &Mutation) -> Result<WriteOutcome, StoreError> {
+    match mutation {
+        Mutation::AuditOnly => Ok(WriteOutcome::Done),
+        Mutation::CreateNamespace(ns) => {
+            let taken = sqlx::query("SELECT 1 FROM namespaces WHERE name = $1 OR id = $2")
+                .bind(ns.name.as_str())
+                .bind(&ns.id)
+                .fetch_optional(&mut **tx)
+                .await?;
+            if taken.is_some() {
+                return Err(StoreError::Conflict(Conflict::AlreadyExists));
+            }
+            sqlx::query("INSERT INTO namespaces (id, name, created_at) VALUES ($1, $2, $3)")
+                .bind(&ns.id)
+                .bind(ns.name.as_str())
+                .bind(ns.created_at)
+                .execute(&mut **tx)
+                .await?;
+            Ok(WriteOutcome::Done)
+        }
+        Mutation::DeleteNamespace { id } => {
+            let deleted = sqlx::query("DELETE FROM namespaces WHERE id = $1").bind(id).execute(&mut **tx).await?;
+            if deleted.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(WriteOutcome::Done) }
+        }
+        Mutation::PutVersion(put) => put_version(tx, put).await,
+        Mutation::DeleteSecret { namespace_id, name } => {
+            let deleted = sqlx::query("DELETE FROM secrets WHERE namespace_id = $1 AND name = $2")
+                .bind(namespace_id)
+                .bind(name.as_str())
+                .execute(&mut **tx)
+                .await?;
+            Ok(WriteOutcome::Deleted(deleted.rows_affected() > 0))
+        }
+        Mutation::RecordRead { secret_id, at } => {
+            sqlx::query("UPDATE secrets SET last_read_at = GREATEST(COALESCE(last_read_at, 0), $1) WHERE id = $2")
+                .bind(at)
+                .bind(secret_id)
+                .execute(&mut **tx)
+                .await?;
+            Ok(WriteOutcome::Done)
+        }
+        Mutation::CreateToken(t) => {
+            for id in &t.issued_namespace_ids {
+                if !namespace_exists(tx, id).await? {
+                    return Err(StoreError::NotFound);
+                }
+            }
+            sqlx::query(
+                "INSERT INTO tokens (id, hash, description, all_namespaces, namespace_ids, scopes, created_at, \
+                 expires_at, revoked_at, created_by, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+            )
+            .bind(&t.id)
+            .bind(&t.hash)
+            .bind(&t.description)
+            .bind(i64::from(t.all_namespaces()))
+            .bind(t.issued_namespace_ids.join(" "))
+            .bind(t.scopes.to_list())
+            .bind(t.created_at)
+            .bind(t.expires_at)
+            .bind(t.revoked_at)
+            .bind(&t.created_by)
+            .bind(&t.mac)
+            .execute(&mut **tx)
+            .await?;
+            Ok(WriteOutcome::Done)
+        }
+        Mutation::RevokeToken { id, at, mac } => {
+            let row =
+                sqlx::query("SELECT revoked_at FROM tokens WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
+            match row.map(|r| get::<Option<i64>>(&r, "revoked_at")).transpose()? {
+                None => Err(StoreError::NotFound),
+                Some(Some(_)) => Ok(WriteOutcome::Done),
+                Some(None) => {
+                    sqlx::query("UPDATE tokens SET revoked_at = $1, mac = $2 WHERE id = $3")
+                        .bind(at)
+                        .bind(mac)
+                        .bind(id)
+                        .execute(&mut **tx)
+                        .await?;
+                    Ok(WriteOutcome::Done)
+                }
+            }
+        }
+    }
+}
+
+async fn put_version(tx: &mut Tx, p: &PutVersion) -> Result<WriteOutcome, StoreError> {
+    if !namespace_exists(tx, &p.namespace_id).await? {
+        return Err(StoreError::NotFound);
+    }
+    let existing = sqlx::query("SELECT * FROM secrets WHERE namespace_id = $1 AND name = $2")
+        .bind(&p.namespace_id)
+        .bind(p.name.as_str())
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| secret(&r))
+        .transpose()?;
+    let current = existing.as_ref().map_or(0, |s| s.version);
+    if let Some(s) = &existing
+        && s.secret_type != p.secret_type
+    {
+        return Err(StoreError::Conflict(Conflict::Type { existing: s.secret_type }));
+    }
+    if p.expected_version.is_some_and(|expected| expected != current) {
+        return Err(StoreError::Conflict(Conflict::Version { current }));
+    }
+    let version = current + 1;
+    let secret_id = existing.as_ref().map_or(p.new_secret_id.as_str(), |s| s.id.as_str()).to_owned();
+    let ciphertext = (p.seal)(VersionSlot { secret_id: &secret_id, version }).map_err(StoreError::Seal)?;
+    let mut record = match existing {
+        None => {
+            sqlx::query(
+                "INSERT INTO secrets (namespace_id, name, id, type, version, created_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, 1, $5, $5)",
+            )
+            .bind(&p.namespace_id)
+            .bind(p.name.as_str())
+            .bind(&secret_id)
+            .bind(p.secret_type.as_str())
+            .bind(p.at)
+            .execute(&mut **tx)
+            .await?;
+            SecretRecord {
+                id: secret_id.clone(),
+                namespace_id: p.namespace_id.clone(),
+                name: p.name.clone(),
+                secret_type: p.secret_type,
+                version,
+                created_at: p.at,
+                updated_at: p.at,
+                last_read_at: None,
+            }
+        }
+        Some(s) => {
+            sqlx::query("UPDATE secrets SET version = $1, updated_at = $2 WHERE id = $3")
+                .bind(version as i64)
+                .bind(p.at)
+                .bind(&s.id)
+                .execute(&mut **tx)
+                .await?;
+            s
+        }
+    };
+    sqlx::query(
+        "INSERT INTO secret_versions (secret_id, version, key_version, ciphertext, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&secret_id)
+    .bind(version as i64)
+    .bind(i64::from(p.key_version))
+    .bind(&ciphertext)
+    .bind(p.at)
+    .execute(&mut **tx)
+    .await?;
+    let keep = u64::from(p.keep_versions.max(1));
+    if version > keep {
+        sqlx::query("DELETE FROM secret_versions WHERE secret_id = $1 AND version <= $2")
+            .bind(&secret_id)
+            .bind((version - keep) as i64)
+            .execute(&mut **tx)
+            .await?;
+    }
+    record.version = version;
+    record.updated_at = p.at;
+    Ok(WriteOutcome::Secret(record))
+}
+
+#[async_trait]
+impl DataStore for PgDataStore {
+    async fn installation_id(&self) -> Result<Option<String>, StoreError> {
+        let row = sqlx::query("SELECT id FROM installation").fetch_optional(&self.pool).await?;
+        row.map(|r| get(&r, "id")).transpose()
+    }
+
+    async fn initialize(&self, installation_id: &str) -> Result<(), StoreError> {
+        let inserted = sqlx::query("INSERT INTO installation (id, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(installation_id)
+            .bind(now_millis())
+            .execute(&self.pool)
+            .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Conflict(Conflict::AlreadyExists));
+        }
+        Ok(())
+    }
+
+    async fn write(&self, request: WriteRequest) -> Result<WriteOutcome, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
+        let head =
+            sqlx::query("SELECT seq, mac FROM audit_events ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *tx).await?;
+        let (seq, mac): (u64, [u8; 32]) = match head {
+            Some(r) => (
+                u64_of(get(&r, "seq")?, "audit_events.seq")?,
+                get::<Vec<u8>>(&r, "mac")?.as_slice().try_into().unwrap_or(AUDIT_GENESIS),
+            ),
+            None => (0, AUDIT_GENESIS),
+        };
+        let result = match apply(&mut tx, &request.mutation).await {
+            Err(e @ StoreError::Database(_)) => return Err(e),
+            other => other,
+        };
+        let mut event = request.audit;
+        match &result {
+            Ok(WriteOutcome::Secret(secret)) => event.version = Some(secret.version),
+            Ok(_) => {}
+            Err(StoreError::Conflict(_)) => event.outcome = Outcome::Conflict,
+            Err(StoreError::NotFound) => event.outcome = Outcome::NotFound,
+            Err(_) => event.outcome = Outcome::Error,
+        }
+        let seq = seq + 1;
+        let mac = self.audit_key.chain(&mac, &event.canonical(seq));
+        sqlx::query(
+            "INSERT INTO audit_events (seq, at, token_id, action, namespace, namespace_id, name, version, outcome, \
+             context, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(seq as i64)
+        .bind(event.at)
+        .bind(&event.token_id)
+        .bind(event.action.as_str())
+        .bind(&event.namespace)
+        .bind(&event.namespace_id)
+        .bind(&event.name)
+        .bind(event.version.map(|v| v as i64))
+        .bind(event.outcome.as_str())
+        .bind(&event.context)
+        .bind(mac.as_slice())
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        result
+    }
+
+    async fn namespace(&self, name: &NamespaceName) -> Result<Option<NamespaceRecord>, StoreError> {
+        let row = sqlx::query("SELECT id, name, created_at FROM namespaces WHERE name = $1")
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| namespace(&r)).transpose()
+    }
+
+    async fn namespaces(&self) -> Result<Vec<NamespaceRecord>, StoreError> {
+        let rows =
+            sqlx::query("SELECT id, name, created_at FROM namespaces ORDER BY name").fetch_all(&self.pool).await?;
+        rows.iter().map(namespace).collect()
+    }
+
+    async fn secret(&self, namespace_id: &str, name: &SecretName) -> Result<Option<SecretRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM secrets WHERE namespace_id = $1 AND name = $2")
+            .bind(namespace_id)
+            .bind(name.as_str())
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| secret(&r)).transpose()
+    }
+
+    async fn sealed_version(
+        &self,
+        namespace_id: &str,
+        name: &SecretName,
+        version: Option<u64>,
+    ) -> Result<Option<SealedVersion>, StoreError> {
+        let row = sqlx::query(
+            "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at \
+             FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
+             WHERE s.namespace_id = $1 AND s.name = $2 AND v.version = COALESCE($3, s.version)",
+        )
+        .bind(namespace_id)
+        .bind(name.as_str())
+        .bind(version.map(|v| v as i64))
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| sealed(&r)).transpose()
+    }
+
+    async fn current_of_type(
+        &self,
+        namespace_id: &str,
+        secret_type: SecretType,
+    ) -> Result<Vec<SealedVersion>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at \
+             FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.version \
+             WHERE s.namespace_id = $1 AND s.type = $2 ORDER BY s.name",
+        )
+        .bind(namespace_id)
+        .bind(secret_type.as_str())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(sealed).collect()
+    }
+
+    async fn secrets(&self, namespace_id: &str, query: &SecretQuery) -> Result<Vec<SecretRecord>, StoreError> {
+        // Names use only [A-Za-z0-9._/-] and sort bytewise (COLLATE "C"), so
+        // `prefix <= name < prefix || DEL` is the prefix range.
+        let prefix = query.prefix.clone().unwrap_or_default();
+        let upper = format!("{prefix}\u{7f}");
+        let rows = sqlx::query(
+            "SELECT * FROM secrets WHERE namespace_id = $1 AND name >= $2 AND name < $3 AND name > $4 \
+             ORDER BY name LIMIT $5",
+        )
+        .bind(namespace_id)
+        .bind(&prefix)
+        .bind(&upper)
+        .bind(query.after.clone().unwrap_or_default())
+        .bind(i64::from(query.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(secret).collect()
+    }
+
+    async fn versions(&self, secret_id: &str) -> Result<Vec<VersionRecord>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT version AS v_version, key_version, created_at FROM secret_versions WHERE secret_id = $1 \
+             ORDER BY version DESC",
+        )
+        .bind(secret_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(|r| version(r, "created_at")).collect()
+    }
+
+    async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM tokens WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        match row {
+            Some(r) => Ok(Some(self.token_from_row(&r).await?)),
+            None => Ok(None),
+        }
+    }
+
+    async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM tokens ORDER BY created_at DESC, id").fetch_all(&self.pool).await?;
+        let mut out = Vec::with_capacity(rows.len());
+        for r in &rows {
+            out.push(self.token_from_row(r).await?);
+        }
+        Ok(out)
+    }
+
+    async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        let before = query.before.map(|b| b.min(i64::MAX as u64) as i64).unwrap_or(i64::MAX);
+        let rows = sqlx::query(
+            "SELECT * FROM audit_events WHERE seq < $1 \
+             AND ($2::text[] IS NULL OR namespace_id = ANY($2)) \
+             AND ($3::text IS NULL OR namespace = $3) \
+             AND ($4::text IS NULL OR name = $4) \
+             ORDER BY seq DESC LIMIT $5",
+        )
+        .bind(before)
+        .bind(query.namespace_ids.clone())
+        .bind(query.namespace.as_ref().map(|n| n.to_string()))
+        .bind(query.name.clone())
+        .bind(i64::from(query.limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(audit).collect()
+    }
+
+    async fn audit_chain(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(after_seq as i64)
+            .bind(i64::from(limit))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(audit).collect()
+    }
+
+    async fn audit_head(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        let row = sqlx::query("SELECT seq, mac FROM audit_events ORDER BY seq DESC LIMIT 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((u64_of(get(&r, "seq")?, "audit_events.seq")?, get(&r, "mac")?))).transpose()
+    }
+}

@@ -1,0 +1,148 @@
+//! The PostgreSQL key store: single-row operations on a small pool. Unlike
+//! SQLite's `secure_delete`, PostgreSQL leaves a deleted row's bytes in its
+//! page until VACUUM reuses it (docs/operations.md says how to run it after
+//! deleting a namespace).
+
+use async_trait::async_trait;
+use sqlx::Row;
+use sqlx::postgres::PgPool;
+
+use super::connect::{self, KEYS};
+use crate::{AuditAnchor, Conflict, Installation, KeyStore, StoreError, now_millis};
+
+const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/keys/0001_initial.sql")];
+
+/// The PostgreSQL key store.
+#[derive(Debug, Clone)]
+pub struct PgKeyStore {
+    pool: PgPool,
+}
+
+impl PgKeyStore {
+    /// Connects to `url` (migrating if needed).
+    pub async fn open(url: &str) -> Result<Self, StoreError> {
+        Ok(Self { pool: connect::open(url, KEYS, MIGRATIONS).await? })
+    }
+}
+
+fn is_unique_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23505"))
+}
+
+fn column<T>(r: Result<T, sqlx::Error>, name: &str) -> Result<T, StoreError> {
+    r.map_err(|_| StoreError::corrupt(format!("column {name} does not decode")))
+}
+
+#[async_trait]
+impl KeyStore for PgKeyStore {
+    async fn installation(&self) -> Result<Option<Installation>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, wrapped_audit_key, wrapped_token_key, completed_at IS NOT NULL AS completed FROM installation",
+        )
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            Ok(Installation {
+                id: column(r.try_get("id"), "id")?,
+                wrapped_audit_key: column(r.try_get("wrapped_audit_key"), "wrapped_audit_key")?,
+                wrapped_token_key: column(r.try_get("wrapped_token_key"), "wrapped_token_key")?,
+                completed: column(r.try_get("completed"), "completed_at")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn initialize(&self, installation: &Installation) -> Result<(), StoreError> {
+        let inserted = sqlx::query(
+            "INSERT INTO installation (id, wrapped_audit_key, wrapped_token_key, created_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT DO NOTHING",
+        )
+        .bind(&installation.id)
+        .bind(&installation.wrapped_audit_key)
+        .bind(&installation.wrapped_token_key)
+        .bind(now_millis())
+        .execute(&self.pool)
+        .await?;
+        if inserted.rows_affected() == 0 {
+            return Err(StoreError::Conflict(Conflict::AlreadyExists));
+        }
+        Ok(())
+    }
+
+    async fn mark_completed(&self) -> Result<(), StoreError> {
+        sqlx::query("UPDATE installation SET completed_at = $1 WHERE completed_at IS NULL")
+            .bind(now_millis())
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn put_namespace_key(&self, namespace_id: &str, version: u32, wrapped: &[u8]) -> Result<(), StoreError> {
+        sqlx::query("INSERT INTO namespace_keys (namespace_id, version, wrapped, created_at) VALUES ($1, $2, $3, $4)")
+            .bind(namespace_id)
+            .bind(i64::from(version))
+            .bind(wrapped)
+            .bind(now_millis())
+            .execute(&self.pool)
+            .await
+            .map_err(
+                |e| if is_unique_violation(&e) { StoreError::Conflict(Conflict::AlreadyExists) } else { e.into() },
+            )?;
+        Ok(())
+    }
+
+    async fn namespace_key(&self, namespace_id: &str, version: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = sqlx::query("SELECT wrapped FROM namespace_keys WHERE namespace_id = $1 AND version = $2")
+            .bind(namespace_id)
+            .bind(i64::from(version))
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| column(r.try_get("wrapped"), "wrapped")).transpose()
+    }
+
+    async fn current_namespace_key(&self, namespace_id: &str) -> Result<Option<(u32, Vec<u8>)>, StoreError> {
+        let row = sqlx::query(
+            "SELECT version, wrapped FROM namespace_keys WHERE namespace_id = $1 ORDER BY version DESC LIMIT 1",
+        )
+        .bind(namespace_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        row.map(|r| {
+            let version: i64 = column(r.try_get("version"), "version")?;
+            let version =
+                u32::try_from(version).map_err(|_| StoreError::corrupt("namespace_keys.version is out of range"))?;
+            Ok((version, column(r.try_get("wrapped"), "wrapped")?))
+        })
+        .transpose()
+    }
+
+    async fn destroy_namespace_keys(&self, namespace_id: &str) -> Result<(), StoreError> {
+        sqlx::query("DELETE FROM namespace_keys WHERE namespace_id = $1")
+            .bind(namespace_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    async fn audit_anchor(&self) -> Result<Option<AuditAnchor>, StoreError> {
+        let row = sqlx::query("SELECT seq, mac FROM audit_anchor WHERE id = 1").fetch_optional(&self.pool).await?;
+        row.map(|r| {
+            let seq: i64 = column(r.try_get("seq"), "seq")?;
+            let seq = u64::try_from(seq).map_err(|_| StoreError::corrupt("audit_anchor.seq is negative"))?;
+            Ok(AuditAnchor { seq, mac: column(r.try_get("mac"), "mac")? })
+        })
+        .transpose()
+    }
+
+    async fn set_audit_anchor(&self, anchor: &AuditAnchor) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_anchor (id, seq, mac) VALUES (1, $1, $2) \
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac WHERE excluded.seq > audit_anchor.seq",
+        )
+        .bind(anchor.seq as i64)
+        .bind(&anchor.mac)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
