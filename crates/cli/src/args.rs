@@ -355,7 +355,7 @@ pub struct CacheKeyArgs {
 }
 
 /// Where the stores live.
-#[derive(Debug, Clone, Args)]
+#[derive(Clone, Args)]
 pub struct StoreDirs {
     /// Directory of the data store (secrets, tokens, audit log).
     #[arg(long, env = "HUSH_DATA_DIR", default_value = "./hush-data")]
@@ -363,6 +363,27 @@ pub struct StoreDirs {
     /// Directory of the key store and the root key file; keep it apart from the data directory.
     #[arg(long, env = "HUSH_KEY_DIR", default_value = "./hush-keys")]
     pub key_dir: PathBuf,
+    /// PostgreSQL URL of the data store (postgres://user:password@host:port/db), for several replicas;
+    /// without it, SQLite in --data-dir.
+    #[arg(long, env = "HUSH_DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// PostgreSQL URL of the key store (another database or server than the data store's);
+    /// without it, SQLite in --key-dir.
+    #[arg(long, env = "HUSH_KEYSTORE_URL", hide_env_values = true)]
+    pub keystore_url: Option<String>,
+}
+
+impl std::fmt::Debug for StoreDirs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URLs may hold passwords.
+        let url = |u: &Option<String>| u.as_ref().map(|_| "[REDACTED]");
+        f.debug_struct("StoreDirs")
+            .field("data_dir", &self.data_dir)
+            .field("key_dir", &self.key_dir)
+            .field("database_url", &url(&self.database_url))
+            .field("keystore_url", &url(&self.keystore_url))
+            .finish()
+    }
 }
 
 /// `hush init`.

@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use hush_core::{NamespaceName, RESERVED_NAMESPACES, Scope, ScopeSet, SecretString};
 use hush_crypto::{AuditKey, KeyParseError, RootKey, TokenKey, random_id};
+use hush_store::postgres::{PgDataStore, PgKeyStore};
 use hush_store::sqlite::{DATA_FILE, KEYS_FILE, SqliteDataStore, SqliteKeyStore};
 use hush_store::{AuditAction, AuditEvent, DataStore, Installation, KeyStore, StoreError, TokenNamespaces};
 
@@ -36,6 +37,33 @@ pub struct OpenOptions {
     pub root_key: Option<SecretString>,
     /// Limits and retention.
     pub config: ServiceConfig,
+    /// A PostgreSQL URL for the data store instead of SQLite in `data_dir`.
+    pub database_url: Option<SecretString>,
+    /// A PostgreSQL URL for the key store instead of SQLite in `key_dir`.
+    pub keystore_url: Option<SecretString>,
+}
+
+impl OpenOptions {
+    /// SQLite stores in these directories, the root key from the key file.
+    pub fn in_dirs(data_dir: PathBuf, key_dir: PathBuf, config: ServiceConfig) -> Self {
+        OpenOptions { data_dir, key_dir, root_key: None, config, database_url: None, keystore_url: None }
+    }
+}
+
+/// Opens the key store: PostgreSQL if a URL is given, else SQLite in the key directory.
+async fn open_keys(opts: &OpenOptions) -> Result<Arc<dyn KeyStore>, OpenError> {
+    Ok(match &opts.keystore_url {
+        Some(url) => Arc::new(PgKeyStore::open(url.expose_secret()).await?),
+        None => Arc::new(SqliteKeyStore::open(&opts.key_dir.join(KEYS_FILE)).await?),
+    })
+}
+
+/// Opens the data store: PostgreSQL if a URL is given, else SQLite in the data directory.
+async fn open_data(opts: &OpenOptions, audit_key: &AuditKey) -> Result<Arc<dyn DataStore>, OpenError> {
+    Ok(match &opts.database_url {
+        Some(url) => Arc::new(PgDataStore::open(url.expose_secret(), audit_key.clone()).await?),
+        None => Arc::new(SqliteDataStore::open(&opts.data_dir.join(DATA_FILE), audit_key.clone()).await?),
+    })
 }
 
 /// An open service, and what the first start created, if this was it.
@@ -212,18 +240,36 @@ fn write_root_key(path: &Path, key: &RootKey) -> Result<(), OpenError> {
 
 /// Opens hush, initialising it on first start.
 pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
-    private_dir(&opts.data_dir)?;
-    private_dir(&opts.key_dir)?;
+    // SQLite stores are one process's: their directories are locked.
+    // PostgreSQL stores are shared by replicas; the key directory is then
+    // only where the root key file is (unless HUSH_ROOT_KEY gives it).
+    let (sqlite_data, sqlite_keys) = (opts.database_url.is_none(), opts.keystore_url.is_none());
+    if sqlite_data {
+        private_dir(&opts.data_dir)?;
+    }
+    if sqlite_keys || opts.root_key.is_none() {
+        private_dir(&opts.key_dir)?;
+    }
     let same_dir = fs::canonicalize(&opts.data_dir).ok() == fs::canonicalize(&opts.key_dir).ok();
-    if same_dir {
+    if same_dir && sqlite_data && sqlite_keys {
         tracing::warn!(dir = %opts.data_dir.display(),
             "the data store and the key store share one directory; a copy of it holds both, so keep them apart");
     }
-    let mut locks = vec![lock(&opts.data_dir, DATA_LOCK_FILE)?];
-    if !same_dir {
+    if let (Some(d), Some(k)) = (&opts.database_url, &opts.keystore_url)
+        && d.expose_secret() == k.expose_secret()
+    {
+        tracing::warn!(
+            "the data store and the key store share one PostgreSQL database; a copy of it holds both, so keep them apart"
+        );
+    }
+    let mut locks = Vec::new();
+    if sqlite_data {
+        locks.push(lock(&opts.data_dir, DATA_LOCK_FILE)?);
+    }
+    if sqlite_keys && !(same_dir && sqlite_data) {
         locks.push(lock(&opts.key_dir, KEYS_LOCK_FILE)?);
     }
-    let keys = SqliteKeyStore::open(&opts.key_dir.join(KEYS_FILE)).await?;
+    let keys = open_keys(&opts).await?;
     let key_file = opts.key_dir.join(ROOT_KEY_FILE);
 
     let (root, origin) = match &opts.root_key {
@@ -253,7 +299,7 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
         None => {
             // A fresh key store. Check the data store is fresh too before writing anything.
             let audit_key = AuditKey::generate().map_err(ServiceError::from)?;
-            let data = SqliteDataStore::open(&opts.data_dir.join(DATA_FILE), audit_key.clone()).await?;
+            let data = open_data(&opts, &audit_key).await?;
             if let Some(data_id) = data.installation_id().await? {
                 return Err(OpenError::KeysMissing {
                     data_dir: opts.data_dir.clone(),
@@ -283,7 +329,7 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
         }
     };
 
-    let data = SqliteDataStore::open(&opts.data_dir.join(DATA_FILE), audit_key.clone()).await?;
+    let data = open_data(&opts, &audit_key).await?;
     match data.installation_id().await? {
         Some(data_id) if data_id != installation.id => {
             return Err(OpenError::Mismatch {
@@ -304,7 +350,7 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
         }
         _ => {}
     }
-    let hush = Arc::new(Hush::new(Arc::new(data), Arc::new(keys), root, audit_key, token_key, opts.config, locks));
+    let hush = Arc::new(Hush::new(data, keys, root, audit_key, token_key, opts.config, locks));
     let first_start = match hush.data.installation_id().await? {
         Some(_) => {
             if !installation.completed {

@@ -31,6 +31,11 @@ pub use credentials::{Caller, Credentials, MAX_CONTEXT_LEN};
 pub use error::{Missing, ServiceError};
 pub use git_credentials::GitCredential;
 pub use hush::Hush;
+
+/// A PostgreSQL URL without its password, for messages.
+pub fn postgres_url_shown(url: &str) -> String {
+    hush_store::postgres::redacted_url(url)
+}
 pub use pagination::{DEFAULT_PAGE, MAX_PAGE};
 pub use registries::{RegistryCredentials, RegistryEntry, RegistryScope, RegistrySelector, RegistryTarget};
 pub use secrets::{ListSecrets, RevealedSecret, SecretPage};

@@ -16,6 +16,8 @@ fn options(dirs: &StoreDirs, config: ServiceConfig) -> OpenOptions {
         key_dir: dirs.key_dir.clone(),
         root_key: std::env::var("HUSH_ROOT_KEY").ok().filter(|k| !k.is_empty()).map(SecretString::new),
         config,
+        database_url: dirs.database_url.clone().map(SecretString::new),
+        keystore_url: dirs.keystore_url.clone().map(SecretString::new),
     }
 }
 
@@ -24,11 +26,22 @@ async fn open(dirs: &StoreDirs, config: ServiceConfig) -> anyhow::Result<Opened>
     bootstrap::open(options(dirs, config)).await.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
+/// A PostgreSQL URL without its password.
+fn hush_store_url(url: &str) -> String {
+    hush_service::postgres_url_shown(url)
+}
+
 /// What the first start created, on stdout, with the admin token alone on the last line.
 fn print_first_start(dirs: &StoreDirs, first: &FirstStart) {
     println!("hush initialised");
-    println!("  data store: {}", dirs.data_dir.display());
-    println!("  key store:  {}", dirs.key_dir.display());
+    match &dirs.database_url {
+        Some(url) => println!("  data store: {}", hush_store_url(url)),
+        None => println!("  data store: {}", dirs.data_dir.display()),
+    }
+    match &dirs.keystore_url {
+        Some(url) => println!("  key store:  {}", hush_store_url(url)),
+        None => println!("  key store:  {}", dirs.key_dir.display()),
+    }
     match &first.root_key_file {
         Some(file) => println!("  root key:   {} (keep it apart from backups of the data directory)", file.display()),
         None => println!("  root key:   from HUSH_ROOT_KEY"),
@@ -102,6 +115,9 @@ fn print_config(args: &ServeArgs) {
     println!("listen          = {}", args.listen);
     println!("data_dir        = {}", args.dirs.data_dir.display());
     println!("key_dir         = {}", args.dirs.key_dir.display());
+    let shown = |u: &Option<String>| u.as_deref().map_or_else(|| "(SQLite)".to_owned(), hush_store_url);
+    println!("database_url    = {}", shown(&args.dirs.database_url));
+    println!("keystore_url    = {}", shown(&args.dirs.keystore_url));
     println!("root_key        = {root}");
     println!("max_value_size  = {} bytes", args.max_value_size);
     println!("keep_versions   = {}", args.keep_versions);

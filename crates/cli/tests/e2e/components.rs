@@ -193,3 +193,30 @@ pub fn python_clients(test: &str) -> Option<PathBuf> {
     eprintln!("\n!!!!!!!! {message} !!!!!!!!\n");
     None
 }
+
+/// A fresh database on the test PostgreSQL server (`HUSH_TEST_POSTGRES_URL`,
+/// started by `scripts/test`), as a URL. Missing: a loud skip, or a failure in CI.
+pub fn postgres_database(test: &str) -> Option<String> {
+    let Ok(admin) = std::env::var("HUSH_TEST_POSTGRES_URL") else {
+        let message = format!(
+            "{test}: SKIPPED, not run: HUSH_TEST_POSTGRES_URL is not set (scripts/test starts a PostgreSQL server)"
+        );
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}; in CI it must run");
+        eprintln!("\n!!!!!!!! {message} !!!!!!!!\n");
+        return None;
+    };
+    let name =
+        format!("hush_e2e_{}_{}", std::process::id(), NEXT_DB.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+    run_ok(Command::new("psql").args([
+        "-q",
+        "-v",
+        "ON_ERROR_STOP=1",
+        &admin,
+        "-c",
+        &format!("CREATE DATABASE {name}"),
+    ]));
+    let (base, _) = admin.rsplit_once('/').expect("HUSH_TEST_POSTGRES_URL ends in /DATABASE");
+    Some(format!("{base}/{name}"))
+}
+
+static NEXT_DB: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);

@@ -29,15 +29,22 @@ impl Hush {
 
     /// `hush init` in a fresh directory; the admin token is the last line of stdout.
     pub fn init() -> Hush {
+        Hush::init_with(&[])
+    }
+
+    /// `hush init` with these variables (PostgreSQL URLs, say).
+    pub fn init_with(env: &[(&str, &str)]) -> Hush {
         let dir = tempfile::tempdir().unwrap();
-        let out = Command::new(HUSH)
-            .args(["init", "--data-dir"])
+        let mut cmd = Command::new(HUSH);
+        cmd.args(["init", "--data-dir"])
             .arg(dir.path().join("data"))
             .arg("--key-dir")
             .arg(dir.path().join("keys"))
-            .env_remove("HUSH_ROOT_KEY")
-            .output()
-            .unwrap();
+            .env_remove("HUSH_ROOT_KEY");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let out = cmd.output().unwrap();
         assert!(out.status.success(), "init failed: {}", String::from_utf8_lossy(&out.stderr));
         let stdout = String::from_utf8(out.stdout).unwrap();
         let token = stdout.lines().last().unwrap().to_owned();
@@ -146,23 +153,7 @@ impl Hush {
 
     /// The CLI with another token.
     pub fn cli_as(&self, token: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        let mut child = Command::new(HUSH)
-            .args(args)
-            .env("HUSH_ADDR", &self.addr)
-            .env("HUSH_TOKEN", token)
-            .env_remove("HUSH_NAMESPACE")
-            .env_remove("HUSH_LOG")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut input = child.stdin.take().unwrap();
-        if let Some(bytes) = stdin {
-            input.write_all(bytes).unwrap();
-        }
-        drop(input);
-        child.wait_with_output().unwrap()
+        cli_at(&self.addr, token, args, stdin)
     }
 
     /// A token with these scopes in these namespaces (via the CLI).
@@ -215,6 +206,27 @@ impl Drop for Hush {
             let _ = c.wait();
         }
     }
+}
+
+/// The CLI against the server at `addr` with `token` (HUSH_ADDR, HUSH_TOKEN).
+pub fn cli_at(addr: &str, token: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(HUSH)
+        .args(args)
+        .env("HUSH_ADDR", addr)
+        .env("HUSH_TOKEN", token)
+        .env_remove("HUSH_NAMESPACE")
+        .env_remove("HUSH_LOG")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    if let Some(bytes) = stdin {
+        input.write_all(bytes).unwrap();
+    }
+    drop(input);
+    child.wait_with_output().unwrap()
 }
 
 /// Exit code and both streams, for assertion messages.

@@ -17,6 +17,7 @@ mod hygiene;
 mod inject;
 mod registries;
 mod registry_clients;
+mod replicas;
 mod startup;
 mod tokens;
 mod workflows;

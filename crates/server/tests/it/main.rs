@@ -10,14 +10,9 @@ use tower::ServiceExt;
 
 async fn router() -> (axum::Router, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let opened = open(OpenOptions {
-        data_dir: dir.path().join("data"),
-        key_dir: dir.path().join("keys"),
-        root_key: None,
-        config: ServiceConfig::default(),
-    })
-    .await
-    .unwrap();
+    let opened = open(OpenOptions::in_dirs(dir.path().join("data"), dir.path().join("keys"), ServiceConfig::default()))
+        .await
+        .unwrap();
     (app(AppState::new(opened.hush)), dir)
 }
 

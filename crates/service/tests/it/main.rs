@@ -15,14 +15,9 @@ struct Fixture {
 
 async fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
-    let opened = open(OpenOptions {
-        data_dir: dir.path().join("data"),
-        key_dir: dir.path().join("keys"),
-        root_key: None,
-        config: ServiceConfig::default(),
-    })
-    .await
-    .unwrap();
+    let opened = open(OpenOptions::in_dirs(dir.path().join("data"), dir.path().join("keys"), ServiceConfig::default()))
+        .await
+        .unwrap();
     let admin = Credentials::bearer(opened.first_start.unwrap().admin_token);
     Fixture { _dir: dir, hush: opened.hush, admin }
 }

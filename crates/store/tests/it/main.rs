@@ -62,12 +62,12 @@ macro_rules! on_both_backends {
         mod $name {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
-                super::$name(crate::sqlite_fixture().await).await;
+                super::$name($crate::sqlite_fixture().await).await;
             }
 
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
-                if let Some(f) = crate::postgres_fixture(concat!(module_path!(), "::", stringify!($name))).await {
+                if let Some(f) = $crate::postgres_fixture(concat!(module_path!(), "::", stringify!($name))).await {
                     super::$name(f).await;
                 }
             }
