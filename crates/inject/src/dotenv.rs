@@ -189,7 +189,8 @@ mod tests {
             ("1BAD=hunter2", "line 1: the key"),
             ("A=\"hunter2\n", "line 1: the quoted value is not closed"),
             ("A='hunter2' x", "line 1: unexpected text"),
-            ("\n\nA=vault://hunter2", "line 3: vault:// references are not supported yet"),
+            ("\n\nA=vault://hunter2", "line 3: vault:// reference is malformed: name a field"),
+            ("A=op://hunter2/x/y", "line 1: op:// references are not supported yet"),
         ];
         for (text, want) in table {
             let message = parse(text).unwrap_err().to_string();

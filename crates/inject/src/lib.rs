@@ -4,6 +4,7 @@
 //!   (with an optional `?cacheKey=`);
 //! - [`resolver`]: turning a reference into its value, `hush://` through the
 //!   REST client;
+//! - [`vault`]: `vault://` from Vault or OpenBao (KV v2);
 //! - [`cache_key`]: keys that follow a secret's value without revealing it;
 //! - [`dotenv`]: `--env-file` files whose values may be references;
 //! - [`process`]: running a child with values injected and its output scrubbed
@@ -16,6 +17,7 @@ pub mod dotenv;
 pub mod process;
 pub mod reference;
 pub mod resolver;
+pub mod vault;
 
 pub use reference::{Reference, ReferenceError, Source};
 pub use resolver::{ResolveError, Resolver};

@@ -1,5 +1,6 @@
 //! Parsing secret references: `hush://[ns/]name[#field]`, `env://NAME`,
-//! `file://PATH`, `cmd://COMMAND`, each optionally ending in `?cacheKey=K`.
+//! `file://PATH`, `cmd://COMMAND`, `vault://[mount/]path#field` and
+//! Dagger's `vault://path.field`, each optionally ending in `?cacheKey=K`.
 //!
 //! Errors never quote the text they were given: a user who passes a value
 //! where a reference belongs (`--env TOKEN=hunter2`) must not see it echoed
@@ -12,10 +13,12 @@ use std::fmt;
 #[non_exhaustive]
 pub enum ReferenceError {
     /// There is no `scheme://`.
-    #[error("not a reference: expected SCHEME://…, e.g. env://NAME, file://PATH, cmd://COMMAND or hush://NAME")]
+    #[error(
+        "not a reference: expected SCHEME://…, e.g. env://NAME, file://PATH, cmd://COMMAND, vault://PATH#FIELD or hush://NAME"
+    )]
     NotAReference,
     /// The scheme is not one hush knows.
-    #[error("unknown reference scheme {0:?} (known: hush, env, file, cmd)")]
+    #[error("unknown reference scheme {0:?} (known: hush, env, file, cmd, vault)")]
     UnknownScheme(String),
     /// A scheme hush knows of but cannot resolve yet.
     #[error("{0}:// references are not supported yet")]
@@ -26,6 +29,9 @@ pub enum ReferenceError {
     /// A `hush://` reference whose namespace, name or field is malformed.
     #[error("hush:// reference is malformed: {0}")]
     BadHushReference(String),
+    /// A `vault://` reference without a field, or with an empty segment.
+    #[error("vault:// reference is malformed: {0}")]
+    BadVaultReference(&'static str),
 }
 
 /// Where a secret value comes from.
@@ -39,6 +45,9 @@ pub enum Source {
     File(String),
     /// The standard output of `sh -c COMMAND`.
     Command(String),
+    /// A field of a Vault/OpenBao KV v2 secret. `mount: None` is
+    /// `VAULT_PATH_PREFIX`, else `secret`, when resolved.
+    Vault { mount: Option<String>, path: String, field: String },
 }
 
 /// A parsed reference.
@@ -65,7 +74,7 @@ impl Reference {
             "env" => Source::Env(non_empty("env", body)?.to_owned()),
             "file" => Source::File(non_empty("file", body)?.to_owned()),
             "cmd" => Source::Command(non_empty("cmd", body)?.to_owned()),
-            "vault" => return Err(ReferenceError::Unsupported("vault")),
+            "vault" => parse_vault(body)?,
             "op" => return Err(ReferenceError::Unsupported("op")),
             other if is_scheme_like(other) => return Err(ReferenceError::UnknownScheme(other.to_owned())),
             _ => return Err(ReferenceError::NotAReference),
@@ -92,6 +101,36 @@ fn is_scheme_like(s: &str) -> bool {
 
 fn non_empty<'a>(scheme: &'static str, body: &'a str) -> Result<&'a str, ReferenceError> {
     if body.is_empty() { Err(ReferenceError::Empty(scheme)) } else { Ok(body) }
+}
+
+/// `[mount/]path#field`: with `#`, a first segment before at least one
+/// more is the mount. Dagger's `path.field`: the field after the last dot,
+/// the mount from the environment.
+fn parse_vault(body: &str) -> Result<Source, ReferenceError> {
+    let (mount, path, field) = match body.split_once('#') {
+        Some((path, field)) => match path.split_once('/') {
+            Some((mount, rest)) if !rest.is_empty() => (Some(mount.to_owned()), rest, field),
+            _ => (None, path, field),
+        },
+        None => match body.rsplit_once('.') {
+            Some((path, field)) => (None, path, field),
+            None => {
+                return Err(ReferenceError::BadVaultReference(
+                    "name a field: vault://mount/path#field or vault://path.field",
+                ));
+            }
+        },
+    };
+    if field.is_empty() {
+        return Err(ReferenceError::BadVaultReference("the field is empty"));
+    }
+    if path.is_empty() || path.split('/').any(|s| s.is_empty() || s == "." || s == "..") {
+        return Err(ReferenceError::BadVaultReference("the path has an empty, . or .. segment"));
+    }
+    if mount.as_deref().is_some_and(|m| m.is_empty() || m == "." || m == "..") {
+        return Err(ReferenceError::BadVaultReference("the mount is empty"));
+    }
+    Ok(Source::Vault { mount, path: path.to_owned(), field: field.to_owned() })
 }
 
 fn parse_hush(body: &str) -> Result<Source, ReferenceError> {
@@ -141,6 +180,10 @@ impl fmt::Display for Reference {
                 let program = command.split_whitespace().next().unwrap_or("");
                 write!(f, "cmd://{program} …")
             }
+            Source::Vault { mount, path, field } => match mount {
+                Some(m) => write!(f, "vault://{m}/{path}#{field}"),
+                None => write!(f, "vault://{path}#{field}"),
+            },
         }
     }
 }
@@ -176,6 +219,22 @@ mod tests {
             ("cmd://pass show ci/token", Source::Command("pass show ci/token".into()), None),
             ("env://A?cacheKey=v1", Source::Env("A".into()), Some("v1")),
             ("cmd://echo a?b?cacheKey=k", Source::Command("echo a?b".into()), Some("k")),
+            (
+                "vault://secret/app/db#password",
+                Source::Vault { mount: Some("secret".into()), path: "app/db".into(), field: "password".into() },
+                None,
+            ),
+            ("vault://db#password", Source::Vault { mount: None, path: "db".into(), field: "password".into() }, None),
+            (
+                "vault://app/db.password",
+                Source::Vault { mount: None, path: "app/db".into(), field: "password".into() },
+                None,
+            ),
+            (
+                "vault://kv/a.b/c#f?cacheKey=z",
+                Source::Vault { mount: Some("kv".into()), path: "a.b/c".into(), field: "f".into() },
+                Some("z"),
+            ),
         ];
         for (text, source, key) in table {
             let r = Reference::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -191,7 +250,11 @@ mod tests {
             ("s3cr3t://hunter2", "unknown reference scheme \"s3cr3t\""),
             ("pass word://hunter2", "not a reference"),
             ("env://", "nothing after"),
-            ("vault://kv/hunter2#password", "vault:// references are not supported yet"),
+            ("vault://kv/hunter2", "name a field"),
+            ("vault://kv/hunter2#", "field is empty"),
+            ("vault://kv//hunter2#f", "empty, . or .."),
+            ("vault://kv/../hunter2#f", "empty, . or .."),
+            ("op://vault/hunter2/field", "op:// references are not supported yet"),
             ("hush://hunter2 x", "malformed"),
             ("hush://ns/hunter2#", "field"),
         ];

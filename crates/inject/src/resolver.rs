@@ -1,5 +1,5 @@
 //! Turning references into values: reading the environment or a file,
-//! running a command, or asking the hush server.
+//! running a command, or asking the hush server or Vault/OpenBao.
 
 use std::io::Read;
 use std::os::unix::ffi::OsStringExt;
@@ -60,6 +60,14 @@ pub enum ResolveError {
         #[source]
         source: Box<ClientError>,
     },
+    /// Vault or OpenBao refused, failed, or is not configured.
+    #[error("{reference}: {reason}")]
+    Vault {
+        /// The reference, as shown in messages.
+        reference: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The secret has no such field.
     #[error("{reference}: the secret has no field {field:?} (it has: {available})")]
     NoField {
@@ -105,6 +113,9 @@ impl Resolver {
             },
             Source::File(path) => read_file(reference, &expand_home(reference, path)?),
             Source::Command(command) => run_command(reference, command).await,
+            Source::Vault { mount, path, field } => {
+                crate::vault::read(&reference.to_string(), mount.as_deref(), path, field).await
+            }
             Source::Hush { namespace, name, field } => {
                 let client = self.client.as_ref().ok_or_else(|| ResolveError::NoServer(reference.to_string()))?;
                 let namespace = namespace.as_deref().unwrap_or(&self.namespace);

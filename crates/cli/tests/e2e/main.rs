@@ -20,4 +20,5 @@ mod registry_clients;
 mod replicas;
 mod startup;
 mod tokens;
+mod vault;
 mod workflows;
