@@ -371,6 +371,26 @@ pub struct StoreDirs {
     /// without it, SQLite in --key-dir.
     #[arg(long, env = "HUSH_KEYSTORE_URL", hide_env_values = true)]
     pub keystore_url: Option<String>,
+    /// Keep the root key out of hush: wrap every key with an external KMS (Vault/OpenBao Transit;
+    /// token from VAULT_TOKEN).
+    #[arg(long, env = "HUSH_KMS", value_enum)]
+    pub kms: Option<KmsKind>,
+    /// The KMS address (http(s)://host:port); default VAULT_ADDR.
+    #[arg(long, env = "HUSH_KMS_ADDR", requires = "kms")]
+    pub kms_addr: Option<String>,
+    /// The Transit key's name.
+    #[arg(long, env = "HUSH_KMS_KEY", requires = "kms")]
+    pub kms_key: Option<String>,
+    /// The Transit mount.
+    #[arg(long, env = "HUSH_KMS_MOUNT", default_value = "transit")]
+    pub kms_mount: String,
+}
+
+/// External key management services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum KmsKind {
+    /// Vault or OpenBao Transit (transit/encrypt and transit/decrypt).
+    Transit,
 }
 
 impl std::fmt::Debug for StoreDirs {
@@ -382,6 +402,9 @@ impl std::fmt::Debug for StoreDirs {
             .field("key_dir", &self.key_dir)
             .field("database_url", &url(&self.database_url))
             .field("keystore_url", &url(&self.keystore_url))
+            .field("kms", &self.kms)
+            .field("kms_addr", &self.kms_addr)
+            .field("kms_key", &self.kms_key)
             .finish()
     }
 }

@@ -15,7 +15,9 @@ use crate::{RandomError, RootKey};
 /// The `prev_mac` of the first event.
 pub const AUDIT_GENESIS: [u8; 32] = [0; 32];
 
-const BINDING: &[u8] = b"hush/audit-key/v1";
+/// What the wrapped audit key is bound to.
+pub const AUDIT_KEY_BINDING: &[u8] = b"hush/audit-key/v1";
+const BINDING: &[u8] = AUDIT_KEY_BINDING;
 
 /// Key for the audit MAC chain. Prints as `[REDACTED]`.
 #[derive(Clone)]
@@ -35,6 +37,16 @@ impl AuditKey {
     /// Unwraps a stored key. Failing here is how a wrong root key is detected at start.
     pub fn unwrap(root: &RootKey, wrapped: &[u8]) -> Result<Self, OpenError> {
         MacKey::unwrap(root, wrapped, BINDING).map(Self)
+    }
+
+    /// The key's bytes, for wrapping by an external KMS (never stored as they are).
+    pub fn raw(&self) -> &[u8; 32] {
+        self.0.raw()
+    }
+
+    /// A key unwrapped by an external KMS.
+    pub fn from_raw(bytes: zeroize::Zeroizing<[u8; 32]>) -> Self {
+        Self(MacKey::from_raw(bytes))
     }
 
     /// The MAC linking `event` to its predecessor.

@@ -13,7 +13,7 @@ use crate::{RandomError, RootKey, VersionIdentity, random_bytes};
 pub struct DataKey(Zeroizing<[u8; 32]>);
 
 /// What a wrapped data key is bound to: its namespace and version.
-fn binding(namespace_id: &str, key_version: u32) -> Vec<u8> {
+pub fn data_key_binding(namespace_id: &str, key_version: u32) -> Vec<u8> {
     let mut b = b"hush/data-key/v1\0".to_vec();
     b.extend_from_slice(namespace_id.as_bytes());
     b.push(0);
@@ -41,12 +41,22 @@ impl DataKey {
 
     /// Wraps this key under `root` for storage in the key store.
     pub fn wrap(&self, root: &RootKey, namespace_id: &str, key_version: u32) -> Result<Vec<u8>, RandomError> {
-        root.wrap(&self.0, &binding(namespace_id, key_version))
+        root.wrap(&self.0, &data_key_binding(namespace_id, key_version))
     }
 
     /// Unwraps a stored key; fails if it belongs to another namespace or version, or another root key.
     pub fn unwrap(root: &RootKey, wrapped: &[u8], namespace_id: &str, key_version: u32) -> Result<Self, OpenError> {
-        root.unwrap(wrapped, &binding(namespace_id, key_version)).map(Self)
+        root.unwrap(wrapped, &data_key_binding(namespace_id, key_version)).map(Self)
+    }
+
+    /// The key's bytes, for wrapping by an external KMS (never stored as they are).
+    pub fn raw(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// A key unwrapped by an external KMS.
+    pub fn from_raw(bytes: Zeroizing<[u8; 32]>) -> Self {
+        Self(bytes)
     }
 
     /// Encrypts one secret version.

@@ -24,12 +24,12 @@ mod mac_key;
 mod root_key;
 pub mod token;
 
-pub use audit_key::{AUDIT_GENESIS, AuditKey};
-pub use data_key::DataKey;
+pub use audit_key::{AUDIT_GENESIS, AUDIT_KEY_BINDING, AuditKey};
+pub use data_key::{DataKey, data_key_binding};
 pub use envelope::OpenError;
 pub use identity::VersionIdentity;
 pub use root_key::{KeyParseError, RootKey};
-pub use token::TokenKey;
+pub use token::{TOKEN_KEY_BINDING, TokenKey};
 
 /// Fills `buf` from the operating system's CSPRNG.
 ///

@@ -30,6 +30,14 @@ impl MacKey {
         root.unwrap(wrapped, binding).map(Self)
     }
 
+    pub(crate) fn raw(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    pub(crate) fn from_raw(bytes: Zeroizing<[u8; 32]>) -> Self {
+        Self(bytes)
+    }
+
     /// HMAC over the concatenation of `parts`.
     pub(crate) fn mac(&self, parts: &[&[u8]]) -> [u8; 32] {
         let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(self.0.as_slice()).expect("HMAC takes any key length");

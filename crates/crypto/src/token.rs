@@ -27,7 +27,9 @@ use crate::{RandomError, RootKey, hex, random_bytes};
 pub const PREFIX: &str = "hush_";
 const ID_LEN: usize = 16;
 const SECRET_LEN: usize = 43;
-const BINDING: &[u8] = b"hush/token-key/v1";
+/// What the wrapped token key is bound to.
+pub const TOKEN_KEY_BINDING: &[u8] = b"hush/token-key/v1";
+const BINDING: &[u8] = TOKEN_KEY_BINDING;
 const HASH_TAG: &[u8] = b"hush/token-hash/v1\0";
 const RECORD_TAG: &[u8] = b"hush/token-record/v1\0";
 
@@ -78,6 +80,16 @@ impl TokenKey {
     /// Unwraps a stored key.
     pub fn unwrap(root: &RootKey, wrapped: &[u8]) -> Result<Self, OpenError> {
         MacKey::unwrap(root, wrapped, BINDING).map(Self)
+    }
+
+    /// The key's bytes, for wrapping by an external KMS (never stored as they are).
+    pub fn raw(&self) -> &[u8; 32] {
+        self.0.raw()
+    }
+
+    /// A key unwrapped by an external KMS.
+    pub fn from_raw(bytes: zeroize::Zeroizing<[u8; 32]>) -> Self {
+        Self(MacKey::from_raw(bytes))
     }
 
     /// What the store keeps in place of the token.

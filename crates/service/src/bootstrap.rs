@@ -12,11 +12,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use hush_core::{NamespaceName, RESERVED_NAMESPACES, Scope, ScopeSet, SecretString};
-use hush_crypto::{AuditKey, KeyParseError, RootKey, TokenKey, random_id};
+use hush_crypto::{AUDIT_KEY_BINDING, AuditKey, KeyParseError, RootKey, TOKEN_KEY_BINDING, TokenKey, random_id};
 use hush_store::postgres::{PgDataStore, PgKeyStore};
 use hush_store::sqlite::{DATA_FILE, KEYS_FILE, SqliteDataStore, SqliteKeyStore};
 use hush_store::{AuditAction, AuditEvent, DataStore, Installation, KeyStore, StoreError, TokenNamespaces};
 
+use crate::key_wrapper::{KeyWrapper, TransitConfig, WrapError};
 use crate::{Hush, ServiceConfig, ServiceError};
 
 /// File name of the root key inside the key directory.
@@ -41,12 +42,14 @@ pub struct OpenOptions {
     pub database_url: Option<SecretString>,
     /// A PostgreSQL URL for the key store instead of SQLite in `key_dir`.
     pub keystore_url: Option<SecretString>,
+    /// An external KMS (Vault/OpenBao Transit) in place of a root key.
+    pub kms: Option<TransitConfig>,
 }
 
 impl OpenOptions {
     /// SQLite stores in these directories, the root key from the key file.
     pub fn in_dirs(data_dir: PathBuf, key_dir: PathBuf, config: ServiceConfig) -> Self {
-        OpenOptions { data_dir, key_dir, root_key: None, config, database_url: None, keystore_url: None }
+        OpenOptions { data_dir, key_dir, root_key: None, config, database_url: None, keystore_url: None, kms: None }
     }
 }
 
@@ -130,6 +133,9 @@ pub enum OpenError {
         /// Key directory.
         key_dir: PathBuf,
     },
+    /// The KMS could not be reached or refused.
+    #[error("cannot use {0}; refusing to start")]
+    Kms(String),
     /// The data store and key store belong to different installations.
     #[error(
         "the data store in {data_dir} belongs to installation {data_id} but the key store in {key_dir} belongs to {key_id}"
@@ -247,7 +253,7 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
     if sqlite_data {
         private_dir(&opts.data_dir)?;
     }
-    if sqlite_keys || opts.root_key.is_none() {
+    if sqlite_keys || (opts.root_key.is_none() && opts.kms.is_none()) {
         private_dir(&opts.key_dir)?;
     }
     let same_dir = fs::canonicalize(&opts.data_dir).ok() == fs::canonicalize(&opts.key_dir).ok();
@@ -272,28 +278,43 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
     let keys = open_keys(&opts).await?;
     let key_file = opts.key_dir.join(ROOT_KEY_FILE);
 
-    let (root, origin) = match &opts.root_key {
-        Some(text) => (
-            Some(
-                RootKey::from_base64(text.expose_secret())
-                    .map_err(|source| OpenError::RootKeyInvalid { origin: "HUSH_ROOT_KEY".into(), source })?,
-            ),
-            "HUSH_ROOT_KEY".to_owned(),
+    // The wrapping key: the KMS when one is configured (no root key anywhere
+    // on disk), else the root key from HUSH_ROOT_KEY or the key file.
+    let (wrapper, origin) = match &opts.kms {
+        Some(config) => (
+            Some(KeyWrapper::transit(config.clone()).map_err(|e| OpenError::Kms(e.to_string()))?),
+            format!("the KMS (transit key {} at {})", config.key, config.addr),
         ),
-        None => (read_root_key(&key_file)?, key_file.display().to_string()),
+        None => match &opts.root_key {
+            Some(text) => (
+                Some(KeyWrapper::Local(
+                    RootKey::from_base64(text.expose_secret())
+                        .map_err(|source| OpenError::RootKeyInvalid { origin: "HUSH_ROOT_KEY".into(), source })?,
+                )),
+                "HUSH_ROOT_KEY".to_owned(),
+            ),
+            None => (read_root_key(&key_file)?.map(KeyWrapper::Local), key_file.display().to_string()),
+        },
     };
 
     let (installation, audit_key, token_key, root, new_key_file) = match keys.installation().await? {
         Some(installation) => {
-            let root = root
+            let root = wrapper
                 .ok_or_else(|| OpenError::RootKeyMissing { key_dir: opts.key_dir.clone(), file: key_file.clone() })?;
-            let wrong_key = || OpenError::WrongRootKey {
-                origin: origin.clone(),
-                fingerprint: root.fingerprint(),
-                key_dir: opts.key_dir.clone(),
+            let refused = |e: WrapError| match e {
+                WrapError::Kms(reason) => OpenError::Kms(reason),
+                _ => OpenError::WrongRootKey {
+                    origin: origin.clone(),
+                    fingerprint: root.describe(),
+                    key_dir: opts.key_dir.clone(),
+                },
             };
-            let audit_key = AuditKey::unwrap(&root, &installation.wrapped_audit_key).map_err(|_| wrong_key())?;
-            let token_key = TokenKey::unwrap(&root, &installation.wrapped_token_key).map_err(|_| wrong_key())?;
+            let audit_key = AuditKey::from_raw(
+                root.unwrap(&installation.wrapped_audit_key, AUDIT_KEY_BINDING).await.map_err(refused)?,
+            );
+            let token_key = TokenKey::from_raw(
+                root.unwrap(&installation.wrapped_token_key, TOKEN_KEY_BINDING).await.map_err(refused)?,
+            );
             (installation, audit_key, token_key, root, None)
         }
         None => {
@@ -309,21 +330,22 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
             }
             // Dropped here; its writer thread ends with it.
             drop(data);
-            let (root, written) = match root {
-                Some(root) => (root, None),
-                None => {
-                    let root = RootKey::generate().map_err(ServiceError::from)?;
-                    write_root_key(&key_file, &root)?;
-                    (root, Some(key_file.clone()))
-                }
-            };
             let token_key = TokenKey::generate().map_err(ServiceError::from)?;
+            let kms_error = |e: WrapError| OpenError::Kms(e.to_string());
+            // With a KMS, wrap first: an unusable KMS must fail before a root key file is written.
+            let (root, written) = match wrapper {
+                Some(w) => (w, None),
+                None => (KeyWrapper::Local(RootKey::generate().map_err(ServiceError::from)?), Some(key_file.clone())),
+            };
             let installation = Installation {
                 id: random_id().map_err(ServiceError::from)?,
-                wrapped_audit_key: audit_key.wrap(&root).map_err(ServiceError::from)?,
-                wrapped_token_key: token_key.wrap(&root).map_err(ServiceError::from)?,
+                wrapped_audit_key: root.wrap(audit_key.raw(), AUDIT_KEY_BINDING).await.map_err(kms_error)?,
+                wrapped_token_key: root.wrap(token_key.raw(), TOKEN_KEY_BINDING).await.map_err(kms_error)?,
                 completed: false,
             };
+            if let (Some(path), KeyWrapper::Local(key)) = (&written, &root) {
+                write_root_key(path, key)?;
+            }
             keys.initialize(&installation).await?;
             (installation, audit_key, token_key, root, written)
         }

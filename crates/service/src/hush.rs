@@ -5,7 +5,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use hush_core::{NamespaceName, Scope};
-use hush_crypto::{RootKey, TokenKey, token};
+use hush_crypto::{TokenKey, token};
+
+use crate::key_wrapper::KeyWrapper;
 use hush_store::{
     AuditAction, AuditEvent, DataStore, KeyStore, Mutation, NamespaceRecord, TokenRecord, WriteRequest, now_millis,
 };
@@ -23,7 +25,7 @@ const RECORD_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 pub struct Hush {
     pub(crate) data: Arc<dyn DataStore>,
     pub(crate) keys: Arc<dyn KeyStore>,
-    pub(crate) root: RootKey,
+    pub(crate) root: KeyWrapper,
     pub(crate) audit_key: hush_crypto::AuditKey,
     pub(crate) token_key: TokenKey,
     pub(crate) key_cache: KeyCache,
@@ -64,7 +66,7 @@ impl Hush {
     pub(crate) fn new(
         data: Arc<dyn DataStore>,
         keys: Arc<dyn KeyStore>,
-        root: RootKey,
+        root: KeyWrapper,
         audit_key: hush_crypto::AuditKey,
         token_key: TokenKey,
         config: ServiceConfig,
@@ -89,9 +91,9 @@ impl Hush {
         &self.config
     }
 
-    /// The root key's public fingerprint.
+    /// The root key's public fingerprint, or the KMS key that wraps in its place.
     pub fn root_key_fingerprint(&self) -> String {
-        self.root.fingerprint()
+        self.root.describe()
     }
 
     /// A new audit event for a call.

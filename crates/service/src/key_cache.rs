@@ -8,7 +8,9 @@
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
 
-use hush_crypto::{DataKey, RootKey};
+use hush_crypto::{DataKey, data_key_binding};
+
+use crate::key_wrapper::KeyWrapper;
 use hush_store::KeyStore;
 
 use crate::ServiceError;
@@ -32,10 +34,11 @@ pub(crate) struct MissingKey {
 
 /// A wrapped key failed to unwrap under the root key.
 #[derive(Debug, thiserror::Error)]
-#[error("data key {version} of namespace {namespace_id} does not unwrap under the root key")]
+#[error("data key {version} of namespace {namespace_id} does not unwrap: {reason}")]
 pub(crate) struct UnwrapFailed {
     namespace_id: String,
     version: u32,
+    reason: String,
 }
 
 impl KeyCache {
@@ -43,7 +46,7 @@ impl KeyCache {
     pub(crate) async fn key(
         &self,
         store: &dyn KeyStore,
-        root: &RootKey,
+        root: &KeyWrapper,
         namespace_id: &str,
         version: u32,
     ) -> Result<Arc<DataKey>, ServiceError> {
@@ -54,14 +57,14 @@ impl KeyCache {
             .namespace_key(namespace_id, version)
             .await?
             .ok_or_else(|| ServiceError::internal(MissingKey { namespace_id: namespace_id.to_owned(), version }))?;
-        self.insert(root, namespace_id, version, &wrapped)
+        self.insert(root, namespace_id, version, &wrapped).await
     }
 
     /// The namespace's current key version and key (for new writes).
     pub(crate) async fn current(
         &self,
         store: &dyn KeyStore,
-        root: &RootKey,
+        root: &KeyWrapper,
         namespace_id: &str,
     ) -> Result<(u32, Arc<DataKey>), ServiceError> {
         let known = self.current.read().unwrap_or_else(|e| e.into_inner()).get(namespace_id).copied();
@@ -72,23 +75,28 @@ impl KeyCache {
             .current_namespace_key(namespace_id)
             .await?
             .ok_or_else(|| ServiceError::internal(MissingKey { namespace_id: namespace_id.to_owned(), version: 0 }))?;
-        let key = self.insert(root, namespace_id, version, &wrapped)?;
+        let key = self.insert(root, namespace_id, version, &wrapped).await?;
         if !self.destroyed.read().unwrap_or_else(|e| e.into_inner()).contains(namespace_id) {
             self.current.write().unwrap_or_else(|e| e.into_inner()).insert(namespace_id.to_owned(), version);
         }
         Ok((version, key))
     }
 
-    fn insert(
+    async fn insert(
         &self,
-        root: &RootKey,
+        root: &KeyWrapper,
         namespace_id: &str,
         version: u32,
         wrapped: &[u8],
     ) -> Result<Arc<DataKey>, ServiceError> {
-        let key = DataKey::unwrap(root, wrapped, namespace_id, version)
-            .map_err(|_| ServiceError::internal(UnwrapFailed { namespace_id: namespace_id.to_owned(), version }))?;
-        let key = Arc::new(key);
+        let raw = root.unwrap(wrapped, &data_key_binding(namespace_id, version)).await.map_err(|e| {
+            ServiceError::internal(UnwrapFailed {
+                namespace_id: namespace_id.to_owned(),
+                version,
+                reason: e.to_string(),
+            })
+        })?;
+        let key = Arc::new(DataKey::from_raw(raw));
         let mut keys = self.keys.write().unwrap_or_else(|e| e.into_inner());
         if !self.destroyed.read().unwrap_or_else(|e| e.into_inner()).contains(namespace_id) {
             keys.insert((namespace_id.to_owned(), version), key.clone());

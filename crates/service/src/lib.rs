@@ -18,6 +18,7 @@ mod error;
 mod git_credentials;
 mod hush;
 mod key_cache;
+mod key_wrapper;
 mod namespaces;
 mod pagination;
 mod registries;
@@ -31,6 +32,7 @@ pub use credentials::{Caller, Credentials, MAX_CONTEXT_LEN};
 pub use error::{Missing, ServiceError};
 pub use git_credentials::GitCredential;
 pub use hush::Hush;
+pub use key_wrapper::{KeyWrapper, TransitConfig};
 
 /// A PostgreSQL URL without its password, for messages.
 pub fn postgres_url_shown(url: &str) -> String {

@@ -49,7 +49,12 @@ impl Hush {
         let mut audit = audit;
         audit.namespace_id = Some(record.id.clone());
         let key = DataKey::generate()?;
-        self.keys.put_namespace_key(&record.id, 1, &key.wrap(&self.root, &record.id, 1)?).await?;
+        let wrapped = self
+            .root
+            .wrap(key.raw(), &hush_crypto::data_key_binding(&record.id, 1))
+            .await
+            .map_err(ServiceError::internal)?;
+        self.keys.put_namespace_key(&record.id, 1, &wrapped).await?;
         let written =
             self.data.write(WriteRequest { mutation: Mutation::CreateNamespace(record.clone()), audit }).await;
         match written {

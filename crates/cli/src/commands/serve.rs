@@ -5,25 +5,44 @@ use std::time::Duration;
 
 use anyhow::Context;
 use hush_core::SecretString;
-use hush_service::ServiceConfig;
 use hush_service::bootstrap::{self, FirstStart, OpenOptions, Opened};
+use hush_service::{ServiceConfig, TransitConfig};
 
-use crate::args::{InitArgs, ServeArgs, StoreDirs};
+use crate::args::{InitArgs, KmsKind, ServeArgs, StoreDirs};
+use crate::exit_code::usage;
 
-fn options(dirs: &StoreDirs, config: ServiceConfig) -> OpenOptions {
-    OpenOptions {
+/// The KMS settings, if `--kms` is given: address, key and VAULT_TOKEN are then required.
+fn kms(dirs: &StoreDirs) -> anyhow::Result<Option<TransitConfig>> {
+    let Some(KmsKind::Transit) = dirs.kms else { return Ok(None) };
+    let addr = dirs.kms_addr.clone().or_else(|| std::env::var("VAULT_ADDR").ok()).filter(|a| !a.is_empty());
+    let Some(addr) = addr else { return usage("--kms transit needs --kms-addr (or VAULT_ADDR)") };
+    if !(addr.starts_with("http://") || addr.starts_with("https://")) {
+        return usage("--kms-addr must be an http:// or https:// URL");
+    }
+    let Some(key) = dirs.kms_key.clone().filter(|k| !k.is_empty()) else {
+        return usage("--kms transit needs --kms-key (the Transit key's name)");
+    };
+    let Some(token) = std::env::var("VAULT_TOKEN").ok().filter(|t| !t.is_empty()) else {
+        return usage("--kms transit needs VAULT_TOKEN (a token that may use transit/encrypt and transit/decrypt)");
+    };
+    Ok(Some(TransitConfig { addr, mount: dirs.kms_mount.clone(), key, token: SecretString::new(token) }))
+}
+
+fn options(dirs: &StoreDirs, config: ServiceConfig) -> anyhow::Result<OpenOptions> {
+    Ok(OpenOptions {
         data_dir: dirs.data_dir.clone(),
         key_dir: dirs.key_dir.clone(),
         root_key: std::env::var("HUSH_ROOT_KEY").ok().filter(|k| !k.is_empty()).map(SecretString::new),
         config,
         database_url: dirs.database_url.clone().map(SecretString::new),
         keystore_url: dirs.keystore_url.clone().map(SecretString::new),
-    }
+        kms: kms(dirs)?,
+    })
 }
 
 async fn open(dirs: &StoreDirs, config: ServiceConfig) -> anyhow::Result<Opened> {
     // OpenError's messages name paths and remedies; show them as they are.
-    bootstrap::open(options(dirs, config)).await.map_err(|e| anyhow::anyhow!("{e}"))
+    bootstrap::open(options(dirs, config)?).await.map_err(|e| anyhow::anyhow!("{e}"))
 }
 
 /// A PostgreSQL URL without its password.
@@ -44,6 +63,7 @@ fn print_first_start(dirs: &StoreDirs, first: &FirstStart) {
     }
     match &first.root_key_file {
         Some(file) => println!("  root key:   {} (keep it apart from backups of the data directory)", file.display()),
+        None if dirs.kms.is_some() => println!("  root key:   none: keys are wrapped by the KMS"),
         None => println!("  root key:   from HUSH_ROOT_KEY"),
     }
     println!("admin token (shown once; keep it safe):");
@@ -55,7 +75,7 @@ fn print_first_start(dirs: &StoreDirs, first: &FirstStart) {
 pub(crate) async fn init(args: InitArgs) -> anyhow::Result<()> {
     let dirs = args.dirs;
     if args.recover_admin_token {
-        let token = bootstrap::recover_admin_token(options(&dirs, ServiceConfig::default()))
+        let token = bootstrap::recover_admin_token(options(&dirs, ServiceConfig::default())?)
             .await
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         eprintln!("new admin token (shown once; keep it safe; revoke the lost one with hush token revoke):");
@@ -109,6 +129,11 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
 fn print_config(args: &ServeArgs) {
     let root = match std::env::var("HUSH_ROOT_KEY") {
+        _ if args.dirs.kms.is_some() => format!(
+            "none: the KMS wraps every key ({} key {})",
+            args.dirs.kms_addr.as_deref().unwrap_or("VAULT_ADDR"),
+            args.dirs.kms_key.as_deref().unwrap_or("?")
+        ),
         Ok(k) if !k.is_empty() => "HUSH_ROOT_KEY (set; value hidden)".to_owned(),
         _ => format!("file {}", args.dirs.key_dir.join(bootstrap::ROOT_KEY_FILE).display()),
     };

@@ -15,6 +15,7 @@ mod git_clients;
 mod grpc_clients;
 mod hygiene;
 mod inject;
+mod kms;
 mod registries;
 mod registry_clients;
 mod replicas;
