@@ -75,6 +75,9 @@ pub enum Command {
     /// Run a credential helper (docker, git) without its own name, or install the helper links.
     #[command(subcommand)]
     CredentialHelper(HelperCommand),
+    /// Operator tasks: re-encrypting under rotated keys.
+    #[command(subcommand)]
+    Admin(AdminCommand),
     /// Run and check Direktiv-style workflow files whose actions use secrets by name.
     #[command(subcommand)]
     Workflow(WorkflowCommand),
@@ -481,6 +484,36 @@ pub enum NamespaceCommand {
         yes: bool,
         #[command(flatten)]
         conn: Connection,
+    },
+    /// Give a namespace a new data key version: new writes use it, older versions stay readable
+    /// (hush admin rewrap re-encrypts them).
+    RotateKey {
+        /// Namespace (global and global-private too, with a token for all namespaces).
+        name: String,
+        #[command(flatten)]
+        conn: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `hush admin …`
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Re-encrypt every stored version under its namespace's current key; resumable (run it again
+    /// after an interruption). Needs namespaces:manage.
+    Rewrap {
+        /// Only this namespace (default: every namespace the token may act in, and the registry scopes).
+        namespace: Option<String>,
+        /// Versions per request.
+        #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=500))]
+        batch: u32,
+        #[command(flatten)]
+        conn: Connection,
+        /// Print JSON: [{"namespace", "key_version", "rewrapped"}].
+        #[arg(long)]
+        json: bool,
     },
 }
 

@@ -79,6 +79,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
             args::HelperCommand::Install { dir, force } => helpers::install::install(dir, force),
         },
         Command::Workflow(cmd) => return commands::workflow::run(cmd).await,
+        Command::Admin(cmd) => commands::admin::run(cmd).await,
     }?;
     Ok(exit_code::OK)
 }

@@ -322,6 +322,16 @@ impl Client {
         self.reveal(&format!("/v1/namespaces/{}/git-credentials?url={}", segment(ns), segment(url))).await
     }
 
+    /// `POST /v1/namespaces/{ns}/rotate-key`.
+    pub async fn rotate_namespace_key(&self, ns: &str) -> Result<Value, ClientError> {
+        self.json(Method::POST, &format!("/v1/namespaces/{}/rotate-key", segment(ns)), None).await
+    }
+
+    /// `POST /v1/namespaces/{ns}/rewrap?limit=N`: one batch.
+    pub async fn rewrap(&self, ns: &str, limit: u32) -> Result<Value, ClientError> {
+        self.json(Method::POST, &format!("/v1/namespaces/{}/rewrap?limit={limit}", segment(ns)), None).await
+    }
+
     /// `GET {scope}/registries`.
     pub async fn list_registries(&self, scope: &RegistryScope) -> Result<Value, ClientError> {
         self.json(Method::GET, &scope.path(""), None).await

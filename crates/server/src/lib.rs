@@ -61,6 +61,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/namespaces"),
     ("post", "/v1/namespaces"),
     ("delete", "/v1/namespaces/{namespace}"),
+    ("post", "/v1/namespaces/{namespace}/rotate-key"),
+    ("post", "/v1/namespaces/{namespace}/rewrap"),
     ("get", "/v1/namespaces/{namespace}/secrets"),
     ("get", "/v1/namespaces/{namespace}/secrets/{name}"),
     ("put", "/v1/namespaces/{namespace}/secrets/{name}"),
@@ -134,6 +136,8 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/openapi.json", get(meta::openapi))
         .route("/v1/namespaces", get(namespaces::list).post(namespaces::create))
         .route("/v1/namespaces/{ns}", axum::routing::delete(namespaces::delete))
+        .route("/v1/namespaces/{ns}/rotate-key", post(namespaces::rotate_key))
+        .route("/v1/namespaces/{ns}/rewrap", post(namespaces::rewrap))
         .route("/v1/namespaces/{ns}/secrets", get(secrets::list))
         .route("/v1/namespaces/{ns}/secrets/{*name}", get(secrets::get).put(secrets::put).delete(secrets::delete))
         .route("/v1/registries/test", post(registries::test_given))

@@ -7,6 +7,10 @@
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+/// How long a namespace's current key version is trusted before it is read again.
+const CURRENT_TTL: Duration = Duration::from_secs(10);
 
 use hush_crypto::{DataKey, data_key_binding};
 
@@ -18,7 +22,10 @@ use crate::ServiceError;
 #[derive(Debug, Default)]
 pub(crate) struct KeyCache {
     keys: RwLock<HashMap<(String, u32), Arc<DataKey>>>,
-    current: RwLock<HashMap<String, u32>>,
+    /// The current key version per namespace and when it was looked up:
+    /// re-read after [`CURRENT_TTL`], so a rotation on another replica is
+    /// picked up for new writes.
+    current: RwLock<HashMap<String, (u32, Instant)>>,
     /// Namespaces whose keys were destroyed: never cached again.
     destroyed: RwLock<HashSet<String>>,
 }
@@ -67,7 +74,13 @@ impl KeyCache {
         root: &KeyWrapper,
         namespace_id: &str,
     ) -> Result<(u32, Arc<DataKey>), ServiceError> {
-        let known = self.current.read().unwrap_or_else(|e| e.into_inner()).get(namespace_id).copied();
+        let known = self
+            .current
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(namespace_id)
+            .filter(|(_, at)| at.elapsed() < CURRENT_TTL)
+            .map(|(v, _)| *v);
         if let Some(version) = known {
             return Ok((version, self.key(store, root, namespace_id, version).await?));
         }
@@ -77,7 +90,10 @@ impl KeyCache {
             .ok_or_else(|| ServiceError::internal(MissingKey { namespace_id: namespace_id.to_owned(), version: 0 }))?;
         let key = self.insert(root, namespace_id, version, &wrapped).await?;
         if !self.destroyed.read().unwrap_or_else(|e| e.into_inner()).contains(namespace_id) {
-            self.current.write().unwrap_or_else(|e| e.into_inner()).insert(namespace_id.to_owned(), version);
+            self.current
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(namespace_id.to_owned(), (version, Instant::now()));
         }
         Ok((version, key))
     }
@@ -102,6 +118,12 @@ impl KeyCache {
             keys.insert((namespace_id.to_owned(), version), key.clone());
         }
         Ok(key)
+    }
+
+    /// Forgets which key version is current for a namespace (after a
+    /// rotation), so the next write looks it up again.
+    pub(crate) fn forget_current(&self, namespace_id: &str) {
+        self.current.write().unwrap_or_else(|e| e.into_inner()).remove(namespace_id);
     }
 
     /// Drops every cached key of a namespace whose keys are being destroyed,

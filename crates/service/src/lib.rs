@@ -22,6 +22,7 @@ mod key_wrapper;
 mod namespaces;
 mod pagination;
 mod registries;
+mod rotation;
 mod secrets;
 mod tokens;
 mod ttl_cache;
@@ -40,6 +41,7 @@ pub fn postgres_url_shown(url: &str) -> String {
 }
 pub use pagination::{DEFAULT_PAGE, MAX_PAGE};
 pub use registries::{RegistryCredentials, RegistryEntry, RegistryScope, RegistrySelector, RegistryTarget};
+pub use rotation::{MAX_REWRAP_BATCH, RewrapBatch};
 pub use secrets::{ListSecrets, RevealedSecret, SecretPage};
 pub use tokens::{NewToken, TokenSpec};
 

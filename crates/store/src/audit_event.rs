@@ -56,13 +56,17 @@ pub enum AuditAction {
     RegistryTest,
     /// A git secret was picked for a URL and its token returned.
     GitCredential,
+    /// A namespace got a new data key version for new writes.
+    NamespaceRotateKey,
+    /// A batch of a namespace's versions was re-encrypted under its current key.
+    NamespaceRewrap,
     /// A stored action hush does not know (an edited row; its MAC will not verify).
     Unrecognized,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 22] = [
+    pub const ALL: [AuditAction; 24] = [
         AuditAction::SecretWrite,
         AuditAction::SecretRead,
         AuditAction::SecretList,
@@ -85,6 +89,8 @@ impl AuditAction {
         AuditAction::RegistryExport,
         AuditAction::RegistryTest,
         AuditAction::GitCredential,
+        AuditAction::NamespaceRotateKey,
+        AuditAction::NamespaceRewrap,
     ];
 
     /// The stored name, e.g. `secret.read`.
@@ -112,6 +118,8 @@ impl AuditAction {
             AuditAction::RegistryExport => "registry.export",
             AuditAction::RegistryTest => "registry.test",
             AuditAction::GitCredential => "git.credential",
+            AuditAction::NamespaceRotateKey => "namespace.rotate-key",
+            AuditAction::NamespaceRewrap => "namespace.rewrap",
             AuditAction::Unrecognized => "unrecognized",
         }
     }

@@ -52,6 +52,10 @@ pub enum Mutation {
     },
     /// Store a new token. Its namespace bindings are by id.
     CreateToken(TokenRecord),
+    /// Replace versions' ciphertexts with ones sealed under a newer key. A
+    /// version that no longer has `from_key_version` (rewrapped meanwhile, or
+    /// deleted) is skipped.
+    Rewrap(Vec<RewrapVersion>),
     /// Revoke a token (if not revoked yet). Not found if absent.
     RevokeToken {
         /// Token id.
@@ -114,6 +118,31 @@ impl std::fmt::Debug for PutVersion {
     }
 }
 
+/// One version re-encrypted under a newer namespace key.
+pub struct RewrapVersion {
+    /// The secret's id.
+    pub secret_id: String,
+    /// The version.
+    pub version: u64,
+    /// The key version it was sealed with.
+    pub from_key_version: u32,
+    /// The key version of the new ciphertext.
+    pub to_key_version: u32,
+    /// The new ciphertext.
+    pub ciphertext: Vec<u8>,
+}
+
+impl std::fmt::Debug for RewrapVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RewrapVersion")
+            .field("secret_id", &self.secret_id)
+            .field("version", &self.version)
+            .field("from_key_version", &self.from_key_version)
+            .field("to_key_version", &self.to_key_version)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What a successful write produced.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -124,6 +153,8 @@ pub enum WriteOutcome {
     Secret(SecretRecord),
     /// Whether a `DeleteSecret` found something to delete.
     Deleted(bool),
+    /// How many versions a `Rewrap` replaced.
+    Rewrapped(usize),
 }
 
 /// A page of secrets in one namespace, by name.
@@ -191,6 +222,18 @@ pub trait DataStore: Send + Sync + 'static {
 
     /// Secrets of a namespace, by name.
     async fn secrets(&self, namespace_id: &str, query: &SecretQuery) -> Result<Vec<SecretRecord>, StoreError>;
+
+    /// Up to `limit` versions in the namespace sealed with a key version
+    /// below `key_version`, by secret name and version.
+    async fn stale_versions(
+        &self,
+        namespace_id: &str,
+        key_version: u32,
+        limit: u32,
+    ) -> Result<Vec<SealedVersion>, StoreError>;
+
+    /// How many versions in the namespace are sealed with a key version below `key_version`.
+    async fn count_stale_versions(&self, namespace_id: &str, key_version: u32) -> Result<u64, StoreError>;
 
     /// The stored versions of a secret, newest first.
     async fn versions(&self, secret_id: &str) -> Result<Vec<VersionRecord>, StoreError>;

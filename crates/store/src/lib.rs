@@ -29,7 +29,8 @@ pub mod sqlite;
 
 pub use audit_event::{AuditAction, AuditEvent, AuditRecord, Outcome};
 pub use data_store::{
-    AuditQuery, DataStore, Mutation, PutVersion, Sealer, SecretQuery, VersionSlot, WriteOutcome, WriteRequest,
+    AuditQuery, DataStore, Mutation, PutVersion, RewrapVersion, Sealer, SecretQuery, VersionSlot, WriteOutcome,
+    WriteRequest,
 };
 pub use error::{Conflict, StoreError};
 pub use key_store::{AuditAnchor, Installation, KeyStore};

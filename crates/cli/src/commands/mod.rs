@@ -1,6 +1,7 @@
 //! One module per command group; each turns arguments into API calls (or, for
 //! `serve` and `init`, into a running or initialised service) and prints.
 
+pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod cache_key;
 pub(crate) mod namespace;

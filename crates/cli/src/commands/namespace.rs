@@ -44,6 +44,17 @@ pub(crate) async fn run(cmd: NamespaceCommand) -> anyhow::Result<()> {
             client(&conn)?.delete_namespace(&name).await?;
             println!("deleted namespace {name}");
         }
+        NamespaceCommand::RotateKey { name, conn, json } => {
+            let rotated = client(&conn)?.rotate_namespace_key(&name).await?;
+            if json {
+                output::json(&rotated);
+            } else {
+                println!(
+                    "namespace {name}: new writes use key version {}; run `hush admin rewrap {name}` to re-encrypt older versions",
+                    output::field(&rotated, "key_version")
+                );
+            }
+        }
     }
     Ok(())
 }

@@ -19,6 +19,7 @@ mod kms;
 mod registries;
 mod registry_clients;
 mod replicas;
+mod rotation;
 mod startup;
 mod tokens;
 mod vault;

@@ -43,3 +43,40 @@ pub(crate) async fn delete(
     app.hush.delete_namespace(&creds, &namespace_name(&ns)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
+
+/// `POST /v1/namespaces/{ns}/rotate-key`: a new data key version for new writes.
+pub(crate) async fn rotate_key(
+    State(app): State<AppState>,
+    Path(ns): Path<String>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    let creds = credentials(&headers)?;
+    QueryParams::parse(&raw)?.finish(&[])?;
+    let ns = namespace_name(&ns)?;
+    let version = app.hush.rotate_namespace_key(&creds, &ns).await?;
+    Ok(Json(json!({ "namespace": ns.as_str(), "key_version": version })).into_response())
+}
+
+/// `POST /v1/namespaces/{ns}/rewrap?limit=N`: re-encrypts up to N versions
+/// (default 100) sealed with an older key; call again while `remaining` > 0.
+pub(crate) async fn rewrap(
+    State(app): State<AppState>,
+    Path(ns): Path<String>,
+    headers: HeaderMap,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    let creds = credentials(&headers)?;
+    let mut q = QueryParams::parse(&raw)?;
+    let limit = q.take_u64("limit")?.unwrap_or(100).min(u64::from(hush_service::MAX_REWRAP_BATCH)) as u32;
+    q.finish(&["limit"])?;
+    let ns = namespace_name(&ns)?;
+    let batch = app.hush.rewrap_namespace(&creds, &ns, limit).await?;
+    Ok(Json(json!({
+        "namespace": ns.as_str(),
+        "key_version": batch.key_version,
+        "rewrapped": batch.rewrapped,
+        "remaining": batch.remaining,
+    }))
+    .into_response())
+}

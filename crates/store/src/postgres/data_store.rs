@@ -221,6 +221,24 @@ async fn apply(tx: &mut Tx, mutation: &Mutation) -> Result<WriteOutcome, StoreEr
             .await?;
             Ok(WriteOutcome::Done)
         }
+        Mutation::Rewrap(versions) => {
+            let mut replaced = 0;
+            for v in versions {
+                let done = sqlx::query(
+                    "UPDATE secret_versions SET ciphertext = $1, key_version = $2 \
+                     WHERE secret_id = $3 AND version = $4 AND key_version = $5",
+                )
+                .bind(&v.ciphertext)
+                .bind(i64::from(v.to_key_version))
+                .bind(&v.secret_id)
+                .bind(v.version as i64)
+                .bind(i64::from(v.from_key_version))
+                .execute(&mut **tx)
+                .await?;
+                replaced += done.rows_affected() as usize;
+            }
+            Ok(WriteOutcome::Rewrapped(replaced))
+        }
         Mutation::RevokeToken { id, at, mac } => {
             let row =
                 sqlx::query("SELECT revoked_at FROM tokens WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
@@ -463,6 +481,37 @@ impl DataStore for PgDataStore {
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(secret).collect()
+    }
+
+    async fn stale_versions(
+        &self,
+        namespace_id: &str,
+        key_version: u32,
+        limit: u32,
+    ) -> Result<Vec<SealedVersion>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at \
+             FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
+             WHERE s.namespace_id = $1 AND v.key_version < $2 ORDER BY s.name, v.version LIMIT $3",
+        )
+        .bind(namespace_id)
+        .bind(i64::from(key_version))
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(sealed).collect()
+    }
+
+    async fn count_stale_versions(&self, namespace_id: &str, key_version: u32) -> Result<u64, StoreError> {
+        let row = sqlx::query(
+            "SELECT COUNT(*) AS n FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
+             WHERE s.namespace_id = $1 AND v.key_version < $2",
+        )
+        .bind(namespace_id)
+        .bind(i64::from(key_version))
+        .fetch_one(&self.pool)
+        .await?;
+        u64_of(get(&row, "n")?, "count")
     }
 
     async fn versions(&self, secret_id: &str) -> Result<Vec<VersionRecord>, StoreError> {

@@ -186,6 +186,37 @@ impl DataStore for SqliteDataStore {
             .await
     }
 
+    async fn stale_versions(
+        &self,
+        namespace_id: &str,
+        key_version: u32,
+        limit: u32,
+    ) -> Result<Vec<SealedVersion>, StoreError> {
+        let namespace_id = namespace_id.to_owned();
+        self.read
+            .scan(move |c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at \
+                     FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
+                     WHERE s.namespace_id = ? AND v.key_version < ? ORDER BY s.name, v.version LIMIT ?",
+                )?;
+                collect(stmt.query(params![namespace_id, i64::from(key_version), i64::from(limit)])?, rows::sealed)
+            })
+            .await
+    }
+
+    async fn count_stale_versions(&self, namespace_id: &str, key_version: u32) -> Result<u64, StoreError> {
+        self.read.read(|c| {
+            let n: i64 = c.query_row(
+                "SELECT COUNT(*) FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
+                 WHERE s.namespace_id = ? AND v.key_version < ?",
+                params![namespace_id, i64::from(key_version)],
+                |r| r.get(0),
+            )?;
+            rows::u64_of(n, "count")
+        })
+    }
+
     async fn versions(&self, secret_id: &str) -> Result<Vec<VersionRecord>, StoreError> {
         self.read.read(|c| {
             let mut stmt = c.prepare_cached(

@@ -201,6 +201,23 @@ fn apply<'m>(
             Ok(WriteOutcome::Done)
         }
         Mutation::CreateToken(token) => create_token(tx, token),
+        Mutation::Rewrap(versions) => {
+            let mut stmt = tx.prepare_cached(
+                "UPDATE secret_versions SET ciphertext = ?, key_version = ? \
+                 WHERE secret_id = ? AND version = ? AND key_version = ?",
+            )?;
+            let mut replaced = 0;
+            for v in versions {
+                replaced += stmt.execute(params![
+                    v.ciphertext,
+                    i64::from(v.to_key_version),
+                    v.secret_id,
+                    v.version as i64,
+                    i64::from(v.from_key_version)
+                ])?;
+            }
+            Ok(WriteOutcome::Rewrapped(replaced))
+        }
         Mutation::RevokeToken { id, at, mac } => {
             let revoked: Option<Option<i64>> =
                 tx.query_row("SELECT revoked_at FROM tokens WHERE id = ?", [id], |r| r.get(0)).optional()?;

@@ -4,7 +4,7 @@ use hush_core::{NamespaceName, Scope, ScopeSet, SecretName, SecretType};
 use hush_crypto::AUDIT_GENESIS;
 use hush_store::{
     AuditAction, AuditEvent, AuditQuery, Conflict, Mutation, NamespaceRecord, NamespaceRef, Outcome, PutVersion,
-    SecretQuery, StoreError, TokenNamespaces, TokenRecord, WriteOutcome, WriteRequest, now_millis,
+    RewrapVersion, SecretQuery, StoreError, TokenNamespaces, TokenRecord, WriteOutcome, WriteRequest, now_millis,
 };
 
 fn event(action: AuditAction) -> AuditEvent {
@@ -234,7 +234,59 @@ async fn refused_writes_are_audited_with_their_outcome(f: crate::Fixture) {
     assert_eq!(seqs.len(), 4);
 }
 
+async fn rewrap_replaces_only_stale_versions(f: crate::Fixture) {
+    let ns = make_namespace(&*f.data, "default").await;
+    for (name, id) in [("a", "sa"), ("b", "sb")] {
+        f.data.write(put(&ns, name, id, 0, b"old-1")).await.unwrap();
+        f.data.write(put(&ns, name, id, 1, b"old-2")).await.unwrap();
+    }
+    assert_eq!(f.data.count_stale_versions(&ns.id, 2).await.unwrap(), 4);
+    assert_eq!(f.data.count_stale_versions(&ns.id, 1).await.unwrap(), 0);
+    let stale = f.data.stale_versions(&ns.id, 2, 3).await.unwrap();
+    let seen: Vec<(String, u64)> = stale.iter().map(|s| (s.secret.name.to_string(), s.version.version)).collect();
+    assert_eq!(seen, [("a".to_owned(), 1), ("a".to_owned(), 2), ("b".to_owned(), 1)]);
+    let batch: Vec<RewrapVersion> = stale
+        .iter()
+        .map(|s| RewrapVersion {
+            secret_id: s.secret.id.clone(),
+            version: s.version.version,
+            from_key_version: 1,
+            to_key_version: 2,
+            ciphertext: b"new".to_vec(),
+        })
+        .collect();
+    let mut again = stale
+        .iter()
+        .take(1)
+        .map(|s| RewrapVersion {
+            secret_id: s.secret.id.clone(),
+            version: s.version.version,
+            from_key_version: 1,
+            to_key_version: 2,
+            ciphertext: b"stale-writer".to_vec(),
+        })
+        .collect::<Vec<_>>();
+    let done = f
+        .data
+        .write(WriteRequest { mutation: Mutation::Rewrap(batch), audit: event(AuditAction::NamespaceRewrap) })
+        .await;
+    assert_eq!(done.unwrap(), WriteOutcome::Rewrapped(3));
+    // A second rewrap of an already rewrapped version changes nothing.
+    let done = f
+        .data
+        .write(WriteRequest {
+            mutation: Mutation::Rewrap(std::mem::take(&mut again)),
+            audit: event(AuditAction::NamespaceRewrap),
+        })
+        .await;
+    assert_eq!(done.unwrap(), WriteOutcome::Rewrapped(0));
+    assert_eq!(f.data.count_stale_versions(&ns.id, 2).await.unwrap(), 1);
+    let a1 = f.data.sealed_version(&ns.id, &SecretName::parse("a").unwrap(), Some(1)).await.unwrap().unwrap();
+    assert_eq!((a1.ciphertext.as_slice(), a1.version.key_version), (b"new".as_slice(), 2));
+}
+
 crate::on_both_backends!(
+    rewrap_replaces_only_stale_versions,
     versions_cas_types_and_pruning,
     listing_by_prefix_and_cursor,
     delete_is_idempotent_and_namespace_delete_cascades,

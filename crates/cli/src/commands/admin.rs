@@ -1,0 +1,91 @@
+//! `hush admin rewrap`: re-encrypting stored versions under each
+//! namespace's current key, a batch per request, with a progress bar on a
+//! terminal.
+
+use std::io::{IsTerminal, Write};
+
+use hush_client::Client;
+use serde_json::{Value, json};
+
+use crate::args::AdminCommand;
+use crate::commands::client;
+use crate::output;
+
+pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
+    match cmd {
+        AdminCommand::Rewrap { namespace, batch, conn, json } => {
+            let client = client(&conn)?;
+            let (names, explicit) = match namespace {
+                Some(ns) => (vec![ns], true),
+                None => (all_namespaces(&client).await?, false),
+            };
+            let mut report = Vec::new();
+            for ns in names {
+                match rewrap(&client, &ns, batch).await {
+                    Ok(done) => report.push(done),
+                    // The registry scopes answer 404 to tokens not bound to every namespace.
+                    Err(e) if !explicit && e.status() == Some(404) => {}
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            if json {
+                output::json(&Value::Array(report));
+            } else if !std::io::stderr().is_terminal() {
+                for r in &report {
+                    println!(
+                        "{}: {} versions re-encrypted under key version {}",
+                        output::field(r, "namespace"),
+                        output::field(r, "rewrapped"),
+                        output::field(r, "key_version")
+                    );
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every namespace the token may list, then the two registry scopes.
+async fn all_namespaces(client: &Client) -> anyhow::Result<Vec<String>> {
+    let listed = client.namespaces().await?;
+    let mut names: Vec<String> = listed["namespaces"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|n| n["name"].as_str().map(str::to_owned)).collect())
+        .unwrap_or_default();
+    names.extend(["global".to_owned(), "global-private".to_owned()]);
+    Ok(names)
+}
+
+/// Batches until nothing is left; a bar on a terminal.
+async fn rewrap(client: &Client, ns: &str, batch: u32) -> Result<Value, hush_client::ClientError> {
+    let bar = std::io::stderr().is_terminal();
+    let (mut done, mut total) = (0u64, None);
+    let key_version = loop {
+        let answer = client.rewrap(ns, batch).await?;
+        let rewrapped = answer["rewrapped"].as_u64().unwrap_or(0);
+        let remaining = answer["remaining"].as_u64().unwrap_or(0);
+        done += rewrapped;
+        let total = *total.get_or_insert(done + remaining);
+        if bar {
+            draw(ns, done, total.max(done + remaining));
+        }
+        // Nothing moved although versions remain: another writer keeps them
+        // changing; stop rather than spin (a later run continues).
+        if remaining == 0 || rewrapped == 0 {
+            break answer["key_version"].clone();
+        }
+    };
+    if bar {
+        eprintln!();
+    }
+    Ok(json!({ "namespace": ns, "key_version": key_version, "rewrapped": done }))
+}
+
+fn draw(ns: &str, done: u64, total: u64) {
+    const WIDTH: u64 = 30;
+    let filled = if total == 0 { WIDTH } else { (done * WIDTH / total).min(WIDTH) };
+    let bar: String = "#".repeat(filled as usize) + &"-".repeat((WIDTH - filled) as usize);
+    let mut err = std::io::stderr().lock();
+    let _ = write!(err, "\rrewrapping {ns:<20} [{bar}] {done}/{total}");
+    let _ = err.flush();
+}

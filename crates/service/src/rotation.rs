@@ -1,0 +1,138 @@
+//! Key rotation: a new data key version for a namespace's new writes, and
+//! re-encrypting its stored versions under the current key, a batch at a
+//! time (resumable: each batch takes what is still sealed with an older
+//! key). Reads and writes go on meanwhile: old key versions stay in the key
+//! store, and a version is replaced only if it still has the key it was
+//! read with.
+//!
+//! Both need `namespaces:manage` in the namespace; the registry scopes
+//! (`global`, `global-private`) are reachable here for tokens bound to all
+//! namespaces.
+
+use hush_core::{NamespaceName, Scope};
+use hush_crypto::{DataKey, VersionIdentity, data_key_binding};
+use hush_store::{
+    AuditAction, Mutation, NamespaceRecord, RewrapVersion, StoreError, TokenNamespaces, WriteOutcome, WriteRequest,
+};
+
+use crate::hush::{PendingEvent, require};
+use crate::{Credentials, Hush, Missing, ServiceError};
+
+/// Most versions re-encrypted in one batch.
+pub const MAX_REWRAP_BATCH: u32 = 500;
+
+/// What one rewrap batch did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RewrapBatch {
+    /// The key version everything is being moved to.
+    pub key_version: u32,
+    /// Versions re-encrypted by this batch.
+    pub rewrapped: usize,
+    /// Versions still sealed with an older key after it.
+    pub remaining: u64,
+}
+
+impl Hush {
+    async fn manageable_namespace(
+        &self,
+        creds: &Credentials,
+        event: &mut PendingEvent,
+        name: &NamespaceName,
+    ) -> Result<NamespaceRecord, ServiceError> {
+        if !name.is_reserved() {
+            let (caller, ns) = self.authorize_in(creds, event, name, Scope::NamespacesManage).await?;
+            drop(caller);
+            return Ok(ns);
+        }
+        let caller = self.authenticate(creds, event).await?;
+        if caller.namespaces != TokenNamespaces::All {
+            return Err(ServiceError::NotFound(Missing::Namespace));
+        }
+        let ns = self.namespace_record(name).await?.ok_or(ServiceError::NotFound(Missing::Namespace))?;
+        event.event.namespace_id = Some(ns.id.clone());
+        require(&caller, Scope::NamespacesManage)?;
+        Ok(ns)
+    }
+
+    /// Adds a data key version to `namespace`; new writes use it. Returns the new version.
+    pub async fn rotate_namespace_key(
+        &self,
+        creds: &Credentials,
+        namespace: &NamespaceName,
+    ) -> Result<u32, ServiceError> {
+        let mut event = self.event(creds, AuditAction::NamespaceRotateKey, Some(namespace), None);
+        let result = async {
+            let ns = self.manageable_namespace(creds, &mut event, namespace).await?;
+            let (current, _) =
+                self.keys.current_namespace_key(&ns.id).await?.ok_or_else(|| {
+                    ServiceError::internal(StoreError::Corrupt("a namespace without a data key".into()))
+                })?;
+            let next = current + 1;
+            let key = DataKey::generate()?;
+            let wrapped =
+                self.root.wrap(key.raw(), &data_key_binding(&ns.id, next)).await.map_err(ServiceError::internal)?;
+            match self.keys.put_namespace_key(&ns.id, next, &wrapped).await {
+                Ok(()) => {}
+                // Another replica rotated at the same moment: its key is the new one.
+                Err(StoreError::Conflict(_)) => {}
+                Err(e) => return Err(e.into()),
+            }
+            self.key_cache.forget_current(&ns.id);
+            let mut audit = event.for_write();
+            audit.version = Some(u64::from(next));
+            self.data.write(WriteRequest { mutation: Mutation::AuditOnly, audit }).await?;
+            Ok(next)
+        }
+        .await;
+        self.finish(event, result).await
+    }
+
+    /// Re-encrypts up to `limit` of `namespace`'s versions that are sealed
+    /// with an older key than the current one.
+    pub async fn rewrap_namespace(
+        &self,
+        creds: &Credentials,
+        namespace: &NamespaceName,
+        limit: u32,
+    ) -> Result<RewrapBatch, ServiceError> {
+        let mut event = self.event(creds, AuditAction::NamespaceRewrap, Some(namespace), None);
+        let result = async {
+            let ns = self.manageable_namespace(creds, &mut event, namespace).await?;
+            let (key_version, _) =
+                self.keys.current_namespace_key(&ns.id).await?.ok_or_else(|| {
+                    ServiceError::internal(StoreError::Corrupt("a namespace without a data key".into()))
+                })?;
+            let current = self.key_cache.key(&*self.keys, &self.root, &ns.id, key_version).await?;
+            let stale = self.data.stale_versions(&ns.id, key_version, limit.clamp(1, MAX_REWRAP_BATCH)).await?;
+            let mut batch = Vec::with_capacity(stale.len());
+            for sealed in &stale {
+                let value = self.open_sealed(&ns, sealed).await?;
+                let identity = VersionIdentity {
+                    namespace_id: &ns.id,
+                    secret_id: &sealed.secret.id,
+                    name: sealed.secret.name.as_str(),
+                    version: sealed.version.version,
+                    secret_type: sealed.secret.secret_type,
+                    key_version,
+                };
+                batch.push(RewrapVersion {
+                    secret_id: sealed.secret.id.clone(),
+                    version: sealed.version.version,
+                    from_key_version: sealed.version.key_version,
+                    to_key_version: key_version,
+                    ciphertext: current.seal_value(&identity, &value)?,
+                });
+            }
+            let mut audit = event.for_write();
+            audit.version = Some(u64::from(key_version));
+            let rewrapped = match self.data.write(WriteRequest { mutation: Mutation::Rewrap(batch), audit }).await? {
+                WriteOutcome::Rewrapped(n) => n,
+                _ => 0,
+            };
+            let remaining = self.data.count_stale_versions(&ns.id, key_version).await?;
+            Ok(RewrapBatch { key_version, rewrapped, remaining })
+        }
+        .await;
+        self.finish(event, result).await
+    }
+}
