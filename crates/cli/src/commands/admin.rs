@@ -83,7 +83,7 @@ async fn rewrap(client: &Client, ns: &str, batch: u32) -> Result<Value, hush_cli
 
 fn draw(ns: &str, done: u64, total: u64) {
     const WIDTH: u64 = 30;
-    let filled = if total == 0 { WIDTH } else { (done * WIDTH / total).min(WIDTH) };
+    let filled = done.saturating_mul(WIDTH).checked_div(total).map_or(WIDTH, |f| f.min(WIDTH));
     let bar: String = "#".repeat(filled as usize) + &"-".repeat((WIDTH - filled) as usize);
     let mut err = std::io::stderr().lock();
     let _ = write!(err, "\rrewrapping {ns:<20} [{bar}] {done}/{total}");
