@@ -54,6 +54,16 @@ impl Hush {
         Ok(ns)
     }
 
+    /// The namespace's newest key version, from the key store (not the cache).
+    async fn current_key_version(&self, ns: &NamespaceRecord) -> Result<u32, ServiceError> {
+        let (version, _) = self
+            .keys
+            .current_namespace_key(&ns.id)
+            .await?
+            .ok_or_else(|| ServiceError::internal(StoreError::Corrupt("a namespace without a data key".into())))?;
+        Ok(version)
+    }
+
     /// Adds a data key version to `namespace`; new writes use it. Returns the new version.
     pub async fn rotate_namespace_key(
         &self,
@@ -63,11 +73,7 @@ impl Hush {
         let mut event = self.event(creds, AuditAction::NamespaceRotateKey, Some(namespace), None);
         let result = async {
             let ns = self.manageable_namespace(creds, &mut event, namespace).await?;
-            let (current, _) =
-                self.keys.current_namespace_key(&ns.id).await?.ok_or_else(|| {
-                    ServiceError::internal(StoreError::Corrupt("a namespace without a data key".into()))
-                })?;
-            let next = current + 1;
+            let next = self.current_key_version(&ns).await? + 1;
             let key = DataKey::generate()?;
             let wrapped =
                 self.root.wrap(key.raw(), &data_key_binding(&ns.id, next)).await.map_err(ServiceError::internal)?;
@@ -98,10 +104,7 @@ impl Hush {
         let mut event = self.event(creds, AuditAction::NamespaceRewrap, Some(namespace), None);
         let result = async {
             let ns = self.manageable_namespace(creds, &mut event, namespace).await?;
-            let (key_version, _) =
-                self.keys.current_namespace_key(&ns.id).await?.ok_or_else(|| {
-                    ServiceError::internal(StoreError::Corrupt("a namespace without a data key".into()))
-                })?;
+            let key_version = self.current_key_version(&ns).await?;
             let current = self.key_cache.key(&*self.keys, &self.root, &ns.id, key_version).await?;
             let stale = self.data.stale_versions(&ns.id, key_version, limit.clamp(1, MAX_REWRAP_BATCH)).await?;
             let mut batch = Vec::with_capacity(stale.len());
