@@ -75,7 +75,7 @@ pub enum Command {
     /// Run a credential helper (docker, git) without its own name, or install the helper links.
     #[command(subcommand)]
     CredentialHelper(HelperCommand),
-    /// Operator tasks: re-encrypting under rotated keys.
+    /// Operator tasks: backups and restores, re-encrypting under rotated keys.
     #[command(subcommand)]
     Admin(AdminCommand),
     /// Run and check Direktiv-style workflow files whose actions use secrets by name.
@@ -501,6 +501,25 @@ pub enum NamespaceCommand {
 /// `hush admin …`
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
+    /// Write an encrypted, consistent backup of both stores to FILE (mode 0600). It does not hold
+    /// the root key: restoring needs the same root key file, HUSH_ROOT_KEY or KMS.
+    Backup {
+        /// Where to write it.
+        file: PathBuf,
+        /// Replace FILE if it exists.
+        #[arg(long)]
+        force: bool,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// Restore a backup onto fresh --data-dir and --key-dir (the server must not be running on
+    /// them), then open it to prove it works with the root key (in --key-dir or HUSH_ROOT_KEY) or KMS.
+    Restore {
+        /// The backup file.
+        file: PathBuf,
+        #[command(flatten)]
+        dirs: StoreDirs,
+    },
     /// Re-encrypt every stored version under its namespace's current key; resumable (run it again
     /// after an interruption). Needs namespaces:manage.
     Rewrap {

@@ -322,6 +322,12 @@ impl Client {
         self.reveal(&format!("/v1/namespaces/{}/git-credentials?url={}", segment(ns), segment(url))).await
     }
 
+    /// `GET /v1/admin/backup`: the encrypted backup, as it is.
+    pub async fn backup(&self) -> Result<Bytes, ClientError> {
+        let (_, bytes) = self.send(Method::GET, "/v1/admin/backup", None).await?;
+        Ok(bytes)
+    }
+
     /// `POST /v1/namespaces/{ns}/rotate-key`.
     pub async fn rotate_namespace_key(&self, ns: &str) -> Result<Value, ClientError> {
         self.json(Method::POST, &format!("/v1/namespaces/{}/rotate-key", segment(ns)), None).await

@@ -98,6 +98,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("delete", "/v1/tokens/{id}"),
     ("get", "/v1/audit"),
     ("get", "/v1/audit/verify"),
+    ("get", "/v1/admin/backup"),
     ("get", "/api/v2/namespaces"),
     ("post", "/api/v2/namespaces"),
     ("get", "/api/v2/namespaces/{namespace}/secrets"),
@@ -149,6 +150,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/verify", get(audit::verify))
+        .route("/v1/admin/backup", get(meta::backup))
         .route("/api/v2/namespaces", get(v2::list_namespaces).post(v2::create_namespace))
         .route("/api/v2/namespaces/{ns}/secrets", get(v2::list_secrets).post(v2::create_secret))
         .route(

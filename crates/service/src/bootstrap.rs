@@ -244,6 +244,29 @@ fn write_root_key(path: &Path, key: &RootKey) -> Result<(), OpenError> {
     Ok(())
 }
 
+/// The wrapping key: the KMS when one is configured (no root key anywhere
+/// on disk), else the root key from HUSH_ROOT_KEY or the key file (none
+/// yet on a first start). Also says where it came from, for messages.
+pub(crate) fn wrapper_for(opts: &OpenOptions) -> Result<(Option<KeyWrapper>, String), OpenError> {
+    let key_file = opts.key_dir.join(ROOT_KEY_FILE);
+    Ok(match &opts.kms {
+        Some(config) => (
+            Some(KeyWrapper::transit(config.clone()).map_err(|e| OpenError::Kms(e.to_string()))?),
+            format!("the KMS (transit key {} at {})", config.key, config.addr),
+        ),
+        None => match &opts.root_key {
+            Some(text) => (
+                Some(KeyWrapper::Local(
+                    RootKey::from_base64(text.expose_secret())
+                        .map_err(|source| OpenError::RootKeyInvalid { origin: "HUSH_ROOT_KEY".into(), source })?,
+                )),
+                "HUSH_ROOT_KEY".to_owned(),
+            ),
+            None => (read_root_key(&key_file)?.map(KeyWrapper::Local), key_file.display().to_string()),
+        },
+    })
+}
+
 /// Opens hush, initialising it on first start.
 pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
     // SQLite stores are one process's: their directories are locked.
@@ -278,24 +301,7 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
     let keys = open_keys(&opts).await?;
     let key_file = opts.key_dir.join(ROOT_KEY_FILE);
 
-    // The wrapping key: the KMS when one is configured (no root key anywhere
-    // on disk), else the root key from HUSH_ROOT_KEY or the key file.
-    let (wrapper, origin) = match &opts.kms {
-        Some(config) => (
-            Some(KeyWrapper::transit(config.clone()).map_err(|e| OpenError::Kms(e.to_string()))?),
-            format!("the KMS (transit key {} at {})", config.key, config.addr),
-        ),
-        None => match &opts.root_key {
-            Some(text) => (
-                Some(KeyWrapper::Local(
-                    RootKey::from_base64(text.expose_secret())
-                        .map_err(|source| OpenError::RootKeyInvalid { origin: "HUSH_ROOT_KEY".into(), source })?,
-                )),
-                "HUSH_ROOT_KEY".to_owned(),
-            ),
-            None => (read_root_key(&key_file)?.map(KeyWrapper::Local), key_file.display().to_string()),
-        },
-    };
+    let (wrapper, origin) = wrapper_for(&opts)?;
 
     let (installation, audit_key, token_key, root, new_key_file) = match keys.installation().await? {
         Some(installation) => {

@@ -11,6 +11,7 @@
 //! opens the stores and performs the first-start initialisation.
 
 mod audit;
+pub mod backup;
 pub mod bootstrap;
 mod config;
 mod credentials;

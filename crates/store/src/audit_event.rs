@@ -60,13 +60,15 @@ pub enum AuditAction {
     NamespaceRotateKey,
     /// A batch of a namespace's versions was re-encrypted under its current key.
     NamespaceRewrap,
+    /// A backup of both stores was taken.
+    Backup,
     /// A stored action hush does not know (an edited row; its MAC will not verify).
     Unrecognized,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 24] = [
+    pub const ALL: [AuditAction; 25] = [
         AuditAction::SecretWrite,
         AuditAction::SecretRead,
         AuditAction::SecretList,
@@ -91,6 +93,7 @@ impl AuditAction {
         AuditAction::GitCredential,
         AuditAction::NamespaceRotateKey,
         AuditAction::NamespaceRewrap,
+        AuditAction::Backup,
     ];
 
     /// The stored name, e.g. `secret.read`.
@@ -120,6 +123,7 @@ impl AuditAction {
             AuditAction::GitCredential => "git.credential",
             AuditAction::NamespaceRotateKey => "namespace.rotate-key",
             AuditAction::NamespaceRewrap => "namespace.rewrap",
+            AuditAction::Backup => "admin.backup",
             AuditAction::Unrecognized => "unrecognized",
         }
     }

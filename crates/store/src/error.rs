@@ -51,6 +51,9 @@ pub enum StoreError {
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,
+    /// The store cannot do this.
+    #[error("not supported: {0}")]
+    Unsupported(&'static str),
 }
 
 impl From<rusqlite::Error> for StoreError {

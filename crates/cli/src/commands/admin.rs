@@ -3,6 +3,9 @@
 //! terminal.
 
 use std::io::{IsTerminal, Write};
+use std::os::unix::fs::OpenOptionsExt;
+
+use anyhow::Context;
 
 use hush_client::Client;
 use serde_json::{Value, json};
@@ -13,6 +16,37 @@ use crate::output;
 
 pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
+        AdminCommand::Backup { file, force, conn } => {
+            let bytes = client(&conn)?.backup().await?;
+            let mut options = std::fs::OpenOptions::new();
+            options.write(true).mode(0o600);
+            if force {
+                options.create(true).truncate(true);
+            } else {
+                options.create_new(true);
+            }
+            let mut f = options.open(&file).with_context(|| format!("cannot write {}", file.display()))?;
+            f.write_all(&bytes)
+                .and_then(|()| f.sync_all())
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            println!(
+                "backup written to {} ({} bytes, encrypted; keep the root key apart from it)",
+                file.display(),
+                bytes.len()
+            );
+        }
+        AdminCommand::Restore { file, dirs } => {
+            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
+            let options = crate::commands::serve::options(&dirs, hush_service::ServiceConfig::default())?;
+            let report = hush_service::backup::restore(&bytes, options).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "restored installation {} ({} namespaces) into {} and {}",
+                report.installation_id,
+                report.namespaces,
+                dirs.data_dir.display(),
+                dirs.key_dir.display()
+            );
+        }
         AdminCommand::Rewrap { namespace, batch, conn, json } => {
             let client = client(&conn)?;
             let (names, explicit) = match namespace {

@@ -28,7 +28,7 @@ fn kms(dirs: &StoreDirs) -> anyhow::Result<Option<TransitConfig>> {
     Ok(Some(TransitConfig { addr, mount: dirs.kms_mount.clone(), key, token: SecretString::new(token) }))
 }
 
-fn options(dirs: &StoreDirs, config: ServiceConfig) -> anyhow::Result<OpenOptions> {
+pub(crate) fn options(dirs: &StoreDirs, config: ServiceConfig) -> anyhow::Result<OpenOptions> {
     Ok(OpenOptions {
         data_dir: dirs.data_dir.clone(),
         key_dir: dirs.key_dir.clone(),

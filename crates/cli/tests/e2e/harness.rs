@@ -52,6 +52,11 @@ impl Hush {
         Hush { dir, token, addr: String::new(), child: None, log: Arc::default(), stdout_log: Arc::default() }
     }
 
+    /// An installation already in `dir` (data/ and keys/), e.g. restored.
+    pub fn adopt(dir: tempfile::TempDir, token: String) -> Hush {
+        Hush { dir, token, addr: String::new(), child: None, log: Arc::default(), stdout_log: Arc::default() }
+    }
+
     /// An initialised and running server.
     pub fn running() -> Hush {
         let mut h = Hush::init();

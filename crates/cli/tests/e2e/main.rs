@@ -7,6 +7,7 @@ mod harness;
 
 mod at_rest;
 mod audit;
+mod backup;
 mod cli;
 mod compat_http;
 mod durability;

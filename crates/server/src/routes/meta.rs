@@ -32,3 +32,23 @@ pub(crate) async fn not_found() -> ApiError {
 pub(crate) async fn method_not_allowed() -> ApiError {
     ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
 }
+
+/// `GET /v1/admin/backup`: both stores, snapshotted and encrypted (see
+/// `hush_service::backup`). Needs an admin token bound to all namespaces.
+pub(crate) async fn backup(
+    axum::extract::State(app): axum::extract::State<crate::AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let creds = crate::request_credentials::credentials(&headers)?;
+    let bytes = app.hush.backup(&creds).await?;
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, "application/octet-stream"),
+            (axum::http::header::CACHE_CONTROL, "no-store"),
+            (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"hush.backup\""),
+        ],
+        bytes,
+    )
+        .into_response())
+}

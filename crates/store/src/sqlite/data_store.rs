@@ -217,6 +217,12 @@ impl DataStore for SqliteDataStore {
         })
     }
 
+    async fn snapshot_to(&self, path: &Path) -> Result<(), StoreError> {
+        let target = path.to_string_lossy().into_owned();
+        // VACUUM INTO writes a consistent snapshot (one read transaction), without freed pages.
+        self.read.scan(move |c| Ok(c.execute("VACUUM INTO ?1", [target]).map(drop)?)).await
+    }
+
     async fn versions(&self, secret_id: &str) -> Result<Vec<VersionRecord>, StoreError> {
         self.read.read(|c| {
             let mut stmt = c.prepare_cached(

@@ -140,6 +140,11 @@ impl KeyStore for SqliteKeyStore {
         })
     }
 
+    async fn snapshot_to(&self, path: &Path) -> Result<(), StoreError> {
+        let target = path.to_string_lossy().into_owned();
+        self.with(|c| Ok(c.execute("VACUUM INTO ?1", [target]).map(drop)?))
+    }
+
     async fn audit_anchor(&self) -> Result<Option<AuditAnchor>, StoreError> {
         self.with(|c| {
             let row: Option<(i64, Vec<u8>)> = c
