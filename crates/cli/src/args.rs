@@ -512,6 +512,15 @@ pub enum AdminCommand {
         #[command(flatten)]
         conn: Connection,
     },
+    /// Re-wrap every key under a new root key (the key file is replaced) or, with a KMS, the Transit
+    /// key's newest version; reads and writes go on meanwhile. Not possible with HUSH_ROOT_KEY.
+    RotateRoot {
+        #[command(flatten)]
+        conn: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Restore a backup onto fresh --data-dir and --key-dir (the server must not be running on
     /// them), then open it to prove it works with the root key (in --key-dir or HUSH_ROOT_KEY) or KMS.
     Restore {

@@ -328,6 +328,11 @@ impl Client {
         Ok(bytes)
     }
 
+    /// `POST /v1/admin/rotate-root`.
+    pub async fn rotate_root(&self) -> Result<Value, ClientError> {
+        self.json(Method::POST, "/v1/admin/rotate-root", None).await
+    }
+
     /// `POST /v1/namespaces/{ns}/rotate-key`.
     pub async fn rotate_namespace_key(&self, ns: &str) -> Result<Value, ClientError> {
         self.json(Method::POST, &format!("/v1/namespaces/{}/rotate-key", segment(ns)), None).await

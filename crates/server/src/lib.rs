@@ -99,6 +99,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/audit"),
     ("get", "/v1/audit/verify"),
     ("get", "/v1/admin/backup"),
+    ("post", "/v1/admin/rotate-root"),
     ("get", "/api/v2/namespaces"),
     ("post", "/api/v2/namespaces"),
     ("get", "/api/v2/namespaces/{namespace}/secrets"),
@@ -151,6 +152,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/verify", get(audit::verify))
         .route("/v1/admin/backup", get(meta::backup))
+        .route("/v1/admin/rotate-root", post(meta::rotate_root))
         .route("/api/v2/namespaces", get(v2::list_namespaces).post(v2::create_namespace))
         .route("/api/v2/namespaces/{ns}/secrets", get(v2::list_secrets).post(v2::create_secret))
         .route(

@@ -108,13 +108,7 @@ impl Hush {
     pub async fn verify_audit(&self, creds: &Credentials) -> Result<AuditVerification, ServiceError> {
         let mut event = self.event(creds, AuditAction::AuditVerify, None, None);
         let result = async {
-            let caller = self.authenticate(creds, &mut event).await?;
-            require(&caller, Scope::AuditRead)?;
-            if caller.namespaces != TokenNamespaces::All {
-                return Err(ServiceError::Forbidden(
-                    "verifying the audit log needs a token bound to all namespaces".into(),
-                ));
-            }
+            self.authorize_global(creds, &mut event, Scope::AuditRead, "verifying the audit log").await?;
             self.verify_chain().await
         }
         .await;

@@ -18,11 +18,10 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use hush_core::{Scope, SecretBytes};
 use hush_crypto::envelope;
 use hush_store::sqlite::{DATA_FILE, KEYS_FILE};
-use hush_store::{AuditAction, Mutation, StoreError, TokenNamespaces, WriteRequest};
+use hush_store::{AuditAction, Mutation, StoreError, WriteRequest};
 use zeroize::Zeroizing;
 
 use crate::bootstrap::{OpenError, OpenOptions, open, wrapper_for};
-use crate::hush::require;
 use crate::{Credentials, Hush, ServiceError};
 
 /// The file's first bytes.
@@ -66,11 +65,7 @@ impl Hush {
     pub async fn backup(&self, creds: &Credentials) -> Result<Vec<u8>, ServiceError> {
         let mut event = self.event(creds, AuditAction::Backup, None, None);
         let result = async {
-            let caller = self.authenticate(creds, &mut event).await?;
-            require(&caller, Scope::Admin)?;
-            if caller.namespaces != TokenNamespaces::All {
-                return Err(ServiceError::Forbidden("a backup needs a token bound to all namespaces".into()));
-            }
+            self.authorize_global(creds, &mut event, Scope::Admin, "a backup").await?;
             let dir = tempfile::Builder::new().prefix("hush-backup-").tempdir().map_err(ServiceError::internal)?;
             let (data_file, keys_file) = (dir.path().join(DATA_FILE), dir.path().join(KEYS_FILE));
             let unsupported = |e: StoreError| match e {
@@ -83,8 +78,9 @@ impl Hush {
             let data = Zeroizing::new(fs::read(&data_file).map_err(ServiceError::internal)?);
             let keys = Zeroizing::new(fs::read(&keys_file).map_err(ServiceError::internal)?);
             drop(dir);
+            let _not_during_a_root_rotation = self.rotation_lock.read().await;
             let backup_key = Zeroizing::new(hush_crypto::random_bytes::<32>()?);
-            let wrapped = self.root.wrap(&backup_key, BACKUP_KEY_BINDING).await.map_err(ServiceError::internal)?;
+            let wrapped = self.root().wrap(&backup_key, BACKUP_KEY_BINDING).await.map_err(ServiceError::internal)?;
             let sealed = envelope::seal(&backup_key, BACKUP_MAGIC, &framed(&[&data, &keys]))?;
             let mut out = Vec::with_capacity(12 + wrapped.len() + sealed.len());
             out.extend_from_slice(BACKUP_MAGIC);

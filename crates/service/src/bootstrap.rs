@@ -17,7 +17,7 @@ use hush_store::postgres::{PgDataStore, PgKeyStore};
 use hush_store::sqlite::{DATA_FILE, KEYS_FILE, SqliteDataStore, SqliteKeyStore};
 use hush_store::{AuditAction, AuditEvent, DataStore, Installation, KeyStore, StoreError, TokenNamespaces};
 
-use crate::key_wrapper::{KeyWrapper, TransitConfig, WrapError};
+use crate::key_wrapper::{KeyWrapper, RootOrigin, TransitConfig, WrapError};
 use crate::{Hush, ServiceConfig, ServiceError};
 
 /// File name of the root key inside the key directory.
@@ -229,7 +229,7 @@ fn read_root_key(path: &Path) -> Result<Option<RootKey>, OpenError> {
 }
 
 /// Writes a new root key file with mode 0600, durably: temp file, fsync, rename, fsync dir.
-fn write_root_key(path: &Path, key: &RootKey) -> Result<(), OpenError> {
+pub(crate) fn write_root_key(path: &Path, key: &RootKey) -> Result<(), OpenError> {
     let tmp = path.with_extension("key.tmp");
     let _ = fs::remove_file(&tmp);
     let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io_err(&tmp))?;
@@ -267,6 +267,30 @@ pub(crate) fn wrapper_for(opts: &OpenOptions) -> Result<(Option<KeyWrapper>, Str
     })
 }
 
+/// A root rotation that stopped after re-wrapping the key store but before
+/// renaming `root.key.next` over `root.key` leaves the new key in the
+/// `.next` file: if the key file does not open the key store and that one
+/// does, it is moved into place.
+async fn heal_interrupted_rotation(
+    wrapper: Option<KeyWrapper>,
+    key_file: &Path,
+    installation: &Installation,
+) -> Result<Option<KeyWrapper>, OpenError> {
+    let next_file = key_file.with_extension("key.next");
+    if let Some(current) = &wrapper
+        && current.unwrap(&installation.wrapped_audit_key, AUDIT_KEY_BINDING).await.is_ok()
+    {
+        return Ok(wrapper);
+    }
+    let Some(next) = read_root_key(&next_file)?.map(KeyWrapper::Local) else { return Ok(wrapper) };
+    if next.unwrap(&installation.wrapped_audit_key, AUDIT_KEY_BINDING).await.is_err() {
+        return Ok(wrapper);
+    }
+    fs::rename(&next_file, key_file).map_err(io_err(key_file))?;
+    tracing::warn!(file = %key_file.display(), "finished an interrupted root key rotation: the new key is now the key file");
+    Ok(Some(next))
+}
+
 /// Opens hush, initialising it on first start.
 pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
     // SQLite stores are one process's: their directories are locked.
@@ -301,7 +325,10 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
     let keys = open_keys(&opts).await?;
     let key_file = opts.key_dir.join(ROOT_KEY_FILE);
 
-    let (wrapper, origin) = wrapper_for(&opts)?;
+    let (mut wrapper, origin) = wrapper_for(&opts)?;
+    if let (Some(installation), None, None) = (keys.installation().await?, &opts.kms, &opts.root_key) {
+        wrapper = heal_interrupted_rotation(wrapper, &key_file, &installation).await?;
+    }
 
     let (installation, audit_key, token_key, root, new_key_file) = match keys.installation().await? {
         Some(installation) => {
@@ -378,7 +405,12 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
         }
         _ => {}
     }
-    let hush = Arc::new(Hush::new(data, keys, root, audit_key, token_key, opts.config, locks));
+    let root_origin = match (&opts.kms, &opts.root_key) {
+        (Some(_), _) => RootOrigin::Kms,
+        (None, Some(_)) => RootOrigin::Environment,
+        (None, None) => RootOrigin::File(key_file.clone()),
+    };
+    let hush = Arc::new(Hush::new(data, keys, (root, root_origin), audit_key, token_key, opts.config, locks));
     let first_start = match hush.data.installation_id().await? {
         Some(_) => {
             if !installation.completed {

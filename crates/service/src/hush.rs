@@ -7,9 +7,10 @@ use std::sync::Arc;
 use hush_core::{NamespaceName, Scope};
 use hush_crypto::{TokenKey, token};
 
-use crate::key_wrapper::KeyWrapper;
+use crate::key_wrapper::{KeyWrapper, RootOrigin};
 use hush_store::{
-    AuditAction, AuditEvent, DataStore, KeyStore, Mutation, NamespaceRecord, TokenRecord, WriteRequest, now_millis,
+    AuditAction, AuditEvent, DataStore, KeyStore, Mutation, NamespaceRecord, TokenNamespaces, TokenRecord,
+    WriteRequest, now_millis,
 };
 
 use crate::key_cache::KeyCache;
@@ -25,7 +26,14 @@ const RECORD_CACHE_TTL: std::time::Duration = std::time::Duration::from_secs(1);
 pub struct Hush {
     pub(crate) data: Arc<dyn DataStore>,
     pub(crate) keys: Arc<dyn KeyStore>,
-    pub(crate) root: KeyWrapper,
+    /// What wraps the key store's keys; swapped by `rotate_root`.
+    pub(crate) wrapper: std::sync::RwLock<Arc<KeyWrapper>>,
+    /// Where the root key came from (a file is rewritten by `rotate_root`).
+    pub(crate) root_origin: RootOrigin,
+    /// A root rotation holds it for writing; anything that wraps a new key
+    /// (namespace creation, key rotation, backups) holds it for reading, so
+    /// no key is wrapped while the key store is being re-wrapped.
+    pub(crate) rotation_lock: tokio::sync::RwLock<()>,
     pub(crate) audit_key: hush_crypto::AuditKey,
     pub(crate) token_key: TokenKey,
     pub(crate) key_cache: KeyCache,
@@ -66,7 +74,7 @@ impl Hush {
     pub(crate) fn new(
         data: Arc<dyn DataStore>,
         keys: Arc<dyn KeyStore>,
-        root: KeyWrapper,
+        (root, root_origin): (KeyWrapper, RootOrigin),
         audit_key: hush_crypto::AuditKey,
         token_key: TokenKey,
         config: ServiceConfig,
@@ -75,7 +83,9 @@ impl Hush {
         Hush {
             data,
             keys,
-            root,
+            wrapper: std::sync::RwLock::new(Arc::new(root)),
+            root_origin,
+            rotation_lock: tokio::sync::RwLock::new(()),
             audit_key,
             token_key,
             key_cache: KeyCache::default(),
@@ -86,6 +96,11 @@ impl Hush {
         }
     }
 
+    /// The current wrapping key.
+    pub(crate) fn root(&self) -> Arc<KeyWrapper> {
+        Arc::clone(&self.wrapper.read().unwrap_or_else(|e| e.into_inner()))
+    }
+
     /// The settings in force.
     pub fn config(&self) -> &ServiceConfig {
         &self.config
@@ -93,7 +108,7 @@ impl Hush {
 
     /// The root key's public fingerprint, or the KMS key that wraps in its place.
     pub fn root_key_fingerprint(&self) -> String {
-        self.root.describe()
+        self.root().describe()
     }
 
     /// A new audit event for a call.
@@ -233,6 +248,24 @@ impl Hush {
             }
         };
         Ok(ns)
+    }
+
+    /// Authenticates a token that must be bound to all namespaces and hold
+    /// `scope`: for calls about the whole installation (`what` names the
+    /// call in the refusal).
+    pub(crate) async fn authorize_global(
+        &self,
+        creds: &Credentials,
+        event: &mut PendingEvent,
+        scope: Scope,
+        what: &str,
+    ) -> Result<Caller, ServiceError> {
+        let caller = self.authenticate(creds, event).await?;
+        require(&caller, scope)?;
+        if caller.namespaces != TokenNamespaces::All {
+            return Err(ServiceError::Forbidden(format!("{what} needs a token bound to all namespaces")));
+        }
+        Ok(caller)
     }
 
     /// Authenticates, finds the namespace and checks the scope, in that order.

@@ -8,6 +8,7 @@
 //! binding, so a wrapped key moved to another row does not open there.
 //! Transit's own audit log then records every unwrap.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -65,6 +66,24 @@ pub enum KeyWrapper {
     Local(RootKey),
     /// Vault/OpenBao Transit.
     Transit(Transit),
+    /// During a root rotation: wraps with `new`, unwraps with `new` or `old`.
+    Rotating {
+        /// The wrapping key being moved to.
+        new: Arc<KeyWrapper>,
+        /// The one being left.
+        old: Arc<KeyWrapper>,
+    },
+}
+
+/// Where an installation's root key comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RootOrigin {
+    /// The key file (rewritten by a root rotation).
+    File(std::path::PathBuf),
+    /// `HUSH_ROOT_KEY` (a rotation cannot change it).
+    Environment,
+    /// The KMS.
+    Kms,
 }
 
 /// A Transit client.
@@ -75,6 +94,16 @@ pub struct Transit {
 }
 
 impl KeyWrapper {
+    /// The same kind of wrapping key, new: a fresh root key, or the same
+    /// Transit key (whose encryptions use its newest version).
+    pub fn successor(&self) -> Result<KeyWrapper, WrapError> {
+        match self {
+            KeyWrapper::Local(_) => Ok(KeyWrapper::Local(RootKey::generate()?)),
+            KeyWrapper::Transit(t) => KeyWrapper::transit(t.config.clone()),
+            KeyWrapper::Rotating { new, .. } => new.successor(),
+        }
+    }
+
     /// A Transit wrapper.
     pub fn transit(config: TransitConfig) -> Result<KeyWrapper, WrapError> {
         // reqwest with rustls needs a process-wide provider; installing it twice is harmless.
@@ -93,6 +122,7 @@ impl KeyWrapper {
         match self {
             KeyWrapper::Local(root) => root.fingerprint(),
             KeyWrapper::Transit(t) => format!("transit key {} at {}", t.config.key, t.config.addr),
+            KeyWrapper::Rotating { new, .. } => new.describe(),
         }
     }
 
@@ -101,6 +131,7 @@ impl KeyWrapper {
         match self {
             KeyWrapper::Local(root) => Ok(root.wrap(key, binding)?),
             KeyWrapper::Transit(t) => t.encrypt(key, binding).await,
+            KeyWrapper::Rotating { new, .. } => Box::pin(new.wrap(key, binding)).await,
         }
     }
 
@@ -108,6 +139,10 @@ impl KeyWrapper {
     pub async fn unwrap(&self, wrapped: &[u8], binding: &[u8]) -> Result<Zeroizing<[u8; 32]>, WrapError> {
         let by_transit = wrapped.starts_with(TRANSIT_PREFIX);
         match self {
+            KeyWrapper::Rotating { new, old } => match Box::pin(new.unwrap(wrapped, binding)).await {
+                Ok(k) => Ok(k),
+                Err(_) => Box::pin(old.unwrap(wrapped, binding)).await,
+            },
             KeyWrapper::Local(_) if by_transit => {
                 Err(WrapError::Mismatch("it was wrapped by a KMS; start hush with --kms"))
             }

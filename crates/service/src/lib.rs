@@ -34,7 +34,7 @@ pub use credentials::{Caller, Credentials, MAX_CONTEXT_LEN};
 pub use error::{Missing, ServiceError};
 pub use git_credentials::GitCredential;
 pub use hush::Hush;
-pub use key_wrapper::{KeyWrapper, TransitConfig};
+pub use key_wrapper::{KeyWrapper, RootOrigin, TransitConfig};
 
 /// A PostgreSQL URL without its password, for messages.
 pub fn postgres_url_shown(url: &str) -> String {
@@ -42,7 +42,7 @@ pub fn postgres_url_shown(url: &str) -> String {
 }
 pub use pagination::{DEFAULT_PAGE, MAX_PAGE};
 pub use registries::{RegistryCredentials, RegistryEntry, RegistryScope, RegistrySelector, RegistryTarget};
-pub use rotation::{MAX_REWRAP_BATCH, RewrapBatch};
+pub use rotation::{MAX_REWRAP_BATCH, RewrapBatch, RootRotation};
 pub use secrets::{ListSecrets, RevealedSecret, SecretPage};
 pub use tokens::{NewToken, TokenSpec};
 

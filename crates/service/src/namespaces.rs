@@ -49,8 +49,9 @@ impl Hush {
         let mut audit = audit;
         audit.namespace_id = Some(record.id.clone());
         let key = DataKey::generate()?;
+        let _not_during_a_root_rotation = self.rotation_lock.read().await;
         let wrapped = self
-            .root
+            .root()
             .wrap(key.raw(), &hush_crypto::data_key_binding(&record.id, 1))
             .await
             .map_err(ServiceError::internal)?;

@@ -9,11 +9,16 @@
 //! (`global`, `global-private`) are reachable here for tokens bound to all
 //! namespaces.
 
+use std::sync::Arc;
+
 use hush_core::{NamespaceName, Scope};
-use hush_crypto::{DataKey, VersionIdentity, data_key_binding};
+use hush_crypto::{AUDIT_KEY_BINDING, DataKey, TOKEN_KEY_BINDING, VersionIdentity, data_key_binding};
 use hush_store::{
-    AuditAction, Mutation, NamespaceRecord, RewrapVersion, StoreError, TokenNamespaces, WriteOutcome, WriteRequest,
+    AuditAction, Mutation, NamespaceRecord, RewrapVersion, StoreError, TokenNamespaces, WrappedKeys, WriteOutcome,
+    WriteRequest,
 };
+
+use crate::key_wrapper::{KeyWrapper, RootOrigin};
 
 use crate::hush::{PendingEvent, require};
 use crate::{Credentials, Hush, Missing, ServiceError};
@@ -73,10 +78,11 @@ impl Hush {
         let mut event = self.event(creds, AuditAction::NamespaceRotateKey, Some(namespace), None);
         let result = async {
             let ns = self.manageable_namespace(creds, &mut event, namespace).await?;
+            let _not_during_a_root_rotation = self.rotation_lock.read().await;
             let next = self.current_key_version(&ns).await? + 1;
             let key = DataKey::generate()?;
             let wrapped =
-                self.root.wrap(key.raw(), &data_key_binding(&ns.id, next)).await.map_err(ServiceError::internal)?;
+                self.root().wrap(key.raw(), &data_key_binding(&ns.id, next)).await.map_err(ServiceError::internal)?;
             match self.keys.put_namespace_key(&ns.id, next, &wrapped).await {
                 Ok(()) => {}
                 // Another replica rotated at the same moment: its key is the new one.
@@ -105,7 +111,7 @@ impl Hush {
         let result = async {
             let ns = self.manageable_namespace(creds, &mut event, namespace).await?;
             let key_version = self.current_key_version(&ns).await?;
-            let current = self.key_cache.key(&*self.keys, &self.root, &ns.id, key_version).await?;
+            let current = self.key_cache.key(&*self.keys, &self.root(), &ns.id, key_version).await?;
             let stale = self.data.stale_versions(&ns.id, key_version, limit.clamp(1, MAX_REWRAP_BATCH)).await?;
             let mut batch = Vec::with_capacity(stale.len());
             for sealed in &stale {
@@ -137,5 +143,104 @@ impl Hush {
         }
         .await;
         self.finish(event, result).await
+    }
+}
+
+/// What a root rotation did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RootRotation {
+    /// The new wrapping key (fingerprint, or the Transit key).
+    pub root: String,
+    /// Wrapped keys re-wrapped (namespace keys, the audit and token keys).
+    pub rewrapped: usize,
+    /// The key file written, for a local root key.
+    pub root_key_file: Option<std::path::PathBuf>,
+}
+
+impl Hush {
+    /// Re-wraps every key in the key store under a new root key (written to
+    /// the key file) or, with a KMS, under the Transit key's newest version.
+    /// Reads and writes go on meanwhile: until it is done, keys open under
+    /// either wrapping key. Needs an `admin` token bound to all namespaces.
+    pub async fn rotate_root(&self, creds: &Credentials) -> Result<RootRotation, ServiceError> {
+        let mut event = self.event(creds, AuditAction::RootRotate, None, None);
+        let result = async {
+            self.authorize_global(creds, &mut event, Scope::Admin, "rotating the root key").await?;
+            if self.root_origin == RootOrigin::Environment {
+                return Err(ServiceError::invalid(
+                    "root_key_from_env",
+                    "the root key comes from HUSH_ROOT_KEY, which hush cannot change: use a key file or a KMS to rotate online",
+                ));
+            }
+            let _no_wrapping_meanwhile = self.rotation_lock.write().await;
+            let old = self.root();
+            let new = Arc::new(old.successor().map_err(ServiceError::internal)?);
+            // The new key is on disk before anything is wrapped under it.
+            let next_file = match (&self.root_origin, &*new) {
+                (RootOrigin::File(path), KeyWrapper::Local(key)) => {
+                    let next = path.with_extension("key.next");
+                    crate::bootstrap::write_root_key(&next, key).map_err(ServiceError::internal)?;
+                    Some((next, path.clone()))
+                }
+                _ => None,
+            };
+            self.set_root(Arc::new(KeyWrapper::Rotating { new: Arc::clone(&new), old: Arc::clone(&old) }));
+            let done = self.rewrap_store_keys(&new).await;
+            match done {
+                Ok(rewrapped) => {
+                    self.set_root(Arc::clone(&new));
+                    if let Some((next, path)) = &next_file {
+                        std::fs::rename(next, path).map_err(ServiceError::internal)?;
+                        if let Some(dir) = path.parent() {
+                            let _ = std::fs::File::open(dir).and_then(|d| d.sync_all());
+                        }
+                    }
+                    let mut audit = event.for_write();
+                    audit.name = Some(new.describe());
+                    self.data.write(WriteRequest { mutation: Mutation::AuditOnly, audit }).await?;
+                    tracing::info!(root = %new.describe(), rewrapped, "rotated the root key");
+                    Ok(RootRotation { root: new.describe(), rewrapped, root_key_file: next_file.map(|(_, p)| p) })
+                }
+                Err(e) => {
+                    // Nothing was replaced: back to the old key.
+                    self.set_root(old);
+                    if let Some((next, _)) = &next_file {
+                        let _ = std::fs::remove_file(next);
+                    }
+                    Err(e)
+                }
+            }
+        }
+        .await;
+        self.finish(event, result).await
+    }
+
+    fn set_root(&self, wrapper: Arc<KeyWrapper>) {
+        *self.wrapper.write().unwrap_or_else(|e| e.into_inner()) = wrapper;
+    }
+
+    /// Re-wraps everything in the key store under `new` (reading with the
+    /// rotating wrapper), in one transaction.
+    async fn rewrap_store_keys(&self, new: &KeyWrapper) -> Result<usize, ServiceError> {
+        let current = self.root();
+        let wrapped = self.keys.wrapped_keys().await?;
+        let again = |blob: Vec<u8>, binding: Vec<u8>| {
+            let current = Arc::clone(&current);
+            async move {
+                let raw = current.unwrap(&blob, &binding).await.map_err(ServiceError::internal)?;
+                new.wrap(&raw, &binding).await.map_err(ServiceError::internal)
+            }
+        };
+        let mut out = WrappedKeys {
+            audit_key: again(wrapped.audit_key, AUDIT_KEY_BINDING.to_vec()).await?,
+            token_key: again(wrapped.token_key, TOKEN_KEY_BINDING.to_vec()).await?,
+            namespace_keys: Vec::with_capacity(wrapped.namespace_keys.len()),
+        };
+        for (ns, version, blob) in wrapped.namespace_keys {
+            let rewrapped = again(blob, data_key_binding(&ns, version)).await?;
+            out.namespace_keys.push((ns, version, rewrapped));
+        }
+        self.keys.replace_wrapped_keys(&out).await?;
+        Ok(out.namespace_keys.len() + 2)
     }
 }

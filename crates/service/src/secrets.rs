@@ -116,7 +116,7 @@ impl Hush {
         cas: Option<u64>,
     ) -> Result<SecretRecord, ServiceError> {
         self.check_value(&value)?;
-        let (key_version, key) = self.key_cache.current(&*self.keys, &self.root, &ns.id).await?;
+        let (key_version, key) = self.key_cache.current(&*self.keys, &self.root(), &ns.id).await?;
         let secret_type = value.secret_type();
         let (namespace_id, secret_name) = (ns.id.clone(), name.as_str().to_owned());
         // The store assigns the version inside its transaction and asks for
@@ -166,7 +166,7 @@ impl Hush {
         ns: &NamespaceRecord,
         sealed: &SealedVersion,
     ) -> Result<SecretValue, ServiceError> {
-        let key = self.key_cache.key(&*self.keys, &self.root, &ns.id, sealed.version.key_version).await?;
+        let key = self.key_cache.key(&*self.keys, &self.root(), &ns.id, sealed.version.key_version).await?;
         let identity = VersionIdentity {
             namespace_id: &ns.id,
             secret_id: &sealed.secret.id,

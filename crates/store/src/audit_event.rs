@@ -62,13 +62,15 @@ pub enum AuditAction {
     NamespaceRewrap,
     /// A backup of both stores was taken.
     Backup,
+    /// Every key in the key store was re-wrapped under a new root key.
+    RootRotate,
     /// A stored action hush does not know (an edited row; its MAC will not verify).
     Unrecognized,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::SecretWrite,
         AuditAction::SecretRead,
         AuditAction::SecretList,
@@ -94,6 +96,7 @@ impl AuditAction {
         AuditAction::NamespaceRotateKey,
         AuditAction::NamespaceRewrap,
         AuditAction::Backup,
+        AuditAction::RootRotate,
     ];
 
     /// The stored name, e.g. `secret.read`.
@@ -124,6 +127,7 @@ impl AuditAction {
             AuditAction::NamespaceRotateKey => "namespace.rotate-key",
             AuditAction::NamespaceRewrap => "namespace.rewrap",
             AuditAction::Backup => "admin.backup",
+            AuditAction::RootRotate => "admin.rotate-root",
             AuditAction::Unrecognized => "unrecognized",
         }
     }

@@ -35,6 +35,23 @@ impl std::fmt::Debug for Installation {
     }
 }
 
+/// Every wrapped key of an installation, for re-wrapping under a new root key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WrappedKeys {
+    /// The audit key.
+    pub audit_key: Vec<u8>,
+    /// The token key.
+    pub token_key: Vec<u8>,
+    /// Namespace data keys: namespace id, version, wrapped key.
+    pub namespace_keys: Vec<(String, u32, Vec<u8>)>,
+}
+
+impl std::fmt::Debug for WrappedKeys {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WrappedKeys").field("namespace_keys", &self.namespace_keys.len()).finish_non_exhaustive()
+    }
+}
+
 /// The key store.
 #[async_trait]
 pub trait KeyStore: Send + Sync + 'static {
@@ -66,6 +83,13 @@ pub trait KeyStore: Send + Sync + 'static {
         let _ = path;
         Err(StoreError::Unsupported("snapshots of this store (back up PostgreSQL with pg_dump or its replication)"))
     }
+
+    /// Every wrapped key.
+    async fn wrapped_keys(&self) -> Result<WrappedKeys, StoreError>;
+
+    /// Replaces wrapped keys (the same keys under a new root key), all in one
+    /// transaction. Namespace keys not listed are left as they are.
+    async fn replace_wrapped_keys(&self, keys: &WrappedKeys) -> Result<(), StoreError>;
 
     /// The audit anchor, if one was recorded.
     async fn audit_anchor(&self) -> Result<Option<AuditAnchor>, StoreError>;

@@ -33,7 +33,7 @@ pub use data_store::{
     WriteRequest,
 };
 pub use error::{Conflict, StoreError};
-pub use key_store::{AuditAnchor, Installation, KeyStore};
+pub use key_store::{AuditAnchor, Installation, KeyStore, WrappedKeys};
 pub use records::{
     Millis, NamespaceRecord, NamespaceRef, SealedVersion, SecretRecord, TokenNamespaces, TokenRecord, VersionRecord,
     now_millis,

@@ -35,6 +35,19 @@ pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 bytes.len()
             );
         }
+        AdminCommand::RotateRoot { conn, json: as_json } => {
+            let done = client(&conn)?.rotate_root().await?;
+            if as_json {
+                output::json(&done);
+            } else {
+                println!(
+                    "re-wrapped {} keys under {}{}",
+                    output::field(&done, "rewrapped"),
+                    output::field(&done, "root_key"),
+                    done["root_key_file"].as_str().map(|f| format!("; the new root key is in {f}")).unwrap_or_default()
+                );
+            }
+        }
         AdminCommand::Restore { file, dirs } => {
             let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
             let options = crate::commands::serve::options(&dirs, hush_service::ServiceConfig::default())?;

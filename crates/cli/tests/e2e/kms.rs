@@ -7,18 +7,23 @@ use std::process::Command;
 use crate::components::{free_port, openbao};
 use crate::harness::{Hush, show};
 
-#[test]
-fn keys_are_wrapped_by_openbao_transit_and_no_root_key_is_on_disk() {
-    let dir = tempfile::tempdir().unwrap();
-    let Some((server, bao)) = openbao("keys_are_wrapped_by_openbao_transit", dir.path()) else { return };
-    let out = Command::new(&bao)
-        .args(["write", "-f", "transit/keys/hush-root"])
-        .env("HOME", dir.path())
-        .env("VAULT_ADDR", format!("http://{}", server.addr))
+/// Runs `bao` against the dev server as root; it must succeed.
+fn bao_ok(bao: &std::path::Path, home: &std::path::Path, addr: &str, args: &[&str]) {
+    let out = Command::new(bao)
+        .args(args)
+        .env("HOME", home)
+        .env("VAULT_ADDR", format!("http://{addr}"))
         .env("VAULT_TOKEN", "root")
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", show(&out));
+}
+
+#[test]
+fn keys_are_wrapped_by_openbao_transit_and_no_root_key_is_on_disk() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((server, bao)) = openbao("keys_are_wrapped_by_openbao_transit", dir.path()) else { return };
+    bao_ok(&bao, dir.path(), &server.addr, &["write", "-f", "transit/keys/hush-root"]);
     let kms_addr = format!("http://{}", server.addr);
     let env = [
         ("HUSH_KMS", "transit"),
@@ -76,4 +81,34 @@ fn keys_are_wrapped_by_openbao_transit_and_no_root_key_is_on_disk() {
         assert!(log.contains(expected), "{env:?}: {log}");
         assert!(!log.contains("panicked"), "{log}");
     }
+}
+
+#[test]
+fn a_rotated_transit_key_rewraps_every_key_while_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((server, bao)) = openbao("a_rotated_transit_key_rewraps_every_key_while_serving", dir.path()) else {
+        return;
+    };
+    let bao_cmd = |args: &[&str]| bao_ok(&bao, dir.path(), &server.addr, args);
+    bao_cmd(&["write", "-f", "transit/keys/hush-root"]);
+    let kms_addr = format!("http://{}", server.addr);
+    let env = [
+        ("HUSH_KMS", "transit"),
+        ("HUSH_KMS_ADDR", kms_addr.as_str()),
+        ("HUSH_KMS_KEY", "hush-root"),
+        ("VAULT_TOKEN", "root"),
+    ];
+    let mut h = Hush::init_with(&env);
+    h.start(&env, &[]);
+    assert_eq!(h.cli_stdin(&["secret", "create", "k", "--value-stdin"], b"KMS-rot").status.code(), Some(0));
+    bao_cmd(&["write", "-f", "transit/keys/hush-root/rotate"]);
+    let out = h.cli(&["admin", "rotate-root", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(h.cli(&["secret", "get", "k"]).stdout, b"KMS-rot");
+    h.stop();
+    let keys_db: Vec<u8> = Hush::all_bytes(&h.key_dir()).into_iter().flat_map(|(_, b)| b).collect();
+    assert!(keys_db.windows(17).any(|w| w == b"transit:vault:v2:"), "the keys are under the new Transit key version");
+    assert!(!keys_db.windows(17).any(|w| w == b"transit:vault:v1:"), "no key is left under the old version");
+    h.start(&env, &[]);
+    assert_eq!(h.cli(&["secret", "get", "k"]).stdout, b"KMS-rot");
 }

@@ -109,3 +109,66 @@ fn rotation_and_rewrap_keep_everything_readable() {
     let out = h.cli_as(&reader, &["namespace", "rotate-key", "default"], None);
     assert_eq!(out.status.code(), Some(3), "{}", show(&out));
 }
+
+#[test]
+fn the_root_key_rotates_while_serving_and_survives_a_restart() {
+    let mut h = Hush::running();
+    assert_eq!(h.cli(&["namespace", "create", "team"]).status.code(), Some(0));
+    for (ns, name, value) in [("default", "a", "ROOT-a"), ("team", "b", "ROOT-b")] {
+        let out = h.cli_stdin(&["secret", "create", name, "-n", ns, "--value-stdin"], value.as_bytes());
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    }
+    let old_key = std::fs::read_to_string(h.key_dir().join("root.key")).unwrap();
+
+    let stop = Arc::new(AtomicBool::new(false));
+    let failures = Arc::new(AtomicUsize::new(0));
+    let (addr, token) = (h.addr.clone(), h.token.clone());
+    let busy = {
+        let (stop, failures) = (Arc::clone(&stop), Arc::clone(&failures));
+        std::thread::spawn(move || {
+            while !stop.load(Ordering::Relaxed) {
+                let r = crate::harness::cli_at(&addr, &token, &["secret", "get", "b", "-n", "team"], None);
+                let w = crate::harness::cli_at(&addr, &token, &["secret", "create", "w", "--value-stdin"], Some(b"x"));
+                if r.stdout != b"ROOT-b" || !w.status.success() {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        })
+    };
+    let out = h.cli(&["admin", "rotate-root", "--json"]);
+    stop.store(true, Ordering::Relaxed);
+    busy.join().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(failures.load(Ordering::Relaxed), 0, "reads or writes failed during the rotation");
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(done["rewrapped"].as_u64().unwrap() >= 6, "{done}");
+    let new_key = std::fs::read_to_string(h.key_dir().join("root.key")).unwrap();
+    assert_ne!(old_key, new_key, "the key file holds the new root key");
+    assert!(!h.key_dir().join("root.key.next").exists());
+
+    // A namespace created afterwards, and a restart that reads only the new key.
+    assert_eq!(h.cli(&["namespace", "create", "after"]).status.code(), Some(0));
+    assert_eq!(
+        h.cli_stdin(&["secret", "create", "c", "-n", "after", "--value-stdin"], b"ROOT-c").status.code(),
+        Some(0)
+    );
+    h.stop();
+    h.start(&[], &[]);
+    for (ns, name, value) in [("default", "a", "ROOT-a"), ("team", "b", "ROOT-b"), ("after", "c", "ROOT-c")] {
+        assert_eq!(h.cli(&["secret", "get", name, "-n", ns]).stdout, value.as_bytes(), "{ns}/{name}");
+    }
+    assert_eq!(h.cli(&["audit", "verify"]).status.code(), Some(0));
+    // The old key no longer opens this installation.
+    h.stop();
+    std::fs::write(h.key_dir().join("root.key"), &old_key).unwrap();
+    let refused = h.spawn(&[], &[]).expect_err("the old root key is refused");
+    assert!(refused.contains("does not match the key store"), "{refused}");
+    std::fs::write(h.key_dir().join("root.key"), &new_key).unwrap();
+
+    // With HUSH_ROOT_KEY hush cannot replace the key: refused, nothing changed.
+    h.start(&[("HUSH_ROOT_KEY", new_key.trim())], &[]);
+    let out = h.cli(&["admin", "rotate-root"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("HUSH_ROOT_KEY"), "{}", show(&out));
+    assert_eq!(h.cli(&["secret", "get", "a"]).stdout, b"ROOT-a");
+}

@@ -52,3 +52,20 @@ pub(crate) async fn backup(
     )
         .into_response())
 }
+
+/// `POST /v1/admin/rotate-root`: re-wraps every key under a new root key
+/// (or the KMS key's newest version). Needs an admin token for all namespaces.
+pub(crate) async fn rotate_root(
+    axum::extract::State(app): axum::extract::State<crate::AppState>,
+    headers: axum::http::HeaderMap,
+) -> Result<axum::response::Response, ApiError> {
+    use axum::response::IntoResponse;
+    let creds = crate::request_credentials::credentials(&headers)?;
+    let done = app.hush.rotate_root(&creds).await?;
+    Ok(axum::Json(serde_json::json!({
+        "root_key": done.root,
+        "rewrapped": done.rewrapped,
+        "root_key_file": done.root_key_file.map(|p| p.display().to_string()),
+    }))
+    .into_response())
+}

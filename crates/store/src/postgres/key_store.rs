@@ -8,7 +8,7 @@ use sqlx::Row;
 use sqlx::postgres::PgPool;
 
 use super::connect::{self, KEYS};
-use crate::{AuditAnchor, Conflict, Installation, KeyStore, StoreError, now_millis};
+use crate::{AuditAnchor, Conflict, Installation, KeyStore, StoreError, WrappedKeys, now_millis};
 
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/keys/0001_initial.sql")];
 
@@ -121,6 +121,50 @@ impl KeyStore for PgKeyStore {
             .bind(namespace_id)
             .execute(&self.pool)
             .await?;
+        Ok(())
+    }
+
+    async fn wrapped_keys(&self) -> Result<WrappedKeys, StoreError> {
+        let row =
+            sqlx::query("SELECT wrapped_audit_key, wrapped_token_key FROM installation").fetch_one(&self.pool).await?;
+        let rows =
+            sqlx::query("SELECT namespace_id, version, wrapped FROM namespace_keys ORDER BY namespace_id, version")
+                .fetch_all(&self.pool)
+                .await?;
+        let mut namespace_keys = Vec::with_capacity(rows.len());
+        for r in rows {
+            let version: i64 = column(r.try_get("version"), "version")?;
+            let version =
+                u32::try_from(version).map_err(|_| StoreError::corrupt("namespace_keys.version is out of range"))?;
+            namespace_keys.push((
+                column(r.try_get("namespace_id"), "namespace_id")?,
+                version,
+                column(r.try_get("wrapped"), "wrapped")?,
+            ));
+        }
+        Ok(WrappedKeys {
+            audit_key: column(row.try_get("wrapped_audit_key"), "wrapped_audit_key")?,
+            token_key: column(row.try_get("wrapped_token_key"), "wrapped_token_key")?,
+            namespace_keys,
+        })
+    }
+
+    async fn replace_wrapped_keys(&self, keys: &WrappedKeys) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE installation SET wrapped_audit_key = $1, wrapped_token_key = $2")
+            .bind(&keys.audit_key)
+            .bind(&keys.token_key)
+            .execute(&mut *tx)
+            .await?;
+        for (ns, version, wrapped) in &keys.namespace_keys {
+            sqlx::query("UPDATE namespace_keys SET wrapped = $1 WHERE namespace_id = $2 AND version = $3")
+                .bind(wrapped)
+                .bind(ns)
+                .bind(i64::from(*version))
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -11,7 +11,7 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::connect::{Access, migrate, open};
 use super::rows::u64_of;
-use crate::{AuditAnchor, Conflict, Installation, KeyStore, StoreError, now_millis};
+use crate::{AuditAnchor, Conflict, Installation, KeyStore, StoreError, WrappedKeys, now_millis};
 
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/keys/0001_initial.sql")];
 
@@ -136,6 +136,47 @@ impl KeyStore for SqliteKeyStore {
                         .into(),
                 ));
             }
+            Ok(())
+        })
+    }
+
+    async fn wrapped_keys(&self) -> Result<WrappedKeys, StoreError> {
+        self.with(|c| {
+            let (audit_key, token_key): (Vec<u8>, Vec<u8>) =
+                c.query_row("SELECT wrapped_audit_key, wrapped_token_key FROM installation", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })?;
+            let mut stmt =
+                c.prepare("SELECT namespace_id, version, wrapped FROM namespace_keys ORDER BY namespace_id, version")?;
+            let rows =
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, Vec<u8>>(2)?)))?;
+            let mut namespace_keys = Vec::new();
+            for row in rows {
+                let (ns, version, wrapped) = row?;
+                let version = u32::try_from(version)
+                    .map_err(|_| StoreError::corrupt("namespace_keys.version is out of range"))?;
+                namespace_keys.push((ns, version, wrapped));
+            }
+            Ok(WrappedKeys { audit_key, token_key, namespace_keys })
+        })
+    }
+
+    async fn replace_wrapped_keys(&self, keys: &WrappedKeys) -> Result<(), StoreError> {
+        self.with(|c| {
+            let tx = c.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            tx.execute(
+                "UPDATE installation SET wrapped_audit_key = ?, wrapped_token_key = ?",
+                params![keys.audit_key, keys.token_key],
+            )?;
+            for (ns, version, wrapped) in &keys.namespace_keys {
+                tx.execute(
+                    "UPDATE namespace_keys SET wrapped = ? WHERE namespace_id = ? AND version = ?",
+                    params![wrapped, ns, i64::from(*version)],
+                )?;
+            }
+            tx.commit()?;
+            // The old wrapped forms are overwritten (secure_delete); move them out of the WAL too.
+            let _: i64 = c.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
             Ok(())
         })
     }
