@@ -54,4 +54,40 @@ async fn installation_and_anchor(f: crate::Fixture) {
     assert_eq!(f.keys.audit_anchor().await.unwrap(), Some(AuditAnchor { seq: 5, mac: vec![5] }));
 }
 
-crate::on_both_backends!(keys_by_version_and_destroyed_for_good, installation_and_anchor);
+async fn wrapped_keys_are_replaced_in_one_go(f: crate::Fixture) {
+    let inst = Installation {
+        id: "i1".into(),
+        wrapped_audit_key: b"audit-old".to_vec(),
+        wrapped_token_key: b"token-old".to_vec(),
+        completed: true,
+    };
+    f.keys.initialize(&inst).await.unwrap();
+    f.keys.put_namespace_key("ns1", 1, b"ns1-v1-old").await.unwrap();
+    f.keys.put_namespace_key("ns1", 2, b"ns1-v2-old").await.unwrap();
+    let mut keys = f.keys.wrapped_keys().await.unwrap();
+    assert_eq!(
+        (keys.audit_key.as_slice(), keys.token_key.as_slice()),
+        (b"audit-old".as_slice(), b"token-old".as_slice())
+    );
+    assert_eq!(
+        keys.namespace_keys,
+        vec![("ns1".to_owned(), 1, b"ns1-v1-old".to_vec()), ("ns1".to_owned(), 2, b"ns1-v2-old".to_vec())]
+    );
+    keys.audit_key = b"audit-new".to_vec();
+    keys.token_key = b"token-new".to_vec();
+    keys.namespace_keys = vec![("ns1".to_owned(), 2, b"ns1-v2-new".to_vec())];
+    f.keys.replace_wrapped_keys(&keys).await.unwrap();
+    let after = f.keys.installation().await.unwrap().unwrap();
+    assert_eq!(
+        (after.wrapped_audit_key.as_slice(), after.wrapped_token_key.as_slice()),
+        (b"audit-new".as_slice(), b"token-new".as_slice())
+    );
+    assert_eq!(f.keys.namespace_key("ns1", 2).await.unwrap(), Some(b"ns1-v2-new".to_vec()));
+    assert_eq!(f.keys.namespace_key("ns1", 1).await.unwrap(), Some(b"ns1-v1-old".to_vec()), "keys not listed stay");
+}
+
+crate::on_both_backends!(
+    wrapped_keys_are_replaced_in_one_go,
+    keys_by_version_and_destroyed_for_good,
+    installation_and_anchor
+);
