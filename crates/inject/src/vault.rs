@@ -49,6 +49,8 @@ pub async fn read(reference: &str, mount: Option<&str>, path: &str, field: &str)
     // reqwest with rustls needs a process-wide provider; installing it twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
+        // VAULT_TOKEN must not follow a redirect to another host.
+        .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
         .timeout(Duration::from_secs(30))
         .build()

@@ -72,13 +72,15 @@ impl Hush {
                 StoreError::Unsupported(what) => ServiceError::invalid("unsupported", format!("not supported: {what}")),
                 other => other.into(),
             };
-            // The data store first: every key its rows need is then in the later key store copy.
-            self.data.snapshot_to(&data_file).await.map_err(unsupported)?;
+            // No key is created or re-wrapped while the copies are taken. The
+            // key store first: its audit anchor is then never ahead of the
+            // data copy's log, and every namespace in the data copy has its key.
+            let _no_new_keys = self.rotation_lock.write().await;
             self.keys.snapshot_to(&keys_file).await.map_err(unsupported)?;
+            self.data.snapshot_to(&data_file).await.map_err(unsupported)?;
             let data = Zeroizing::new(fs::read(&data_file).map_err(ServiceError::internal)?);
             let keys = Zeroizing::new(fs::read(&keys_file).map_err(ServiceError::internal)?);
             drop(dir);
-            let _not_during_a_root_rotation = self.rotation_lock.read().await;
             let backup_key = Zeroizing::new(hush_crypto::random_bytes::<32>()?);
             let wrapped = self.root().wrap(&backup_key, BACKUP_KEY_BINDING).await.map_err(ServiceError::internal)?;
             let sealed = envelope::seal(&backup_key, BACKUP_MAGIC, &framed(&[&data, &keys]))?;
@@ -141,20 +143,24 @@ pub async fn restore(backup: &[u8], opts: OpenOptions) -> Result<RestoreReport, 
     );
     let parts = unframed(plain.expose_secret()).ok_or(RestoreError::Bad("the backup is damaged"))?;
     let [data, keys] = parts[..] else { return Err(RestoreError::Bad("the backup is damaged")) };
-    for (dir, file, bytes) in [(&opts.data_dir, DATA_FILE, data), (&opts.key_dir, KEYS_FILE, keys)] {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|source| OpenError::Io { path: dir.clone(), source })?;
-        let path = dir.join(file);
-        if path.exists() {
-            return Err(RestoreError::NotEmpty(dir.display().to_string()));
+    let targets = [(&opts.data_dir, DATA_FILE, data), (&opts.key_dir, KEYS_FILE, keys)];
+    // Every target is checked before anything is written: a refusal leaves nothing half-restored.
+    for (dir, file, _) in &targets {
+        for suffix in ["", "-wal", "-shm"] {
+            if dir.join(format!("{file}{suffix}")).exists() {
+                return Err(RestoreError::NotEmpty(dir.display().to_string()));
+            }
         }
+    }
+    for (dir, file, bytes) in targets {
+        let io = |source| OpenError::Io { path: dir.clone(), source };
+        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
+        let path = dir.join(file);
         let write = || -> std::io::Result<()> {
             let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
             f.write_all(bytes)?;
-            f.sync_all()
+            f.sync_all()?;
+            fs::File::open(dir)?.sync_all()
         };
         write().map_err(|source| OpenError::Io { path: path.clone(), source })?;
     }

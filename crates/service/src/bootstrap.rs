@@ -228,16 +228,21 @@ fn read_root_key(path: &Path) -> Result<Option<RootKey>, OpenError> {
         .map_err(|source| OpenError::RootKeyInvalid { origin: path.display().to_string(), source })
 }
 
-/// Writes a new root key file with mode 0600, durably: temp file, fsync, rename, fsync dir.
+/// Writes a new root key file with mode 0600, durably: temp file, fsync,
+/// link into place, fsync dir. Never replaces an existing file (two
+/// processes starting at once, or a stale key someone still needs): that
+/// fails with "already exists".
 pub(crate) fn write_root_key(path: &Path, key: &RootKey) -> Result<(), OpenError> {
-    let tmp = path.with_extension("key.tmp");
+    let tmp = path.with_extension(format!("key.tmp.{}", std::process::id()));
     let _ = fs::remove_file(&tmp);
     let mut file = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&tmp).map_err(io_err(&tmp))?;
     let text = key.to_base64();
     file.write_all(text.expose_secret().as_bytes()).map_err(io_err(&tmp))?;
     file.write_all(b"\n").map_err(io_err(&tmp))?;
     file.sync_all().map_err(io_err(&tmp))?;
-    fs::rename(&tmp, path).map_err(io_err(path))?;
+    let linked = fs::hard_link(&tmp, path).map_err(io_err(path));
+    let _ = fs::remove_file(&tmp);
+    linked?;
     if let Some(dir) = path.parent() {
         fs::File::open(dir).and_then(|d| d.sync_all()).map_err(io_err(dir))?;
     }
@@ -408,6 +413,7 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
     let root_origin = match (&opts.kms, &opts.root_key) {
         (Some(_), _) => RootOrigin::Kms,
         (None, Some(_)) => RootOrigin::Environment,
+        (None, None) if opts.keystore_url.is_some() => RootOrigin::SharedFile(key_file.clone()),
         (None, None) => RootOrigin::File(key_file.clone()),
     };
     let hush = Arc::new(Hush::new(data, keys, (root, root_origin), audit_key, token_key, opts.config, locks));

@@ -80,6 +80,9 @@ pub enum KeyWrapper {
 pub enum RootOrigin {
     /// The key file (rewritten by a root rotation).
     File(std::path::PathBuf),
+    /// The key file, with a key store other processes share (PostgreSQL):
+    /// an online rotation would leave them wrapping with the old key.
+    SharedFile(std::path::PathBuf),
     /// `HUSH_ROOT_KEY` (a rotation cannot change it).
     Environment,
     /// The KMS.
@@ -109,6 +112,8 @@ impl KeyWrapper {
         // reqwest with rustls needs a process-wide provider; installing it twice is harmless.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
+            // The token and (on a 307) a key's plaintext must not follow a redirect anywhere.
+            .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
             .timeout(Duration::from_secs(15))
             .build()
@@ -141,7 +146,8 @@ impl KeyWrapper {
         match self {
             KeyWrapper::Rotating { new, old } => match Box::pin(new.unwrap(wrapped, binding)).await {
                 Ok(k) => Ok(k),
-                Err(_) => Box::pin(old.unwrap(wrapped, binding)).await,
+                Err(WrapError::Mismatch(_)) => Box::pin(old.unwrap(wrapped, binding)).await,
+                Err(e) => Err(e),
             },
             KeyWrapper::Local(_) if by_transit => {
                 Err(WrapError::Mismatch("it was wrapped by a KMS; start hush with --kms"))

@@ -160,17 +160,29 @@ pub struct RootRotation {
 impl Hush {
     /// Re-wraps every key in the key store under a new root key (written to
     /// the key file) or, with a KMS, under the Transit key's newest version.
+    /// Not cancellation-safe: callers run it to completion (the server does
+    /// so in a task of its own).
     /// Reads and writes go on meanwhile: until it is done, keys open under
     /// either wrapping key. Needs an `admin` token bound to all namespaces.
     pub async fn rotate_root(&self, creds: &Credentials) -> Result<RootRotation, ServiceError> {
         let mut event = self.event(creds, AuditAction::RootRotate, None, None);
         let result = async {
             self.authorize_global(creds, &mut event, Scope::Admin, "rotating the root key").await?;
-            if self.root_origin == RootOrigin::Environment {
-                return Err(ServiceError::invalid(
-                    "root_key_from_env",
-                    "the root key comes from HUSH_ROOT_KEY, which hush cannot change: use a key file or a KMS to rotate online",
-                ));
+            match &self.root_origin {
+                RootOrigin::Environment => {
+                    return Err(ServiceError::invalid(
+                        "root_key_from_env",
+                        "the root key comes from HUSH_ROOT_KEY, which hush cannot change: use a key file or a KMS to rotate online",
+                    ));
+                }
+                RootOrigin::SharedFile(_) => {
+                    return Err(ServiceError::invalid(
+                        "root_key_shared",
+                        "the key store is shared by replicas that hold this root key in memory and would go on wrapping \
+                         new keys with it: rotate a local root key with one process per key store, or use a KMS",
+                    ));
+                }
+                RootOrigin::File(_) | RootOrigin::Kms => {}
             }
             let _no_wrapping_meanwhile = self.rotation_lock.write().await;
             let old = self.root();
@@ -179,6 +191,15 @@ impl Hush {
             let next_file = match (&self.root_origin, &*new) {
                 (RootOrigin::File(path), KeyWrapper::Local(key)) => {
                     let next = path.with_extension("key.next");
+                    if next.exists() {
+                        return Err(ServiceError::invalid(
+                            "rotation_pending",
+                            format!(
+                                "{} is left from an interrupted rotation; restart hush (it finishes that rotation) before rotating again",
+                                next.display()
+                            ),
+                        ));
+                    }
                     crate::bootstrap::write_root_key(&next, key).map_err(ServiceError::internal)?;
                     Some((next, path.clone()))
                 }
@@ -202,9 +223,30 @@ impl Hush {
                     Ok(RootRotation { root: new.describe(), rewrapped, root_key_file: next_file.map(|(_, p)| p) })
                 }
                 Err(e) => {
-                    // Nothing was replaced: back to the old key.
-                    self.set_root(old);
-                    if let Some((next, _)) = &next_file {
+                    // Which key opens the store now decides, not the error: a
+                    // commit whose answer was lost must not be undone.
+                    let installation = self.keys.installation().await.ok().flatten();
+                    let opens = |w: Arc<KeyWrapper>| {
+                        let wrapped = installation.as_ref().map(|i| i.wrapped_audit_key.clone());
+                        async move {
+                            match wrapped {
+                                Some(blob) => w.unwrap(&blob, AUDIT_KEY_BINDING).await.is_ok(),
+                                None => false,
+                            }
+                        }
+                    };
+                    if opens(Arc::clone(&new)).await {
+                        tracing::warn!(error = %e, "the root rotation reported an error after its keys were replaced; keeping the new key");
+                        self.set_root(Arc::clone(&new));
+                        if let Some((next, path)) = &next_file {
+                            std::fs::rename(next, path).map_err(ServiceError::internal)?;
+                        }
+                        return Err(e);
+                    }
+                    self.set_root(Arc::clone(&old));
+                    if let Some((next, _)) = &next_file
+                        && opens(old).await
+                    {
                         let _ = std::fs::remove_file(next);
                     }
                     Err(e)

@@ -26,6 +26,9 @@ pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 options.create_new(true);
             }
             let mut f = options.open(&file).with_context(|| format!("cannot write {}", file.display()))?;
+            // --force onto an existing file would keep its mode otherwise.
+            std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+                .with_context(|| format!("cannot make {} private", file.display()))?;
             f.write_all(&bytes)
                 .and_then(|()| f.sync_all())
                 .with_context(|| format!("cannot write {}", file.display()))?;
@@ -67,9 +70,15 @@ pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 None => (all_namespaces(&client).await?, false),
             };
             let mut report = Vec::new();
+            let mut unfinished = Vec::new();
             for ns in names {
                 match rewrap(&client, &ns, batch).await {
-                    Ok(done) => report.push(done),
+                    Ok(done) => {
+                        if done["remaining"].as_u64().unwrap_or(0) > 0 {
+                            unfinished.push(format!("{ns} ({} left)", done["remaining"]));
+                        }
+                        report.push(done);
+                    }
                     // The registry scopes answer 404 to tokens not bound to every namespace.
                     Err(e) if !explicit && e.status() == Some(404) => {}
                     Err(e) => return Err(e.into()),
@@ -86,6 +95,12 @@ pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                         output::field(r, "key_version")
                     );
                 }
+            }
+            if !unfinished.is_empty() {
+                anyhow::bail!(
+                    "versions are still under an older key in {} (they did not open, or kept changing); run again",
+                    unfinished.join(", ")
+                );
             }
         }
     }
@@ -119,13 +134,14 @@ async fn rewrap(client: &Client, ns: &str, batch: u32) -> Result<Value, hush_cli
         // Nothing moved although versions remain: another writer keeps them
         // changing; stop rather than spin (a later run continues).
         if remaining == 0 || rewrapped == 0 {
-            break answer["key_version"].clone();
+            break (answer["key_version"].clone(), remaining);
         }
     };
+    let (key_version, remaining) = key_version;
     if bar {
         eprintln!();
     }
-    Ok(json!({ "namespace": ns, "key_version": key_version, "rewrapped": done }))
+    Ok(json!({ "namespace": ns, "key_version": key_version, "rewrapped": done, "remaining": remaining }))
 }
 
 fn draw(ns: &str, done: u64, total: u64) {

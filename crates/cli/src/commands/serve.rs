@@ -16,8 +16,9 @@ fn kms(dirs: &StoreDirs) -> anyhow::Result<Option<TransitConfig>> {
     let Some(KmsKind::Transit) = dirs.kms else { return Ok(None) };
     let addr = dirs.kms_addr.clone().or_else(|| std::env::var("VAULT_ADDR").ok()).filter(|a| !a.is_empty());
     let Some(addr) = addr else { return usage("--kms transit needs --kms-addr (or VAULT_ADDR)") };
-    if !(addr.starts_with("http://") || addr.starts_with("https://")) {
-        return usage("--kms-addr must be an http:// or https:// URL");
+    let loopback = ["http://127.0.0.1", "http://localhost", "http://[::1]"].iter().any(|p| addr.starts_with(p));
+    if !(addr.starts_with("https://") || loopback) {
+        return usage("--kms-addr must be an https:// URL (plain http:// only on 127.0.0.1, localhost or [::1])");
     }
     let Some(key) = dirs.kms_key.clone().filter(|k| !k.is_empty()) else {
         return usage("--kms transit needs --kms-key (the Transit key's name)");

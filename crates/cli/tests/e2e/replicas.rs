@@ -76,6 +76,10 @@ async fn replicas_share_one_postgresql_and_agree() {
     for w in writes {
         assert_eq!(w.await.unwrap(), 201);
     }
+    // A local root key is not rotated online while replicas share the key store.
+    let out = tokio::task::block_in_place(|| cli_at(&a, &token, &["admin", "rotate-root"], None));
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("shared by replicas"), "{}", show(&out));
     for addr in [&a, &b] {
         let out = tokio::task::block_in_place(|| cli_at(addr, &token, &["audit", "verify", "--json"], None));
         assert_eq!(out.status.code(), Some(0), "{}", show(&out));

@@ -61,7 +61,12 @@ pub(crate) async fn rotate_root(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
     let creds = crate::request_credentials::credentials(&headers)?;
-    let done = app.hush.rotate_root(&creds).await?;
+    // In a task of its own: a client hanging up or the request timeout must
+    // not stop a rotation half-way.
+    let hush = std::sync::Arc::clone(&app.hush);
+    let done = tokio::spawn(async move { hush.rotate_root(&creds).await }).await.map_err(|_| {
+        ApiError::new(axum::http::StatusCode::INTERNAL_SERVER_ERROR, "internal", "the rotation task failed")
+    })??;
     Ok(axum::Json(serde_json::json!({
         "root_key": done.root,
         "rewrapped": done.rewrapped,

@@ -4,7 +4,8 @@
 //! advisory lock: writers on every replica are serialized there, so the
 //! audit chain (each event's MAC covers the previous one) stays one chain,
 //! and two writes with the same `cas` have exactly one winner. Reads take no
-//! lock and see every committed write at once, whichever replica made it.
+//! lock and see every committed write at once, whichever replica made it
+//! (a read that returns a value records it with a write, so it waits its turn).
 
 use async_trait::async_trait;
 use hush_core::{NamespaceName, ScopeSet, SecretName, SecretType};
@@ -360,6 +361,9 @@ impl DataStore for PgDataStore {
 
     async fn write(&self, request: WriteRequest) -> Result<WriteOutcome, StoreError> {
         let mut tx = self.pool.begin().await?;
+        // The chain head and cas checks must see every commit made before the
+        // lock was granted, whatever the server's default isolation.
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL READ COMMITTED").execute(&mut *tx).await?;
         sqlx::query("SELECT pg_advisory_xact_lock($1)").bind(WRITE_LOCK).execute(&mut *tx).await?;
         let head =
             sqlx::query("SELECT seq, mac FROM audit_events ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *tx).await?;
