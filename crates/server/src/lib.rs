@@ -110,6 +110,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/api/v2/namespaces/{namespace}/registries"),
     ("post", "/api/v2/namespaces/{namespace}/registries"),
     ("delete", "/api/v2/namespaces/{namespace}/registries/{id}"),
+    ("get", "/ui"),
+    ("get", "/ui/"),
+    ("get", "/ui/app.js"),
+    ("get", "/ui/style.css"),
     ("get", "/v1/ignite/secrets"),
     ("post", "/v1/ignite/secrets"),
     ("get", "/v1/ignite/secrets/{name}"),
@@ -120,7 +124,7 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub fn app(state: AppState) -> Router {
     use axum::routing::post;
     use routes::{
-        audit, direktiv, direktiv_v2 as v2, git_credentials, ignite, meta, namespaces, registries, secrets, tokens,
+        audit, direktiv, direktiv_v2 as v2, git_credentials, ignite, meta, namespaces, registries, secrets, tokens, ui,
     };
     let registry_routes = |base: &str, router: Router<AppState>| {
         router
@@ -161,6 +165,10 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v2/namespaces/{ns}/registries", get(v2::list_registries).post(v2::create_registry))
         .route("/api/v2/namespaces/{ns}/registries/{id}", axum::routing::delete(v2::delete_registry))
+        .route("/ui", get(ui::root))
+        .route("/ui/", get(ui::index))
+        .route("/ui/app.js", get(ui::script))
+        .route("/ui/style.css", get(ui::style))
         .route("/v1/ignite/secrets", get(ignite::list).post(ignite::create))
         .route("/v1/ignite/secrets/{name}", get(ignite::get).delete(ignite::delete))
         // Bodies are read by `json_body::read_object` under `body_limit`, with a JSON 413.

@@ -10,6 +10,7 @@ pub(crate) mod namespaces;
 pub(crate) mod registries;
 pub(crate) mod secrets;
 pub(crate) mod tokens;
+pub(crate) mod ui;
 
 use hush_core::NamespaceName;
 

@@ -41,10 +41,36 @@ async fn every_documented_route_is_served() {
         );
         // Without a token, everything but health and the document is refused
         // (bodies are checked first, so an empty body may be a 400).
-        if !path.starts_with("/v1/health") && !path.starts_with("/v1/openapi") {
+        // The settings page's static files need no token: it signs in from the page.
+        if !path.starts_with("/v1/health") && !path.starts_with("/v1/openapi") && !path.starts_with("/ui") {
             assert!(matches!(status, StatusCode::UNAUTHORIZED | StatusCode::BAD_REQUEST), "{method} {path}: {text}");
         }
     }
+}
+
+#[tokio::test]
+async fn the_settings_page_is_served_with_a_strict_policy() {
+    let (router, _dir) = router().await;
+    for (path, kind) in [("/ui/", "text/html"), ("/ui/app.js", "text/javascript"), ("/ui/style.css", "text/css")] {
+        let r = router.clone().oneshot(Request::get(path).body(Body::empty()).unwrap()).await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK, "{path}");
+        let h = r.headers();
+        assert!(h["content-type"].to_str().unwrap().starts_with(kind), "{path}");
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'") && !csp.contains("unsafe"), "{csp}");
+        assert_eq!(h["x-content-type-options"], "nosniff");
+    }
+    let html = axum::body::to_bytes(
+        router.clone().oneshot(Request::get("/ui/").body(Body::empty()).unwrap()).await.unwrap().into_body(),
+        1 << 20,
+    )
+    .await
+    .unwrap();
+    let html = String::from_utf8_lossy(&html);
+    // No inline script, style or handlers: everything comes from the two files.
+    assert!(!html.contains("<script>") && !html.contains("<style") && !html.contains(" onclick="), "{html}");
+    let r = router.oneshot(Request::get("/ui").body(Body::empty()).unwrap()).await.unwrap();
+    assert_eq!((r.status(), r.headers()["location"].to_str().unwrap()), (StatusCode::PERMANENT_REDIRECT, "/ui/"));
 }
 
 #[tokio::test]
