@@ -161,7 +161,7 @@ function renderSecrets() {
     rows.push(secretRow(s, filter ? s.name : rest));
   }
   const folderRows = [...folders].sort().map((f) =>
-    el("tr", {}, el("td", { colspan: "6" }, el("button", { type: "button", class: "folder", text: "📁 " + f + "/", on: { click: () => goTo(state.prefix + f + "/") } }))),
+    el("tr", {}, el("td", { colspan: "6" }, el("button", { type: "button", class: "folder", text: "▸ " + f + "/", on: { click: () => goTo(state.prefix + f + "/") } }))),
   );
   $("secret-rows").replaceChildren(...folderRows, ...rows);
   $("secrets-empty").hidden = folderRows.length + rows.length > 0;

@@ -23,5 +23,6 @@ mod replicas;
 mod rotation;
 mod startup;
 mod tokens;
+mod ui;
 mod vault;
 mod workflows;

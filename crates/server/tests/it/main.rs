@@ -57,7 +57,10 @@ async fn the_settings_page_is_served_with_a_strict_policy() {
         let h = r.headers();
         assert!(h["content-type"].to_str().unwrap().starts_with(kind), "{path}");
         let csp = h["content-security-policy"].to_str().unwrap();
-        assert!(csp.contains("default-src 'none'") && csp.contains("script-src 'self'") && !csp.contains("unsafe"), "{csp}");
+        assert!(
+            csp.contains("default-src 'none'") && csp.contains("script-src 'self'") && !csp.contains("unsafe"),
+            "{csp}"
+        );
         assert_eq!(h["x-content-type-options"], "nosniff");
     }
     let html = axum::body::to_bytes(
