@@ -21,12 +21,16 @@ function nameProblem(name) {
   return null;
 }
 
+// Attributes el() may set: none of them can load or run anything.
+const SAFE_ATTRIBUTES = new Set(["type", "class", "colspan", "value", "role", "aria-label", "aria-current", "aria-hidden", "tabindex"]);
+
 function el(tag, props = {}, ...children) {
   const node = document.createElement(tag);
   for (const [k, v] of Object.entries(props)) {
     if (k === "text") node.textContent = v;
     else if (k === "on") for (const [ev, fn] of Object.entries(v)) node.addEventListener(ev, fn);
-    else node.setAttribute(k, v);
+    else if (SAFE_ATTRIBUTES.has(k) || k.startsWith("data-")) node.setAttribute(k, v);
+    else throw new Error("el(): refusing attribute " + k);
   }
   for (const c of children) node.append(c);
   return node;
@@ -54,8 +58,14 @@ const PLAIN = {
   namespace_not_found: "That namespace does not exist, or this token cannot see it.",
   registry_not_found: "That registry entry does not exist (any more).",
   type_conflict: "A secret with this name exists with another type; delete it first to change its type.",
-  cas_mismatch: "The secret changed meanwhile; reload and try again.",
+  cas_mismatch: "The secret exists already, or changed meanwhile: use Rotate on the current version.",
   value_too_large: "The value is larger than the server accepts.",
+  body_too_large: "The value is larger than the server accepts.",
+  invalid_name: "The name is not valid.",
+  invalid_value: "A field is not valid.",
+  malformed_body: "The request was not understood.",
+  scope_not_found: "That registry scope does not exist.",
+  invalid_query: "The request was not understood.",
 };
 
 async function api(method, path, body) {
@@ -96,18 +106,39 @@ async function guard(fn) {
 
 async function signIn(token) {
   sessionStorage.setItem(TOKEN_KEY, token);
-  const listed = await api("GET", "/v1/namespaces");
+  let listed;
+  try {
+    listed = await api("GET", "/v1/namespaces");
+    if (!listed.namespaces.length) throw new Error("This token may not act in any namespace.");
+  } catch (e) {
+    sessionStorage.removeItem(TOKEN_KEY);
+    throw e;
+  }
+  $("token").value = "";
   const picker = $("namespace");
   picker.replaceChildren(...listed.namespaces.map((n) => el("option", { value: n.name, text: n.name })));
-  if (!listed.namespaces.length) throw new Error("This token may not act in any namespace.");
   state.namespace = listed.namespaces[0].name;
   $("signin").hidden = true;
   for (const id of ["tabs", "ns-picker", "sign-out"]) $(id).hidden = false;
   showTab("secrets");
 }
 
+// Forgets everything shown: rows, revealed values, open forms, the namespace list.
+function clearPage() {
+  state.secrets = [];
+  state.prefix = "";
+  for (const id of ["secret-rows", "registry-rows", "audit-rows", "version-rows", "crumbs"]) $(id).replaceChildren();
+  for (const id of ["secret-form", "registry-form"]) {
+    $(id).reset();
+    $(id).hidden = true;
+  }
+  $("versions").hidden = true;
+}
+
 function signOut(clearMessage = true) {
   sessionStorage.removeItem(TOKEN_KEY);
+  clearPage();
+  $("namespace").replaceChildren();
   for (const id of ["tabs", "ns-picker", "sign-out", "secrets", "registries", "audit"]) $(id).hidden = true;
   $("signin").hidden = false;
   $("token").value = "";
@@ -116,6 +147,9 @@ function signOut(clearMessage = true) {
 
 function showTab(tab) {
   state.tab = tab;
+  $("secret-form").hidden = true;
+  $("registry-form").hidden = true;
+  $("versions").hidden = true;
   for (const b of document.querySelectorAll(".tab")) b.setAttribute("aria-pressed", String(b.dataset.tab === tab));
   for (const id of ["secrets", "registries", "audit"]) $(id).hidden = id !== tab;
   guard(tab === "secrets" ? loadSecrets : tab === "registries" ? loadRegistries : loadAudit);
@@ -173,8 +207,10 @@ function goTo(prefix) {
 }
 
 function secretRow(s, shownName) {
+  // The namespace this row belongs to, fixed when it is drawn.
+  const base = nsPath();
   const valueCell = el("td", {}, el("span", { text: shownName }));
-  const reveal = el("button", { type: "button", class: "small quiet", text: "Reveal" });
+  const reveal = el("button", { type: "button", class: "small quiet", text: "Reveal", "aria-label": "Reveal " + s.name });
   reveal.addEventListener("click", () => guard(async () => {
     const shown = valueCell.querySelector("pre");
     if (shown) {
@@ -182,7 +218,7 @@ function secretRow(s, shownName) {
       reveal.textContent = "Reveal";
       return;
     }
-    const got = await api("GET", `${nsPath()}/secrets/${seg(s.name)}`);
+    const got = await api("GET", `${base}/secrets/${seg(s.name)}`);
     const fields = ["value", "value_base64", "username", "token", "password", "server_address", "url"].filter((f) => got[f] !== undefined && got[f] !== "");
     const text = fields.length === 1 && fields[0] === "value" ? got.value : fields.map((f) => `${f}: ${got[f]}`).join("\n");
     valueCell.append(el("pre", { class: "revealed", "data-secret": s.name, text }));
@@ -190,9 +226,9 @@ function secretRow(s, shownName) {
   }));
   const actions = el("td", { class: "actions" },
     reveal,
-    el("button", { type: "button", class: "small quiet", text: "Rotate", on: { click: () => openSecretForm(s) } }),
-    el("button", { type: "button", class: "small quiet", text: "Versions", on: { click: () => guard(() => showVersions(s)) } }),
-    el("button", { type: "button", class: "small danger", text: "Delete", on: { click: () => confirmDelete(s) } }),
+    el("button", { type: "button", class: "small quiet", text: "Rotate", "aria-label": "Rotate " + s.name, on: { click: () => openSecretForm(s) } }),
+    el("button", { type: "button", class: "small quiet", text: "Versions", "aria-label": "Versions of " + s.name, on: { click: () => guard(() => showVersions(s, base)) } }),
+    el("button", { type: "button", class: "small danger", text: "Delete", "aria-label": "Delete " + s.name, on: { click: () => confirmDelete(s, base) } }),
   );
   return el("tr", { "data-name": s.name },
     valueCell,
@@ -208,6 +244,8 @@ function openSecretForm(existing) {
   const form = $("secret-form");
   form.reset();
   form.dataset.mode = existing ? "rotate" : "create";
+  form.dataset.version = existing ? String(existing.version) : "0";
+  form.dataset.base = nsPath();
   $("secret-form-title").textContent = existing ? `New version of ${existing.name}` : "New secret";
   $("s-name").value = existing ? existing.name : state.prefix;
   $("s-name").readOnly = !!existing;
@@ -247,27 +285,30 @@ async function saveSecret(event) {
   } else {
     body = { type, username: $("s-reg-user").value, password: $("s-reg-password").value, server_address: $("s-reg-server").value.trim() };
   }
-  const saved = await api("PUT", `${nsPath()}/secrets/${seg(name)}`, body);
+  // create: must not exist yet; rotate: must still be the version shown.
+  body.cas = Number($("secret-form").dataset.version || "0");
+  const saved = await api("PUT", `${$("secret-form").dataset.base}/secrets/${seg(name)}`, body);
   $("secret-form").reset();
   $("secret-form").hidden = true;
   notice(`Saved ${saved.name} (version ${saved.version}).`);
   await loadSecrets();
 }
 
-async function showVersions(s) {
-  const got = await api("GET", `${nsPath()}/secrets/${seg(s.name)}/versions`);
+async function showVersions(s, base) {
+  const got = await api("GET", `${base}/secrets/${seg(s.name)}/versions`);
   $("versions-title").textContent = `Versions of ${s.name}`;
   $("version-rows").replaceChildren(...got.versions.map((v) =>
     el("tr", {}, el("td", { text: String(v.version) }), el("td", { text: when(v.created_at) }), el("td", { text: String(v.key_version) }))));
   $("versions").hidden = false;
+  $("versions-title").focus();
 }
 
-function confirmDelete(s) {
+function confirmDelete(s, base) {
   const dialog = $("confirm");
   $("confirm-text").textContent = `Delete ${s.name} and all its versions? This cannot be undone.`;
   dialog.onclose = () => {
     if (dialog.returnValue === "yes") guard(async () => {
-      await api("DELETE", `${nsPath()}/secrets/${seg(s.name)}`);
+      await api("DELETE", `${base}/secrets/${seg(s.name)}`);
       notice(`Deleted ${s.name}.`);
       await loadSecrets();
     });
@@ -284,22 +325,24 @@ function registryPath() {
 }
 
 async function loadRegistries() {
-  const got = await api("GET", registryPath());
+  $("registry-rows").replaceChildren();
+  const base = registryPath();
+  const got = await api("GET", base);
   $("registry-rows").replaceChildren(...got.registries.map((r) => {
-    const result = el("span", { class: "muted" });
-    const test = el("button", { type: "button", class: "small quiet", text: "Test connection" });
+    const result = el("span", { class: "muted", role: "status" });
+    const test = el("button", { type: "button", class: "small quiet", text: "Test connection", "aria-label": "Test the connection to " + r.url });
     test.addEventListener("click", () => guard(async () => {
       result.textContent = " testing…";
-      const report = await api("POST", `${registryPath()}/test`, { url: r.url });
+      const report = await api("POST", `${base}/test`, { url: r.url });
       result.textContent = ` ${report.result}${report.message ? ": " + report.message : ""}`;
     }));
-    const del = el("button", { type: "button", class: "small danger", text: "Delete" });
+    const del = el("button", { type: "button", class: "small danger", text: "Delete", "aria-label": "Delete the registry entry for " + r.url });
     del.addEventListener("click", () => {
       const dialog = $("confirm");
       $("confirm-text").textContent = `Delete the registry entry for ${r.url}?`;
       dialog.onclose = () => {
         if (dialog.returnValue === "yes") guard(async () => {
-          await api("DELETE", `${registryPath()}?id=${seg(r.id)}`);
+          await api("DELETE", `${base}?id=${seg(r.id)}`);
           notice(`Deleted ${r.url}.`);
           await loadRegistries();
         });
@@ -342,19 +385,19 @@ document.addEventListener("DOMContentLoaded", () => {
   $("sign-out").addEventListener("click", () => signOut());
   for (const b of document.querySelectorAll(".tab")) b.addEventListener("click", () => showTab(b.dataset.tab));
   $("namespace").addEventListener("change", () => {
+    clearPage();
     state.namespace = $("namespace").value;
-    state.prefix = "";
     showTab(state.tab);
   });
   $("filter").addEventListener("input", renderSecrets);
   $("new-secret").addEventListener("click", () => openSecretForm(null));
-  $("secret-cancel").addEventListener("click", () => { $("secret-form").hidden = true; });
+  $("secret-cancel").addEventListener("click", () => { $("secret-form").reset(); $("secret-form").hidden = true; });
   $("s-type").addEventListener("change", showTypeFields);
   $("secret-form").addEventListener("submit", (e) => guard(() => saveSecret(e)));
   $("versions-close").addEventListener("click", () => { $("versions").hidden = true; });
-  $("reg-scope").addEventListener("change", () => guard(loadRegistries));
-  $("new-registry").addEventListener("click", () => { $("registry-form").hidden = false; $("r-url").focus(); });
-  $("registry-cancel").addEventListener("click", () => { $("registry-form").hidden = true; });
+  $("reg-scope").addEventListener("change", () => { $("registry-form").hidden = true; guard(loadRegistries); });
+  $("new-registry").addEventListener("click", () => { $("registry-form").reset(); $("registry-form").hidden = false; $("r-url").focus(); });
+  $("registry-cancel").addEventListener("click", () => { $("registry-form").reset(); $("registry-form").hidden = true; });
   $("registry-form").addEventListener("submit", (e) => guard(() => saveRegistry(e)));
   const saved = sessionStorage.getItem(TOKEN_KEY);
   if (saved) guard(() => signIn(saved));

@@ -27,6 +27,7 @@ with sync_playwright() as p:
         page.screenshot(path=f"{shots}/{name}.png", full_page=True)
 
     page.goto(f"{base}/ui/")
+    expect(page.locator("#ns-picker")).to_be_hidden()
     shot("01-sign-in")
     # A wrong token is refused in plain words.
     page.fill("#token", "hush_0000000000000000_wrong")
@@ -38,6 +39,7 @@ with sync_playwright() as p:
     assert "hush_" not in page.url, "the token is in the URL"
     assert page.evaluate("sessionStorage.getItem('hush-token')") == token
     expect(page.locator("#namespace option")).to_have_count(2)
+    assert page.input_value("#token") == "", "the token stays in the sign-in field"
 
     def new_secret(name, kind, fill):
         page.click("#new-secret")
@@ -62,6 +64,15 @@ with sync_playwright() as p:
     page.fill("#s-name", "bad name")
     page.click("#secret-form button[type=submit]")
     expect(page.locator("#error")).to_contain_text("Use letters, digits")
+    page.click("#secret-cancel")
+    # Creating over an existing secret is refused; rotating is the way.
+    page.click("#new-secret")
+    page.fill("#s-name", "forge")
+    page.select_option("#s-type", "git")
+    page.fill("#s-git-user", "x")
+    page.fill("#s-git-token", "UI-overwrite")
+    page.click("#secret-form button[type=submit]")
+    expect(page.locator("#error")).to_contain_text("exists already")
     page.click("#secret-cancel")
     # XSS: as a name is impossible (the name rules), so as a value and in a folder-less name.
     new_secret("xss", "generic", lambda: page.fill("#s-value", XSS))
@@ -110,6 +121,18 @@ with sync_playwright() as p:
     forge.locator("text=Reveal").click()
     expect(forge.locator("pre.revealed")).to_contain_text("token: UI-git-token")
 
+    # The confirmation's focus is on Cancel: Enter keeps the secret.
+    page.locator("tr[data-name='cert']").locator("text=Delete").click()
+    expect(page.locator("#confirm")).to_be_visible()
+    page.keyboard.press("Enter")
+    expect(page.locator("#confirm")).to_be_hidden()
+    expect(page.locator("tr[data-name='cert']")).to_have_count(1)
+    # Another namespace shows only its own secrets; nothing revealed stays.
+    page.select_option("#namespace", "team")
+    expect(page.locator("#secrets-empty")).to_be_visible()
+    assert page.locator("pre.revealed").count() == 0
+    page.select_option("#namespace", "default")
+    expect(page.locator("tr[data-name='forge']")).to_have_count(1)
     # Delete with a confirmation.
     page.locator("tr[data-name='pull']").locator("text=Delete").click()
     expect(page.locator("#confirm")).to_be_visible()
@@ -144,9 +167,9 @@ with sync_playwright() as p:
     assert "UI-" not in audit_text, audit_text
     shot("07-audit")
 
-    # Keyboard: the tabs and the sign-in work without a mouse.
-    page.keyboard.press("Shift+Tab")
+    # Signing out clears the page; signing in works from the keyboard.
     page.click("#sign-out")
+    assert page.locator("#audit-rows tr").count() == 0 and page.locator("#secret-rows tr").count() == 0
     expect(page.locator("#signin")).to_be_visible()
     assert page.evaluate("sessionStorage.getItem('hush-token')") is None
     page.focus("#token")

@@ -62,6 +62,9 @@ async fn the_settings_page_is_served_with_a_strict_policy() {
             "{csp}"
         );
         assert_eq!(h["x-content-type-options"], "nosniff");
+        assert_eq!(h["x-frame-options"], "DENY");
+        assert_eq!(h["cross-origin-opener-policy"], "same-origin");
+        assert!(csp.contains("trusted-types 'none'"), "{csp}");
     }
     let html = axum::body::to_bytes(
         router.clone().oneshot(Request::get("/ui/").body(Body::empty()).unwrap()).await.unwrap().into_body(),
