@@ -35,6 +35,10 @@ fn the_settings_page_works_in_a_real_browser() {
     }
     let h = Hush::running();
     assert_eq!(h.cli(&["namespace", "create", "team"]).status.code(), Some(0));
+    // More than one page (100) of the namespace's audit events.
+    for _ in 0..110 {
+        assert_eq!(h.cli(&["secret", "list"]).status.code(), Some(0));
+    }
     let dir = tempfile::tempdir().unwrap();
     let reg = registry(&dir.path().join("registry"), &[("alice", "UI-registry-pw")]);
     let shots = screenshots_dir();

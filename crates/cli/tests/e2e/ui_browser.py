@@ -165,6 +165,12 @@ with sync_playwright() as p:
     expect(page.locator("#audit-rows")).to_contain_text("secret.read")
     audit_text = page.locator("#audit-rows").inner_text()
     assert "UI-" not in audit_text, audit_text
+    # More than a page of events: older ones load on request.
+    expect(page.locator("#audit-older")).to_be_visible()
+    first_page = page.locator("#audit-rows tr").count()
+    page.click("#audit-older")
+    expect(page.locator("#audit-rows tr")).not_to_have_count(first_page)
+    assert page.locator("#audit-rows tr").count() > first_page
     shot("07-audit")
 
     # Signing out clears the page; signing in works from the keyboard.
