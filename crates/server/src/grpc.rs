@@ -14,7 +14,7 @@ use std::time::Duration;
 use hush_core::NamespaceName;
 use hush_proto::v1 as pb;
 use hush_proto::v1::secret_service_server::{SecretService, SecretServiceServer};
-use hush_service::{AuditAction, Credentials, ListSecrets, ServiceError};
+use hush_service::{AuditAction, Credentials, ServiceError};
 use tonic::{Code, Request, Response, Status};
 
 use crate::dodil;
@@ -116,17 +116,8 @@ impl SecretService for GrpcSecrets {
         request: Request<pb::ListSecretsRequest>,
     ) -> Result<Response<pb::ListSecretsResponse>, Status> {
         let (creds, ns) = self.caller(&request, AuditAction::SecretList, None).await?;
-        let mut secrets = Vec::new();
-        let mut after = None;
-        loop {
-            let query = ListSecrets { prefix: None, after, limit: Some(hush_service::MAX_PAGE) };
-            let page = self.app.hush.list_secrets(&creds, &ns, &query).await.map_err(status)?;
-            secrets.extend(page.secrets.iter().map(dodil::metadata));
-            match page.next {
-                Some(next) => after = Some(next),
-                None => break,
-            }
-        }
+        let all = self.app.hush.list_all_secrets(&creds, &ns).await.map_err(status)?;
+        let secrets = all.iter().map(dodil::metadata).collect();
         Ok(Response::new(pb::ListSecretsResponse { secrets }))
     }
 

@@ -311,6 +311,35 @@ impl Hush {
         self.finish(event, result).await
     }
 
+    /// Every secret of a namespace (metadata only), by name, as one audited
+    /// listing: for the compatibility surfaces that have no paging.
+    pub async fn list_all_secrets(
+        &self,
+        creds: &Credentials,
+        namespace: &NamespaceName,
+    ) -> Result<Vec<SecretRecord>, ServiceError> {
+        let mut event = self.event(creds, AuditAction::SecretList, Some(namespace), None);
+        let result = async {
+            let (_, ns) = self.authorize_in(creds, &mut event, namespace, Scope::SecretsList).await?;
+            let mut all = Vec::new();
+            let mut after = None;
+            loop {
+                let query = SecretQuery { prefix: None, after: after.take(), limit: pagination::MAX_PAGE + 1 };
+                let mut page = self.data.secrets(&ns.id, &query).await?;
+                let more = page.len() > pagination::MAX_PAGE as usize;
+                page.truncate(pagination::MAX_PAGE as usize);
+                after = page.last().map(|s| s.name.to_string());
+                all.extend(page);
+                if !more {
+                    break;
+                }
+            }
+            Ok(all)
+        }
+        .await;
+        self.finish(event, result).await
+    }
+
     /// A secret's metadata and its stored versions, newest first.
     pub async fn secret_versions(
         &self,

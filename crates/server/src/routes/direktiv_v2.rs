@@ -21,9 +21,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hush_core::{SecretBytes, SecretName, SecretString, SecretValue};
-use hush_service::{
-    ListSecrets, NamespaceRecord, RegistryEntry, RegistryScope, RegistrySelector, SecretRecord, ServiceError,
-};
+use hush_service::{NamespaceRecord, RegistryEntry, RegistryScope, RegistrySelector, SecretRecord, ServiceError};
 use serde_json::{Value, json};
 use zeroize::Zeroize;
 
@@ -115,17 +113,7 @@ pub(crate) async fn list_secrets(
 ) -> Result<Response, ApiError> {
     let creds = credentials(&headers)?;
     let ns = namespace_name(&ns)?;
-    let mut all = Vec::new();
-    let mut after = None;
-    loop {
-        let query = ListSecrets { prefix: None, after, limit: Some(hush_service::MAX_PAGE) };
-        let page = app.hush.list_secrets(&creds, &ns, &query).await?;
-        all.extend(page.secrets);
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+    let mut all = app.hush.list_all_secrets(&creds, &ns).await?;
     all.sort_by(|a, b| (a.created_at, a.name.as_str()).cmp(&(b.created_at, b.name.as_str())));
     Ok(data(all.iter().map(secret_json).collect::<Vec<_>>()))
 }

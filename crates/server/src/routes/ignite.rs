@@ -18,7 +18,7 @@ use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hush_core::{NamespaceName, SecretValue};
-use hush_service::{AuditAction, Credentials, ListSecrets};
+use hush_service::{AuditAction, Credentials};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -70,17 +70,8 @@ pub(crate) async fn create(State(app): State<AppState>, headers: HeaderMap, body
 /// `GET /v1/ignite/secrets`.
 pub(crate) async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
     let (creds, ns) = caller(&app, &headers, AuditAction::SecretList, None).await?;
-    let mut secrets: Vec<Value> = Vec::new();
-    let mut after = None;
-    loop {
-        let query = ListSecrets { prefix: None, after, limit: Some(hush_service::MAX_PAGE) };
-        let page = app.hush.list_secrets(&creds, &ns, &query).await?;
-        secrets.extend(page.secrets.iter().map(|s| dodil::metadata_json(&dodil::metadata(s))));
-        match page.next {
-            Some(next) => after = Some(next),
-            None => break,
-        }
-    }
+    let all = app.hush.list_all_secrets(&creds, &ns).await?;
+    let secrets: Vec<Value> = all.iter().map(|s| dodil::metadata_json(&dodil::metadata(s))).collect();
     Ok(Json(json!({ "secrets": secrets })).into_response())
 }
 

@@ -237,3 +237,31 @@ async fn the_registry_scopes_are_not_namespaces_to_any_other_call() {
     assert!(denied(f.hush.list_registries(&team, &RegistryScope::GlobalPrivate).await.map(drop)));
     assert!(denied(f.hush.authorize_registry_test(&team, "ghcr.io").await));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn listing_everything_crosses_pages_in_one_audited_call() {
+    let f = fixture().await;
+    let mut tasks = Vec::new();
+    for i in 0..1005 {
+        let hush = Arc::clone(&f.hush);
+        let admin = f.admin.clone();
+        tasks.push(tokio::spawn(async move {
+            hush.put_secret(&admin, &ns("default"), &name(&format!("s{i:04}")), generic("v"), None).await
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap().unwrap();
+    }
+    let all = f.hush.list_all_secrets(&f.admin, &ns("default")).await.unwrap();
+    assert_eq!(all.len(), 1005);
+    assert!(all.windows(2).all(|w| w[0].name.as_str() < w[1].name.as_str()), "sorted, no duplicates");
+    let after = f
+        .hush
+        .audit_events(&f.admin, &hush_service::AuditFilter { limit: Some(2), ..Default::default() })
+        .await
+        .unwrap();
+    let newest = &after.events[0];
+    assert_eq!(newest.event.action.as_str(), "secret.list");
+    let previous = &after.events[1];
+    assert_eq!(previous.event.action.as_str(), "secret.write", "one event for the whole listing: {previous:?}");
+}
