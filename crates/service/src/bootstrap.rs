@@ -328,6 +328,8 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
         locks.push(lock(&opts.key_dir, KEYS_LOCK_FILE)?);
     }
     let keys = open_keys(&opts).await?;
+    // Replicas on shared stores start one at a time (initialisation included).
+    let _start = keys.start_guard().await?;
     let key_file = opts.key_dir.join(ROOT_KEY_FILE);
 
     let (mut wrapper, origin) = wrapper_for(&opts)?;

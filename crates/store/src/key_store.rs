@@ -84,6 +84,14 @@ pub trait KeyStore: Send + Sync + 'static {
         Err(StoreError::Unsupported("snapshots of this store (back up PostgreSQL with pg_dump or its replication)"))
     }
 
+    /// Holds off other processes' starts until the returned guard is
+    /// dropped, for stores several processes share (PostgreSQL): two
+    /// replicas starting on a fresh installation must not both initialise
+    /// it. SQLite's directory lock already does this.
+    async fn start_guard(&self) -> Result<Option<Box<dyn Send + Sync>>, StoreError> {
+        Ok(None)
+    }
+
     /// Every wrapped key.
     async fn wrapped_keys(&self) -> Result<WrappedKeys, StoreError>;
 

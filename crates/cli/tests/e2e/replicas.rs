@@ -87,3 +87,51 @@ async fn replicas_share_one_postgresql_and_agree() {
         assert_eq!(report["ok"], true, "{report}");
     }
 }
+
+#[test]
+fn replicas_starting_together_on_a_fresh_installation_initialise_it_once() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let Some(data_url) = postgres_database("replicas_starting_together") else { return };
+    let keys_url = postgres_database("replicas_starting_together").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let start = || {
+        Command::new(crate::harness::HUSH)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.path().join("data"))
+            .arg("--key-dir")
+            .arg(dir.path().join("keys"))
+            .env("HUSH_DATABASE_URL", &data_url)
+            .env("HUSH_KEYSTORE_URL", &keys_url)
+            .env("HUSH_LOG", "info")
+            .env_remove("HUSH_ROOT_KEY")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    };
+    let mut children = [start(), start()];
+    let mut outputs = Vec::new();
+    for child in &mut children {
+        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut log = String::new();
+        for line in stderr.lines().map_while(Result::ok) {
+            log.push_str(&line);
+            log.push('\n');
+            if line.contains("hush is serving") || log.len() > 100_000 {
+                break;
+            }
+        }
+        assert!(log.contains("hush is serving"), "a replica did not start:\n{log}");
+        outputs.push(log);
+    }
+    for child in &mut children {
+        let _ = child.kill();
+    }
+    let stdouts: Vec<String> = children
+        .into_iter()
+        .map(|c| String::from_utf8_lossy(&c.wait_with_output().unwrap().stdout).into_owned())
+        .collect();
+    let initialised = stdouts.iter().filter(|s| s.contains("admin token")).count();
+    assert_eq!(initialised, 1, "exactly one replica initialised the installation: {stdouts:?}");
+}

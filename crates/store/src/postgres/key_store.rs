@@ -25,6 +25,26 @@ impl PgKeyStore {
     }
 }
 
+/// The advisory lock a start holds while it initialises or checks the installation.
+const START_LOCK: i64 = 0x6875_7368_0020;
+
+/// Ends the start lock by closing its connection (in the background, as
+/// closing is async).
+struct StartGuard(Option<sqlx::postgres::PgConnection>);
+
+impl Drop for StartGuard {
+    fn drop(&mut self) {
+        if let Some(conn) = self.0.take()
+            && let Ok(runtime) = tokio::runtime::Handle::try_current()
+        {
+            runtime.spawn(async move {
+                use sqlx::Connection;
+                let _ = conn.close().await;
+            });
+        }
+    }
+}
+
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23505"))
 }
@@ -122,6 +142,14 @@ impl KeyStore for PgKeyStore {
             .execute(&self.pool)
             .await?;
         Ok(())
+    }
+
+    async fn start_guard(&self) -> Result<Option<Box<dyn Send + Sync>>, StoreError> {
+        // A session lock on a connection of its own; closing that connection
+        // (when the guard is dropped) releases it.
+        let mut conn = self.pool.acquire().await?.detach();
+        sqlx::query("SELECT pg_advisory_lock($1)").bind(START_LOCK).execute(&mut conn).await?;
+        Ok(Some(Box::new(StartGuard(Some(conn)))))
     }
 
     async fn wrapped_keys(&self) -> Result<WrappedKeys, StoreError> {
