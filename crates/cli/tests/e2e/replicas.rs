@@ -110,10 +110,11 @@ fn replicas_starting_together_on_a_fresh_installation_initialise_it_once() {
             .spawn()
             .unwrap()
     };
-    let mut children = [start(), start()];
-    let mut outputs = Vec::new();
+    // Killed when dropped, also when an assertion fails.
+    let mut children = [Replica(start()), Replica(start())];
+    let stdouts: Vec<_> = children.iter_mut().map(|c| c.0.stdout.take().unwrap()).collect();
     for child in &mut children {
-        let stderr = BufReader::new(child.stderr.take().unwrap());
+        let stderr = BufReader::new(child.0.stderr.take().unwrap());
         let mut log = String::new();
         for line in stderr.lines().map_while(Result::ok) {
             log.push_str(&line);
@@ -123,14 +124,15 @@ fn replicas_starting_together_on_a_fresh_installation_initialise_it_once() {
             }
         }
         assert!(log.contains("hush is serving"), "a replica did not start:\n{log}");
-        outputs.push(log);
     }
-    for child in &mut children {
-        let _ = child.kill();
-    }
-    let stdouts: Vec<String> = children
+    drop(children);
+    let stdouts: Vec<String> = stdouts
         .into_iter()
-        .map(|c| String::from_utf8_lossy(&c.wait_with_output().unwrap().stdout).into_owned())
+        .map(|mut out| {
+            let mut text = String::new();
+            let _ = std::io::Read::read_to_string(&mut out, &mut text);
+            text
+        })
         .collect();
     let initialised = stdouts.iter().filter(|s| s.contains("admin token")).count();
     assert_eq!(initialised, 1, "exactly one replica initialised the installation: {stdouts:?}");
