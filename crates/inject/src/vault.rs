@@ -91,15 +91,6 @@ pub async fn read(reference: &str, mount: Option<&str>, path: &str, field: &str)
             }
         },
     };
-    wipe(&mut doc);
+    hush_client::wipe(&mut doc);
     result
-}
-
-fn wipe(v: &mut Value) {
-    match v {
-        Value::String(s) => s.zeroize(),
-        Value::Array(items) => items.iter_mut().for_each(wipe),
-        Value::Object(map) => map.iter_mut().for_each(|(_, v)| wipe(v)),
-        _ => {}
-    }
 }

@@ -6,11 +6,12 @@
 //! (camelCase fields, int64 as strings, bytes as base64), written here by
 //! hand so both surfaces share one set of rules.
 
+use axum::http::HeaderMap;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use hush_core::{SecretBytes, SecretName, SecretString, SecretType, SecretValue};
+use hush_core::{NamespaceName, SecretBytes, SecretName, SecretString, SecretType, SecretValue};
 use hush_proto::v1 as pb;
-use hush_service::{SecretRecord, ServiceError};
+use hush_service::{AuditAction, Credentials, Hush, SecretRecord, ServiceError};
 use serde_json::{Map, Value, json};
 use zeroize::Zeroize;
 
@@ -34,6 +35,31 @@ pub fn slot_name(name: &str) -> Result<SecretName, ServiceError> {
     }
     SecretName::parse(name).map_err(|e| invalid(e.to_string()))
 }
+
+/// The organization of a call: the namespace the `x-hush-namespace` header
+/// (gRPC metadata) names, or the token's only namespace. `action` and the
+/// slot `name` are the call's, for the audit event of a refusal.
+pub async fn organization(
+    hush: &Hush,
+    headers: &HeaderMap,
+    creds: &Credentials,
+    action: AuditAction,
+    name: Option<&str>,
+) -> Result<NamespaceName, ServiceError> {
+    match headers.get(NAMESPACE_HEADER) {
+        Some(v) => {
+            let text = v.to_str().map_err(|_| {
+                ServiceError::invalid("invalid_name", format!("the {NAMESPACE_HEADER} header is not valid text"))
+            })?;
+            NamespaceName::parse(text).map_err(|e| ServiceError::invalid("invalid_name", e.to_string()))
+        }
+        // Only a valid slot name goes into an audit event.
+        None => hush.sole_namespace(creds, action, name.filter(|n| slot_name(n).is_ok())).await,
+    }
+}
+
+/// The header (gRPC metadata) naming the namespace of a call.
+pub const NAMESPACE_HEADER: &str = "x-hush-namespace";
 
 /// dodil's name for a type.
 pub fn type_name(t: SecretType) -> &'static str {

@@ -29,7 +29,7 @@ pub fn is_grpc<B>(request: &axum::http::Request<B>) -> bool {
 }
 
 /// Metadata naming the namespace of a call; without it, the token's only one.
-pub const NAMESPACE_METADATA: &str = "x-hush-namespace";
+pub const NAMESPACE_METADATA: &str = dodil::NAMESPACE_HEADER;
 
 /// The service's errors as gRPC statuses. Messages never hold a value.
 pub fn status(e: ServiceError) -> Status {
@@ -69,19 +69,9 @@ impl GrpcSecrets {
         action: AuditAction,
         name: Option<&str>,
     ) -> Result<(Credentials, NamespaceName), Status> {
-        // Only a valid slot name goes into an audit event.
-        let name = name.filter(|n| dodil::slot_name(n).is_ok());
         let headers = request.metadata().clone().into_headers();
         let creds = credentials(&headers).map_err(api_status)?;
-        let ns = match headers.get(NAMESPACE_METADATA) {
-            Some(v) => {
-                let text = v
-                    .to_str()
-                    .map_err(|_| Status::invalid_argument(format!("{NAMESPACE_METADATA} is not valid text")))?;
-                NamespaceName::parse(text).map_err(|e| Status::invalid_argument(e.to_string()))?
-            }
-            None => self.app.hush.sole_namespace(&creds, action, name).await.map_err(status)?,
-        };
+        let ns = dodil::organization(&self.app.hush, &headers, &creds, action, name).await.map_err(status)?;
         Ok((creds, ns))
     }
 }

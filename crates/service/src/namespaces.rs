@@ -48,14 +48,7 @@ impl Hush {
         let record = NamespaceRecord { id: random_id()?, name: name.clone(), created_at: now_millis() };
         let mut audit = audit;
         audit.namespace_id = Some(record.id.clone());
-        let key = DataKey::generate()?;
-        let _not_during_a_root_rotation = self.rotation_lock.read().await;
-        let wrapped = self
-            .root()
-            .wrap(key.raw(), &hush_crypto::data_key_binding(&record.id, 1))
-            .await
-            .map_err(ServiceError::internal)?;
-        self.keys.put_namespace_key(&record.id, 1, &wrapped).await?;
+        self.store_new_data_key(&record.id, 1).await?;
         let written =
             self.data.write(WriteRequest { mutation: Mutation::CreateNamespace(record.clone()), audit }).await;
         match written {
@@ -95,6 +88,24 @@ impl Hush {
             Err(e) => Err(e),
         };
         self.finish(event, result).await
+    }
+
+    /// Generates data key `version` of a namespace, wraps it and stores it.
+    /// A root rotation cannot run in between (it would miss the new row).
+    /// Another process storing that version first is `Conflict`.
+    pub(crate) async fn store_new_data_key(&self, namespace_id: &str, version: u32) -> Result<(), ServiceError> {
+        let key = DataKey::generate()?;
+        let _not_during_a_root_rotation = self.rotation_lock.read().await;
+        let wrapped = self
+            .root()
+            .wrap(key.raw(), &hush_crypto::data_key_binding(namespace_id, version))
+            .await
+            .map_err(ServiceError::internal)?;
+        match self.keys.put_namespace_key(namespace_id, version, &wrapped).await {
+            Ok(()) => Ok(()),
+            Err(StoreError::Conflict(_)) => Err(ServiceError::AlreadyExists("data key version")),
+            Err(e) => Err(e.into()),
+        }
     }
 
     /// The namespaces the token may act in, by name.

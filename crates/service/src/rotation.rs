@@ -12,7 +12,7 @@
 use std::sync::Arc;
 
 use hush_core::{NamespaceName, Scope};
-use hush_crypto::{AUDIT_KEY_BINDING, DataKey, TOKEN_KEY_BINDING, VersionIdentity, data_key_binding};
+use hush_crypto::{AUDIT_KEY_BINDING, TOKEN_KEY_BINDING, VersionIdentity, data_key_binding};
 use hush_store::{
     AuditAction, Mutation, NamespaceRecord, RewrapVersion, StoreError, TokenNamespaces, WrappedKeys, WriteOutcome,
     WriteRequest,
@@ -78,16 +78,11 @@ impl Hush {
         let mut event = self.event(creds, AuditAction::NamespaceRotateKey, Some(namespace), None);
         let result = async {
             let ns = self.manageable_namespace(creds, &mut event, namespace).await?;
-            let _not_during_a_root_rotation = self.rotation_lock.read().await;
             let next = self.current_key_version(&ns).await? + 1;
-            let key = DataKey::generate()?;
-            let wrapped =
-                self.root().wrap(key.raw(), &data_key_binding(&ns.id, next)).await.map_err(ServiceError::internal)?;
-            match self.keys.put_namespace_key(&ns.id, next, &wrapped).await {
-                Ok(()) => {}
+            match self.store_new_data_key(&ns.id, next).await {
                 // Another replica rotated at the same moment: its key is the new one.
-                Err(StoreError::Conflict(_)) => {}
-                Err(e) => return Err(e.into()),
+                Ok(()) | Err(ServiceError::AlreadyExists(_)) => {}
+                Err(e) => return Err(e),
             }
             self.key_cache.forget_current(&ns.id);
             let mut audit = event.for_write();

@@ -25,7 +25,9 @@ mod error;
 mod key_store;
 pub mod postgres;
 mod records;
+mod rows;
 pub mod sqlite;
+mod write_rules;
 
 pub use audit_event::{AuditAction, AuditEvent, AuditRecord, Outcome};
 pub use data_store::{

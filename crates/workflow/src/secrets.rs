@@ -89,8 +89,6 @@ pub struct ScrubLimit(pub String);
 /// The secrets and registry credentials of one namespace.
 #[async_trait]
 pub trait SecretSource: Send + Sync + std::fmt::Debug {
-    /// The namespace secrets are read from.
-    fn namespace(&self) -> &str;
     /// Reads a secret; `context` goes to the audit log.
     async fn secret(&self, name: &str, context: &str) -> Result<FetchedSecret, SourceError>;
     /// Whether a secret exists, without reading its value.

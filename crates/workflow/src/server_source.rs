@@ -28,10 +28,6 @@ impl ServerSource {
 
 #[async_trait]
 impl SecretSource for ServerSource {
-    fn namespace(&self) -> &str {
-        &self.namespace
-    }
-
     async fn secret(&self, name: &str, context: &str) -> Result<FetchedSecret, SourceError> {
         let client = self.client.clone().with_context(context);
         match client.get_secret(&self.namespace, name, None).await {

@@ -108,26 +108,6 @@ impl Template {
             ),
         })
     }
-
-    /// Every expression's source, in order.
-    pub fn expressions(&self) -> Vec<&str> {
-        let mut out = Vec::new();
-        self.collect_expressions(&mut out);
-        out
-    }
-
-    fn collect_expressions<'a>(&'a self, out: &mut Vec<&'a str>) {
-        match self {
-            Template::Literal(_) => {}
-            Template::Whole(jq) => out.push(jq.source()),
-            Template::Interpolated(pieces) => out.extend(pieces.iter().filter_map(|p| match p {
-                Piece::Expr(jq) => Some(jq.source()),
-                Piece::Text(_) => None,
-            })),
-            Template::Array(items) => items.iter().for_each(|t| t.collect_expressions(out)),
-            Template::Object(entries) => entries.iter().for_each(|(_, t)| t.collect_expressions(out)),
-        }
-    }
 }
 
 fn run(jq: &Jq, data: &Value) -> Result<Value, EvalError> {
@@ -272,12 +252,6 @@ mod tests {
         let t = Template::compile(&json!("jq(.a + 1)")).unwrap();
         let e = t.eval(&json!({"a": "s"})).unwrap_err();
         assert_eq!(e.expr, ".a + 1");
-    }
-
-    #[test]
-    fn lists_expressions() {
-        let t = Template::compile(&json!({"a": "jq(.x)", "b": ["y jq(.secrets.k) z"]})).unwrap();
-        assert_eq!(t.expressions(), vec![".x", ".secrets.k"]);
     }
 
     proptest! {

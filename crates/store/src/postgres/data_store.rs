@@ -8,16 +8,18 @@
 //! (a read that returns a value records it with a write, so it waits its turn).
 
 use async_trait::async_trait;
-use hush_core::{NamespaceName, ScopeSet, SecretName, SecretType};
+use hush_core::{NamespaceName, SecretName, SecretType};
 use hush_crypto::{AUDIT_GENESIS, AuditKey};
 use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
 use super::connect::{self, DATA};
+use crate::rows::{self, Columns};
+use crate::write_rules::{prune_at_or_below, put_record, put_slot, record_outcome};
 use crate::{
-    AuditAction, AuditEvent, AuditQuery, AuditRecord, Conflict, DataStore, Mutation, NamespaceRecord, NamespaceRef,
-    Outcome, PutVersion, SealedVersion, SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord,
-    VersionRecord, VersionSlot, WriteOutcome, WriteRequest, now_millis,
+    AuditQuery, AuditRecord, Conflict, DataStore, Mutation, NamespaceRecord, NamespaceRef, PutVersion, SealedVersion,
+    SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord, VersionRecord, VersionSlot, WriteOutcome,
+    WriteRequest, now_millis,
 };
 
 const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/data/0001_initial.sql")];
@@ -44,75 +46,25 @@ fn get<'r, T: sqlx::Decode<'r, Postgres> + sqlx::Type<Postgres>>(
     row: &'r PgRow,
     column: &str,
 ) -> Result<T, StoreError> {
-    row.try_get(column).map_err(|_| StoreError::corrupt(format!("column {column} does not decode")))
+    row.try_get(column).map_err(|_| rows::undecodable(column))
 }
 
-fn u64_of(value: i64, column: &str) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::corrupt(format!("column {column} is negative")))
-}
-
-fn namespace_name(text: &str) -> Result<NamespaceName, StoreError> {
-    NamespaceName::parse(text).map_err(|_| StoreError::corrupt("a stored namespace name is not valid"))
-}
-
-fn namespace(row: &PgRow) -> Result<NamespaceRecord, StoreError> {
-    Ok(NamespaceRecord {
-        id: get(row, "id")?,
-        name: namespace_name(&get::<String>(row, "name")?)?,
-        created_at: get(row, "created_at")?,
-    })
-}
-
-fn secret(row: &PgRow) -> Result<SecretRecord, StoreError> {
-    Ok(SecretRecord {
-        id: get(row, "id")?,
-        namespace_id: get(row, "namespace_id")?,
-        name: SecretName::parse(&get::<String>(row, "name")?)
-            .map_err(|_| StoreError::corrupt("secrets.name is not a valid name"))?,
-        secret_type: get::<String>(row, "type")?
-            .parse::<SecretType>()
-            .map_err(|_| StoreError::corrupt("secrets.type is not a known type"))?,
-        version: u64_of(get(row, "version")?, "secrets.version")?,
-        created_at: get(row, "created_at")?,
-        updated_at: get(row, "updated_at")?,
-        last_read_at: get(row, "last_read_at")?,
-    })
-}
-
-fn version(row: &PgRow, created_column: &str) -> Result<VersionRecord, StoreError> {
-    Ok(VersionRecord {
-        version: u64_of(get(row, "v_version")?, "secret_versions.version")?,
-        key_version: u32::try_from(get::<i64>(row, "key_version")?)
-            .map_err(|_| StoreError::corrupt("secret_versions.key_version is out of range"))?,
-        created_at: get(row, created_column)?,
-    })
-}
-
-fn sealed(row: &PgRow) -> Result<SealedVersion, StoreError> {
-    Ok(SealedVersion {
-        secret: secret(row)?,
-        version: version(row, "v_created_at")?,
-        ciphertext: get(row, "ciphertext")?,
-    })
-}
-
-fn audit(row: &PgRow) -> Result<AuditRecord, StoreError> {
-    let version: Option<i64> = get(row, "version")?;
-    Ok(AuditRecord {
-        seq: get::<i64>(row, "seq")? as u64,
-        event: AuditEvent {
-            at: get(row, "at")?,
-            token_id: get(row, "token_id")?,
-            action: AuditAction::parse(&get::<String>(row, "action")?).unwrap_or(AuditAction::Unrecognized),
-            namespace: get(row, "namespace")?,
-            namespace_id: get(row, "namespace_id")?,
-            name: get(row, "name")?,
-            version: version.map(|v| v as u64),
-            outcome: Outcome::parse(&get::<String>(row, "outcome")?).unwrap_or(Outcome::Unrecognized),
-            context: get(row, "context")?,
-        },
-        mac: get(row, "mac")?,
-    })
+impl Columns for PgRow {
+    fn text(&self, column: &str) -> Result<String, StoreError> {
+        get(self, column)
+    }
+    fn opt_text(&self, column: &str) -> Result<Option<String>, StoreError> {
+        get(self, column)
+    }
+    fn int(&self, column: &str) -> Result<i64, StoreError> {
+        get(self, column)
+    }
+    fn opt_int(&self, column: &str) -> Result<Option<i64>, StoreError> {
+        get(self, column)
+    }
+    fn bytes(&self, column: &str) -> Result<Vec<u8>, StoreError> {
+        get(self, column)
+    }
 }
 
 impl PgDataStore {
@@ -127,7 +79,9 @@ impl PgDataStore {
                 .await?;
             let refs = rows
                 .iter()
-                .map(|r| Ok(NamespaceRef { id: get(r, "id")?, name: namespace_name(&get::<String>(r, "name")?)? }))
+                .map(|r| {
+                    Ok(NamespaceRef { id: get(r, "id")?, name: rows::namespace_name(&get::<String>(r, "name")?)? })
+                })
                 .collect::<Result<Vec<_>, StoreError>>()?;
             TokenNamespaces::Only(refs)
         };
@@ -136,8 +90,7 @@ impl PgDataStore {
             description: get(row, "description")?,
             namespaces,
             issued_namespace_ids: issued,
-            scopes: ScopeSet::parse_list(&get::<String>(row, "scopes")?)
-                .map_err(|_| StoreError::corrupt("tokens.scopes has an unknown scope"))?,
+            scopes: rows::scopes(&get::<String>(row, "scopes")?)?,
             created_at: get(row, "created_at")?,
             expires_at: get(row, "expires_at")?,
             revoked_at: get(row, "revoked_at")?,
@@ -269,54 +222,30 @@ async fn put_version(tx: &mut Tx, p: &PutVersion) -> Result<WriteOutcome, StoreE
         .bind(p.name.as_str())
         .fetch_optional(&mut **tx)
         .await?
-        .map(|r| secret(&r))
+        .map(|r| rows::secret(&r))
         .transpose()?;
-    let current = existing.as_ref().map_or(0, |s| s.version);
-    if let Some(s) = &existing
-        && s.secret_type != p.secret_type
-    {
-        return Err(StoreError::Conflict(Conflict::Type { existing: s.secret_type }));
-    }
-    if p.expected_version.is_some_and(|expected| expected != current) {
-        return Err(StoreError::Conflict(Conflict::Version { current }));
-    }
-    let version = current + 1;
-    let secret_id = existing.as_ref().map_or(p.new_secret_id.as_str(), |s| s.id.as_str()).to_owned();
+    let (version, secret_id) = put_slot(existing.as_ref(), p)?;
     let ciphertext = (p.seal)(VersionSlot { secret_id: &secret_id, version }).map_err(StoreError::Seal)?;
-    let mut record = match existing {
-        None => {
-            sqlx::query(
-                "INSERT INTO secrets (namespace_id, name, id, type, version, created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, 1, $5, $5)",
-            )
-            .bind(&p.namespace_id)
-            .bind(p.name.as_str())
-            .bind(&secret_id)
-            .bind(p.secret_type.as_str())
+    if existing.is_none() {
+        sqlx::query(
+            "INSERT INTO secrets (namespace_id, name, id, type, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, 1, $5, $5)",
+        )
+        .bind(&p.namespace_id)
+        .bind(p.name.as_str())
+        .bind(&secret_id)
+        .bind(p.secret_type.as_str())
+        .bind(p.at)
+        .execute(&mut **tx)
+        .await?;
+    } else {
+        sqlx::query("UPDATE secrets SET version = $1, updated_at = $2 WHERE id = $3")
+            .bind(version as i64)
             .bind(p.at)
+            .bind(&secret_id)
             .execute(&mut **tx)
             .await?;
-            SecretRecord {
-                id: secret_id.clone(),
-                namespace_id: p.namespace_id.clone(),
-                name: p.name.clone(),
-                secret_type: p.secret_type,
-                version,
-                created_at: p.at,
-                updated_at: p.at,
-                last_read_at: None,
-            }
-        }
-        Some(s) => {
-            sqlx::query("UPDATE secrets SET version = $1, updated_at = $2 WHERE id = $3")
-                .bind(version as i64)
-                .bind(p.at)
-                .bind(&s.id)
-                .execute(&mut **tx)
-                .await?;
-            s
-        }
-    };
+    }
     sqlx::query(
         "INSERT INTO secret_versions (secret_id, version, key_version, ciphertext, created_at) VALUES ($1, $2, $3, $4, $5)",
     )
@@ -327,17 +256,14 @@ async fn put_version(tx: &mut Tx, p: &PutVersion) -> Result<WriteOutcome, StoreE
     .bind(p.at)
     .execute(&mut **tx)
     .await?;
-    let keep = u64::from(p.keep_versions.max(1));
-    if version > keep {
+    if let Some(oldest_gone) = prune_at_or_below(version, p.keep_versions) {
         sqlx::query("DELETE FROM secret_versions WHERE secret_id = $1 AND version <= $2")
             .bind(&secret_id)
-            .bind((version - keep) as i64)
+            .bind(oldest_gone as i64)
             .execute(&mut **tx)
             .await?;
     }
-    record.version = version;
-    record.updated_at = p.at;
-    Ok(WriteOutcome::Secret(record))
+    Ok(WriteOutcome::Secret(put_record(existing, p, secret_id, version)))
 }
 
 #[async_trait]
@@ -369,7 +295,7 @@ impl DataStore for PgDataStore {
             sqlx::query("SELECT seq, mac FROM audit_events ORDER BY seq DESC LIMIT 1").fetch_optional(&mut *tx).await?;
         let (seq, mac): (u64, [u8; 32]) = match head {
             Some(r) => (
-                u64_of(get(&r, "seq")?, "audit_events.seq")?,
+                rows::u64_of(get(&r, "seq")?, "audit_events.seq")?,
                 get::<Vec<u8>>(&r, "mac")?.as_slice().try_into().unwrap_or(AUDIT_GENESIS),
             ),
             None => (0, AUDIT_GENESIS),
@@ -379,13 +305,7 @@ impl DataStore for PgDataStore {
             other => other,
         };
         let mut event = request.audit;
-        match &result {
-            Ok(WriteOutcome::Secret(secret)) => event.version = Some(secret.version),
-            Ok(_) => {}
-            Err(StoreError::Conflict(_)) => event.outcome = Outcome::Conflict,
-            Err(StoreError::NotFound) => event.outcome = Outcome::NotFound,
-            Err(_) => event.outcome = Outcome::Error,
-        }
+        record_outcome(&mut event, &result);
         let seq = seq + 1;
         let mac = self.audit_key.chain(&mac, &event.canonical(seq));
         sqlx::query(
@@ -414,13 +334,13 @@ impl DataStore for PgDataStore {
             .bind(name.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| namespace(&r)).transpose()
+        row.map(|r| rows::namespace(&r)).transpose()
     }
 
     async fn namespaces(&self) -> Result<Vec<NamespaceRecord>, StoreError> {
         let rows =
             sqlx::query("SELECT id, name, created_at FROM namespaces ORDER BY name").fetch_all(&self.pool).await?;
-        rows.iter().map(namespace).collect()
+        rows.iter().map(rows::namespace).collect()
     }
 
     async fn secret(&self, namespace_id: &str, name: &SecretName) -> Result<Option<SecretRecord>, StoreError> {
@@ -429,7 +349,7 @@ impl DataStore for PgDataStore {
             .bind(name.as_str())
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| secret(&r)).transpose()
+        row.map(|r| rows::secret(&r)).transpose()
     }
 
     async fn sealed_version(
@@ -448,7 +368,7 @@ impl DataStore for PgDataStore {
         .bind(version.map(|v| v as i64))
         .fetch_optional(&self.pool)
         .await?;
-        row.map(|r| sealed(&r)).transpose()
+        row.map(|r| rows::sealed(&r)).transpose()
     }
 
     async fn current_of_type(
@@ -465,7 +385,7 @@ impl DataStore for PgDataStore {
         .bind(secret_type.as_str())
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(sealed).collect()
+        rows.iter().map(rows::sealed).collect()
     }
 
     async fn secrets(&self, namespace_id: &str, query: &SecretQuery) -> Result<Vec<SecretRecord>, StoreError> {
@@ -484,7 +404,7 @@ impl DataStore for PgDataStore {
         .bind(i64::from(query.limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(secret).collect()
+        rows.iter().map(rows::secret).collect()
     }
 
     async fn stale_versions(
@@ -503,7 +423,7 @@ impl DataStore for PgDataStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(sealed).collect()
+        rows.iter().map(rows::sealed).collect()
     }
 
     async fn count_stale_versions(&self, namespace_id: &str, key_version: u32) -> Result<u64, StoreError> {
@@ -515,7 +435,7 @@ impl DataStore for PgDataStore {
         .bind(i64::from(key_version))
         .fetch_one(&self.pool)
         .await?;
-        u64_of(get(&row, "n")?, "count")
+        rows::u64_of(get(&row, "n")?, "count")
     }
 
     async fn versions(&self, secret_id: &str) -> Result<Vec<VersionRecord>, StoreError> {
@@ -526,7 +446,7 @@ impl DataStore for PgDataStore {
         .bind(secret_id)
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(|r| version(r, "created_at")).collect()
+        rows.iter().map(|r| rows::version(r, "created_at")).collect()
     }
 
     async fn token(&self, id: &str) -> Result<Option<TokenRecord>, StoreError> {
@@ -562,7 +482,7 @@ impl DataStore for PgDataStore {
         .bind(i64::from(query.limit))
         .fetch_all(&self.pool)
         .await?;
-        rows.iter().map(audit).collect()
+        rows.iter().map(rows::audit).collect()
     }
 
     async fn audit_chain(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
@@ -571,13 +491,13 @@ impl DataStore for PgDataStore {
             .bind(i64::from(limit))
             .fetch_all(&self.pool)
             .await?;
-        rows.iter().map(audit).collect()
+        rows.iter().map(rows::audit).collect()
     }
 
     async fn audit_head(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
         let row = sqlx::query("SELECT seq, mac FROM audit_events ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&self.pool)
             .await?;
-        row.map(|r| Ok((u64_of(get(&r, "seq")?, "audit_events.seq")?, get(&r, "mac")?))).transpose()
+        row.map(|r| Ok((rows::u64_of(get(&r, "seq")?, "audit_events.seq")?, get(&r, "mac")?))).transpose()
     }
 }

@@ -50,7 +50,7 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 }
 
 fn column<T>(r: Result<T, sqlx::Error>, name: &str) -> Result<T, StoreError> {
-    r.map_err(|_| StoreError::corrupt(format!("column {name} does not decode")))
+    r.map_err(|_| crate::rows::undecodable(name))
 }
 
 #[async_trait]

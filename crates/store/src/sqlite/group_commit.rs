@@ -19,9 +19,10 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use tokio::sync::{mpsc, oneshot};
 
 use super::rows;
+use crate::write_rules::{prune_at_or_below, put_record, put_slot, record_outcome};
 use crate::{
-    AuditEvent, Conflict, Mutation, NamespaceRecord, Outcome, PutVersion, SecretRecord, StoreError, TokenRecord,
-    VersionSlot, WriteOutcome, WriteRequest, now_millis,
+    AuditEvent, Conflict, Mutation, NamespaceRecord, PutVersion, StoreError, TokenRecord, VersionSlot, WriteOutcome,
+    WriteRequest, now_millis,
 };
 
 /// Most requests committed in one transaction.
@@ -134,13 +135,7 @@ fn apply_batch(
             other => other,
         };
         let mut event = request.audit.clone();
-        match &result {
-            Ok(WriteOutcome::Secret(secret)) => event.version = Some(secret.version),
-            Ok(_) => {}
-            Err(StoreError::Conflict(_)) => event.outcome = Outcome::Conflict,
-            Err(StoreError::NotFound) => event.outcome = Outcome::NotFound,
-            Err(_) => event.outcome = Outcome::Error,
-        }
+        record_outcome(&mut event, &result);
         seq += 1;
         mac = key.chain(&mac, &event.canonical(seq));
         append_audit(&tx, seq, &event, &mac)?;
@@ -257,65 +252,31 @@ fn put_version(tx: &Transaction<'_>, p: &PutVersion) -> Result<WriteOutcome, Sto
         let mut rows = stmt.query([p.namespace_id.as_str(), p.name.as_str()])?;
         rows.next()?.map(rows::secret).transpose()?
     };
-    let current = existing.as_ref().map_or(0, |s| s.version);
-    if let Some(s) = &existing
-        && s.secret_type != p.secret_type
-    {
-        return Err(StoreError::Conflict(Conflict::Type { existing: s.secret_type }));
-    }
-    if p.expected_version.is_some_and(|expected| expected != current) {
-        return Err(StoreError::Conflict(Conflict::Version { current }));
-    }
-    let version = current + 1;
-    let secret_id = existing.as_ref().map_or(p.new_secret_id.as_str(), |s| s.id.as_str()).to_owned();
+    let (version, secret_id) = put_slot(existing.as_ref(), p)?;
     // Sealed here, inside the transaction, for exactly the slot being written.
     let ciphertext = (p.seal)(VersionSlot { secret_id: &secret_id, version }).map_err(StoreError::Seal)?;
-    let mut record = match existing {
-        None => {
-            tx.prepare_cached(
-                "INSERT INTO secrets (namespace_id, name, id, type, version, created_at, updated_at) \
-                 VALUES (?, ?, ?, ?, 1, ?, ?)",
-            )?
-            .execute(params![
-                p.namespace_id,
-                p.name.as_str(),
-                secret_id,
-                p.secret_type.as_str(),
-                p.at,
-                p.at
-            ])?;
-            SecretRecord {
-                id: secret_id.clone(),
-                namespace_id: p.namespace_id.clone(),
-                name: p.name.clone(),
-                secret_type: p.secret_type,
-                version,
-                created_at: p.at,
-                updated_at: p.at,
-                last_read_at: None,
-            }
-        }
-        Some(s) => {
-            tx.prepare_cached("UPDATE secrets SET version = ?, updated_at = ? WHERE id = ?")?.execute(params![
-                version as i64,
-                p.at,
-                s.id
-            ])?;
-            s
-        }
-    };
+    if existing.is_none() {
+        tx.prepare_cached(
+            "INSERT INTO secrets (namespace_id, name, id, type, version, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, 1, ?, ?)",
+        )?
+        .execute(params![p.namespace_id, p.name.as_str(), secret_id, p.secret_type.as_str(), p.at, p.at])?;
+    } else {
+        tx.prepare_cached("UPDATE secrets SET version = ?, updated_at = ? WHERE id = ?")?.execute(params![
+            version as i64,
+            p.at,
+            secret_id
+        ])?;
+    }
     tx.prepare_cached(
         "INSERT INTO secret_versions (secret_id, version, key_version, ciphertext, created_at) VALUES (?, ?, ?, ?, ?)",
     )?
     .execute(params![secret_id, version as i64, i64::from(p.key_version), ciphertext, p.at])?;
-    let keep = u64::from(p.keep_versions.max(1));
-    if version > keep {
+    if let Some(oldest_gone) = prune_at_or_below(version, p.keep_versions) {
         tx.prepare_cached("DELETE FROM secret_versions WHERE secret_id = ? AND version <= ?")?
-            .execute(params![secret_id, (version - keep) as i64])?;
+            .execute(params![secret_id, oldest_gone as i64])?;
     }
-    record.version = version;
-    record.updated_at = p.at;
-    Ok(WriteOutcome::Secret(record))
+    Ok(WriteOutcome::Secret(put_record(existing, p, secret_id, version)))
 }
 
 fn create_token(tx: &Transaction<'_>, t: &TokenRecord) -> Result<WriteOutcome, StoreError> {

@@ -128,6 +128,8 @@ pub async fn call(http: &reqwest::Client, input: &Value) -> Result<Value, Failur
 
     let shown = format!("{method} {}", redacted_url(url));
     let failed = |e: reqwest::Error| {
+        // Without the URL: its query may carry a secret (the message names the URL without it).
+        let e = e.without_url();
         let reason = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| e.to_string());
         Failure::new(code::REQUEST_FAILED, format!("{shown}: {reason}"))
     };

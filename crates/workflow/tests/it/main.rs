@@ -21,9 +21,6 @@ struct Memory {
 
 #[async_trait]
 impl SecretSource for Memory {
-    fn namespace(&self) -> &str {
-        "mem"
-    }
     async fn secret(&self, name: &str, context: &str) -> Result<FetchedSecret, SourceError> {
         self.contexts.lock().unwrap().push(context.to_owned());
         match self.secrets.get(name) {
