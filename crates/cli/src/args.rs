@@ -9,8 +9,9 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// and the people who run them.
 #[derive(Debug, Parser)]
 #[command(name = "hush", version, max_term_width = 100)]
-#[command(after_help = "Environment: HUSH_ADDR (server, default http://127.0.0.1:8270), HUSH_TOKEN (API token), \
-HUSH_NAMESPACE (default namespace), HUSH_LOG (log filter, e.g. debug).\n\
+#[command(after_help = "Environment: HUSH_ADDR (server, default http://127.0.0.1:8270; https://… for TLS), \
+HUSH_TOKEN (API token), HUSH_NAMESPACE (default namespace), HUSH_CACERT (CA to trust instead of the system's), \
+HUSH_CLIENT_CERT and HUSH_CLIENT_KEY (mutual TLS), HUSH_LOG (log filter, e.g. debug).\n\
 Credential helpers: link this binary as docker-credential-hush and git-credential-hush \
 (hush credential-helper install); they read the same variables, and HUSH_HELPER_WRITABLE=1 lets \
 store and erase change anything.\n\
@@ -28,12 +29,33 @@ pub const DEFAULT_ADDR: &str = "http://127.0.0.1:8270";
 /// Connection to a running server (client commands).
 #[derive(Debug, Clone, Args)]
 pub struct Connection {
-    /// Server address.
+    /// Server address: http://… on loopback, https://… anywhere.
     #[arg(long, env = "HUSH_ADDR", default_value = DEFAULT_ADDR, hide_env_values = true)]
     pub addr: String,
     /// API token (prefer the HUSH_TOKEN variable: a flag is visible to other local users).
     #[arg(long = "auth-token", env = "HUSH_TOKEN", hide_env_values = true)]
     pub auth_token: Option<String>,
+    /// Trust only this CA (PEM) for https:// instead of the system's roots.
+    #[arg(long, env = "HUSH_CACERT", value_name = "FILE")]
+    pub ca_cert: Option<PathBuf>,
+    /// Client certificate (PEM) for mutual TLS.
+    #[arg(long, env = "HUSH_CLIENT_CERT", value_name = "FILE", requires = "client_key")]
+    pub client_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, env = "HUSH_CLIENT_KEY", value_name = "FILE", requires = "client_cert")]
+    pub client_key: Option<PathBuf>,
+}
+
+impl Connection {
+    /// The TLS settings these flags give.
+    pub fn tls(&self) -> hush_tls::ClientTls {
+        hush_tls::ClientTls {
+            ca_cert: self.ca_cert.clone(),
+            client_cert: self.client_cert.clone(),
+            client_key: self.client_key.clone(),
+            names: hush_tls::ClientTls::HUSH,
+        }
+    }
 }
 
 /// The namespace to act in.
@@ -81,6 +103,9 @@ pub enum Command {
     /// Run and check Direktiv-style workflow files whose actions use secrets by name.
     #[command(subcommand)]
     Workflow(WorkflowCommand),
+    /// TLS material: a private CA and certificates for a quick setup.
+    #[command(subcommand)]
+    Tls(TlsCommand),
 }
 
 /// `hush workflow …`
@@ -423,6 +448,59 @@ pub struct InitArgs {
     pub recover_admin_token: bool,
 }
 
+/// The server's TLS files.
+#[derive(Debug, Clone, Args)]
+pub struct ServerTlsArgs {
+    /// Serve TLS with this certificate (PEM; the server's certificate first, then its chain).
+    #[arg(long, env = "HUSH_TLS_CERT", value_name = "FILE", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "HUSH_TLS_KEY", value_name = "FILE", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+    /// Mutual TLS: require a client certificate signed by a CA in this file (PEM).
+    #[arg(long, env = "HUSH_TLS_CLIENT_CA", value_name = "FILE", requires = "tls_cert")]
+    pub tls_client_ca: Option<PathBuf>,
+    /// Serve plain HTTP on a non-loopback address: only behind a proxy that terminates TLS.
+    #[arg(long, env = "HUSH_INSECURE_NO_TLS", conflicts_with = "tls_cert")]
+    pub insecure_no_tls: bool,
+}
+
+/// `hush tls …`
+#[derive(Debug, Subcommand)]
+pub enum TlsCommand {
+    /// Write a private CA, a server certificate and its key (and client certificates) for a quick setup.
+    #[command(after_help = "Writes into --out (default ./hush-tls): ca.pem (the CA certificate: what clients \
+trust), server.pem and server-key.pem (for hush serve --tls-cert/--tls-key) and, per --client NAME, NAME.pem and \
+NAME-key.pem (for HUSH_CLIENT_CERT/HUSH_CLIENT_KEY under mutual TLS). Every file is mode 0600. The CA's own key \
+is not kept: to renew, make a new set. For anything beyond a private setup, use certificates from your own PKI.\n\n\
+Example:\n  hush tls self-signed --host hush.internal --host 10.0.0.5 --client ci-runner\n\n\
+Exit codes: 0 written, 1 cannot write, 2 bad usage (no --host, a file exists without --force).")]
+    SelfSigned(SelfSignedArgs),
+}
+
+/// `hush tls self-signed`.
+#[derive(Debug, Args)]
+pub struct SelfSignedArgs {
+    /// A DNS name or IP address clients use to reach hush (repeatable; the first names the certificate).
+    #[arg(long = "host", value_name = "NAME|IP", required = true)]
+    pub hosts: Vec<String>,
+    /// Also make a client certificate with this common name, for mutual TLS (repeatable).
+    #[arg(long = "client", value_name = "NAME")]
+    pub clients: Vec<String>,
+    /// Directory to write into (created if missing).
+    #[arg(long, value_name = "DIR", default_value = "./hush-tls")]
+    pub out: PathBuf,
+    /// Days the certificates are valid.
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..=3650))]
+    pub days: u32,
+    /// Replace files that already exist.
+    #[arg(long)]
+    pub force: bool,
+    /// Print JSON: {"dir", "files", "ca_cert"}.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Log line format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum LogFormat {
@@ -434,12 +512,21 @@ pub enum LogFormat {
 
 /// `hush serve`.
 #[derive(Debug, Args)]
+#[command(after_help = "TLS: --tls-cert and --tls-key serve REST, gRPC and the settings page over TLS on the same \
+port; the files are read again on SIGHUP and when they change, and a bad new pair keeps the old one in use. \
+--tls-client-ca adds mutual TLS: a client without a certificate from that CA is refused at the handshake \
+(a token is still needed). Without TLS, hush listens only on loopback addresses unless --insecure-no-tls \
+says a TLS-terminating proxy is in front. hush tls self-signed makes a CA and a certificate for a quick setup.\n\n\
+Exit codes: 0 stopped by SIGINT/SIGTERM, 1 could not start (port in use, stores, keys, TLS files), \
+2 bad usage (e.g. a non-loopback --listen without TLS).")]
 pub struct ServeArgs {
     #[command(flatten)]
     pub dirs: StoreDirs,
-    /// Address to listen on.
+    /// Address to listen on (a non-loopback address needs TLS or --insecure-no-tls).
     #[arg(long, env = "HUSH_LISTEN", default_value = "127.0.0.1:8270")]
     pub listen: String,
+    #[command(flatten)]
+    pub tls: ServerTlsArgs,
     /// Largest secret value accepted, e.g. 1MiB, 64KiB or a number of bytes.
     #[arg(long, env = "HUSH_MAX_VALUE_SIZE", default_value = "1MiB", value_parser = parse_size)]
     pub max_value_size: usize,

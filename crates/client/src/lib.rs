@@ -12,6 +12,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use bytes::Bytes;
 use hush_core::{SecretBytes, SecretString, zeroizing_bytes};
+use hush_tls::ClientTls;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
 use reqwest::{Method, StatusCode};
 use serde_json::{Map, Value, json};
@@ -113,8 +114,11 @@ pub enum ClientError {
         reason: String,
     },
     /// The address is not a usable URL.
-    #[error("HUSH_ADDR {0:?} is not an http:// URL")]
+    #[error("HUSH_ADDR {0:?} is not an http:// or https:// URL")]
     BadAddress(String),
+    /// The TLS settings cannot be used (a missing or unreadable file, a certificate without its key).
+    #[error(transparent)]
+    Tls(#[from] hush_tls::TlsError),
 }
 
 impl ClientError {
@@ -158,6 +162,7 @@ impl RevealedValue {
 #[derive(Clone)]
 pub struct Client {
     http: reqwest::Client,
+    tls: ClientTls,
     base: String,
     token: Option<SecretString>,
     context: Option<String>,
@@ -173,24 +178,30 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client for the server at `addr` (e.g. `http://127.0.0.1:8270`).
-    pub fn new(addr: &str, token: Option<SecretString>) -> Result<Self, ClientError> {
+    /// A client for the server at `addr` (`http://127.0.0.1:8270`, or
+    /// `https://…`, verified as `tls` says). An https:// server is only ever
+    /// reached over verified TLS: there is no fallback to plain HTTP.
+    pub fn new(addr: &str, token: Option<SecretString>, tls: &ClientTls) -> Result<Self, ClientError> {
         let base = addr.trim_end_matches('/').to_owned();
-        if !base.starts_with("http://") || base.len() <= "http://".len() {
+        let scheme_len = ["http://", "https://"].iter().find(|s| base.starts_with(*s)).map(|s| s.len());
+        if scheme_len.is_none_or(|n| base.len() <= n) {
             return Err(ClientError::BadAddress(addr.to_owned()));
         }
-        // reqwest is built with TLS (for registry connection tests elsewhere
-        // in the binary) and needs a process-wide rustls provider; installing
-        // it again is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let http = hush_tls::http_client(tls)?
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .user_agent(concat!("hush/", env!("CARGO_PKG_VERSION")))
+            // HTTP/1.1 only: under TLS 1.3 the server refuses a missing client
+            // certificate after the client's side of the handshake is done;
+            // over HTTP/2 that refusal surfaces as "channel closed", over
+            // HTTP/1.1 as the alert, which names the problem.
+            .http1_only()
+            // The token goes to HUSH_ADDR and nowhere else: no proxy, no redirects.
             .no_proxy()
+            .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Unreachable { addr: base.clone(), reason: e.to_string() })?;
-        Ok(Client { http, base, token, context: None })
+        Ok(Client { http, tls: tls.clone(), base, token, context: None })
     }
 
     /// Sends `X-Hush-Context` with every call (recorded in the audit log).
@@ -216,10 +227,8 @@ impl Client {
             let bytes = serde_json::to_vec(body).unwrap_or_default();
             request = request.header("content-type", "application/json").body(zeroizing_bytes(bytes));
         }
-        let unreachable = |e: reqwest::Error| ClientError::Unreachable {
-            addr: self.base.clone(),
-            reason: std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| e.to_string()),
-        };
+        let unreachable =
+            |e: reqwest::Error| ClientError::Unreachable { addr: self.base.clone(), reason: self.tls.explain(&e) };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(unreachable)?;

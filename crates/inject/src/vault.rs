@@ -46,9 +46,9 @@ pub async fn read(reference: &str, mount: Option<&str>, path: &str, field: &str)
             .join("/")
     };
     let url = format!("{}/v1/{}/data/{}", addr.trim_end_matches('/'), encode(&mount), encode(path));
-    // reqwest with rustls needs a process-wide provider; installing it twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let http = reqwest::Client::builder()
+    let tls = hush_tls::ClientTls::vault_from_env();
+    let http = hush_tls::http_client(&tls)
+        .map_err(|e| fail(reference, e.to_string()))?
         // VAULT_TOKEN must not follow a redirect to another host.
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))
@@ -62,10 +62,8 @@ pub async fn read(reference: &str, mount: Option<&str>, path: &str, field: &str)
     {
         request = request.header("X-Vault-Namespace", ns);
     }
-    let response = request.send().await.map_err(|e| {
-        let reason = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| e.to_string());
-        fail(reference, format!("cannot reach VAULT_ADDR: {reason}"))
-    })?;
+    let response =
+        request.send().await.map_err(|e| fail(reference, format!("cannot reach VAULT_ADDR: {}", tls.explain(&e))))?;
     let status = response.status();
     match status.as_u16() {
         200 => {}

@@ -114,9 +114,8 @@ fn is_loopback(host: &str) -> bool {
 /// and follows no redirects (a redirect could lead anywhere).
 async fn pinned_client(url: &reqwest::Url) -> Result<reqwest::Client, Refusal> {
     let (host, addrs) = destination::resolve(url).await?;
-    // reqwest needs a process-wide rustls provider; installing it twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    hush_tls::http_client(&hush_tls::ClientTls::default())
+        .map_err(|e| Refusal::Unresolved(format!("cannot set up an HTTP client: {e}")))?
         .connect_timeout(CONNECT_TIMEOUT)
         .timeout(REQUEST_TIMEOUT)
         .redirect(reqwest::redirect::Policy::none())
@@ -297,11 +296,7 @@ fn wipe(v: &mut serde_json::Value) {
 
 /// A connection error as one short phrase (the innermost cause says most).
 fn describe(e: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    if e.is_timeout() { "timed out".to_owned() } else { cause.to_string() }
+    if e.is_timeout() { "timed out".to_owned() } else { hush_tls::describe_connect_error(e) }
 }
 
 #[cfg(test)]

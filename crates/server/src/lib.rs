@@ -1,22 +1,27 @@
 //! hush's HTTP API: the REST routes under `/v1`, over [`hush_service::Hush`].
 //!
-//! This crate owns the wire: paths, query strings, JSON bodies, headers,
-//! status codes and the error shape `{"error":{"code","message"}}`. The rules
-//! (who may do what, encryption, audit) are the service's. [`app`] builds the
-//! router (for in-process tests); [`run`] serves it on a bound listener until
-//! a shutdown future completes.
+//! This crate owns the wire: connections (plain, or TLS with an optional
+//! client certificate), paths, query strings, JSON bodies, headers, status
+//! codes and the error shape `{"error":{"code","message"}}`. The rules (who
+//! may do what, encryption, audit) are the service's. [`app`] builds the
+//! router (for in-process tests); [`run`] and [`run_tls`] serve it on a
+//! bound listener until a shutdown future completes.
 
 mod access_log;
 mod api_error;
+mod certificate_reload;
+mod connection_info;
 mod dodil;
 pub mod grpc;
 mod json_body;
+mod listener;
 mod query_params;
 mod render;
 mod request_credentials;
 mod reveal;
 mod routes;
 mod secret_body;
+mod server_tls;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -29,8 +34,11 @@ use hush_service::Hush;
 use tokio::net::TcpListener;
 
 pub use api_error::ApiError;
+pub use certificate_reload::{keep_certificate_fresh, log_certificate};
+pub use connection_info::ConnectionInfo;
 pub use request_credentials::CONTEXT_HEADER;
 pub use routes::meta::OPENAPI;
+pub use server_tls::{ServerTls, TlsFiles};
 
 /// How long one request may take before the server gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -203,7 +211,20 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state)).with_graceful_shutdown(shutdown).await
+    listener::serve(listener, app(state), None, shutdown).await
+}
+
+/// Serves the API over TLS on `listener` (HTTP/1.1 and HTTP/2 by ALPN, REST,
+/// gRPC and the settings page alike) until `shutdown` completes. `tls` may
+/// be reloaded meanwhile; each new connection uses the configuration in
+/// force when it arrives.
+pub async fn run_tls(
+    listener: TcpListener,
+    state: AppState,
+    tls: Arc<ServerTls>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    listener::serve(listener, app(state), Some(tls), shutdown).await
 }
 
 #[cfg(test)]

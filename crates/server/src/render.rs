@@ -95,6 +95,7 @@ pub fn audit(r: &AuditRecord) -> Value {
         "version": e.version,
         "outcome": e.outcome.as_str(),
         "context": e.context,
+        "client_cert": e.client_cert,
     })
 }
 

@@ -1,12 +1,29 @@
 //! Credentials from request headers: `Authorization: Bearer <token>` (or
 //! Direktiv's `Direktiv-Token: <token>`, so its clients work unchanged) and
-//! the optional `X-Hush-Context` that the audit log records.
+//! the optional `X-Hush-Context` that the audit log records; plus, from the
+//! connection, the verified client certificate's subject under mutual TLS.
 
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, header};
 use hush_core::SecretString;
 use hush_service::Credentials;
 
 use crate::ApiError;
+use crate::connection_info::ConnectionInfo;
+
+/// The caller's credentials, as a handler argument. Read from the headers
+/// before any of the body.
+#[derive(Debug)]
+pub(crate) struct RequestCredentials(pub Credentials);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestCredentials {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        credentials(&parts.headers, parts.extensions.get::<ConnectionInfo>()).map(RequestCredentials)
+    }
+}
 
 /// Header carrying the caller's audit context (a workflow and run id, say).
 pub const CONTEXT_HEADER: &str = "x-hush-context";
@@ -16,17 +33,20 @@ const DIREKTIV_TOKEN_HEADER: &str = "direktiv-token";
 
 /// Reads the credentials. A missing token is not an error here: the service
 /// refuses the call and audits the attempt.
-pub fn credentials(headers: &HeaderMap) -> Result<Credentials, ApiError> {
+pub fn credentials(headers: &HeaderMap, connection: Option<&ConnectionInfo>) -> Result<Credentials, ApiError> {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .or_else(|| headers.get(DIREKTIV_TOKEN_HEADER).and_then(|v| v.to_str().ok()))
         .map(|t| SecretString::copy_from(t.trim()));
-    let creds = match token {
+    let mut creds = match token {
         Some(t) => Credentials::bearer(t),
         None => Credentials::anonymous(),
     };
+    if let Some(subject) = connection.and_then(|c| c.client_certificate.as_deref()) {
+        creds = creds.with_client_certificate(subject);
+    }
     match headers.get(CONTEXT_HEADER) {
         None => Ok(creds),
         Some(v) => {

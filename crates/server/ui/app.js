@@ -373,7 +373,8 @@ async function loadAudit(before) {
   const got = await api("GET", `/v1/audit?namespace=${seg(state.namespace)}&limit=100${cursor}`);
   const rows = got.events.map((e) =>
     el("tr", {}, el("td", { text: when(e.at) }), el("td", { text: e.action }), el("td", { text: e.name || "" }),
-      el("td", { text: e.outcome }), el("td", { text: e.token_id || "" }), el("td", { text: e.context || "" })));
+      el("td", { text: e.outcome }), el("td", { text: e.token_id || "" }), el("td", { text: e.context || "" }),
+      el("td", { text: e.client_cert || "" })));
   if (before) $("audit-rows").append(...rows);
   else $("audit-rows").replaceChildren(...rows);
   const older = $("audit-older");

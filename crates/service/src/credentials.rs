@@ -9,18 +9,20 @@ use crate::ServiceError;
 /// Longest `X-Hush-Context` value, in bytes.
 pub const MAX_CONTEXT_LEN: usize = 256;
 
-/// What a request presents: a bearer token and an optional context (a
-/// workflow and run id, say) that the audit log records with each event.
+/// What a request presents: a bearer token, an optional context (a
+/// workflow and run id, say) and, over mutual TLS, the verified client
+/// certificate's subject; the audit log records the last two with each event.
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
     token: Option<SecretString>,
     context: Option<String>,
+    client_cert: Option<String>,
 }
 
 impl Credentials {
     /// Credentials with a token.
     pub fn bearer(token: SecretString) -> Self {
-        Credentials { token: Some(token), context: None }
+        Credentials { token: Some(token), context: None, client_cert: None }
     }
 
     /// Credentials with no token (the call will be refused and audited).
@@ -41,6 +43,18 @@ impl Credentials {
         }
         self.context = (!context.is_empty()).then(|| context.to_owned());
         Ok(self)
+    }
+
+    /// Adds the subject of the client certificate the connection was
+    /// verified with. Only the server sets this, from the TLS handshake.
+    pub fn with_client_certificate(mut self, subject: impl Into<String>) -> Self {
+        self.client_cert = Some(subject.into());
+        self
+    }
+
+    /// The verified client certificate's subject, if the call came over mutual TLS.
+    pub fn client_certificate(&self) -> Option<&str> {
+        self.client_cert.as_deref()
     }
 
     /// The presented token, if any.

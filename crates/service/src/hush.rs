@@ -120,6 +120,7 @@ impl Hush {
         name: Option<&str>,
     ) -> PendingEvent {
         let mut event = AuditEvent::new(action, None, creds.context().map(str::to_owned));
+        event.client_cert = creds.client_certificate().map(str::to_owned);
         event.namespace = namespace.map(|n| n.as_str().to_owned());
         event.name = name.map(str::to_owned);
         PendingEvent { event, handed_to_store: false }

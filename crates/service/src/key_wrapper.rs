@@ -32,6 +32,9 @@ pub struct TransitConfig {
     pub key: String,
     /// `VAULT_TOKEN`.
     pub token: SecretString,
+    /// How the server's certificate is checked (`VAULT_CACERT`) and the
+    /// client certificate (`VAULT_CLIENT_CERT`/`VAULT_CLIENT_KEY`), if any.
+    pub tls: hush_tls::ClientTls,
 }
 
 impl std::fmt::Debug for TransitConfig {
@@ -40,6 +43,7 @@ impl std::fmt::Debug for TransitConfig {
             .field("addr", &self.addr)
             .field("mount", &self.mount)
             .field("key", &self.key)
+            .field("tls", &self.tls)
             .finish_non_exhaustive()
     }
 }
@@ -109,9 +113,8 @@ impl KeyWrapper {
 
     /// A Transit wrapper.
     pub fn transit(config: TransitConfig) -> Result<KeyWrapper, WrapError> {
-        // reqwest with rustls needs a process-wide provider; installing it twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let http = reqwest::Client::builder()
+        let http = hush_tls::http_client(&config.tls)
+            .map_err(|e| WrapError::Kms(e.to_string()))?
             // The token and (on a 307) a key's plaintext must not follow a redirect anywhere.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))
@@ -177,8 +180,7 @@ impl Transit {
             .send()
             .await
             .map_err(|e| {
-                let reason = std::error::Error::source(&e).map(|s| s.to_string()).unwrap_or_else(|| e.to_string());
-                WrapError::Kms(format!("{} cannot be reached: {reason}", self.config.addr))
+                WrapError::Kms(format!("{} cannot be reached: {}", self.config.addr, self.config.tls.explain(&e)))
             })?;
         let status = response.status();
         let bytes = response.bytes().await.map_err(|e| WrapError::Kms(format!("the answer broke off: {e}")))?;

@@ -226,6 +226,10 @@ pub struct AuditEvent {
     pub outcome: Outcome,
     /// The caller's `X-Hush-Context`, e.g. a workflow and run id.
     pub context: Option<String>,
+    /// The subject of the client certificate the call came with (mutual
+    /// TLS), e.g. `CN=runner-1,O=ci`. Set by the server from the verified
+    /// connection, never from anything the caller writes.
+    pub client_cert: Option<String>,
 }
 
 impl AuditEvent {
@@ -241,6 +245,7 @@ impl AuditEvent {
             version: None,
             outcome: Outcome::Ok,
             context,
+            client_cert: None,
         }
     }
 
@@ -260,6 +265,11 @@ impl AuditEvent {
         integer(&mut out, self.version.map(|v| v as i64));
         text(&mut out, Some(self.outcome.as_str()));
         text(&mut out, self.context.as_deref());
+        // Added later: appended only when present, so events written before
+        // it existed encode (and verify) exactly as they did.
+        if let Some(subject) = &self.client_cert {
+            text(&mut out, Some(subject));
+        }
         out
     }
 }
@@ -301,6 +311,7 @@ mod tests {
             version: Some(1),
             outcome: Outcome::Ok,
             context: None,
+            client_cert: None,
         };
         let variants = [
             AuditEvent { namespace: Some("nsa".into()), name: Some("".into()), ..base.clone() },
@@ -309,11 +320,30 @@ mod tests {
             AuditEvent { version: None, ..base.clone() },
             AuditEvent { context: Some(String::new()), ..base.clone() },
             AuditEvent { outcome: Outcome::Denied, ..base.clone() },
+            AuditEvent { client_cert: Some(String::new()), ..base.clone() },
+            AuditEvent { client_cert: Some("CN=a".into()), context: Some(String::new()), ..base.clone() },
             AuditEvent { at: 2, ..base.clone() },
         ];
         for v in &variants {
             assert_ne!(v.canonical(1), base.canonical(1), "{v:?}");
         }
         assert_ne!(base.canonical(1), base.canonical(2));
+    }
+
+    /// Events written before `client_cert` existed still verify: without a
+    /// client certificate the encoding is what it always was.
+    #[test]
+    fn canonical_without_a_client_certificate_is_unchanged() {
+        let event = AuditEvent::new(AuditAction::SecretRead, Some("t".into()), Some("ctx".into()));
+        let mut expected = b"hush/audit/v1\0".to_vec();
+        expected.extend_from_slice(&7u64.to_be_bytes());
+        expected.extend_from_slice(&event.at.to_be_bytes());
+        for text in [Some("t"), Some("secret.read"), None, None, None] {
+            crate::canonical::text(&mut expected, text);
+        }
+        crate::canonical::integer(&mut expected, None);
+        crate::canonical::text(&mut expected, Some("ok"));
+        crate::canonical::text(&mut expected, Some("ctx"));
+        assert_eq!(event.canonical(7), expected);
     }
 }

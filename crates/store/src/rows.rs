@@ -102,6 +102,7 @@ pub(crate) fn audit(row: &impl Columns) -> Result<AuditRecord, StoreError> {
             version: row.opt_int("version")?.map(|v| v as u64),
             outcome: Outcome::parse(&row.text("outcome")?).unwrap_or(Outcome::Unrecognized),
             context: row.opt_text("context")?,
+            client_cert: row.opt_text("client_cert")?,
         },
         mac: row.bytes("mac")?,
     })

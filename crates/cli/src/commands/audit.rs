@@ -18,15 +18,37 @@ pub(crate) async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
                 .map(|a| {
                     a.iter()
                         .map(|e| {
-                            ["seq", "at", "token_id", "action", "namespace", "name", "version", "outcome", "context"]
-                                .map(|k| output::field(e, k))
-                                .to_vec()
+                            [
+                                "seq",
+                                "at",
+                                "token_id",
+                                "action",
+                                "namespace",
+                                "name",
+                                "version",
+                                "outcome",
+                                "context",
+                                "client_cert",
+                            ]
+                            .map(|k| output::field(e, k))
+                            .to_vec()
                         })
                         .collect()
                 })
                 .unwrap_or_default();
             output::table(
-                &["SEQ", "TIME", "TOKEN", "ACTION", "NAMESPACE", "NAME", "VERSION", "OUTCOME", "CONTEXT"],
+                &[
+                    "SEQ",
+                    "TIME",
+                    "TOKEN",
+                    "ACTION",
+                    "NAMESPACE",
+                    "NAME",
+                    "VERSION",
+                    "OUTCOME",
+                    "CONTEXT",
+                    "CLIENT CERT",
+                ],
                 &rows,
             );
             Ok(())

@@ -11,6 +11,7 @@ pub(crate) mod registry;
 pub(crate) mod run;
 pub(crate) mod secret;
 pub(crate) mod serve;
+pub(crate) mod tls;
 pub(crate) mod token;
 pub(crate) mod workflow;
 
@@ -21,5 +22,5 @@ use crate::args::Connection;
 
 /// A client for the connection flags.
 pub(crate) fn client(conn: &Connection) -> anyhow::Result<Client> {
-    Ok(Client::new(&conn.addr, conn.auth_token.clone().map(SecretString::new))?)
+    Ok(Client::new(&conn.addr, conn.auth_token.clone().map(SecretString::new), &conn.tls())?)
 }

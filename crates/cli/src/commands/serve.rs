@@ -26,7 +26,13 @@ fn kms(dirs: &StoreDirs) -> anyhow::Result<Option<TransitConfig>> {
     let Some(token) = std::env::var("VAULT_TOKEN").ok().filter(|t| !t.is_empty()) else {
         return usage("--kms transit needs VAULT_TOKEN (a token that may use transit/encrypt and transit/decrypt)");
     };
-    Ok(Some(TransitConfig { addr, mount: dirs.kms_mount.clone(), key, token: SecretString::new(token) }))
+    Ok(Some(TransitConfig {
+        addr,
+        mount: dirs.kms_mount.clone(),
+        key,
+        token: SecretString::new(token),
+        tls: hush_tls::ClientTls::vault_from_env(),
+    }))
 }
 
 pub(crate) fn options(dirs: &StoreDirs, config: ServiceConfig) -> anyhow::Result<OpenOptions> {
@@ -105,27 +111,86 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         print_config(&args);
         return Ok(());
     }
+    // TLS files are read, and the address checked, before anything is
+    // opened or created.
+    let tls = server_tls(&args)?;
     // Bound before the stores are opened: a busy port must fail before a
     // first start creates an admin token that could then not be shown.
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr().context("cannot read the listening address")?;
+    if tls.is_none() && !local.ip().is_loopback() && !args.tls.insecure_no_tls {
+        return usage(format!(
+            "refusing to serve plain HTTP on {local}, a non-loopback address: tokens and secrets would cross the \
+             network in clear. Give --tls-cert and --tls-key (hush tls self-signed makes a pair), or \
+             --insecure-no-tls if a proxy in front terminates TLS"
+        ));
+    }
     let opened = open(&args.dirs, config).await?;
     if let Some(first) = &opened.first_start {
         print_first_start(&args.dirs, first);
     }
     let hush = opened.hush;
-    let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_else(|_| args.listen.clone());
-    tracing::info!(addr = %format!("http://{addr}"), root_key = %hush.root_key_fingerprint(), "hush is serving");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    if tls.is_none() && !local.ip().is_loopback() {
+        tracing::warn!("serving plain HTTP on a non-loopback address (--insecure-no-tls): only behind a TLS proxy");
+    }
+    tracing::info!(addr = %format!("{scheme}://{local}"), root_key = %hush.root_key_fingerprint(), "hush is serving");
     let anchor = hush.spawn_audit_anchor(Duration::from_secs(1));
     let state = hush_server::AppState::new(Arc::clone(&hush));
-    hush_server::run(listener, state, shutdown_signal()).await.context("the server stopped")?;
+    match tls {
+        None => hush_server::run(listener, state, shutdown_signal()).await,
+        Some(tls) => {
+            hush_server::log_certificate(&tls.certificate(), "serving TLS certificate");
+            if tls.mutual() {
+                tracing::info!("mutual TLS: clients must present a certificate from --tls-client-ca");
+            }
+            let reload = Arc::new(tokio::sync::Notify::new());
+            let on_hangup = tokio::spawn(notify_on_hangup(Arc::clone(&reload)));
+            let fresh = tokio::spawn(hush_server::keep_certificate_fresh(Arc::clone(&tls), reload, RELOAD_POLL));
+            let served = hush_server::run_tls(listener, state, tls, shutdown_signal()).await;
+            on_hangup.abort();
+            fresh.abort();
+            served
+        }
+    }
+    .context("the server stopped")?;
     anchor.abort();
     if let Err(e) = hush.advance_audit_anchor().await {
         tracing::warn!(error = %e, "could not record the audit anchor at shutdown");
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// How often the TLS files are checked for changes.
+const RELOAD_POLL: Duration = Duration::from_secs(2);
+
+/// The TLS configuration the flags ask for, read now so a bad file stops
+/// the start with a message that names it.
+fn server_tls(args: &ServeArgs) -> anyhow::Result<Option<Arc<hush_server::ServerTls>>> {
+    let (Some(cert), Some(key)) = (&args.tls.tls_cert, &args.tls.tls_key) else {
+        return Ok(None);
+    };
+    let files =
+        hush_server::TlsFiles { cert: cert.clone(), key: key.clone(), client_ca: args.tls.tls_client_ca.clone() };
+    let tls = hush_server::ServerTls::load(files).context("cannot use the TLS files")?;
+    Ok(Some(Arc::new(tls)))
+}
+
+/// Notifies `reload` on every SIGHUP.
+async fn notify_on_hangup(reload: Arc<tokio::sync::Notify>) {
+    #[cfg(unix)]
+    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+        Ok(mut hangups) => {
+            while hangups.recv().await.is_some() {
+                tracing::info!("SIGHUP: reloading the TLS certificate");
+                reload.notify_one();
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "cannot listen for SIGHUP; certificate files are still watched"),
+    }
 }
 
 fn print_config(args: &ServeArgs) {
@@ -139,6 +204,18 @@ fn print_config(args: &ServeArgs) {
         _ => format!("file {}", args.dirs.key_dir.join(bootstrap::ROOT_KEY_FILE).display()),
     };
     println!("listen          = {}", args.listen);
+    let path =
+        |p: &Option<std::path::PathBuf>| p.as_ref().map_or_else(|| "(none)".to_owned(), |p| p.display().to_string());
+    let tls = match (&args.tls.tls_cert, args.tls.insecure_no_tls) {
+        (Some(_), _) if args.tls.tls_client_ca.is_some() => "on, mutual (client certificates required)",
+        (Some(_), _) => "on",
+        (None, true) => "off (--insecure-no-tls: any address, behind a TLS proxy)",
+        (None, false) => "off (loopback addresses only)",
+    };
+    println!("tls             = {tls}");
+    println!("tls_cert        = {}", path(&args.tls.tls_cert));
+    println!("tls_key         = {}", path(&args.tls.tls_key));
+    println!("tls_client_ca   = {}", path(&args.tls.tls_client_ca));
     println!("data_dir        = {}", args.dirs.data_dir.display());
     println!("key_dir         = {}", args.dirs.key_dir.display());
     let shown = |u: &Option<String>| u.as_deref().map_or_else(|| "(SQLite)".to_owned(), hush_store_url);

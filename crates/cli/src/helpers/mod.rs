@@ -2,8 +2,9 @@
 //!
 //! Both are this binary under another name (links made by `hush
 //! credential-helper install`), or `hush credential-helper docker|git`.
-//! They read `HUSH_ADDR`, `HUSH_TOKEN` and `HUSH_NAMESPACE` and ask the
-//! server; nothing is written to the client's own configuration.
+//! They read `HUSH_ADDR`, `HUSH_TOKEN` and `HUSH_NAMESPACE` (and, for an
+//! https:// server, `HUSH_CACERT`, `HUSH_CLIENT_CERT` and `HUSH_CLIENT_KEY`)
+//! and ask the server; nothing is written to the client's own configuration.
 //!
 //! They are read-only unless `HUSH_HELPER_WRITABLE=1`: clients call
 //! `store` after every login and `erase` after every rejected password or
@@ -22,6 +23,7 @@ use hush_core::SecretString;
 pub(crate) struct HelperEnv {
     addr: String,
     token: Option<SecretString>,
+    tls: hush_tls::ClientTls,
     /// The namespace (or `global`, `global-private`) lookups start in.
     pub(crate) namespace: String,
     /// Whether `store` and `erase` may change anything.
@@ -34,13 +36,14 @@ impl HelperEnv {
         HelperEnv {
             addr: var("HUSH_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_owned()),
             token: var("HUSH_TOKEN").map(SecretString::new),
+            tls: hush_tls::ClientTls::hush_from_env(),
             namespace: var("HUSH_NAMESPACE").unwrap_or_else(|| "default".to_owned()),
             writable: matches!(var("HUSH_HELPER_WRITABLE").as_deref(), Some("1" | "true" | "yes")),
         }
     }
 
     pub(crate) fn client(&self, helper: &str) -> Result<Client, hush_client::ClientError> {
-        Ok(Client::new(&self.addr, self.token.clone())?.with_context(format!("credential helper: {helper}")))
+        Ok(Client::new(&self.addr, self.token.clone(), &self.tls)?.with_context(format!("credential helper: {helper}")))
     }
 }
 

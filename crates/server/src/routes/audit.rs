@@ -2,19 +2,21 @@
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use hush_service::AuditFilter;
 use serde_json::{Value, json};
 
 use super::namespace_name;
 use crate::query_params::QueryParams;
-use crate::request_credentials::credentials;
+use crate::request_credentials::RequestCredentials;
 use crate::{ApiError, AppState, render};
 
 /// `GET /v1/audit?namespace=&name=&before=&limit=`, newest first.
-pub(crate) async fn list(State(app): State<AppState>, headers: HeaderMap, raw: RawQuery) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
+pub(crate) async fn list(
+    State(app): State<AppState>,
+    RequestCredentials(creds): RequestCredentials,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
     let mut q = QueryParams::parse(&raw)?;
     let filter = AuditFilter {
         namespace: q.take("namespace").filter(|n| !n.is_empty()).map(|n| namespace_name(&n)).transpose()?,
@@ -29,8 +31,10 @@ pub(crate) async fn list(State(app): State<AppState>, headers: HeaderMap, raw: R
 }
 
 /// `GET /v1/audit/verify`: `{"ok", "events", "last_seq", "anchor_seq", "problem"}`.
-pub(crate) async fn verify(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
+pub(crate) async fn verify(
+    State(app): State<AppState>,
+    RequestCredentials(creds): RequestCredentials,
+) -> Result<Response, ApiError> {
     let report = app.hush.verify_audit(&creds).await?;
     let problem = report.problem.as_ref().map(|(seq, message)| json!({ "seq": seq, "message": message }));
     Ok(Json(json!({

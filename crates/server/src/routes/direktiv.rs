@@ -14,7 +14,6 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, State};
-use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use hush_core::SecretString;
@@ -24,7 +23,7 @@ use zeroize::Zeroize;
 
 use super::registries::namespace_scope;
 use crate::json_body::{JsonObject, read_object};
-use crate::request_credentials::credentials;
+use crate::request_credentials::RequestCredentials;
 use crate::{ApiError, AppState};
 
 /// The scope a Direktiv path names: `…/namespaces/{ns}`, `…/global` or
@@ -58,10 +57,9 @@ fn reg(obj: &mut JsonObject) -> Result<String, ApiError> {
 pub(crate) async fn create(
     State(app): State<AppState>,
     DirektivScope(scope): DirektivScope,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let mut obj = read_object(body, app.body_limit).await?;
     let url = reg(&mut obj)?;
     let mut data = obj
@@ -81,9 +79,8 @@ pub(crate) async fn create(
 pub(crate) async fn list(
     State(app): State<AppState>,
     DirektivScope(scope): DirektivScope,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let entries = app.hush.list_registries(&creds, &scope).await?;
     let registries: Vec<_> = entries.iter().map(|e| json!({ "name": e.url, "id": e.id, "user": e.user })).collect();
     Ok(Json(json!({ "registries": registries })).into_response())
@@ -93,10 +90,9 @@ pub(crate) async fn list(
 pub(crate) async fn delete(
     State(app): State<AppState>,
     DirektivScope(scope): DirektivScope,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let mut obj = read_object(body, app.body_limit).await?;
     let url = reg(&mut obj)?;
     obj.ignore_rest();

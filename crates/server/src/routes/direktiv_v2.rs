@@ -16,7 +16,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -28,7 +28,7 @@ use zeroize::Zeroize;
 use super::namespace_name;
 use super::registries::namespace_scope;
 use crate::json_body::{JsonObject, read_object};
-use crate::request_credentials::credentials;
+use crate::request_credentials::RequestCredentials;
 use crate::{ApiError, AppState, render};
 
 /// Direktiv's code for a body it cannot use.
@@ -85,8 +85,10 @@ fn secret_name(raw: &str) -> Result<SecretName, ApiError> {
 }
 
 /// `GET /api/v2/namespaces`.
-pub(crate) async fn list_namespaces(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
+pub(crate) async fn list_namespaces(
+    State(app): State<AppState>,
+    RequestCredentials(creds): RequestCredentials,
+) -> Result<Response, ApiError> {
     let list = app.hush.list_namespaces(&creds).await?;
     Ok(data(list.iter().map(namespace_json).collect::<Vec<_>>()))
 }
@@ -94,10 +96,9 @@ pub(crate) async fn list_namespaces(State(app): State<AppState>, headers: Header
 /// `POST /api/v2/namespaces` with `{"name"}`.
 pub(crate) async fn create_namespace(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let mut obj = body_object(&app, body).await?;
     let name = namespace_name(&required(&mut obj, "name")?)?;
     obj.ignore_rest();
@@ -109,9 +110,8 @@ pub(crate) async fn create_namespace(
 pub(crate) async fn list_secrets(
     State(app): State<AppState>,
     Path(ns): Path<String>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let ns = namespace_name(&ns)?;
     let mut all = app.hush.list_all_secrets(&creds, &ns).await?;
     all.sort_by(|a, b| (a.created_at, a.name.as_str()).cmp(&(b.created_at, b.name.as_str())));
@@ -122,10 +122,9 @@ pub(crate) async fn list_secrets(
 pub(crate) async fn create_secret(
     State(app): State<AppState>,
     Path(ns): Path<String>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let ns = namespace_name(&ns)?;
     let mut obj = body_object(&app, body).await?;
     let name = secret_name(&required(&mut obj, "name")?)?;
@@ -146,9 +145,8 @@ pub(crate) async fn create_secret(
 pub(crate) async fn get_secret(
     State(app): State<AppState>,
     Path((ns, name)): Path<(String, String)>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let (ns, name) = (namespace_name(&ns)?, secret_name(&name)?);
     let (record, _) = app.hush.secret_versions(&creds, &ns, &name).await?;
     Ok(data(secret_json(&record)))
@@ -158,10 +156,9 @@ pub(crate) async fn get_secret(
 pub(crate) async fn update_secret(
     State(app): State<AppState>,
     Path((ns, name)): Path<(String, String)>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let (ns, name) = (namespace_name(&ns)?, secret_name(&name)?);
     let mut obj = body_object(&app, body).await?;
     let value = secret_data(&mut obj)?;
@@ -174,9 +171,8 @@ pub(crate) async fn update_secret(
 pub(crate) async fn delete_secret(
     State(app): State<AppState>,
     Path((ns, name)): Path<(String, String)>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let (ns, name) = (namespace_name(&ns)?, secret_name(&name)?);
     if !app.hush.delete_secret(&creds, &ns, &name).await? {
         return Err(ServiceError::NotFound(hush_service::Missing::Secret).into());
@@ -188,9 +184,8 @@ pub(crate) async fn delete_secret(
 pub(crate) async fn list_registries(
     State(app): State<AppState>,
     Path(ns): Path<String>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let scope = namespace_scope(&ns)?;
     let entries = app.hush.list_registries(&creds, &scope).await?;
     Ok(data(entries.iter().map(|e| registry_json(scope.as_str(), e)).collect::<Vec<_>>()))
@@ -200,10 +195,9 @@ pub(crate) async fn list_registries(
 pub(crate) async fn create_registry(
     State(app): State<AppState>,
     Path(ns): Path<String>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let scope = namespace_scope(&ns)?;
     let mut obj = body_object(&app, body).await?;
     let url = required(&mut obj, "url")?;
@@ -220,9 +214,8 @@ pub(crate) async fn create_registry(
 pub(crate) async fn delete_registry(
     State(app): State<AppState>,
     Path((ns, id)): Path<(String, String)>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let scope: RegistryScope = namespace_scope(&ns)?;
     app.hush.delete_registry(&creds, &scope, &RegistrySelector::Id(id)).await?;
     Ok(Json(json!({})).into_response())

@@ -2,14 +2,13 @@
 //! git secret whose `url` covers a remote (what `git-credential-hush` asks).
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::HeaderMap;
 use axum::response::Response;
 use hush_core::Location;
 use serde_json::json;
 
 use super::namespace_name;
 use crate::query_params::QueryParams;
-use crate::request_credentials::credentials;
+use crate::request_credentials::RequestCredentials;
 use crate::reveal::fields_response;
 use crate::{ApiError, AppState, render};
 
@@ -18,10 +17,9 @@ use crate::{ApiError, AppState, render};
 pub(crate) async fn get(
     State(app): State<AppState>,
     Path(ns): Path<String>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let ns = namespace_name(&ns)?;
     let mut q = QueryParams::parse(&raw)?;
     let url =

@@ -23,23 +23,28 @@ use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
 use crate::json_body::{read_object, wipe_value};
-use crate::request_credentials::credentials;
+use crate::request_credentials::RequestCredentials;
 use crate::reveal::SecretJson;
 use crate::{ApiError, AppState, dodil};
 
 async fn caller(
     app: &AppState,
     headers: &HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     action: AuditAction,
     name: Option<&str>,
 ) -> Result<(Credentials, NamespaceName), ApiError> {
-    let creds = credentials(headers)?;
     let ns = dodil::organization(&app.hush, headers, &creds, action, name).await?;
     Ok((creds, ns))
 }
 
 /// `POST /v1/ignite/secrets`: create, or overwrite with a new version.
-pub(crate) async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
+pub(crate) async fn create(
+    State(app): State<AppState>,
+    creds: RequestCredentials,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
     let mut body = read_object(body, app.body_limit).await?;
     let mut raw_value = body.take_value("value");
     let parsed = dodil::value_from_json(raw_value.as_ref());
@@ -49,7 +54,7 @@ pub(crate) async fn create(State(app): State<AppState>, headers: HeaderMap, body
     let name = body.take_string("name")?.unwrap_or_default();
     let cas = body.take_u64("cas")?;
     body.ignore_rest();
-    let (creds, ns) = caller(&app, &headers, AuditAction::SecretWrite, Some(&name)).await?;
+    let (creds, ns) = caller(&app, &headers, creds, AuditAction::SecretWrite, Some(&name)).await?;
     let name = dodil::slot_name(&name)?;
     let value = dodil::to_hush(parsed?)?;
     let record = app.hush.put_secret(&creds, &ns, &name, value, cas).await?;
@@ -57,8 +62,12 @@ pub(crate) async fn create(State(app): State<AppState>, headers: HeaderMap, body
 }
 
 /// `GET /v1/ignite/secrets`.
-pub(crate) async fn list(State(app): State<AppState>, headers: HeaderMap) -> Result<Response, ApiError> {
-    let (creds, ns) = caller(&app, &headers, AuditAction::SecretList, None).await?;
+pub(crate) async fn list(
+    State(app): State<AppState>,
+    creds: RequestCredentials,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let (creds, ns) = caller(&app, &headers, creds, AuditAction::SecretList, None).await?;
     let all = app.hush.list_all_secrets(&creds, &ns).await?;
     let secrets: Vec<Value> = all.iter().map(|s| dodil::metadata_json(&dodil::metadata(s))).collect();
     Ok(Json(json!({ "secrets": secrets })).into_response())
@@ -68,9 +77,10 @@ pub(crate) async fn list(State(app): State<AppState>, headers: HeaderMap) -> Res
 pub(crate) async fn get(
     State(app): State<AppState>,
     Path(name): Path<String>,
+    creds: RequestCredentials,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (creds, ns) = caller(&app, &headers, AuditAction::SecretRead, Some(&name)).await?;
+    let (creds, ns) = caller(&app, &headers, creds, AuditAction::SecretRead, Some(&name)).await?;
     let name = dodil::slot_name(&name)?;
     let secret = app.hush.get_secret(&creds, &ns, &name, None).await?;
     let meta = serde_json::to_vec(&json!({"metadata": dodil::metadata_json(&dodil::metadata(&secret.record))}))
@@ -109,9 +119,10 @@ pub(crate) async fn get(
 pub(crate) async fn delete(
     State(app): State<AppState>,
     Path(name): Path<String>,
+    creds: RequestCredentials,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let (creds, ns) = caller(&app, &headers, AuditAction::SecretDelete, Some(&name)).await?;
+    let (creds, ns) = caller(&app, &headers, creds, AuditAction::SecretDelete, Some(&name)).await?;
     let name = dodil::slot_name(&name)?;
     app.hush.delete_secret(&creds, &ns, &name).await?;
     Ok(Json(json!({})).into_response())

@@ -37,10 +37,10 @@ pub(crate) async fn method_not_allowed() -> ApiError {
 /// `hush_service::backup`). Needs an admin token bound to all namespaces.
 pub(crate) async fn backup(
     axum::extract::State(app): axum::extract::State<crate::AppState>,
-    headers: axum::http::HeaderMap,
+    crate::request_credentials::RequestCredentials(creds): crate::request_credentials::RequestCredentials,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let creds = crate::request_credentials::credentials(&headers)?;
+
     let bytes = app.hush.backup(&creds).await?;
     Ok((
         [
@@ -57,10 +57,10 @@ pub(crate) async fn backup(
 /// (or the KMS key's newest version). Needs an admin token for all namespaces.
 pub(crate) async fn rotate_root(
     axum::extract::State(app): axum::extract::State<crate::AppState>,
-    headers: axum::http::HeaderMap,
+    crate::request_credentials::RequestCredentials(creds): crate::request_credentials::RequestCredentials,
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
-    let creds = crate::request_credentials::credentials(&headers)?;
+
     // In a task of its own: a client hanging up or the request timeout must
     // not stop a rotation half-way.
     let hush = std::sync::Arc::clone(&app.hush);

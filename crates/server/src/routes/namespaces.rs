@@ -3,19 +3,22 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
 use super::namespace_name;
 use crate::json_body::read_object;
 use crate::query_params::QueryParams;
-use crate::request_credentials::credentials;
+use crate::request_credentials::RequestCredentials;
 use crate::{ApiError, AppState, render};
 
 /// `POST /v1/namespaces` with `{"name": …}` → 201.
-pub(crate) async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
+pub(crate) async fn create(
+    State(app): State<AppState>,
+    RequestCredentials(creds): RequestCredentials,
+    body: Body,
+) -> Result<Response, ApiError> {
     let mut obj = read_object(body, app.body_limit).await?;
     let name =
         obj.take_string("name")?.ok_or_else(|| ApiError::bad_request("malformed_body", "field 'name' is required"))?;
@@ -25,8 +28,11 @@ pub(crate) async fn create(State(app): State<AppState>, headers: HeaderMap, body
 }
 
 /// `GET /v1/namespaces`: the namespaces the token may act in.
-pub(crate) async fn list(State(app): State<AppState>, headers: HeaderMap, raw: RawQuery) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
+pub(crate) async fn list(
+    State(app): State<AppState>,
+    RequestCredentials(creds): RequestCredentials,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
     QueryParams::parse(&raw)?.finish(&[])?;
     let list = app.hush.list_namespaces(&creds).await?;
     let namespaces: Vec<Value> = list.iter().map(render::namespace).collect();
@@ -37,9 +43,8 @@ pub(crate) async fn list(State(app): State<AppState>, headers: HeaderMap, raw: R
 pub(crate) async fn delete(
     State(app): State<AppState>,
     Path(ns): Path<String>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     app.hush.delete_namespace(&creds, &namespace_name(&ns)?).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -48,10 +53,9 @@ pub(crate) async fn delete(
 pub(crate) async fn rotate_key(
     State(app): State<AppState>,
     Path(ns): Path<String>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     QueryParams::parse(&raw)?.finish(&[])?;
     let ns = namespace_name(&ns)?;
     let version = app.hush.rotate_namespace_key(&creds, &ns).await?;
@@ -63,10 +67,9 @@ pub(crate) async fn rotate_key(
 pub(crate) async fn rewrap(
     State(app): State<AppState>,
     Path(ns): Path<String>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let mut q = QueryParams::parse(&raw)?;
     let limit = q.take_u64("limit")?.unwrap_or(100).min(u64::from(hush_service::MAX_REWRAP_BATCH)) as u32;
     q.finish(&["limit"])?;

@@ -7,8 +7,8 @@ use std::collections::HashMap;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, RawQuery, State};
+use axum::http::StatusCode;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 use super::namespace_name;
 use crate::json_body::{JsonObject, read_object};
 use crate::query_params::QueryParams;
-use crate::request_credentials::credentials;
+use crate::request_credentials::RequestCredentials;
 use crate::reveal::{SecretJson, fields_response};
 use crate::{ApiError, AppState, render};
 
@@ -83,10 +83,9 @@ async fn read_credentials(body: Body, limit: usize) -> Result<(String, String, S
 pub(crate) async fn list(
     State(app): State<AppState>,
     ScopePath(scope): ScopePath,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     QueryParams::parse(&raw)?.finish(&[])?;
     let entries = app.hush.list_registries(&creds, &scope).await?;
     Ok(Json(json!({ "registries": entries.iter().map(render::registry).collect::<Vec<_>>() })).into_response())
@@ -96,10 +95,9 @@ pub(crate) async fn list(
 pub(crate) async fn create(
     State(app): State<AppState>,
     ScopePath(scope): ScopePath,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let (url, username, password) = read_credentials(body, app.body_limit).await?;
     let (entry, created) = app.hush.put_registry(&creds, &scope, &url, username, password).await?;
     let status = if created { StatusCode::CREATED } else { StatusCode::OK };
@@ -119,10 +117,9 @@ fn selector(q: &mut QueryParams) -> Result<RegistrySelector, ApiError> {
 pub(crate) async fn delete(
     State(app): State<AppState>,
     ScopePath(scope): ScopePath,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let mut q = QueryParams::parse(&raw)?;
     let selector = selector(&mut q)?;
     q.finish(&["url", "id"])?;
@@ -151,10 +148,9 @@ fn target(raw: &RawQuery) -> Result<RegistryTarget, ApiError> {
 pub(crate) async fn resolve(
     State(app): State<AppState>,
     ScopePath(scope): ScopePath,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let entry = app.hush.resolve_registry(&creds, &scope, &target(&raw)?).await?;
     Ok(Json(render::registry(&entry)).into_response())
 }
@@ -163,10 +159,9 @@ pub(crate) async fn resolve(
 pub(crate) async fn credentials_for(
     State(app): State<AppState>,
     ScopePath(scope): ScopePath,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let found = app.hush.registry_credentials(&creds, &scope, &target(&raw)?).await?;
     Ok(fields_response(
         &render::registry(&found.entry),
@@ -183,10 +178,9 @@ fn auths_key(key: &str) -> String {
 pub(crate) async fn dockerconfig(
     State(app): State<AppState>,
     ScopePath(scope): ScopePath,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     QueryParams::parse(&raw)?.finish(&[])?;
     let all = app.hush.registry_auths(&creds, &scope).await?;
     Ok(dockerconfig_body(&all).into_response())
@@ -219,10 +213,9 @@ fn dockerconfig_body(all: &[RegistryCredentials]) -> SecretJson {
 pub(crate) async fn test_stored(
     State(app): State<AppState>,
     ScopePath(scope): ScopePath,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let mut obj = read_object(body, app.body_limit).await?;
     let url = required(&mut obj, "url")?;
     obj.finish(&["url"])?;
@@ -236,10 +229,9 @@ pub(crate) async fn test_stored(
 /// `POST /v1/registries/test` with `{"url","username","password"}`: tries the given credentials.
 pub(crate) async fn test_given(
     State(app): State<AppState>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let (url, username, password) = read_credentials(body, app.body_limit).await?;
     app.hush.authorize_registry_test(&creds, &url).await?;
     probe_response(&url, &username, &password).await

@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode, Uri};
+use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use hush_core::{NamespaceName, SecretName};
 use hush_service::ListSecrets;
@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use super::namespace_name;
 use crate::json_body::read_object;
 use crate::query_params::QueryParams;
-use crate::request_credentials::credentials;
+use crate::request_credentials::RequestCredentials;
 use crate::reveal::{ValueEncoding, reveal_response};
 use crate::secret_body::parse_secret_write;
 use crate::{ApiError, AppState, render};
@@ -64,10 +64,9 @@ fn writable_item(uri: &Uri, raw: &RawQuery) -> Result<SecretPath, ApiError> {
 pub(crate) async fn list(
     State(app): State<AppState>,
     Path(ns): Path<String>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let ns = namespace_name(&ns)?;
     let mut q = QueryParams::parse(&raw)?;
     let query = ListSecrets {
@@ -85,10 +84,9 @@ pub(crate) async fn list(
 pub(crate) async fn get(
     State(app): State<AppState>,
     uri: Uri,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let path = parse_path(&uri)?;
     let mut q = QueryParams::parse(&raw)?;
     if path.versions {
@@ -115,11 +113,10 @@ pub(crate) async fn get(
 pub(crate) async fn put(
     State(app): State<AppState>,
     uri: Uri,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     raw: RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let path = writable_item(&uri, &raw)?;
     let write = parse_secret_write(read_object(body, app.body_limit).await?)?;
     let record = app.hush.put_secret(&creds, &path.namespace, &path.name, write.value, write.cas).await?;
@@ -131,10 +128,9 @@ pub(crate) async fn put(
 pub(crate) async fn delete(
     State(app): State<AppState>,
     uri: Uri,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
     raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     let path = writable_item(&uri, &raw)?;
     app.hush.delete_secret(&creds, &path.namespace, &path.name).await?;
     Ok(StatusCode::NO_CONTENT.into_response())

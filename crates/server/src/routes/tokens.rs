@@ -5,7 +5,7 @@ use std::time::Duration;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use hush_core::{Scope, ScopeSet};
 use hush_service::TokenSpec;
@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::namespace_name;
 use crate::json_body::{JsonObject, read_object};
 use crate::query_params::QueryParams;
-use crate::request_credentials::credentials;
+use crate::request_credentials::RequestCredentials;
 use crate::{ApiError, AppState, render};
 
 fn bad(message: impl Into<String>) -> ApiError {
@@ -58,8 +58,11 @@ fn parse_spec(mut obj: JsonObject) -> Result<TokenSpec, ApiError> {
 }
 
 /// `POST /v1/tokens` → 201 with the token text, shown this once.
-pub(crate) async fn create(State(app): State<AppState>, headers: HeaderMap, body: Body) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
+pub(crate) async fn create(
+    State(app): State<AppState>,
+    RequestCredentials(creds): RequestCredentials,
+    body: Body,
+) -> Result<Response, ApiError> {
     let spec = parse_spec(read_object(body, app.body_limit).await?)?;
     let new = app.hush.create_token(&creds, &spec).await?;
     let mut body = render::token(&new.record);
@@ -71,8 +74,11 @@ pub(crate) async fn create(State(app): State<AppState>, headers: HeaderMap, body
 }
 
 /// `GET /v1/tokens`
-pub(crate) async fn list(State(app): State<AppState>, headers: HeaderMap, raw: RawQuery) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
+pub(crate) async fn list(
+    State(app): State<AppState>,
+    RequestCredentials(creds): RequestCredentials,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
     QueryParams::parse(&raw)?.finish(&[])?;
     let tokens = app.hush.list_tokens(&creds).await?;
     let tokens: Vec<Value> = tokens.iter().map(render::token).collect();
@@ -83,9 +89,8 @@ pub(crate) async fn list(State(app): State<AppState>, headers: HeaderMap, raw: R
 pub(crate) async fn revoke(
     State(app): State<AppState>,
     Path(id): Path<String>,
-    headers: HeaderMap,
+    RequestCredentials(creds): RequestCredentials,
 ) -> Result<Response, ApiError> {
-    let creds = credentials(&headers)?;
     if id.len() != 16 || !id.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(ApiError::bad_request("invalid_token_id", "a token id is 16 hex characters (see hush token list)"));
     }

@@ -22,7 +22,10 @@ use crate::{
     WriteRequest, now_millis,
 };
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/data/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/data/0001_initial.sql"),
+    include_str!("../../migrations/postgres/data/0002_audit_client_cert.sql"),
+];
 
 /// The advisory lock every write holds for its transaction.
 const WRITE_LOCK: i64 = 0x6875_7368_0010;
@@ -310,7 +313,7 @@ impl DataStore for PgDataStore {
         let mac = self.audit_key.chain(&mac, &event.canonical(seq));
         sqlx::query(
             "INSERT INTO audit_events (seq, at, token_id, action, namespace, namespace_id, name, version, outcome, \
-             context, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             context, client_cert, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(seq as i64)
         .bind(event.at)
@@ -322,6 +325,7 @@ impl DataStore for PgDataStore {
         .bind(event.version.map(|v| v as i64))
         .bind(event.outcome.as_str())
         .bind(&event.context)
+        .bind(&event.client_cert)
         .bind(mac.as_slice())
         .execute(&mut *tx)
         .await?;

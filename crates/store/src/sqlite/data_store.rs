@@ -19,7 +19,10 @@ use crate::{
     StoreError, TokenNamespaces, TokenRecord, VersionRecord, WriteOutcome, WriteRequest,
 };
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/data/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/data/0001_initial.sql"),
+    include_str!("../../migrations/data/0002_audit_client_cert.sql"),
+];
 
 /// How many requests wait for the writer before new ones are pushed back on.
 const QUEUE_DEPTH: usize = 4096;

@@ -150,8 +150,8 @@ fn apply_batch(
 
 fn append_audit(tx: &Transaction<'_>, seq: u64, e: &AuditEvent, mac: &[u8; 32]) -> Result<(), StoreError> {
     tx.prepare_cached(
-        "INSERT INTO audit_events (seq, at, token_id, action, namespace, namespace_id, name, version, outcome, context, mac) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_events (seq, at, token_id, action, namespace, namespace_id, name, version, outcome, context, \
+         client_cert, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         seq as i64,
@@ -164,6 +164,7 @@ fn append_audit(tx: &Transaction<'_>, seq: u64, e: &AuditEvent, mac: &[u8; 32]) 
         e.version.map(|v| v as i64),
         e.outcome.as_str(),
         e.context,
+        e.client_cert,
         mac.as_slice(),
     ])?;
     Ok(())

@@ -27,9 +27,8 @@ const FIELDS: [&str; 8] = ["method", "url", "headers", "body", "username", "pass
 
 /// The HTTP client requests go through.
 pub fn client() -> Result<reqwest::Client, Failure> {
-    // reqwest with rustls needs a process-wide provider; installing it twice is harmless.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
+    hush_tls::http_client(&hush_tls::ClientTls::default())
+        .map_err(|e| Failure::new(code::REQUEST_FAILED, format!("cannot set up HTTP: {e}")))?
         .redirect(same_origin_redirects())
         .connect_timeout(Duration::from_secs(10))
         .user_agent(concat!("hush-workflow/", env!("CARGO_PKG_VERSION")))

@@ -1,0 +1,192 @@
+//! Accepting connections and serving HTTP on them, plain or TLS.
+//!
+//! Plain connections speak HTTP/1.1 and cleartext HTTP/2 (h2c, for gRPC).
+//! TLS connections speak whatever ALPN chose (h2 or HTTP/1.1); the
+//! handshake runs in the connection's own task, under a time limit, so a
+//! slow handshake holds up nobody else. A client that speaks plain HTTP to
+//! the TLS port gets a plain-HTTP 400 that says to use https://, instead of
+//! a reset it cannot explain.
+//!
+//! Every request carries a [`ConnectionInfo`] (and axum's `ConnectInfo`)
+//! in its extensions; over TLS, every response carries
+//! `Strict-Transport-Security`.
+//!
+//! Written on hyper-util rather than `axum::serve`, which cannot take a TLS
+//! stream or pass a connection's client certificate to its requests.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, Request, header};
+use hush_tls::CertificateInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
+
+use crate::connection_info::ConnectionInfo;
+use crate::server_tls::ServerTls;
+
+/// How long a client has for the TLS handshake (and its first byte).
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long shutdown waits for requests in flight before it stops anyway.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// `Strict-Transport-Security` on every TLS response: browsers then refuse
+/// plain http:// to this host for a year.
+const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
+
+/// What a plain-HTTP client on the TLS port is told.
+const TLS_REQUIRED: &str = "{\"error\":{\"code\":\"tls_required\",\"message\":\"this port speaks TLS: use https://\"}}";
+
+/// Serves `router` on `listener` until `shutdown` completes, then lets the
+/// requests in flight finish (for up to 30 s).
+pub(crate) async fn serve(
+    listener: TcpListener,
+    router: Router,
+    tls: Option<Arc<ServerTls>>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    pause_after_accept_error(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let router = router.clone();
+        let watcher = graceful.watcher();
+        match &tls {
+            None => {
+                let info = ConnectionInfo { peer, tls: false, client_certificate: None };
+                tokio::spawn(serve_connection(TokioIo::new(tcp), router, info, watcher));
+            }
+            Some(tls) => {
+                let acceptor = tls.acceptor();
+                tokio::spawn(async move {
+                    if let Some((stream, info)) = handshake(tcp, peer, acceptor).await {
+                        serve_connection(TokioIo::new(stream), router, info, watcher).await;
+                    }
+                });
+            }
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+        tracing::warn!("requests still in flight after {}s; stopping anyway", DRAIN_TIMEOUT.as_secs());
+    }
+    Ok(())
+}
+
+/// Errors of one connection (it went away before being accepted) are
+/// skipped; others (out of file descriptors, say) pause accepting for a
+/// second rather than spin.
+async fn pause_after_accept_error(e: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(e.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
+        return;
+    }
+    tracing::error!(error = %e, "cannot accept connections; retrying in 1s");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+}
+
+/// The TLS handshake, or `None` if the client is not speaking TLS, gave up
+/// or failed it (a client certificate that does not verify, say).
+async fn handshake(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    acceptor: tokio_rustls::TlsAcceptor,
+) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, ConnectionInfo)> {
+    let mut first = [0u8; 1];
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut first)).await {
+        Ok(Ok(1)) => {}
+        _ => return None,
+    }
+    // Every TLS connection opens with a handshake record (content type 22).
+    if first[0] != 0x16 {
+        tracing::debug!(%peer, "plain HTTP on the TLS port; answered 400 tls_required");
+        refuse_plain_http(tcp).await;
+        return None;
+    }
+    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(stream)) => stream,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %hush_tls::describe_connect_error(&e), "TLS handshake failed");
+            return None;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "TLS handshake timed out");
+            return None;
+        }
+    };
+    // The verifier accepted the chain; its leaf names the client.
+    let client_certificate = stream
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|chain| chain.first())
+        .and_then(|leaf| CertificateInfo::parse(leaf).ok())
+        .map(|info| Arc::from(info.subject));
+    Some((stream, ConnectionInfo { peer, tls: true, client_certificate }))
+}
+
+/// Answers a plain-HTTP request on the TLS port with a 400 and closes. The
+/// request is read first (briefly), so closing does not reset the
+/// connection before the client has read the answer.
+async fn refuse_plain_http(mut tcp: TcpStream) {
+    let mut buf = [0u8; 8192];
+    let _ = tokio::time::timeout(Duration::from_secs(1), tcp.read(&mut buf)).await;
+    let answer = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{TLS_REQUIRED}",
+        TLS_REQUIRED.len()
+    );
+    let _ = tcp.write_all(answer.as_bytes()).await;
+    let _ = tcp.shutdown().await;
+    let _ =
+        tokio::time::timeout(Duration::from_secs(1), async { while matches!(tcp.read(&mut buf).await, Ok(1..)) {} })
+            .await;
+}
+
+/// Serves HTTP/1.1 or HTTP/2 on one connection until it closes or shutdown
+/// asks it to finish.
+async fn serve_connection<I>(io: TokioIo<I>, router: Router, info: ConnectionInfo, watcher: Watcher)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let tls = info.tls;
+    let peer = info.peer;
+    let info = Arc::new(info);
+    let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request.extensions_mut().insert(ConnectionInfo::clone(&info));
+        let router = router.clone();
+        async move {
+            let mut response = router.oneshot(request.map(Body::new)).await?;
+            if tls {
+                response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
+            }
+            Ok::<_, Infallible>(response)
+        }
+    });
+    let builder = auto::Builder::new(TokioExecutor::new());
+    if let Err(e) = watcher.watch(builder.serve_connection(io, service)).await {
+        tracing::trace!(%peer, error = %e, "connection ended with an error");
+    }
+}

@@ -1,0 +1,217 @@
+//! The server's TLS settings, reloadable while serving.
+//!
+//! A certificate, its key and optionally a client CA (mutual TLS) are read
+//! into a rustls `ServerConfig` (TLS 1.2 and 1.3, ALPN `h2` and
+//! `http/1.1`, the ring provider). Each new connection takes the config in
+//! force when it arrives; connections already open keep theirs. A reload
+//! builds a whole new config and swaps it in only if every file reads and
+//! the key matches the certificate: a bad new pair leaves the old in use.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, RwLock};
+use std::time::SystemTime;
+
+use hush_tls::rustls::server::WebPkiClientVerifier;
+use hush_tls::rustls::{self, ServerConfig};
+use hush_tls::{CertificateInfo, TlsError, crypto_provider, read_certificates, read_private_key, read_roots};
+use tokio_rustls::TlsAcceptor;
+
+/// Where the server's TLS material is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    /// The certificate, followed by its chain (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// CA certificates that sign acceptable client certificates; with it,
+    /// every client must present one (mutual TLS).
+    pub client_ca: Option<PathBuf>,
+}
+
+impl TlsFiles {
+    fn paths(&self) -> impl Iterator<Item = &Path> {
+        [Some(self.cert.as_path()), Some(self.key.as_path()), self.client_ca.as_deref()].into_iter().flatten()
+    }
+}
+
+/// What identifies a file's version: modification time, size and inode.
+/// A file replaced by a rename (how most tools rotate) gets a new inode.
+type Stamp = Vec<Option<(SystemTime, u64, u64)>>;
+
+fn stamp(files: &TlsFiles) -> Stamp {
+    use std::os::unix::fs::MetadataExt;
+    files
+        .paths()
+        .map(|p| std::fs::metadata(p).ok().map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len(), m.ino())))
+        .collect()
+}
+
+struct Loaded {
+    config: Arc<ServerConfig>,
+    certificate: CertificateInfo,
+    stamp: Stamp,
+}
+
+/// The server's TLS configuration, swapped whole on reload.
+pub struct ServerTls {
+    files: TlsFiles,
+    loaded: RwLock<Loaded>,
+}
+
+impl std::fmt::Debug for ServerTls {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerTls").field("files", &self.files).finish_non_exhaustive()
+    }
+}
+
+fn build(files: &TlsFiles) -> Result<(ServerConfig, CertificateInfo), TlsError> {
+    let chain = read_certificates(&files.cert)?;
+    let key = read_private_key(&files.key)?;
+    let certificate = CertificateInfo::parse(&chain[0]).map_err(|reason| TlsError::Invalid {
+        what: "certificate file",
+        path: files.cert.clone(),
+        reason,
+    })?;
+    let provider = crypto_provider();
+    let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| TlsError::Settings(format!("TLS versions: {e}")))?;
+    let builder = match &files.client_ca {
+        Some(ca) => {
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(read_roots(ca)?), provider)
+                .build()
+                .map_err(|e| TlsError::Invalid { what: "client CA file", path: ca.clone(), reason: e.to_string() })?;
+            builder.with_client_cert_verifier(verifier)
+        }
+        None => builder.with_no_client_auth(),
+    };
+    let mut config = builder.with_single_cert(chain, key).map_err(|e| {
+        let reason = match e {
+            rustls::Error::InconsistentKeys(_) => "the private key does not belong to the certificate".to_owned(),
+            other => other.to_string(),
+        };
+        TlsError::Invalid { what: "certificate and key pair", path: files.key.clone(), reason }
+    })?;
+    // h2 first: gRPC clients need it, and browsers and curl prefer it.
+    config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok((config, certificate))
+}
+
+impl ServerTls {
+    /// Reads the files; fails if any is missing, unreadable or does not fit.
+    pub fn load(files: TlsFiles) -> Result<Self, TlsError> {
+        let stamp = stamp(&files);
+        let (config, certificate) = build(&files)?;
+        Ok(ServerTls { files, loaded: RwLock::new(Loaded { config: Arc::new(config), certificate, stamp }) })
+    }
+
+    /// The files in use.
+    pub fn files(&self) -> &TlsFiles {
+        &self.files
+    }
+
+    /// Whether clients must present a certificate.
+    pub fn mutual(&self) -> bool {
+        self.files.client_ca.is_some()
+    }
+
+    /// An acceptor with the configuration in force now.
+    pub fn acceptor(&self) -> TlsAcceptor {
+        TlsAcceptor::from(Arc::clone(&self.loaded.read().unwrap_or_else(|e| e.into_inner()).config))
+    }
+
+    /// The certificate served now.
+    pub fn certificate(&self) -> CertificateInfo {
+        self.loaded.read().unwrap_or_else(|e| e.into_inner()).certificate.clone()
+    }
+
+    /// Whether any file changed since it was last read.
+    pub fn files_changed(&self) -> bool {
+        stamp(&self.files) != self.loaded.read().unwrap_or_else(|e| e.into_inner()).stamp
+    }
+
+    /// Reads the files again. On success the new configuration serves every
+    /// new connection; on failure the old one stays in force (and the files
+    /// as they are now count as seen, so the same failure is not retried
+    /// until they change again).
+    pub fn reload(&self) -> Result<CertificateInfo, TlsError> {
+        let stamp = stamp(&self.files);
+        let built = build(&self.files);
+        let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
+        loaded.stamp = stamp;
+        let (config, certificate) = built?;
+        loaded.config = Arc::new(config);
+        loaded.certificate = certificate.clone();
+        Ok(certificate)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hush_tls::{SelfSigned, SelfSignedRequest};
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_bad_new_pair_keeps_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = SelfSigned::generate(&SelfSignedRequest::for_hosts(&["first.test"])).unwrap();
+        let second = SelfSigned::generate(&SelfSignedRequest::for_hosts(&["second.test"])).unwrap();
+        let files = TlsFiles {
+            cert: write(dir.path(), "cert.pem", &first.server.cert_pem),
+            key: write(dir.path(), "key.pem", &first.server.key_pem),
+            client_ca: None,
+        };
+        let tls = ServerTls::load(files.clone()).unwrap();
+        assert_eq!(tls.certificate().names, ["first.test"]);
+        assert!(!tls.files_changed());
+
+        // The new certificate with the old key: refused, the old pair stays.
+        write(dir.path(), "cert.pem", &second.server.cert_pem);
+        assert!(tls.files_changed());
+        let error = tls.reload().unwrap_err().to_string();
+        assert!(error.contains("the private key does not belong to the certificate"), "{error}");
+        assert_eq!(tls.certificate().names, ["first.test"]);
+        assert!(!tls.files_changed(), "a refused version is not retried until the files change again");
+
+        // Then its key too: taken.
+        write(dir.path(), "key.pem", &second.server.key_pem);
+        assert!(tls.files_changed());
+        assert_eq!(tls.reload().unwrap().names, ["second.test"]);
+        assert_eq!(tls.certificate().names, ["second.test"]);
+
+        // A missing file is refused as well.
+        std::fs::remove_file(&files.key).unwrap();
+        let error = tls.reload().unwrap_err().to_string();
+        assert!(error.contains("cannot read private key file"), "{error}");
+        assert_eq!(tls.certificate().names, ["second.test"]);
+    }
+
+    #[test]
+    fn load_names_what_is_wrong() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = SelfSigned::generate(&SelfSignedRequest::for_hosts(&["localhost"])).unwrap();
+        let cert = write(dir.path(), "cert.pem", &pki.server.cert_pem);
+        let key = write(dir.path(), "key.pem", &pki.server.key_pem);
+        let cases = [
+            (TlsFiles { cert: key.clone(), key: key.clone(), client_ca: None }, "key.pem holds no certificate"),
+            (TlsFiles { cert: cert.clone(), key: cert.clone(), client_ca: None }, "cert.pem holds no private key"),
+            (
+                TlsFiles { cert: cert.clone(), key: key.clone(), client_ca: Some(dir.path().join("nope.pem")) },
+                "cannot read CA certificate file",
+            ),
+        ];
+        for (files, expected) in cases {
+            let error = ServerTls::load(files).unwrap_err().to_string();
+            assert!(error.contains(expected), "{error:?} should contain {expected:?}");
+        }
+        let mutual =
+            ServerTls::load(TlsFiles { cert, key, client_ca: Some(write(dir.path(), "ca.pem", &pki.ca_pem)) }).unwrap();
+        assert!(mutual.mutual());
+    }
+}
