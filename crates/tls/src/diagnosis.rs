@@ -84,6 +84,15 @@ impl fmt::Display for TlsProblem {
     }
 }
 
+/// webpki describes each name a certificate holds in Debug form, e.g.
+/// `DnsName("localhost")`; the quoted part is the name.
+fn presented_name(debug: &str) -> String {
+    match (debug.find('"'), debug.rfind('"')) {
+        (Some(start), Some(end)) if end > start => debug[start + 1..end].to_owned(),
+        _ => debug.to_owned(),
+    }
+}
+
 fn classify(e: &RustlsError) -> TlsProblem {
     use CertificateError as C;
     match e {
@@ -95,7 +104,7 @@ fn classify(e: &RustlsError) -> TlsProblem {
             C::NotValidForName => TlsProblem::WrongHost { expected: None, presented: Vec::new() },
             C::NotValidForNameContext { expected, presented } => TlsProblem::WrongHost {
                 expected: Some(expected.to_str().into_owned()),
-                presented: presented.iter().map(|p| p.trim_matches('"').to_owned()).collect(),
+                presented: presented.iter().map(|p| presented_name(p)).collect(),
             },
             other => TlsProblem::Other(format!("the server's certificate is not acceptable: {other:?}")),
         },
@@ -185,7 +194,7 @@ mod tests {
                     expected: rustls::pki_types::ServerName::try_from("other.example").unwrap(),
                     presented: vec!["DnsName(\"localhost\")".into()],
                 }),
-                "wrong host name: the server's certificate is not valid for other.example",
+                "wrong host name: the server's certificate is not valid for other.example (it is for localhost)",
             ),
             (RustlsError::AlertReceived(AlertDescription::CertificateRequired), "requires a client certificate"),
             (RustlsError::AlertReceived(AlertDescription::UnknownCA), "refused this client's certificate"),

@@ -154,6 +154,13 @@ impl CertificateAuthority {
         let Some(first) = hosts.first() else {
             return Err(TlsError::Settings("a server certificate needs at least one host name or IP address".into()));
         };
+        for host in hosts {
+            // What a client will check the certificate against: an IP address or a DNS name.
+            if host.parse::<std::net::IpAddr>().is_err() && rustls::pki_types::DnsName::try_from(host.as_str()).is_err()
+            {
+                return Err(TlsError::Settings(format!("{host:?} is neither a DNS name nor an IP address")));
+            }
+        }
         let mut params = CertificateParams::new(hosts.to_vec())
             .map_err(|e| TlsError::Settings(format!("not a usable host name or IP address: {e}")))?;
         params.distinguished_name = DistinguishedName::new();

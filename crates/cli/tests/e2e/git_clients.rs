@@ -1,5 +1,6 @@
 //! Real git clones and pushes over authenticated HTTP with credentials only
 //! from `git-credential-hush`, against `git http-backend` behind Basic auth.
+//! hush itself serves over TLS here, as it would off this machine.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -59,6 +60,7 @@ impl Git<'_> {
             .env("SSH_ASKPASS", "")
             .env("HUSH_ADDR", &self.h.addr)
             .env("HUSH_TOKEN", &self.h.token)
+            .envs(self.h.client_env.iter().map(|(k, v)| (k, v)))
             .env_remove("HUSH_NAMESPACE")
             .env_remove("HUSH_HELPER_WRITABLE")
             .output()
@@ -83,7 +85,9 @@ fn git_clones_and_pushes_with_credentials_only_from_the_helper() {
     let dir = tempfile::tempdir().unwrap();
     let root = seed(dir.path());
     let server = git_server(dir.path(), &root, USER, TOKEN);
-    let h = Hush::running();
+    let pki = crate::pki::Pki::new();
+    let mut h = Hush::init();
+    h.start_tls(&pki, &pki.server("hush"), &[]);
     let home = dir.path().join("home");
     std::fs::create_dir_all(&home).unwrap();
     let git = Git { h: &h, bin: helper_bin(dir.path()), config: dir.path().join("gitconfig"), home };

@@ -16,6 +16,9 @@ pub struct Hush {
     child: Option<Child>,
     pub log: Arc<Mutex<String>>,
     pub stdout_log: Arc<Mutex<String>>,
+    /// Variables every CLI call gets besides HUSH_ADDR and HUSH_TOKEN
+    /// (HUSH_CACERT when the server is on TLS).
+    pub client_env: Vec<(String, String)>,
 }
 
 impl Hush {
@@ -49,12 +52,20 @@ impl Hush {
         let stdout = String::from_utf8(out.stdout).unwrap();
         let token = stdout.lines().last().unwrap().to_owned();
         assert!(token.starts_with("hush_"), "{stdout}");
-        Hush { dir, token, addr: String::new(), child: None, log: Arc::default(), stdout_log: Arc::default() }
+        Hush::adopt(dir, token)
     }
 
     /// An installation already in `dir` (data/ and keys/), e.g. restored.
     pub fn adopt(dir: tempfile::TempDir, token: String) -> Hush {
-        Hush { dir, token, addr: String::new(), child: None, log: Arc::default(), stdout_log: Arc::default() }
+        Hush {
+            dir,
+            token,
+            addr: String::new(),
+            child: None,
+            log: Arc::default(),
+            stdout_log: Arc::default(),
+            client_env: Vec::new(),
+        }
     }
 
     /// An initialised and running server.
@@ -71,10 +82,34 @@ impl Hush {
         self.addr = addr;
     }
 
+    /// Starts `hush serve` over TLS with `server` (signed by `pki`'s CA);
+    /// the CLI then trusts that CA through HUSH_CACERT.
+    pub fn start_tls(&mut self, pki: &crate::pki::Pki, server: &crate::pki::Pair, args: &[&str]) {
+        let mut all = vec!["--tls-cert", server.cert.to_str().unwrap(), "--tls-key", server.key.to_str().unwrap()];
+        all.extend_from_slice(args);
+        self.start(&[], &all);
+        assert!(self.addr.starts_with("https://"), "{}", self.addr);
+        self.client_env = vec![("HUSH_CACERT".into(), pki.ca_file.display().to_string())];
+    }
+
+    /// The server process's id.
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("the server is running").id()
+    }
+
+    /// `127.0.0.1:PORT` of the running server.
+    pub fn host_port(&self) -> &str {
+        self.addr.split("://").nth(1).unwrap()
+    }
+
     /// Starts `hush serve`; on failure returns everything it printed.
     pub fn spawn(&mut self, env: &[(&str, &str)], args: &[&str]) -> Result<(Child, String), String> {
         let mut cmd = Command::new(HUSH);
-        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        cmd.arg("serve");
+        if !args.contains(&"--listen") {
+            cmd.args(["--listen", "127.0.0.1:0"]);
+        }
+        cmd.arg("--data-dir")
             .arg(self.data_dir())
             .arg("--key-dir")
             .arg(self.key_dir())
@@ -110,7 +145,7 @@ impl Hush {
         let started = Instant::now();
         loop {
             let text = self.log.lock().unwrap().clone();
-            if let Some(i) = text.find("addr=http://") {
+            if let Some(i) = text.find("addr=http") {
                 let addr: String = text[i + 5..].chars().take_while(|c| !c.is_whitespace()).collect();
                 return Ok((child, addr));
             }
@@ -158,7 +193,8 @@ impl Hush {
 
     /// The CLI with another token.
     pub fn cli_as(&self, token: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
-        cli_at(&self.addr, token, args, stdin)
+        let env: Vec<(&str, &str)> = self.client_env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        cli_with(&self.addr, token, args, stdin, &env)
     }
 
     /// A token with these scopes in these namespaces (via the CLI).
@@ -215,12 +251,21 @@ impl Drop for Hush {
 
 /// The CLI against the server at `addr` with `token` (HUSH_ADDR, HUSH_TOKEN).
 pub fn cli_at(addr: &str, token: &str, args: &[&str], stdin: Option<&[u8]>) -> Output {
+    cli_with(addr, token, args, stdin, &[])
+}
+
+/// The CLI with more variables (HUSH_CACERT, HUSH_CLIENT_CERT, …).
+pub fn cli_with(addr: &str, token: &str, args: &[&str], stdin: Option<&[u8]>, env: &[(&str, &str)]) -> Output {
     let mut child = Command::new(HUSH)
         .args(args)
         .env("HUSH_ADDR", addr)
         .env("HUSH_TOKEN", token)
         .env_remove("HUSH_NAMESPACE")
         .env_remove("HUSH_LOG")
+        .env_remove("HUSH_CACERT")
+        .env_remove("HUSH_CLIENT_CERT")
+        .env_remove("HUSH_CLIENT_KEY")
+        .envs(env.iter().copied())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -4,6 +4,7 @@
 
 mod components;
 mod harness;
+mod pki;
 
 mod at_rest;
 mod audit;
@@ -22,6 +23,7 @@ mod registry_clients;
 mod replicas;
 mod rotation;
 mod startup;
+mod tls;
 mod tokens;
 mod ui;
 mod vault;

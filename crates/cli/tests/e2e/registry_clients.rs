@@ -1,7 +1,8 @@
 //! Real registry clients get their credentials only from
 //! `docker-credential-hush`: skopeo pushes and pulls against a private
-//! registry with htpasswd auth, `docker manifest inspect` reads through it,
-//! and `hush registry test` (CLI and REST) tries credentials against it.
+//! registry with htpasswd auth (with hush serving over TLS, as it would off
+//! this machine), `docker manifest inspect` reads through it, and
+//! `hush registry test` (CLI and REST) tries credentials against it.
 
 use std::io::Write;
 use std::path::Path;
@@ -44,6 +45,7 @@ fn skopeo_as(
         .env("HUSH_ADDR", &h.addr)
         .env("HUSH_TOKEN", token)
         .env("HUSH_NAMESPACE", namespace)
+        .envs(h.client_env.iter().map(|(k, v)| (k, v)))
         .env_remove("REGISTRY_AUTH_FILE")
         .env_remove("HUSH_HELPER_WRITABLE")
         .stdin(Stdio::piped())
@@ -72,7 +74,9 @@ fn skopeo_pushes_and_pulls_with_credentials_only_from_the_helper() {
     let reg = registry(&dir.path().join("registry"), &[(USER, PASSWORD)]);
     let layout = image(dir.path());
     let bin = helper_bin(dir.path());
-    let h = Hush::running();
+    let pki = crate::pki::Pki::new();
+    let mut h = Hush::init();
+    h.start_tls(&pki, &pki.server("hush"), &[]);
     for ns in ["team", "other"] {
         assert_eq!(h.cli(&["namespace", "create", ns]).status.code(), Some(0));
     }
