@@ -1,7 +1,10 @@
 """A gRPC client nobody here wrote: grpcio with stubs generated from the
 project's .proto by grpc_tools, driving every SecretService RPC.
 
-    grpc_client.py PROTO_DIR OUT_DIR ADDR TOKEN LIST_ONLY_TOKEN
+    grpc_client.py PROTO_DIR OUT_DIR ADDR TOKEN LIST_ONLY_TOKEN [CA_FILE]
+
+With CA_FILE the channel is TLS (h2 by ALPN) and trusts only that CA;
+without it, plain text (h2c).
 
 Prints one JSON object: each step's result or its status code and details.
 """
@@ -12,6 +15,7 @@ import sys
 from grpc_tools import protoc
 
 proto_dir, out_dir, addr, token, list_only = sys.argv[1:6]
+ca_file = sys.argv[6] if len(sys.argv) > 6 else None
 rc = protoc.main(["protoc", f"-I{proto_dir}", f"--python_out={out_dir}", f"--grpc_python_out={out_dir}",
                   f"{proto_dir}/hush/v1/secret_service.proto"])
 if rc != 0:
@@ -23,7 +27,11 @@ from hush.v1 import secret_service_pb2 as pb  # noqa: E402
 from hush.v1 import secret_service_pb2_grpc as rpc  # noqa: E402
 from google.protobuf.json_format import MessageToDict  # noqa: E402
 
-channel = grpc.insecure_channel(addr)
+if ca_file:
+    with open(ca_file, "rb") as f:
+        channel = grpc.secure_channel(addr, grpc.ssl_channel_credentials(root_certificates=f.read()))
+else:
+    channel = grpc.insecure_channel(addr)
 stub = rpc.SecretServiceStub(channel)
 auth = [("authorization", f"Bearer {token}")]
 report = {}
@@ -67,6 +75,10 @@ step("delete_again", lambda md: stub.DeleteSecret(pb.DeleteSecretRequest(name="r
 step("get_deleted", lambda md: stub.GetSecret(pb.GetSecretRequest(name="reg_slot"), metadata=md))
 
 step("unknown_method", lambda md: channel.unary_unary("/hush.v1.Nothing/Here")(b"", metadata=md))
+
+if ca_file:
+    plain_stub = rpc.SecretServiceStub(grpc.insecure_channel(addr))
+    step("plaintext_to_tls", lambda md: plain_stub.ListSecrets(pb.ListSecretsRequest(), metadata=md, timeout=10))
 
 generic = report.get("get_generic", {}).get("ok", {}).get("value", {}).get("generic_secret", {}).get("value")
 if generic is not None:

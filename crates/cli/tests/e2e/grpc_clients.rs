@@ -1,8 +1,9 @@
 //! The gRPC SecretService on the REST port, driven by clients nobody here
 //! wrote: Python `grpcio` with stubs generated from the project's `.proto`,
-//! and `grpcurl` through reflection. Every RPC, NOT_FOUND, UNAUTHENTICATED,
-//! PERMISSION_DENIED, FAILED_PRECONDITION, the health service, and the
-//! values the same secrets have through REST.
+//! and `grpcurl` through reflection, both over TLS (h2 by ALPN) as off this
+//! machine, and grpcurl in plain text (h2c) too. Every RPC, NOT_FOUND,
+//! UNAUTHENTICATED, PERMISSION_DENIED, FAILED_PRECONDITION, the health
+//! service, and the values the same secrets have through REST.
 
 use std::path::Path;
 use std::process::{Command, Output};
@@ -16,31 +17,36 @@ fn proto_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../proto/proto")
 }
 
-fn grpcurl(venv: &Path, h: &Hush, token: Option<&str>, args: &[&str]) -> Output {
+/// grpcurl for `h`: `-plaintext` on http://, the test CA on https://.
+fn grpcurl_command(venv: &Path, h: &Hush, token: Option<&str>) -> Command {
     let mut cmd = Command::new(venv.join("bin/grpcurl"));
-    cmd.arg("-plaintext");
+    match h.client_env.iter().find(|(k, _)| k == "HUSH_CACERT") {
+        Some((_, ca)) => cmd.args(["-cacert", ca]),
+        None => cmd.arg("-plaintext"),
+    };
     if let Some(t) = token {
         cmd.args(["-H", &format!("authorization: Bearer {t}")]);
     }
-    cmd.arg(h.addr.trim_start_matches("http://")).args(args);
-    cmd.output().unwrap()
+    cmd
+}
+
+fn grpcurl(venv: &Path, h: &Hush, token: Option<&str>, args: &[&str]) -> Output {
+    grpcurl_command(venv, h, token).arg(h.host_port()).args(args).output().unwrap()
 }
 
 fn grpcurl_call(venv: &Path, h: &Hush, token: Option<&str>, extra: &[&str], method: &str, body: &str) -> Output {
-    let mut cmd = Command::new(venv.join("bin/grpcurl"));
-    cmd.arg("-plaintext");
-    if let Some(t) = token {
-        cmd.args(["-H", &format!("authorization: Bearer {t}")]);
-    }
-    cmd.args(extra).args(["-d", body]).arg(h.addr.trim_start_matches("http://")).arg(method);
-    cmd.output().unwrap()
+    grpcurl_command(venv, h, token).args(extra).args(["-d", body]).arg(h.host_port()).arg(method).output().unwrap()
 }
 
 #[test]
 fn python_grpcio_stubs_drive_every_rpc() {
     let Some(venv) = python_clients("python_grpcio_stubs_drive_every_rpc") else { return };
+    let pki = crate::pki::Pki::new();
+    let pair = pki.server("hush");
     let mut h = Hush::init();
-    h.start(&[("HUSH_LOG", "trace")], &[]);
+    let (cert, key) = (pair.cert.to_str().unwrap(), pair.key.to_str().unwrap());
+    h.start(&[("HUSH_LOG", "trace")], &["--tls-cert", cert, "--tls-key", key]);
+    h.client_env = vec![("HUSH_CACERT".into(), pki.ca_file.display().to_string())];
     assert_eq!(h.cli(&["namespace", "create", "team"]).status.code(), Some(0));
     let token = h.token(&["team"], &["secrets:list", "secrets:read", "secrets:write", "secrets:delete"]);
     let list_only = h.token(&["team"], &["secrets:list"]);
@@ -50,9 +56,10 @@ fn python_grpcio_stubs_drive_every_rpc() {
         .arg(script)
         .arg(proto_dir())
         .arg(out_dir.path())
-        .arg(h.addr.trim_start_matches("http://"))
+        .arg(h.addr.replace("https://127.0.0.1", "localhost"))
         .arg(&token)
         .arg(&list_only)
+        .arg(&pki.ca_file)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", show(&out));
@@ -94,6 +101,8 @@ fn python_grpcio_stubs_drive_every_rpc() {
     assert_eq!(r["list_with_list_only"]["ok"]["secrets"].as_array().unwrap().len(), 3);
     assert_eq!(r["delete"]["ok"], json!({}));
     assert_eq!(r["delete_again"]["ok"], json!({}), "delete is idempotent");
+    // A plain-text channel to the TLS port gets nowhere.
+    assert_eq!(r["plaintext_to_tls"]["code"], "UNAVAILABLE", "{}", r["plaintext_to_tls"]);
 
     // The same secrets through REST: one store, one set of rules.
     let rest = h.cli(&["secret", "get", "git-slot", "-n", "team", "--field", "token"]);
@@ -117,7 +126,19 @@ fn hex(bytes: &[u8]) -> String {
 #[test]
 fn grpcurl_finds_the_service_by_reflection_and_calls_it() {
     let Some(venv) = python_clients("grpcurl_finds_the_service_by_reflection_and_calls_it") else { return };
-    let h = Hush::running();
+    // Plain text (h2c) first, as behind a TLS-terminating proxy.
+    let plain = Hush::running();
+    let listing = grpcurl(&venv, &plain, None, &["list"]);
+    assert!(String::from_utf8_lossy(&listing.stdout).contains("hush.v1.SecretService"), "{}", show(&listing));
+    drop(plain);
+    // Then everything over TLS.
+    let pki = crate::pki::Pki::new();
+    let mut h = Hush::init();
+    h.start_tls(&pki, &pki.server("hush"), &[]);
+    // grpcurl checks the certificate: without the CA it refuses.
+    let untrusting = Command::new(venv.join("bin/grpcurl")).arg(h.host_port()).arg("list").output().unwrap();
+    assert!(!untrusting.status.success(), "{}", show(&untrusting));
+    assert!(String::from_utf8_lossy(&untrusting.stderr).contains("certificate"), "{}", show(&untrusting));
     let listing = grpcurl(&venv, &h, None, &["list"]);
     assert!(listing.status.success(), "{}", show(&listing));
     let services = String::from_utf8_lossy(&listing.stdout);

@@ -1,6 +1,8 @@
 //! The settings page in a real browser: Playwright (Python) driving
-//! Debian's Chromium against a real server and a real registry. Screenshots
-//! of each page are kept under `target/ui-screenshots/` (CI artifacts).
+//! Debian's Chromium against a real server over TLS (the browser trusts
+//! exactly the test certificate, by its public key hash) and a real
+//! registry. Screenshots of each page are kept under
+//! `target/ui-screenshots/` (CI artifacts).
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -17,10 +19,27 @@ fn screenshots_dir() -> PathBuf {
     dir
 }
 
+/// The base64 SHA-256 of a certificate's public key, as Chromium's
+/// `--ignore-certificate-errors-spki-list` takes it (computed by openssl).
+fn spki_sha256(cert: &Path) -> String {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(
+            "openssl x509 -in \"$1\" -pubkey -noout | openssl pkey -pubin -outform der \
+             | openssl dgst -sha256 -binary | base64",
+        )
+        .arg("sh")
+        .arg(cert)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 #[test]
 fn the_settings_page_works_in_a_real_browser() {
     let Some(venv) = python_clients("the_settings_page_works_in_a_real_browser") else { return };
-    if !require("the_settings_page_works_in_a_real_browser", &["chromium", "docker-registry", "htpasswd"]) {
+    if !require("the_settings_page_works_in_a_real_browser", &["chromium", "docker-registry", "htpasswd", "openssl"]) {
         return;
     }
     let ok = Command::new(venv.join("bin/python"))
@@ -33,7 +52,10 @@ fn the_settings_page_works_in_a_real_browser() {
         eprintln!("\n!!!!!!!! {message} !!!!!!!!\n");
         return;
     }
-    let h = Hush::running();
+    let pki = crate::pki::Pki::new();
+    let server = pki.server("hush");
+    let mut h = Hush::init();
+    h.start_tls(&pki, &server, &[]);
     assert_eq!(h.cli(&["namespace", "create", "team"]).status.code(), Some(0));
     // More than one page (100) of the namespace's audit events.
     for _ in 0..110 {
@@ -49,6 +71,7 @@ fn the_settings_page_works_in_a_real_browser() {
         .arg(&h.token)
         .arg(&shots)
         .arg(&reg.addr)
+        .arg(spki_sha256(&server.cert))
         .env("HOME", dir.path())
         .output()
         .unwrap();

@@ -3,7 +3,12 @@ Playwright): sign in, each secret type, list, folders, filter, reveal and
 hide, rotate, versions, delete, registries create/test/delete, the audit
 tab, and the XSS case. Screenshots of each page go to SHOTS.
 
-    ui_browser.py BASE_URL TOKEN SHOTS_DIR REGISTRY_HOST
+    ui_browser.py BASE_URL TOKEN SHOTS_DIR REGISTRY_HOST [SPKI_SHA256]
+
+With an https:// BASE_URL, Chromium trusts exactly the server certificate
+whose public key hash is SPKI_SHA256 (--ignore-certificate-errors-spki-list),
+never every certificate; a second browser without that flag must fail to
+load the page.
 
 Exits non-zero with a message on the first failed expectation.
 """
@@ -12,13 +17,26 @@ import sys
 from playwright.sync_api import expect, sync_playwright
 
 base, token, shots, registry = sys.argv[1:5]
+spki = sys.argv[5] if len(sys.argv) > 5 else None
 XSS = "<script>window.__pwned = 1</script><img src=x onerror=window.__pwned=2>"
 errors = []
 
+FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync"]
+
 with sync_playwright() as p:
-    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=[
-        "--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync"])
+    if spki:
+        # Without trusting the certificate, the browser does not load the page.
+        untrusting = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
+        try:
+            untrusting.new_page().goto(f"{base}/ui/")
+            sys.exit("the page loaded over TLS without trusting the test certificate")
+        except Exception as e:  # noqa: BLE001 (Playwright raises its own Error)
+            if "ERR_CERT" not in str(e):
+                sys.exit(f"expected a certificate error, got: {e}")
+        untrusting.close()
+        FLAGS.append(f"--ignore-certificate-errors-spki-list={spki}")
+    browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
     page = browser.new_page(viewport={"width": 1280, "height": 860})
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
@@ -26,7 +44,11 @@ with sync_playwright() as p:
     def shot(name):
         page.screenshot(path=f"{shots}/{name}.png", full_page=True)
 
-    page.goto(f"{base}/ui/")
+    response = page.goto(f"{base}/ui/")
+    if spki:
+        assert page.evaluate("location.protocol") == "https:", page.url
+        hsts = response.headers.get("strict-transport-security", "")
+        assert hsts.startswith("max-age="), f"no Strict-Transport-Security: {response.headers}"
     expect(page.locator("#ns-picker")).to_be_hidden()
     shot("01-sign-in")
     # A wrong token is refused in plain words.
