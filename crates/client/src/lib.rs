@@ -191,11 +191,6 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .user_agent(concat!("hush/", env!("CARGO_PKG_VERSION")))
-            // HTTP/1.1 only: under TLS 1.3 the server refuses a missing client
-            // certificate after the client's side of the handshake is done;
-            // over HTTP/2 that refusal surfaces as "channel closed", over
-            // HTTP/1.1 as the alert, which names the problem.
-            .http1_only()
             // The token goes to HUSH_ADDR and nowhere else: no proxy, no redirects.
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())

@@ -118,7 +118,12 @@ fn identity_pem(cert: &Path, key: &Path) -> Result<Zeroizing<Vec<u8>>, TlsError>
 /// timeouts, redirect policy and user agent, then build.
 pub fn http_client(tls: &ClientTls) -> Result<reqwest::ClientBuilder, TlsError> {
     install_crypto_provider();
-    let mut builder = reqwest::Client::builder().tls_backend_rustls();
+    // HTTP/1.1 only: under TLS 1.3 a server refuses a missing or unknown
+    // client certificate after the client's side of the handshake is done.
+    // Over HTTP/2 that refusal reaches the caller as "connection closed";
+    // over HTTP/1.1 as the alert itself, which `ClientTls::explain` names.
+    // These clients make a few calls each; HTTP/2 would buy them nothing.
+    let mut builder = reqwest::Client::builder().tls_backend_rustls().http1_only();
     if let Some(ca) = &tls.ca_cert {
         let certs = read_ca_certificates(ca)?
             .iter()

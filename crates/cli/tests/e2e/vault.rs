@@ -15,6 +15,9 @@ fn hush_with_vault(addr: &str, args: &[&str], extra: &[(&str, &str)], stdin: &[u
         .env("VAULT_ADDR", format!("http://{addr}"))
         .env("VAULT_TOKEN", "root")
         .env_remove("VAULT_PATH_PREFIX")
+        .env_remove("VAULT_CACERT")
+        .env_remove("VAULT_CLIENT_CERT")
+        .env_remove("VAULT_CLIENT_KEY")
         .env_remove("HUSH_TOKEN")
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -87,4 +90,67 @@ fn vault_references_resolve_from_openbao() {
     no_addr.args(["run", "--env", "V=vault://secret/app/db#password", "--", "true"]).env_remove("VAULT_ADDR");
     let out = no_addr.output().unwrap();
     assert!(String::from_utf8_lossy(&out.stderr).contains("set VAULT_ADDR and VAULT_TOKEN"), "{}", show(&out));
+}
+
+#[test]
+fn vault_references_and_the_kms_over_tls_honour_vault_cacert_and_client_certificates() {
+    let dir = tempfile::tempdir().unwrap();
+    let pki = crate::pki::Pki::new();
+    let Some(bao) = crate::components::openbao_with_tls("vault_over_tls", dir.path(), Some(&pki)) else { return };
+    bao.run(&["kv", "put", "secret/app/db", "password=VAULT-tls-pw-41"]);
+    bao.run(&["write", "-f", "transit/keys/hush-root"]);
+    let ca = pki.ca_file.to_str().unwrap();
+    let client = pki.client("hush-kms");
+    let (cert, key) = (client.cert.to_str().unwrap(), client.key.to_str().unwrap());
+    let (tls, mtls) = (bao.tls_url(), bao.mtls_url());
+    let read = |extra: &[(&str, &str)]| {
+        hush_with_vault(
+            &bao.server.addr,
+            &["redact", "--secret-ref", "vault://secret/app/db#password"],
+            extra,
+            b"VAULT-tls-pw-41\n",
+        )
+    };
+
+    // vault:// over TLS: the CA from VAULT_CACERT; without it, the system's roots refuse.
+    let out = read(&[("VAULT_ADDR", &tls), ("VAULT_CACERT", ca)]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(out.stdout, b"***\n");
+    let out = read(&[("VAULT_ADDR", &tls)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("unknown issuer") && stderr.contains("VAULT_CACERT"), "{}", show(&out));
+    // A listener that wants a client certificate: VAULT_CLIENT_CERT/KEY.
+    let out =
+        read(&[("VAULT_ADDR", &mtls), ("VAULT_CACERT", ca), ("VAULT_CLIENT_CERT", cert), ("VAULT_CLIENT_KEY", key)]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = read(&[("VAULT_ADDR", &mtls), ("VAULT_CACERT", ca)]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("requires a client certificate") && stderr.contains("VAULT_CLIENT_CERT"), "{}", show(&out));
+
+    // The Transit KMS over mutual TLS, the same variables.
+    let init = |extra: &[(&str, &str)]| {
+        Command::new(HUSH)
+            .args(["init", "--data-dir"])
+            .arg(dir.path().join(format!("data-{}", extra.len())))
+            .arg("--key-dir")
+            .arg(dir.path().join(format!("keys-{}", extra.len())))
+            .args(["--kms", "transit", "--kms-addr", &mtls, "--kms-key", "hush-root"])
+            .env("VAULT_TOKEN", "root")
+            .env_remove("VAULT_CACERT")
+            .env_remove("VAULT_CLIENT_CERT")
+            .env_remove("VAULT_CLIENT_KEY")
+            .envs(extra.iter().copied())
+            .output()
+            .unwrap()
+    };
+    let out = init(&[("VAULT_CACERT", ca)]);
+    assert_ne!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("requires a client certificate"), "{}", show(&out));
+    let out = init(&[("VAULT_CACERT", ca), ("VAULT_CLIENT_CERT", cert), ("VAULT_CLIENT_KEY", key)]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("root key:   none: keys are wrapped by the KMS"),
+        "{}",
+        show(&out)
+    );
 }
