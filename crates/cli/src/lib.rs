@@ -11,6 +11,7 @@ pub mod exit_code;
 mod helpers;
 mod logging;
 mod output;
+mod private_file;
 mod value_input;
 
 use std::process::ExitCode;

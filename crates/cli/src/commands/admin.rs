@@ -3,7 +3,6 @@
 //! terminal.
 
 use std::io::{IsTerminal, Write};
-use std::os::unix::fs::OpenOptionsExt;
 
 use anyhow::Context;
 
@@ -18,20 +17,7 @@ pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
         AdminCommand::Backup { file, force, conn } => {
             let bytes = client(&conn)?.backup().await?;
-            let mut options = std::fs::OpenOptions::new();
-            options.write(true).mode(0o600);
-            if force {
-                options.create(true).truncate(true);
-            } else {
-                options.create_new(true);
-            }
-            let mut f = options.open(&file).with_context(|| format!("cannot write {}", file.display()))?;
-            // --force onto an existing file would keep its mode otherwise.
-            std::fs::set_permissions(&file, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-                .with_context(|| format!("cannot make {} private", file.display()))?;
-            f.write_all(&bytes)
-                .and_then(|()| f.sync_all())
-                .with_context(|| format!("cannot write {}", file.display()))?;
+            crate::private_file::write_private(&file, &bytes, force)?;
             println!(
                 "backup written to {} ({} bytes, encrypted; keep the root key apart from it)",
                 file.display(),

@@ -140,14 +140,19 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let anchor = hush.spawn_audit_anchor(Duration::from_secs(1));
     let state = hush_server::AppState::new(Arc::clone(&hush));
     match tls {
-        None => hush_server::run(listener, state, shutdown_signal()).await,
+        None => {
+            let on_hangup = tokio::spawn(notify_on_hangup(None));
+            let served = hush_server::run(listener, state, shutdown_signal()).await;
+            on_hangup.abort();
+            served
+        }
         Some(tls) => {
             hush_server::log_certificate(&tls.certificate(), "serving TLS certificate");
             if tls.mutual() {
                 tracing::info!("mutual TLS: clients must present a certificate from --tls-client-ca");
             }
             let reload = Arc::new(tokio::sync::Notify::new());
-            let on_hangup = tokio::spawn(notify_on_hangup(Arc::clone(&reload)));
+            let on_hangup = tokio::spawn(notify_on_hangup(Some(Arc::clone(&reload))));
             let fresh = tokio::spawn(hush_server::keep_certificate_fresh(Arc::clone(&tls), reload, RELOAD_POLL));
             let served = hush_server::run_tls(listener, state, tls, shutdown_signal()).await;
             on_hangup.abort();
@@ -179,14 +184,19 @@ fn server_tls(args: &ServeArgs) -> anyhow::Result<Option<Arc<hush_server::Server
     Ok(Some(Arc::new(tls)))
 }
 
-/// Notifies `reload` on every SIGHUP.
-async fn notify_on_hangup(reload: Arc<tokio::sync::Notify>) {
-    #[cfg(unix)]
+/// Notifies `reload` on every SIGHUP. Without TLS there is nothing to
+/// reload, but a SIGHUP (`systemctl reload`) must not stop the server.
+async fn notify_on_hangup(reload: Option<Arc<tokio::sync::Notify>>) {
     match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
         Ok(mut hangups) => {
             while hangups.recv().await.is_some() {
-                tracing::info!("SIGHUP: reloading the TLS certificate");
-                reload.notify_one();
+                match &reload {
+                    Some(reload) => {
+                        tracing::info!("SIGHUP: reloading the TLS certificate");
+                        reload.notify_one();
+                    }
+                    None => tracing::info!("SIGHUP: nothing to reload (no TLS)"),
+                }
             }
         }
         Err(e) => tracing::warn!(error = %e, "cannot listen for SIGHUP; certificate files are still watched"),

@@ -1,9 +1,7 @@
 //! `hush tls self-signed`: a private CA, a server certificate and client
 //! certificates for a quick setup, with how to use them.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::Context;
 use hush_tls::{SelfSigned, SelfSignedRequest};
@@ -36,24 +34,6 @@ fn check_client_name(name: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Writes `text` to `path`, mode 0600, refusing to replace a file unless `force`.
-fn write_private(path: &Path, text: &str, force: bool) -> anyhow::Result<()> {
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).mode(0o600);
-    if force {
-        options.create(true).truncate(true);
-    } else {
-        options.create_new(true);
-    }
-    let mut file = options.open(path).with_context(|| format!("cannot write {}", path.display()))?;
-    // An existing file replaced with --force keeps its old mode otherwise.
-    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o600))
-        .with_context(|| format!("cannot make {} private", path.display()))?;
-    file.write_all(text.as_bytes())
-        .and_then(|()| file.sync_all())
-        .with_context(|| format!("cannot write {}", path.display()))
-}
-
 fn self_signed(args: SelfSignedArgs) -> anyhow::Result<()> {
     for name in &args.clients {
         check_client_name(name)?;
@@ -84,7 +64,7 @@ fn self_signed(args: SelfSignedArgs) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     for (path, text) in &files {
-        write_private(path, text, args.force)?;
+        crate::private_file::write_private(path, text.as_bytes(), args.force)?;
     }
 
     let ca = std::path::absolute(args.out.join("ca.pem")).unwrap_or_else(|_| args.out.join("ca.pem"));

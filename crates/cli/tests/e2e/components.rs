@@ -197,7 +197,7 @@ pub fn python_clients(test: &str) -> Option<PathBuf> {
 /// A fresh database on the test PostgreSQL server (`HUSH_TEST_POSTGRES_URL`,
 /// started by `scripts/test`), as a URL. Missing: a loud skip, or a failure in CI.
 pub fn postgres_database(test: &str) -> Option<String> {
-    let Ok(admin) = std::env::var("HUSH_TEST_POSTGRES_URL") else {
+    let Some(admin) = std::env::var("HUSH_TEST_POSTGRES_URL").ok().filter(|u| !u.is_empty()) else {
         let message = format!(
             "{test}: SKIPPED, not run: HUSH_TEST_POSTGRES_URL is not set (scripts/test starts a PostgreSQL server)"
         );

@@ -1,10 +1,10 @@
 """A gRPC client nobody here wrote: grpcio with stubs generated from the
 project's .proto by grpc_tools, driving every SecretService RPC.
 
-    grpc_client.py PROTO_DIR OUT_DIR ADDR TOKEN LIST_ONLY_TOKEN [CA_FILE]
+    grpc_client.py PROTO_DIR OUT_DIR ADDR TOKEN LIST_ONLY_TOKEN [CA_FILE [CLIENT_CERT CLIENT_KEY]]
 
-With CA_FILE the channel is TLS (h2 by ALPN) and trusts only that CA;
-without it, plain text (h2c).
+With CA_FILE the channel is TLS (h2 by ALPN) and trusts only that CA, and
+presents CLIENT_CERT when given (mutual TLS); without it, plain text (h2c).
 
 Prints one JSON object: each step's result or its status code and details.
 """
@@ -16,6 +16,7 @@ from grpc_tools import protoc
 
 proto_dir, out_dir, addr, token, list_only = sys.argv[1:6]
 ca_file = sys.argv[6] if len(sys.argv) > 6 else None
+client_cert, client_key = sys.argv[7:9] if len(sys.argv) > 8 else (None, None)
 rc = protoc.main(["protoc", f"-I{proto_dir}", f"--python_out={out_dir}", f"--grpc_python_out={out_dir}",
                   f"{proto_dir}/hush/v1/secret_service.proto"])
 if rc != 0:
@@ -27,9 +28,14 @@ from hush.v1 import secret_service_pb2 as pb  # noqa: E402
 from hush.v1 import secret_service_pb2_grpc as rpc  # noqa: E402
 from google.protobuf.json_format import MessageToDict  # noqa: E402
 
+def read(path):
+    with open(path, "rb") as f:
+        return f.read()
+
+
 if ca_file:
-    with open(ca_file, "rb") as f:
-        channel = grpc.secure_channel(addr, grpc.ssl_channel_credentials(root_certificates=f.read()))
+    identity = {"private_key": read(client_key), "certificate_chain": read(client_cert)} if client_cert else {}
+    channel = grpc.secure_channel(addr, grpc.ssl_channel_credentials(root_certificates=read(ca_file), **identity))
 else:
     channel = grpc.insecure_channel(addr)
 stub = rpc.SecretServiceStub(channel)
@@ -79,6 +85,10 @@ step("unknown_method", lambda md: channel.unary_unary("/hush.v1.Nothing/Here")(b
 if ca_file:
     plain_stub = rpc.SecretServiceStub(grpc.insecure_channel(addr))
     step("plaintext_to_tls", lambda md: plain_stub.ListSecrets(pb.ListSecretsRequest(), metadata=md, timeout=10))
+if client_cert:
+    anonymous = grpc.secure_channel(addr, grpc.ssl_channel_credentials(root_certificates=read(ca_file)))
+    no_cert_stub = rpc.SecretServiceStub(anonymous)
+    step("no_client_certificate", lambda md: no_cert_stub.ListSecrets(pb.ListSecretsRequest(), metadata=md, timeout=10))
 
 generic = report.get("get_generic", {}).get("ok", {}).get("value", {}).get("generic_secret", {}).get("value")
 if generic is not None:

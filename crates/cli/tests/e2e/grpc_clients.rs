@@ -41,12 +41,19 @@ fn grpcurl_call(venv: &Path, h: &Hush, token: Option<&str>, extra: &[&str], meth
 #[test]
 fn python_grpcio_stubs_drive_every_rpc() {
     let Some(venv) = python_clients("python_grpcio_stubs_drive_every_rpc") else { return };
+    // Over mutual TLS: the channel presents a client certificate.
     let pki = crate::pki::Pki::new();
     let pair = pki.server("hush");
+    let client = pki.client("grpc-client");
+    let cli_client = pki.client("cli-client");
     let mut h = Hush::init();
-    let (cert, key) = (pair.cert.to_str().unwrap(), pair.key.to_str().unwrap());
-    h.start(&[("HUSH_LOG", "trace")], &["--tls-cert", cert, "--tls-key", key]);
-    h.client_env = vec![("HUSH_CACERT".into(), pki.ca_file.display().to_string())];
+    let (cert, key, ca) = (pair.cert.to_str().unwrap(), pair.key.to_str().unwrap(), pki.ca_file.to_str().unwrap());
+    h.start(&[("HUSH_LOG", "trace")], &["--tls-cert", cert, "--tls-key", key, "--tls-client-ca", ca]);
+    h.client_env = vec![
+        ("HUSH_CACERT".into(), ca.to_owned()),
+        ("HUSH_CLIENT_CERT".into(), cli_client.cert.display().to_string()),
+        ("HUSH_CLIENT_KEY".into(), cli_client.key.display().to_string()),
+    ];
     assert_eq!(h.cli(&["namespace", "create", "team"]).status.code(), Some(0));
     let token = h.token(&["team"], &["secrets:list", "secrets:read", "secrets:write", "secrets:delete"]);
     let list_only = h.token(&["team"], &["secrets:list"]);
@@ -60,6 +67,8 @@ fn python_grpcio_stubs_drive_every_rpc() {
         .arg(&token)
         .arg(&list_only)
         .arg(&pki.ca_file)
+        .arg(&client.cert)
+        .arg(&client.key)
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", show(&out));
@@ -101,8 +110,9 @@ fn python_grpcio_stubs_drive_every_rpc() {
     assert_eq!(r["list_with_list_only"]["ok"]["secrets"].as_array().unwrap().len(), 3);
     assert_eq!(r["delete"]["ok"], json!({}));
     assert_eq!(r["delete_again"]["ok"], json!({}), "delete is idempotent");
-    // A plain-text channel to the TLS port gets nowhere.
+    // A plain-text channel to the TLS port gets nowhere, nor does TLS without a client certificate.
     assert_eq!(r["plaintext_to_tls"]["code"], "UNAVAILABLE", "{}", r["plaintext_to_tls"]);
+    assert_eq!(r["no_client_certificate"]["code"], "UNAVAILABLE", "{}", r["no_client_certificate"]);
 
     // The same secrets through REST: one store, one set of rules.
     let rest = h.cli(&["secret", "get", "git-slot", "-n", "team", "--field", "token"]);
@@ -111,6 +121,17 @@ fn python_grpcio_stubs_drive_every_rpc() {
     let audit = h.cli(&["audit", "list", "--json", "--limit", "200"]);
     assert!(!contains(&audit.stdout, b"GRPC-"), "{}", show(&audit));
     assert!(String::from_utf8_lossy(&audit.stdout).contains("\"secret.read\""), "{}", show(&audit));
+    // Each call's event names the client certificate it came with: the gRPC
+    // client's for GetSecret, the CLI's for its own read of the same secret.
+    let page: Value = serde_json::from_slice(&audit.stdout).unwrap();
+    let reads: Vec<&str> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"] == "secret.read" && e["name"] == "git-slot" && e["outcome"] == "ok")
+        .map(|e| e["client_cert"].as_str().unwrap_or("none"))
+        .collect();
+    assert_eq!(reads, ["CN=cli-client,O=hush client", "CN=grpc-client,O=hush client"], "newest first");
     // The server's trace-level log saw every call: no value, no token.
     let log = h.log.lock().unwrap().clone();
     assert!(log.contains("/hush.v1.SecretService/GetSecret"), "the access log records gRPC calls");

@@ -253,6 +253,13 @@ fn serve_refuses_plain_http_off_loopback_and_bad_tls_files() {
     let out = cli_with(&format!("http://127.0.0.1:{port}"), &h.token, &["namespace", "list"], None, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(h.log.lock().unwrap().contains("--insecure-no-tls"), "{}", h.log.lock().unwrap());
+    // SIGHUP (systemctl reload) does not stop a server without TLS.
+    assert!(Command::new("kill").arg("-HUP").arg(h.pid().to_string()).status().unwrap().success());
+    wait_until("the SIGHUP is logged", Duration::from_secs(10), || {
+        h.log.lock().unwrap().contains("SIGHUP: nothing to reload (no TLS)")
+    });
+    let out = cli_with(&format!("http://127.0.0.1:{port}"), &h.token, &["namespace", "list"], None, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
 
 #[test]
