@@ -44,6 +44,9 @@ pub struct Connection {
     /// The client certificate's private key (PEM).
     #[arg(long, env = "HUSH_CLIENT_KEY", value_name = "FILE", requires = "client_cert")]
     pub client_key: Option<PathBuf>,
+    /// Allow plain http:// to another machine (the token crosses the network in clear).
+    #[arg(long, env = "HUSH_ALLOW_PLAIN_HTTP", value_parser = clap::builder::BoolishValueParser::new())]
+    pub allow_plain_http: bool,
 }
 
 impl Connection {
@@ -461,7 +464,7 @@ pub struct ServerTlsArgs {
     #[arg(long, env = "HUSH_TLS_CLIENT_CA", value_name = "FILE", requires = "tls_cert")]
     pub tls_client_ca: Option<PathBuf>,
     /// Serve plain HTTP on a non-loopback address: only behind a proxy that terminates TLS.
-    #[arg(long, env = "HUSH_INSECURE_NO_TLS", conflicts_with = "tls_cert")]
+    #[arg(long, env = "HUSH_INSECURE_NO_TLS", value_parser = clap::builder::BoolishValueParser::new())]
     pub insecure_no_tls: bool,
 }
 

@@ -116,6 +116,12 @@ pub enum ClientError {
     /// The address is not a usable URL.
     #[error("HUSH_ADDR {0:?} is not an http:// or https:// URL")]
     BadAddress(String),
+    /// Plain HTTP to a host other than this one: the token would cross the network in clear.
+    #[error(
+        "HUSH_ADDR {0:?} is plain HTTP to another machine: the token would cross the network in clear; \
+         use https:// (or set HUSH_ALLOW_PLAIN_HTTP=true on a network you trust)"
+    )]
+    PlainHttpOffLoopback(String),
     /// The TLS settings cannot be used (a missing or unreadable file, a certificate without its key).
     #[error(transparent)]
     Tls(#[from] hush_tls::TlsError),
@@ -178,10 +184,32 @@ impl fmt::Debug for Client {
 }
 
 impl Client {
-    /// A client for the server at `addr` (`http://127.0.0.1:8270`, or
-    /// `https://…`, verified as `tls` says). An https:// server is only ever
-    /// reached over verified TLS: there is no fallback to plain HTTP.
+    /// A client for the server at `addr`: `https://…` anywhere, verified as
+    /// `tls` says (an https:// server is only ever reached over verified
+    /// TLS: there is no fallback to plain HTTP), or `http://…` on this
+    /// machine (`127.0.0.1`, `[::1]`, `localhost`).
     pub fn new(addr: &str, token: Option<SecretString>, tls: &ClientTls) -> Result<Self, ClientError> {
+        let url = reqwest::Url::parse(addr).map_err(|_| ClientError::BadAddress(addr.to_owned()))?;
+        let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+        let on_this_machine =
+            host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if url.scheme() == "http" && !on_this_machine {
+            return Err(ClientError::PlainHttpOffLoopback(addr.to_owned()));
+        }
+        Self::connect(addr, token, tls)
+    }
+
+    /// As [`Client::new`], but plain `http://` to any host too (a network
+    /// the operator trusts, `HUSH_ALLOW_PLAIN_HTTP`).
+    pub fn new_allowing_plain_http(
+        addr: &str,
+        token: Option<SecretString>,
+        tls: &ClientTls,
+    ) -> Result<Self, ClientError> {
+        Self::connect(addr, token, tls)
+    }
+
+    fn connect(addr: &str, token: Option<SecretString>, tls: &ClientTls) -> Result<Self, ClientError> {
         let base = addr.trim_end_matches('/').to_owned();
         let scheme_len = ["http://", "https://"].iter().find(|s| base.starts_with(*s)).map(|s| s.len());
         if scheme_len.is_none_or(|n| base.len() <= n) {
@@ -191,6 +219,8 @@ impl Client {
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))
             .user_agent(concat!("hush/", env!("CARGO_PKG_VERSION")))
+            // A refused client certificate is named only over HTTP/1.1 (see hush_tls::http_client).
+            .http1_only()
             // The token goes to HUSH_ADDR and nowhere else: no proxy, no redirects.
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
@@ -492,5 +522,27 @@ pub fn wipe(v: &mut Value) {
         Value::Array(items) => items.iter_mut().for_each(wipe),
         Value::Object(map) => map.iter_mut().for_each(|(_, v)| wipe(v)),
         _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_only_on_this_machine() {
+        let tls = ClientTls::default();
+        for ok in ["http://127.0.0.1:8270", "http://localhost:1", "http://[::1]:8270/", "https://hush.example:8270"] {
+            assert!(Client::new(ok, None, &tls).is_ok(), "{ok}");
+        }
+        for off in ["http://hush.example:8270", "http://10.0.0.5:8270", "http://127.0.0.1.example.com"] {
+            let e = Client::new(off, None, &tls).unwrap_err();
+            assert!(matches!(e, ClientError::PlainHttpOffLoopback(_)), "{off}: {e}");
+            assert!(e.to_string().contains("HUSH_ALLOW_PLAIN_HTTP"), "{e}");
+            assert!(Client::new_allowing_plain_http(off, None, &tls).is_ok(), "{off}");
+        }
+        for bad in ["127.0.0.1:8270", "ftp://x", "http://", ""] {
+            assert!(matches!(Client::new(bad, None, &tls), Err(ClientError::BadAddress(_))), "{bad}");
+        }
     }
 }

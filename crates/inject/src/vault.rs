@@ -49,6 +49,8 @@ pub async fn read(reference: &str, mount: Option<&str>, path: &str, field: &str)
     let tls = hush_tls::ClientTls::vault_from_env();
     let http = hush_tls::http_client(&tls)
         .map_err(|e| fail(reference, e.to_string()))?
+        // A refused client certificate is named only over HTTP/1.1 (see hush_tls::http_client).
+        .http1_only()
         // VAULT_TOKEN must not follow a redirect to another host.
         .redirect(reqwest::redirect::Policy::none())
         .connect_timeout(Duration::from_secs(10))

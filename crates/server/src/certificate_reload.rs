@@ -13,7 +13,11 @@ use crate::server_tls::ServerTls;
 
 /// Logs which certificate is served and warns when it has expired (clients
 /// will refuse it) or will within two weeks.
-pub fn log_certificate(info: &CertificateInfo, message: &'static str) {
+pub fn log_certificate(info: Option<&CertificateInfo>, message: &'static str) {
+    let Some(info) = info else {
+        tracing::info!("{message} (its subject and dates could not be read)");
+        return;
+    };
     let names = info.names.join(", ");
     let until = humantime::format_rfc3339_seconds(info.not_after).to_string();
     let now = SystemTime::now();
@@ -42,7 +46,7 @@ pub async fn keep_certificate_fresh(tls: Arc<ServerTls>, reload_now: Arc<Notify>
         match tls.reload() {
             Ok(info) => {
                 tracing::info!(trigger, "TLS certificate reloaded; new connections get it");
-                log_certificate(&info, "serving TLS certificate");
+                log_certificate(info.as_ref(), "serving TLS certificate");
             }
             Err(e) => tracing::warn!(
                 trigger,

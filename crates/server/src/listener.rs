@@ -9,7 +9,10 @@
 //!
 //! Every request carries a [`ConnectionInfo`] (and axum's `ConnectInfo`)
 //! in its extensions; over TLS, every response carries
-//! `Strict-Transport-Security`.
+//! `Strict-Transport-Security`. Under mutual TLS, a connection verified
+//! against a client CA that has since been replaced is closed gracefully
+//! (its request in flight finishes), so taking a CA out of the bundle shuts
+//! out its clients' open connections too.
 //!
 //! Written on hyper-util rather than `axum::serve`, which cannot take a TLS
 //! stream or pass a connection's client certificate to its requests.
@@ -26,17 +29,17 @@ use axum::extract::ConnectInfo;
 use axum::http::{HeaderValue, Request, header};
 use hush_tls::CertificateInfo;
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
 use tower::ServiceExt;
 
 use crate::connection_info::ConnectionInfo;
 use crate::server_tls::ServerTls;
 
-/// How long a client has for the TLS handshake (and its first byte).
+/// How long a client has for the TLS handshake, its first byte included.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How long shutdown waits for requests in flight before it stops anyway.
@@ -57,7 +60,10 @@ pub(crate) async fn serve(
     tls: Option<Arc<ServerTls>>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let graceful = GracefulShutdown::new();
+    // `stop` tells every connection to finish; each connection task holds a
+    // `running` receiver, so the sender's `closed()` is "all have ended".
+    let (stop, stopping) = watch::channel(false);
+    let (running_tx, running) = watch::channel(());
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
         let (tcp, peer) = tokio::select! {
@@ -72,27 +78,58 @@ pub(crate) async fn serve(
         };
         let _ = tcp.set_nodelay(true);
         let router = router.clone();
-        let watcher = graceful.watcher();
+        let ends = Ends { stopping: stopping.clone(), retired: None, _running: running.clone() };
         match &tls {
             None => {
                 let info = ConnectionInfo { peer, tls: false, client_certificate: None };
-                tokio::spawn(serve_connection(TokioIo::new(tcp), router, info, watcher));
+                tokio::spawn(serve_connection(TokioIo::new(tcp), router, info, ends));
             }
             Some(tls) => {
-                let acceptor = tls.acceptor();
+                // The configuration and client CA in force when the connection arrives.
+                let (acceptor, retired) = (tls.acceptor(), tls.mutual().then(|| tls.client_ca_changes()));
                 tokio::spawn(async move {
                     if let Some((stream, info)) = handshake(tcp, peer, acceptor).await {
-                        serve_connection(TokioIo::new(stream), router, info, watcher).await;
+                        let ends = Ends { retired, ..ends };
+                        serve_connection(TokioIo::new(stream), router, info, ends).await;
                     }
                 });
             }
         }
     }
     drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await.is_err() {
+    drop(running);
+    let _ = stop.send(true);
+    if tokio::time::timeout(DRAIN_TIMEOUT, running_tx.closed()).await.is_err() {
         tracing::warn!("requests still in flight after {}s; stopping anyway", DRAIN_TIMEOUT.as_secs());
     }
     Ok(())
+}
+
+/// What ends a connection early: the server stopping, or (under mutual
+/// TLS) the client CA it was verified against being replaced. Dropping it
+/// tells the server one connection fewer is running.
+struct Ends {
+    stopping: watch::Receiver<bool>,
+    retired: Option<watch::Receiver<u64>>,
+    _running: watch::Receiver<()>,
+}
+
+impl Ends {
+    /// Completes when the connection should finish what it is doing and close.
+    async fn asked(&mut self) {
+        let retired = async {
+            match &mut self.retired {
+                Some(changes) => {
+                    let _ = changes.changed().await;
+                }
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            _ = self.stopping.wait_for(|stop| *stop) => {}
+            () = retired => {}
+        }
+    }
 }
 
 /// Errors of one connection (it went away before being accepted) are
@@ -114,8 +151,9 @@ async fn handshake(
     peer: SocketAddr,
     acceptor: tokio_rustls::TlsAcceptor,
 ) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, ConnectionInfo)> {
+    let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
     let mut first = [0u8; 1];
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, tcp.peek(&mut first)).await {
+    match tokio::time::timeout_at(deadline, tcp.peek(&mut first)).await {
         Ok(Ok(1)) => {}
         _ => return None,
     }
@@ -125,10 +163,12 @@ async fn handshake(
         refuse_plain_http(tcp).await;
         return None;
     }
-    let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+    let stream = match tokio::time::timeout_at(deadline, acceptor.accept(tcp)).await {
         Ok(Ok(stream)) => stream,
         Ok(Err(e)) => {
-            tracing::debug!(%peer, error = %hush_tls::describe_connect_error(&e), "TLS handshake failed");
+            // rustls's own words (a client certificate it refused, a protocol
+            // it does not speak); the client-side descriptions would mislead here.
+            tracing::debug!(%peer, error = %e, "TLS handshake failed");
             return None;
         }
         Err(_) => {
@@ -142,8 +182,7 @@ async fn handshake(
         .1
         .peer_certificates()
         .and_then(|chain| chain.first())
-        .and_then(|leaf| CertificateInfo::parse(leaf).ok())
-        .map(|info| Arc::from(info.subject));
+        .map(|leaf| Arc::from(CertificateInfo::client_identity(leaf)));
     Some((stream, ConnectionInfo { peer, tls: true, client_certificate }))
 }
 
@@ -164,9 +203,9 @@ async fn refuse_plain_http(mut tcp: TcpStream) {
             .await;
 }
 
-/// Serves HTTP/1.1 or HTTP/2 on one connection until it closes or shutdown
-/// asks it to finish.
-async fn serve_connection<I>(io: TokioIo<I>, router: Router, info: ConnectionInfo, watcher: Watcher)
+/// Serves HTTP/1.1 or HTTP/2 on one connection until it closes, or until
+/// it is asked to end: then the request in flight finishes and it closes.
+async fn serve_connection<I>(io: TokioIo<I>, router: Router, info: ConnectionInfo, mut ends: Ends)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -185,8 +224,19 @@ where
             Ok::<_, Infallible>(response)
         }
     });
-    let builder = auto::Builder::new(TokioExecutor::new());
-    if let Err(e) = watcher.watch(builder.serve_connection(io, service)).await {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // A timer lets hyper enforce its own limits (HTTP/1's header read time).
+    builder.http1().timer(TokioTimer::new());
+    builder.http2().timer(TokioTimer::new());
+    let mut connection = std::pin::pin!(builder.serve_connection(io, service));
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = ends.asked() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = result {
         tracing::trace!(%peer, error = %e, "connection ended with an error");
     }
 }

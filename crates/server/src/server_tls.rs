@@ -3,9 +3,11 @@
 //! A certificate, its key and optionally a client CA (mutual TLS) are read
 //! into a rustls `ServerConfig` (TLS 1.2 and 1.3, ALPN `h2` and
 //! `http/1.1`, the ring provider). Each new connection takes the config in
-//! force when it arrives; connections already open keep theirs. A reload
-//! builds a whole new config and swaps it in only if every file reads and
-//! the key matches the certificate: a bad new pair leaves the old in use.
+//! force when it arrives; connections already open keep theirs, except
+//! that a new client CA retires connections verified against the old one
+//! (see `client_ca_changes`). A reload builds a whole new config and swaps
+//! it in only if every file reads and the key matches the certificate: a
+//! bad new pair leaves the old in use.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -14,6 +16,7 @@ use std::time::SystemTime;
 use hush_tls::rustls::server::WebPkiClientVerifier;
 use hush_tls::rustls::{self, ServerConfig};
 use hush_tls::{CertificateInfo, TlsError, crypto_provider, read_certificates, read_private_key, read_roots};
+use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 /// Where the server's TLS material is.
@@ -34,21 +37,29 @@ impl TlsFiles {
     }
 }
 
-/// What identifies a file's version: modification time, size and inode.
-/// A file replaced by a rename (how most tools rotate) gets a new inode.
-type Stamp = Vec<Option<(SystemTime, u64, u64)>>;
+/// What identifies a file's version: modification and change times, size
+/// and inode. A file replaced by a rename (how most tools rotate) gets a
+/// new inode; a `chmod` or `chown` after writing changes the change time,
+/// so a key that could not be read yet is tried again once it can be.
+type Stamp = Vec<Option<(SystemTime, i64, i64, u64, u64)>>;
 
 fn stamp(files: &TlsFiles) -> Stamp {
     use std::os::unix::fs::MetadataExt;
     files
         .paths()
-        .map(|p| std::fs::metadata(p).ok().map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.len(), m.ino())))
+        .map(|p| {
+            std::fs::metadata(p)
+                .ok()
+                .map(|m| (m.modified().unwrap_or(SystemTime::UNIX_EPOCH), m.ctime(), m.ctime_nsec(), m.len(), m.ino()))
+        })
         .collect()
 }
 
 struct Loaded {
     config: Arc<ServerConfig>,
-    certificate: CertificateInfo,
+    certificate: Option<CertificateInfo>,
+    /// The client CA file's bytes, to tell whether a reload changed it.
+    client_ca: Option<Vec<u8>>,
     stamp: Stamp,
 }
 
@@ -56,6 +67,8 @@ struct Loaded {
 pub struct ServerTls {
     files: TlsFiles,
     loaded: RwLock<Loaded>,
+    /// Counts reloads that changed the client CA.
+    client_ca_generation: watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for ServerTls {
@@ -64,14 +77,19 @@ impl std::fmt::Debug for ServerTls {
     }
 }
 
-fn build(files: &TlsFiles) -> Result<(ServerConfig, CertificateInfo), TlsError> {
+fn build(files: &TlsFiles) -> Result<Loaded, TlsError> {
     let chain = read_certificates(&files.cert)?;
     let key = read_private_key(&files.key)?;
-    let certificate = CertificateInfo::parse(&chain[0]).map_err(|reason| TlsError::Invalid {
-        what: "certificate file",
-        path: files.cert.clone(),
-        reason,
-    })?;
+    // For log lines only: a certificate rustls takes is served even if its details do not read.
+    let certificate = CertificateInfo::parse(&chain[0]).ok();
+    let client_ca = match &files.client_ca {
+        Some(ca) => Some(std::fs::read(ca).map_err(|error| TlsError::Read {
+            what: "CA certificate file",
+            path: ca.clone(),
+            error,
+        })?),
+        None => None,
+    };
     let provider = crypto_provider();
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
@@ -94,15 +112,15 @@ fn build(files: &TlsFiles) -> Result<(ServerConfig, CertificateInfo), TlsError> 
     })?;
     // h2 first: gRPC clients need it, and browsers and curl prefer it.
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok((config, certificate))
+    Ok(Loaded { config: Arc::new(config), certificate, client_ca, stamp: Stamp::new() })
 }
 
 impl ServerTls {
     /// Reads the files; fails if any is missing, unreadable or does not fit.
     pub fn load(files: TlsFiles) -> Result<Self, TlsError> {
         let stamp = stamp(&files);
-        let (config, certificate) = build(&files)?;
-        Ok(ServerTls { files, loaded: RwLock::new(Loaded { config: Arc::new(config), certificate, stamp }) })
+        let loaded = Loaded { stamp, ..build(&files)? };
+        Ok(ServerTls { files, loaded: RwLock::new(loaded), client_ca_generation: watch::Sender::new(0) })
     }
 
     /// The files in use.
@@ -120,9 +138,15 @@ impl ServerTls {
         TlsAcceptor::from(Arc::clone(&self.loaded.read().unwrap_or_else(|e| e.into_inner()).config))
     }
 
-    /// The certificate served now.
-    pub fn certificate(&self) -> CertificateInfo {
+    /// The certificate served now, if its details could be read.
+    pub fn certificate(&self) -> Option<CertificateInfo> {
         self.loaded.read().unwrap_or_else(|e| e.into_inner()).certificate.clone()
+    }
+
+    /// Changes when a reload replaces the client CA: a connection verified
+    /// against the old one should then end.
+    pub fn client_ca_changes(&self) -> watch::Receiver<u64> {
+        self.client_ca_generation.subscribe()
     }
 
     /// Whether any file changed since it was last read.
@@ -134,14 +158,20 @@ impl ServerTls {
     /// new connection; on failure the old one stays in force (and the files
     /// as they are now count as seen, so the same failure is not retried
     /// until they change again).
-    pub fn reload(&self) -> Result<CertificateInfo, TlsError> {
+    pub fn reload(&self) -> Result<Option<CertificateInfo>, TlsError> {
         let stamp = stamp(&self.files);
         let built = build(&self.files);
         let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
-        loaded.stamp = stamp;
-        let (config, certificate) = built?;
-        loaded.config = Arc::new(config);
-        loaded.certificate = certificate.clone();
+        loaded.stamp = stamp.clone();
+        let new = built?;
+        let ca_changed = new.client_ca != loaded.client_ca;
+        let certificate = new.certificate.clone();
+        *loaded = Loaded { stamp, ..new };
+        drop(loaded);
+        if ca_changed {
+            tracing::info!("the client CA changed: connections verified against the old one are closing");
+            self.client_ca_generation.send_modify(|generation| *generation += 1);
+        }
         Ok(certificate)
     }
 }
@@ -168,7 +198,7 @@ mod tests {
             client_ca: None,
         };
         let tls = ServerTls::load(files.clone()).unwrap();
-        assert_eq!(tls.certificate().names, ["first.test"]);
+        assert_eq!(tls.certificate().unwrap().names, ["first.test"]);
         assert!(!tls.files_changed());
 
         // The new certificate with the old key: refused, the old pair stays.
@@ -176,20 +206,64 @@ mod tests {
         assert!(tls.files_changed());
         let error = tls.reload().unwrap_err().to_string();
         assert!(error.contains("the private key does not belong to the certificate"), "{error}");
-        assert_eq!(tls.certificate().names, ["first.test"]);
+        assert_eq!(tls.certificate().unwrap().names, ["first.test"]);
         assert!(!tls.files_changed(), "a refused version is not retried until the files change again");
 
         // Then its key too: taken.
         write(dir.path(), "key.pem", &second.server.key_pem);
         assert!(tls.files_changed());
-        assert_eq!(tls.reload().unwrap().names, ["second.test"]);
-        assert_eq!(tls.certificate().names, ["second.test"]);
+        assert_eq!(tls.reload().unwrap().unwrap().names, ["second.test"]);
+        assert_eq!(tls.certificate().unwrap().names, ["second.test"]);
 
         // A missing file is refused as well.
         std::fs::remove_file(&files.key).unwrap();
         let error = tls.reload().unwrap_err().to_string();
         assert!(error.contains("cannot read private key file"), "{error}");
-        assert_eq!(tls.certificate().names, ["second.test"]);
+        assert_eq!(tls.certificate().unwrap().names, ["second.test"]);
+
+        // A key that cannot be read yet (mode 000, as a tool writes it before
+        // its chmod) is tried again once its mode changes, with nothing else changed.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::write(&files.key, first.server.key_pem.as_bytes()).unwrap();
+        write(dir.path(), "cert.pem", &first.server.cert_pem);
+        let unreadable = std::fs::Permissions::from_mode(0o000);
+        std::fs::set_permissions(&files.key, unreadable).unwrap();
+        let running_as_root = std::fs::read(&files.key).is_ok();
+        if !running_as_root {
+            assert!(tls.reload().is_err());
+            assert!(!tls.files_changed());
+        }
+        std::fs::set_permissions(&files.key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert!(tls.files_changed(), "a mode change counts as a change");
+        assert_eq!(tls.reload().unwrap().unwrap().names, ["first.test"]);
+    }
+
+    #[test]
+    fn a_new_client_ca_is_announced_and_a_new_server_certificate_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = SelfSigned::generate(&SelfSignedRequest::for_hosts(&["first.test"])).unwrap();
+        let second = SelfSigned::generate(&SelfSignedRequest::for_hosts(&["second.test"])).unwrap();
+        let files = TlsFiles {
+            cert: write(dir.path(), "cert.pem", &first.server.cert_pem),
+            key: write(dir.path(), "key.pem", &first.server.key_pem),
+            client_ca: Some(write(dir.path(), "ca.pem", &first.ca_pem)),
+        };
+        let tls = ServerTls::load(files).unwrap();
+        let mut changes = tls.client_ca_changes();
+        // A new server certificate: connections stay.
+        write(dir.path(), "cert.pem", &second.server.cert_pem);
+        write(dir.path(), "key.pem", &second.server.key_pem);
+        tls.reload().unwrap();
+        assert!(!changes.has_changed().unwrap());
+        // A new client CA: connections verified against the old one are told to end.
+        write(dir.path(), "ca.pem", &second.ca_pem);
+        tls.reload().unwrap();
+        assert!(changes.has_changed().unwrap());
+        changes.mark_unchanged();
+        // A refused reload announces nothing.
+        write(dir.path(), "ca.pem", "not a certificate");
+        assert!(tls.reload().is_err());
+        assert!(!changes.has_changed().unwrap());
     }
 
     #[test]

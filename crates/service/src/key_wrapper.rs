@@ -115,6 +115,8 @@ impl KeyWrapper {
     pub fn transit(config: TransitConfig) -> Result<KeyWrapper, WrapError> {
         let http = hush_tls::http_client(&config.tls)
             .map_err(|e| WrapError::Kms(e.to_string()))?
+            // A refused client certificate is named only over HTTP/1.1 (see hush_tls::http_client).
+            .http1_only()
             // The token and (on a 307) a key's plaintext must not follow a redirect anywhere.
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(5))

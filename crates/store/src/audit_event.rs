@@ -265,14 +265,20 @@ impl AuditEvent {
         integer(&mut out, self.version.map(|v| v as i64));
         text(&mut out, Some(self.outcome.as_str()));
         text(&mut out, self.context.as_deref());
-        // Added later: appended only when present, so events written before
-        // it existed encode (and verify) exactly as they did.
+        // Fields added later are appended only when present, each behind its
+        // own tag byte: events written before a field existed encode (and
+        // verify) exactly as they did, and two added fields never collide.
         if let Some(subject) = &self.client_cert {
+            out.push(TAG_CLIENT_CERT);
             text(&mut out, Some(subject));
         }
         out
     }
 }
+
+/// The tag of `client_cert` in the canonical encoding (the first field added
+/// after `hush/audit/v1`).
+const TAG_CLIENT_CERT: u8 = 1;
 
 /// A stored event: numbered and chained.
 #[derive(Debug, Clone, PartialEq, Eq)]

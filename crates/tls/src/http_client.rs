@@ -96,34 +96,75 @@ impl ClientTls {
                 format!("{problem}; set {} and {}", self.names.client_cert, self.names.client_key)
             }
             Some(problem) => problem.to_string(),
+            None if closed_after_handshake(error) => match self.client_cert {
+                None => format!(
+                    "TLS: the server closed the connection right after the handshake: it probably requires a \
+                     client certificate (mutual TLS) and none was sent; set {} and {}",
+                    self.names.client_cert, self.names.client_key
+                ),
+                Some(_) => "TLS: the server closed the connection right after the handshake: it may have \
+                            refused this client's certificate"
+                    .to_owned(),
+            },
             None => crate::describe_connect_error(error),
         }
     }
 }
 
+/// Under TLS 1.3 a server checks the client's certificate after the
+/// client's side of the handshake is done; its refusal (an alert, then the
+/// close) can reach the HTTP client before the request is written, and then
+/// surfaces as a closed connection without the alert. An https:// request
+/// that failed that way, with no TLS error found, is most likely that.
+fn closed_after_handshake(error: &(dyn std::error::Error + 'static)) -> bool {
+    let Some(request) = error.downcast_ref::<reqwest::Error>() else { return false };
+    if request.url().is_none_or(|u| u.scheme() != "https") {
+        return false;
+    }
+    let mut current = Some(error);
+    while let Some(e) = current {
+        let text = e.to_string();
+        if ["connection was not ready", "channel closed", "connection closed before message completed"]
+            .iter()
+            .any(|m| text.contains(m))
+        {
+            return true;
+        }
+        current = e.source();
+    }
+    false
+}
+
 fn identity_pem(cert: &Path, key: &Path) -> Result<Zeroizing<Vec<u8>>, TlsError> {
+    use zeroize::Zeroize;
     // Read through our own readers first, so errors name the file and what it lacks.
     read_certificates(cert)?;
-    read_private_key(key)?;
+    read_private_key(key)?.zeroize();
     let read = |what: &'static str, path: &Path| {
         std::fs::read(path).map(Zeroizing::new).map_err(|error| TlsError::Read { what, path: path.to_owned(), error })
     };
-    let mut pem = read("private key file", key)?;
+    let key_pem = read("private key file", key)?;
+    let cert_pem = read("certificate file", cert)?;
+    // Sized up front: growing would free a copy of the key unwiped.
+    let mut pem = Zeroizing::new(Vec::with_capacity(key_pem.len() + 1 + cert_pem.len()));
+    pem.extend_from_slice(&key_pem);
     pem.push(b'\n');
-    pem.extend_from_slice(&read("certificate file", cert)?);
+    pem.extend_from_slice(&cert_pem);
     Ok(pem)
 }
 
 /// A reqwest client builder with TLS set up from `tls`; callers add their
 /// timeouts, redirect policy and user agent, then build.
+///
+/// Clients that present a client certificate to a known server (hush's
+/// own, Vault's) add `http1_only()`: under TLS 1.3 a server refuses a
+/// missing or unknown client certificate after the client's side of the
+/// handshake is done, and over HTTP/2 that refusal reaches the caller as
+/// "connection closed", over HTTP/1.1 as the alert, which
+/// [`ClientTls::explain`] names.
 pub fn http_client(tls: &ClientTls) -> Result<reqwest::ClientBuilder, TlsError> {
     install_crypto_provider();
-    // HTTP/1.1 only: under TLS 1.3 a server refuses a missing or unknown
-    // client certificate after the client's side of the handshake is done.
-    // Over HTTP/2 that refusal reaches the caller as "connection closed";
-    // over HTTP/1.1 as the alert itself, which `ClientTls::explain` names.
-    // These clients make a few calls each; HTTP/2 would buy them nothing.
-    let mut builder = reqwest::Client::builder().tls_backend_rustls().http1_only();
+    let mut builder = reqwest::Client::builder().tls_backend_rustls();
     if let Some(ca) = &tls.ca_cert {
         let certs = read_ca_certificates(ca)?
             .iter()
@@ -271,6 +312,19 @@ mod tests {
         let error = get(&ClientTls::default(), &format!("https://localhost:{good}/")).await.unwrap_err();
         assert!(error.contains("HUSH_CACERT (--ca-cert)"), "{error}");
         assert_eq!(get(&with_identity(&client, "runner"), &format!("https://localhost:{mutual}/")).await, Ok(()));
+
+        // A CA constrained to some names vouches for nothing else.
+        let constrained =
+            CertificateAuthority::new_unique_for("constrained", Some(&["localhost".to_owned()]), now - DAY, now + DAY)
+                .unwrap();
+        let constrained_file = write(&dir, "constrained.pem", constrained.cert_pem());
+        let within = server(&constrained.issue_server(&hosts, now - DAY, now + DAY).unwrap(), None).await;
+        let beyond =
+            server(&constrained.issue_server(&["127.0.0.1".to_owned()], now - DAY, now + DAY).unwrap(), None).await;
+        let trusting_constrained = ClientTls { ca_cert: Some(constrained_file), ..ClientTls::default() };
+        assert_eq!(get(&trusting_constrained, &format!("https://localhost:{within}/")).await, Ok(()));
+        let error = get(&trusting_constrained, &format!("https://127.0.0.1:{beyond}/")).await.unwrap_err();
+        assert!(error.contains("TLS: "), "{error}");
 
         let half = ClientTls { client_cert: Some(ca_file.clone()), ..ClientTls::system_roots(ClientTls::VAULT) };
         let error = http_client(&half).unwrap_err().to_string();

@@ -16,7 +16,7 @@ mod pem_files;
 mod provider;
 mod self_signed;
 
-pub use certificate_info::CertificateInfo;
+pub use certificate_info::{CertificateInfo, MAX_CLIENT_IDENTITY};
 pub use diagnosis::{TlsProblem, describe_connect_error, tls_problem};
 pub use error::TlsError;
 pub use http_client::{ClientTls, SettingNames, http_client};

@@ -32,7 +32,8 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
 }
 
 /// The private key in `path` (PKCS#8, PKCS#1 RSA or SEC1 EC). The bytes
-/// read are wiped; the key itself wipes on drop.
+/// read are wiped. `PrivateKeyDer` does not wipe itself on drop: a caller
+/// that does not hand it on to rustls calls `zeroize()` on it.
 pub fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
     const WHAT: &str = "private key file";
     let bytes = read(WHAT, path)?;

@@ -6,8 +6,8 @@ use std::fmt;
 use std::time::{Duration, SystemTime};
 
 use rcgen::{
-    BasicConstraints, CertificateParams, DistinguishedName, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
-    KeyUsagePurpose,
+    BasicConstraints, CertificateParams, CidrSubnet, DistinguishedName, DnType, ExtendedKeyUsagePurpose,
+    GeneralSubtree, IsCa, Issuer, KeyPair, KeyUsagePurpose, NameConstraints,
 };
 use zeroize::Zeroizing;
 
@@ -17,6 +17,14 @@ use crate::TlsError;
 const CLOCK_SKEW: Duration = Duration::from_secs(3600);
 
 const DAY: Duration = Duration::from_secs(86_400);
+
+/// What a client will check a certificate against: an IP address or a DNS name.
+fn check_host(host: &str) -> Result<(), TlsError> {
+    if host.parse::<std::net::IpAddr>().is_err() && rustls::pki_types::DnsName::try_from(host).is_err() {
+        return Err(TlsError::Settings(format!("{host:?} is neither a DNS name nor an IP address")));
+    }
+    Ok(())
+}
 
 fn generate_error(e: rcgen::Error) -> TlsError {
     TlsError::Generate(e.to_string())
@@ -98,22 +106,35 @@ impl CertificateAuthority {
     /// A new CA named `common_name`.
     pub fn new(common_name: &str, not_before: SystemTime, not_after: SystemTime) -> Result<Self, TlsError> {
         let key = KeyPair::generate().map_err(generate_error)?;
-        Self::with_key(common_name, key, not_before, not_after)
+        Self::with_key(common_name, key, None, not_before, not_after)
     }
 
     /// A new CA named `prefix` and the start of its key's identifier, so
     /// that two CAs made this way never share a name: a verifier that finds
     /// an issuer by name would otherwise try the wrong CA's key.
     pub fn new_unique(prefix: &str, not_before: SystemTime, not_after: SystemTime) -> Result<Self, TlsError> {
+        Self::new_unique_for(prefix, None, not_before, not_after)
+    }
+
+    /// As [`CertificateAuthority::new_unique`]; with `hosts`, the CA may
+    /// only vouch for those names and addresses (X.509 name constraints),
+    /// so trusting it system-wide trusts it for nothing else.
+    pub fn new_unique_for(
+        prefix: &str,
+        hosts: Option<&[String]>,
+        not_before: SystemTime,
+        not_after: SystemTime,
+    ) -> Result<Self, TlsError> {
         let key = KeyPair::generate().map_err(generate_error)?;
         let id: String =
             CertificateParams::default().key_identifier(&key).iter().take(6).map(|b| format!("{b:02x}")).collect();
-        Self::with_key(&format!("{prefix} {id}"), key, not_before, not_after)
+        Self::with_key(&format!("{prefix} {id}"), key, hosts, not_before, not_after)
     }
 
     fn with_key(
         common_name: &str,
         key: KeyPair,
+        hosts: Option<&[String]>,
         not_before: SystemTime,
         not_after: SystemTime,
     ) -> Result<Self, TlsError> {
@@ -123,6 +144,26 @@ impl CertificateAuthority {
         params.is_ca = IsCa::Ca(BasicConstraints::Constrained(0));
         params.key_usages =
             vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
+        if let Some(hosts) = hosts {
+            let permitted = hosts
+                .iter()
+                .map(|host| match host.parse::<std::net::IpAddr>() {
+                    Ok(ip) => {
+                        GeneralSubtree::IpAddress(CidrSubnet::from_addr_prefix(ip, if ip.is_ipv4() { 32 } else { 128 }))
+                    }
+                    Err(_) => GeneralSubtree::DnsName(host.clone()),
+                })
+                .collect();
+            // A kind of name with no permitted subtree would be unconstrained
+            // (RFC 5280): exclude all of it instead.
+            let mut excluded = Vec::new();
+            if !hosts.iter().any(|h| h.parse::<std::net::IpAddr>().is_ok()) {
+                excluded.push(GeneralSubtree::IpAddress(CidrSubnet::from_v4_prefix([0; 4], 0)));
+                excluded.push(GeneralSubtree::IpAddress(CidrSubnet::from_v6_prefix([0; 16], 0)));
+            }
+            params.name_constraints =
+                Some(NameConstraints { permitted_subtrees: permitted, excluded_subtrees: excluded });
+        }
         validity(&mut params, not_before, not_after);
         let cert = params.self_signed(&key).map_err(generate_error)?;
         Ok(CertificateAuthority { issuer: Issuer::new(params, key), cert_pem: cert.pem() })
@@ -155,11 +196,7 @@ impl CertificateAuthority {
             return Err(TlsError::Settings("a server certificate needs at least one host name or IP address".into()));
         };
         for host in hosts {
-            // What a client will check the certificate against: an IP address or a DNS name.
-            if host.parse::<std::net::IpAddr>().is_err() && rustls::pki_types::DnsName::try_from(host.as_str()).is_err()
-            {
-                return Err(TlsError::Settings(format!("{host:?} is neither a DNS name nor an IP address")));
-            }
+            check_host(host)?;
         }
         let mut params = CertificateParams::new(hosts.to_vec())
             .map_err(|e| TlsError::Settings(format!("not a usable host name or IP address: {e}")))?;
@@ -209,7 +246,10 @@ impl SelfSigned {
         if until <= from {
             return Err(TlsError::Settings("the certificates would end before they start".into()));
         }
-        let ca = CertificateAuthority::new_unique("hush private CA", from, until)?;
+        for host in &request.hosts {
+            check_host(host)?;
+        }
+        let ca = CertificateAuthority::new_unique_for("hush private CA", Some(&request.hosts), from, until)?;
         let server = ca.issue_server(&request.hosts, from, until)?;
         let clients =
             request.clients.iter().map(|name| ca.issue_client(name, from, until)).collect::<Result<_, _>>()?;

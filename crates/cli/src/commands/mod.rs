@@ -22,5 +22,10 @@ use crate::args::Connection;
 
 /// A client for the connection flags.
 pub(crate) fn client(conn: &Connection) -> anyhow::Result<Client> {
-    Ok(Client::new(&conn.addr, conn.auth_token.clone().map(SecretString::new), &conn.tls())?)
+    let token = conn.auth_token.clone().map(SecretString::new);
+    Ok(if conn.allow_plain_http {
+        Client::new_allowing_plain_http(&conn.addr, token, &conn.tls())?
+    } else {
+        Client::new(&conn.addr, token, &conn.tls())?
+    })
 }

@@ -111,6 +111,9 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         print_config(&args);
         return Ok(());
     }
+    // From here on SIGHUP (systemctl reload) must not stop the server,
+    // however long opening the stores takes.
+    let hangups = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup());
     // TLS files are read, and the address checked, before anything is
     // opened or created.
     let tls = server_tls(&args)?;
@@ -141,18 +144,18 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state = hush_server::AppState::new(Arc::clone(&hush));
     match tls {
         None => {
-            let on_hangup = tokio::spawn(notify_on_hangup(None));
+            let on_hangup = tokio::spawn(notify_on_hangup(hangups, None));
             let served = hush_server::run(listener, state, shutdown_signal()).await;
             on_hangup.abort();
             served
         }
         Some(tls) => {
-            hush_server::log_certificate(&tls.certificate(), "serving TLS certificate");
+            hush_server::log_certificate(tls.certificate().as_ref(), "serving TLS certificate");
             if tls.mutual() {
                 tracing::info!("mutual TLS: clients must present a certificate from --tls-client-ca");
             }
             let reload = Arc::new(tokio::sync::Notify::new());
-            let on_hangup = tokio::spawn(notify_on_hangup(Some(Arc::clone(&reload))));
+            let on_hangup = tokio::spawn(notify_on_hangup(hangups, Some(Arc::clone(&reload))));
             let fresh = tokio::spawn(hush_server::keep_certificate_fresh(Arc::clone(&tls), reload, RELOAD_POLL));
             let served = hush_server::run_tls(listener, state, tls, shutdown_signal()).await;
             on_hangup.abort();
@@ -178,16 +181,35 @@ fn server_tls(args: &ServeArgs) -> anyhow::Result<Option<Arc<hush_server::Server
     let (Some(cert), Some(key)) = (&args.tls.tls_cert, &args.tls.tls_key) else {
         return Ok(None);
     };
+    if args.tls.insecure_no_tls {
+        return usage(
+            "--insecure-no-tls (HUSH_INSECURE_NO_TLS) contradicts --tls-cert: serve TLS, or plain HTTP behind a proxy",
+        );
+    }
     let files =
         hush_server::TlsFiles { cert: cert.clone(), key: key.clone(), client_ca: args.tls.tls_client_ca.clone() };
     let tls = hush_server::ServerTls::load(files).context("cannot use the TLS files")?;
+    if let Ok(meta) = std::fs::metadata(key) {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            tracing::warn!(
+                key = %key.display(),
+                mode = %format!("{mode:o}"),
+                "the TLS private key is readable by other users: chmod 600 it"
+            );
+        }
+    }
     Ok(Some(Arc::new(tls)))
 }
 
 /// Notifies `reload` on every SIGHUP. Without TLS there is nothing to
 /// reload, but a SIGHUP (`systemctl reload`) must not stop the server.
-async fn notify_on_hangup(reload: Option<Arc<tokio::sync::Notify>>) {
-    match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+async fn notify_on_hangup(
+    hangups: std::io::Result<tokio::signal::unix::Signal>,
+    reload: Option<Arc<tokio::sync::Notify>>,
+) {
+    match hangups {
         Ok(mut hangups) => {
             while hangups.recv().await.is_some() {
                 match &reload {

@@ -24,6 +24,7 @@ pub(crate) struct HelperEnv {
     addr: String,
     token: Option<SecretString>,
     tls: hush_tls::ClientTls,
+    allow_plain_http: bool,
     /// The namespace (or `global`, `global-private`) lookups start in.
     pub(crate) namespace: String,
     /// Whether `store` and `erase` may change anything.
@@ -37,13 +38,19 @@ impl HelperEnv {
             addr: var("HUSH_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_owned()),
             token: var("HUSH_TOKEN").map(SecretString::new),
             tls: hush_tls::ClientTls::hush_from_env(),
+            allow_plain_http: matches!(var("HUSH_ALLOW_PLAIN_HTTP").as_deref(), Some("1" | "true" | "yes")),
             namespace: var("HUSH_NAMESPACE").unwrap_or_else(|| "default".to_owned()),
             writable: matches!(var("HUSH_HELPER_WRITABLE").as_deref(), Some("1" | "true" | "yes")),
         }
     }
 
     pub(crate) fn client(&self, helper: &str) -> Result<Client, hush_client::ClientError> {
-        Ok(Client::new(&self.addr, self.token.clone(), &self.tls)?.with_context(format!("credential helper: {helper}")))
+        let client = if self.allow_plain_http {
+            Client::new_allowing_plain_http(&self.addr, self.token.clone(), &self.tls)?
+        } else {
+            Client::new(&self.addr, self.token.clone(), &self.tls)?
+        };
+        Ok(client.with_context(format!("credential helper: {helper}")))
     }
 }
 

@@ -214,7 +214,7 @@ fn serve_refuses_plain_http_off_loopback_and_bad_tls_files() {
         (&["--tls-cert", cert, "--tls-key", cert], 1, "holds no private key"),
         (&["--tls-cert", missing.to_str().unwrap(), "--tls-key", key], 1, "cannot read certificate file"),
         (&["--tls-cert", cert, "--tls-key", other_key.to_str().unwrap()], 1, "does not belong"),
-        (&["--tls-cert", cert, "--tls-key", key, "--insecure-no-tls"], 2, "cannot be used with"),
+        (&["--tls-cert", cert, "--tls-key", key, "--insecure-no-tls"], 2, "contradicts --tls-cert"),
     ];
     for (args, code, expected) in table {
         let out = serve(&[&["--listen", "127.0.0.1:0"], *args].concat());
@@ -570,4 +570,38 @@ fn postgresql_over_verify_full_tls_accepts_the_right_ca_only() {
     h.start(&env, &[]);
     create(&h, "over-pg-tls", "pg-tls-value-1b");
     assert_eq!(h.cli(&["secret", "get", "over-pg-tls"]).stdout, b"pg-tls-value-1b");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn replacing_the_client_ca_closes_connections_verified_by_the_old_one() {
+    let pki = Pki::new();
+    let other = Pki::new();
+    let client = pki.client("runner-1");
+    let live_ca = pki.dir.path().join("live-ca.pem");
+    install(&pki.ca_file, &live_ca);
+    let mut h = Hush::init();
+    let live = live_ca.to_str().unwrap().to_owned();
+    tokio::task::block_in_place(|| h.start_tls(&pki, &pki.server("hush"), &["--tls-client-ca", &live]));
+    let tls = hush_tls::ClientTls {
+        ca_cert: Some(pki.ca_file.clone()),
+        client_cert: Some(client.cert.clone()),
+        client_key: Some(client.key.clone()),
+        ..hush_tls::ClientTls::default()
+    };
+    // One client, one kept-alive connection.
+    let http = hush_tls::http_client(&tls).unwrap().http1_only().build().unwrap();
+    let health = h.url("/v1/health");
+    assert!(http.get(&health).send().await.unwrap().status().is_success());
+
+    // The client CA is replaced by one that did not sign runner-1.
+    install(&other.ca_file, &live_ca);
+    assert!(Command::new("kill").arg("-HUP").arg(h.pid().to_string()).status().unwrap().success());
+    tokio::task::block_in_place(|| {
+        wait_until("the new client CA is in force", Duration::from_secs(10), || {
+            h.log.lock().unwrap().contains("the client CA changed")
+        })
+    });
+    // The open connection was closed; a new one is refused at the handshake.
+    let error = http.get(&health).send().await.expect_err("the old connection does not carry on");
+    assert!(tls.explain(&error).contains("refused this client's certificate"), "{}", tls.explain(&error));
 }
