@@ -85,8 +85,11 @@ pub(crate) async fn serve(
                 tokio::spawn(serve_connection(TokioIo::new(tcp), router, info, ends));
             }
             Some(tls) => {
-                // The configuration and client CA in force when the connection arrives.
-                let (acceptor, retired) = (tls.acceptor(), tls.mutual().then(|| tls.client_ca_changes()));
+                // The client CA in force when the connection arrives: subscribed
+                // before the configuration is taken, so a reload in between
+                // still counts as a change for this connection.
+                let retired = tls.mutual().then(|| tls.client_ca_changes());
+                let acceptor = tls.acceptor();
                 tokio::spawn(async move {
                     if let Some((stream, info)) = handshake(tcp, peer, acceptor).await {
                         let ends = Ends { retired, ..ends };
@@ -120,7 +123,10 @@ impl Ends {
         let retired = async {
             match &mut self.retired {
                 Some(changes) => {
-                    let _ = changes.changed().await;
+                    if changes.changed().await.is_err() {
+                        // No more reloads can come.
+                        std::future::pending::<()>().await;
+                    }
                 }
                 None => std::future::pending().await,
             }

@@ -187,16 +187,22 @@ mod tests {
         path
     }
 
-    #[test]
-    fn a_bad_new_pair_keeps_the_old_one() {
-        let dir = tempfile::tempdir().unwrap();
+    /// Two sets (for first.test and second.test), the first written into `dir`.
+    fn two_sets(dir: &Path, mutual: bool) -> (SelfSigned, SelfSigned, TlsFiles) {
         let first = SelfSigned::generate(&SelfSignedRequest::for_hosts(&["first.test"])).unwrap();
         let second = SelfSigned::generate(&SelfSignedRequest::for_hosts(&["second.test"])).unwrap();
         let files = TlsFiles {
-            cert: write(dir.path(), "cert.pem", &first.server.cert_pem),
-            key: write(dir.path(), "key.pem", &first.server.key_pem),
-            client_ca: None,
+            cert: write(dir, "cert.pem", &first.server.cert_pem),
+            key: write(dir, "key.pem", &first.server.key_pem),
+            client_ca: mutual.then(|| write(dir, "ca.pem", &first.ca_pem)),
         };
+        (first, second, files)
+    }
+
+    #[test]
+    fn a_bad_new_pair_keeps_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, second, files) = two_sets(dir.path(), false);
         let tls = ServerTls::load(files.clone()).unwrap();
         assert_eq!(tls.certificate().unwrap().names, ["first.test"]);
         assert!(!tls.files_changed());
@@ -241,13 +247,7 @@ mod tests {
     #[test]
     fn a_new_client_ca_is_announced_and_a_new_server_certificate_is_not() {
         let dir = tempfile::tempdir().unwrap();
-        let first = SelfSigned::generate(&SelfSignedRequest::for_hosts(&["first.test"])).unwrap();
-        let second = SelfSigned::generate(&SelfSignedRequest::for_hosts(&["second.test"])).unwrap();
-        let files = TlsFiles {
-            cert: write(dir.path(), "cert.pem", &first.server.cert_pem),
-            key: write(dir.path(), "key.pem", &first.server.key_pem),
-            client_ca: Some(write(dir.path(), "ca.pem", &first.ca_pem)),
-        };
+        let (_, second, files) = two_sets(dir.path(), true);
         let tls = ServerTls::load(files).unwrap();
         let mut changes = tls.client_ca_changes();
         // A new server certificate: connections stay.

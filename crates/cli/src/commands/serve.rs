@@ -136,6 +136,12 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     let hush = opened.hush;
     let scheme = if tls.is_some() { "https" } else { "http" };
+    if let Some(tls) = &tls {
+        hush_server::log_certificate(tls.certificate().as_ref(), "serving TLS certificate");
+        if tls.mutual() {
+            tracing::info!("mutual TLS: clients must present a certificate from --tls-client-ca");
+        }
+    }
     if tls.is_none() && !local.ip().is_loopback() {
         tracing::warn!("serving plain HTTP on a non-loopback address (--insecure-no-tls): only behind a TLS proxy");
     }
@@ -150,10 +156,6 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             served
         }
         Some(tls) => {
-            hush_server::log_certificate(tls.certificate().as_ref(), "serving TLS certificate");
-            if tls.mutual() {
-                tracing::info!("mutual TLS: clients must present a certificate from --tls-client-ca");
-            }
             let reload = Arc::new(tokio::sync::Notify::new());
             let on_hangup = tokio::spawn(notify_on_hangup(hangups, Some(Arc::clone(&reload))));
             let fresh = tokio::spawn(hush_server::keep_certificate_fresh(Arc::clone(&tls), reload, RELOAD_POLL));
