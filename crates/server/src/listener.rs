@@ -45,6 +45,11 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long shutdown waits for requests in flight before it stops anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How long a connection asked to end (shutdown, a client CA removed) may
+/// finish what it is doing before it is dropped: a client that ignores
+/// HTTP/2's GOAWAY, or a stream that never ends, cannot keep it.
+const END_GRACE: Duration = Duration::from_secs(30);
+
 /// `Strict-Transport-Security` on every TLS response: browsers then refuse
 /// plain http:// to this host for a year.
 const HSTS: HeaderValue = HeaderValue::from_static("max-age=31536000");
@@ -85,11 +90,9 @@ pub(crate) async fn serve(
                 tokio::spawn(serve_connection(TokioIo::new(tcp), router, info, ends));
             }
             Some(tls) => {
-                // The client CA in force when the connection arrives: subscribed
-                // before the configuration is taken, so a reload in between
-                // still counts as a change for this connection.
-                let retired = tls.mutual().then(|| tls.client_ca_changes());
-                let acceptor = tls.acceptor();
+                // The configuration in force when the connection arrives, and
+                // what ends the connection once a client CA it trusts is removed.
+                let (acceptor, retired) = tls.acceptor_and_retirement();
                 tokio::spawn(async move {
                     if let Some((stream, info)) = handshake(tcp, peer, acceptor).await {
                         let ends = Ends { retired, ..ends };
@@ -239,7 +242,11 @@ where
         result = connection.as_mut() => result,
         () = ends.asked() => {
             connection.as_mut().graceful_shutdown();
-            connection.await
+            match tokio::time::timeout(END_GRACE, connection).await {
+                Ok(result) => result,
+                // Dropping the connection closes it.
+                Err(_) => Ok(()),
+            }
         }
     };
     if let Err(e) = result {

@@ -9,13 +9,15 @@
 //! it in only if every file reads and the key matches the certificate: a
 //! bad new pair leaves the old in use.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
+use hush_tls::rustls::RootCertStore;
 use hush_tls::rustls::server::WebPkiClientVerifier;
 use hush_tls::rustls::{self, ServerConfig};
-use hush_tls::{CertificateInfo, TlsError, crypto_provider, read_certificates, read_private_key, read_roots};
+use hush_tls::{CertificateInfo, TlsError, crypto_provider, read_ca_certificates, read_certificates, read_private_key};
 use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
@@ -58,8 +60,8 @@ fn stamp(files: &TlsFiles) -> Stamp {
 struct Loaded {
     config: Arc<ServerConfig>,
     certificate: Option<CertificateInfo>,
-    /// The client CA file's bytes, to tell whether a reload changed it.
-    client_ca: Option<Vec<u8>>,
+    /// The client CAs trusted (DER), to tell whether a reload took one away.
+    client_cas: Option<BTreeSet<Vec<u8>>>,
     stamp: Stamp,
 }
 
@@ -67,7 +69,7 @@ struct Loaded {
 pub struct ServerTls {
     files: TlsFiles,
     loaded: RwLock<Loaded>,
-    /// Counts reloads that changed the client CA.
+    /// Counts reloads that took a client CA away.
     client_ca_generation: watch::Sender<u64>,
 }
 
@@ -82,26 +84,22 @@ fn build(files: &TlsFiles) -> Result<Loaded, TlsError> {
     let key = read_private_key(&files.key)?;
     // For log lines only: a certificate rustls takes is served even if its details do not read.
     let certificate = CertificateInfo::parse(&chain[0]).ok();
-    let client_ca = match &files.client_ca {
-        Some(ca) => Some(std::fs::read(ca).map_err(|error| TlsError::Read {
-            what: "CA certificate file",
-            path: ca.clone(),
-            error,
-        })?),
-        None => None,
-    };
     let provider = crypto_provider();
     let builder = ServerConfig::builder_with_provider(Arc::clone(&provider))
         .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
         .map_err(|e| TlsError::Settings(format!("TLS versions: {e}")))?;
-    let builder = match &files.client_ca {
+    let (builder, client_cas) = match &files.client_ca {
         Some(ca) => {
-            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(read_roots(ca)?), provider)
+            // Read once: the CAs compared on reload are the CAs trusted.
+            let cas = read_ca_certificates(ca)?;
+            let mut roots = RootCertStore::empty();
+            roots.add_parsable_certificates(cas.iter().cloned());
+            let verifier = WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider)
                 .build()
                 .map_err(|e| TlsError::Invalid { what: "client CA file", path: ca.clone(), reason: e.to_string() })?;
-            builder.with_client_cert_verifier(verifier)
+            (builder.with_client_cert_verifier(verifier), Some(cas.iter().map(|c| c.to_vec()).collect()))
         }
-        None => builder.with_no_client_auth(),
+        None => (builder.with_no_client_auth(), None),
     };
     let mut config = builder.with_single_cert(chain, key).map_err(|e| {
         let reason = match e {
@@ -112,7 +110,7 @@ fn build(files: &TlsFiles) -> Result<Loaded, TlsError> {
     })?;
     // h2 first: gRPC clients need it, and browsers and curl prefer it.
     config.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
-    Ok(Loaded { config: Arc::new(config), certificate, client_ca, stamp: Stamp::new() })
+    Ok(Loaded { config: Arc::new(config), certificate, client_cas, stamp: Stamp::new() })
 }
 
 impl ServerTls {
@@ -135,18 +133,22 @@ impl ServerTls {
 
     /// An acceptor with the configuration in force now.
     pub fn acceptor(&self) -> TlsAcceptor {
-        TlsAcceptor::from(Arc::clone(&self.loaded.read().unwrap_or_else(|e| e.into_inner()).config))
+        self.acceptor_and_retirement().0
+    }
+
+    /// An acceptor with the configuration in force now and, under mutual
+    /// TLS, what changes once a reload takes away a client CA this
+    /// configuration trusts: a connection it verified should then end.
+    /// Taken together, so no reload falls between them.
+    pub fn acceptor_and_retirement(&self) -> (TlsAcceptor, Option<watch::Receiver<u64>>) {
+        let loaded = self.loaded.read().unwrap_or_else(|e| e.into_inner());
+        let retirement = self.mutual().then(|| self.client_ca_generation.subscribe());
+        (TlsAcceptor::from(Arc::clone(&loaded.config)), retirement)
     }
 
     /// The certificate served now, if its details could be read.
     pub fn certificate(&self) -> Option<CertificateInfo> {
         self.loaded.read().unwrap_or_else(|e| e.into_inner()).certificate.clone()
-    }
-
-    /// Changes when a reload replaces the client CA: a connection verified
-    /// against the old one should then end.
-    pub fn client_ca_changes(&self) -> watch::Receiver<u64> {
-        self.client_ca_generation.subscribe()
     }
 
     /// Whether any file changed since it was last read.
@@ -164,13 +166,20 @@ impl ServerTls {
         let mut loaded = self.loaded.write().unwrap_or_else(|e| e.into_inner());
         loaded.stamp = stamp.clone();
         let new = built?;
-        let ca_changed = new.client_ca != loaded.client_ca;
+        // Adding a CA (the first step of an overlapping rotation) ends
+        // nothing; taking one away ends the connections it may have verified.
+        let ca_removed = match (&loaded.client_cas, &new.client_cas) {
+            (Some(old), Some(new)) => !old.is_subset(new),
+            _ => false,
+        };
         let certificate = new.certificate.clone();
         *loaded = Loaded { stamp, ..new };
-        drop(loaded);
-        if ca_changed {
-            tracing::info!("the client CA changed: connections verified against the old one are closing");
+        if ca_removed {
+            // Under the lock: a connection takes its configuration and its
+            // subscription together (`acceptor_and_retirement`), so it is
+            // retired exactly when its configuration trusted the CA removed.
             self.client_ca_generation.send_modify(|generation| *generation += 1);
+            tracing::info!("a client CA was removed: connections verified before are closing");
         }
         Ok(certificate)
     }
@@ -247,15 +256,19 @@ mod tests {
     #[test]
     fn a_new_client_ca_is_announced_and_a_new_server_certificate_is_not() {
         let dir = tempfile::tempdir().unwrap();
-        let (_, second, files) = two_sets(dir.path(), true);
+        let (first, second, files) = two_sets(dir.path(), true);
         let tls = ServerTls::load(files).unwrap();
-        let mut changes = tls.client_ca_changes();
+        let mut changes = tls.acceptor_and_retirement().1.expect("mutual TLS");
         // A new server certificate: connections stay.
         write(dir.path(), "cert.pem", &second.server.cert_pem);
         write(dir.path(), "key.pem", &second.server.key_pem);
         tls.reload().unwrap();
         assert!(!changes.has_changed().unwrap());
-        // A new client CA: connections verified against the old one are told to end.
+        // A second client CA beside the first (an overlapping rotation): connections stay.
+        write(dir.path(), "ca.pem", &format!("{}{}", first.ca_pem, second.ca_pem));
+        tls.reload().unwrap();
+        assert!(!changes.has_changed().unwrap());
+        // The first taken away: connections verified before are told to end.
         write(dir.path(), "ca.pem", &second.ca_pem);
         tls.reload().unwrap();
         assert!(changes.has_changed().unwrap());

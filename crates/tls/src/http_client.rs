@@ -96,16 +96,19 @@ impl ClientTls {
                 format!("{problem}; set {} and {}", self.names.client_cert, self.names.client_key)
             }
             Some(problem) => problem.to_string(),
-            None if closed_after_handshake(error) => match self.client_cert {
-                None => format!(
-                    "TLS: the server closed the connection right after the handshake: it probably requires a \
-                     client certificate (mutual TLS) and none was sent; set {} and {}",
-                    self.names.client_cert, self.names.client_key
-                ),
-                Some(_) => "TLS: the server closed the connection right after the handshake: it may have \
-                            refused this client's certificate"
-                    .to_owned(),
-            },
+            None if closed_after_handshake(error) => {
+                let cause = crate::describe_connect_error(error);
+                match self.client_cert {
+                    None => format!(
+                        "{cause}: the server closed the connection; if it requires a client certificate (mutual \
+                         TLS), set {} and {}",
+                        self.names.client_cert, self.names.client_key
+                    ),
+                    Some(_) => format!(
+                        "{cause}: the server closed the connection; it may have refused this client's certificate"
+                    ),
+                }
+            }
             None => crate::describe_connect_error(error),
         }
     }
@@ -114,8 +117,9 @@ impl ClientTls {
 /// Under TLS 1.3 a server checks the client's certificate after the
 /// client's side of the handshake is done; its refusal (an alert, then the
 /// close) can reach the HTTP client before the request is written, and then
-/// surfaces as a closed connection without the alert. An https:// request
-/// that failed that way, with no TLS error found, is most likely that.
+/// surfaces as a closed connection without the alert. Other closes look
+/// the same (a proxy dropping a kept-alive connection), so `explain` keeps
+/// the cause and words the client certificate as a possibility.
 fn closed_after_handshake(error: &(dyn std::error::Error + 'static)) -> bool {
     let Some(request) = error.downcast_ref::<reqwest::Error>() else { return false };
     if request.url().is_none_or(|u| u.scheme() != "https") {
@@ -324,6 +328,15 @@ mod tests {
         let trusting_constrained = ClientTls { ca_cert: Some(constrained_file), ..ClientTls::default() };
         assert_eq!(get(&trusting_constrained, &format!("https://localhost:{within}/")).await, Ok(()));
         let error = get(&trusting_constrained, &format!("https://127.0.0.1:{beyond}/")).await.unwrap_err();
+        assert!(error.contains("TLS: "), "{error}");
+        // And one constrained to an address vouches for no DNS name.
+        let by_address =
+            CertificateAuthority::new_unique_for("by address", Some(&["127.0.0.1".to_owned()]), now - DAY, now + DAY)
+                .unwrap();
+        let by_address_file = write(&dir, "by-address.pem", by_address.cert_pem());
+        let named = server(&by_address.issue_server(&hosts, now - DAY, now + DAY).unwrap(), None).await;
+        let trusting_by_address = ClientTls { ca_cert: Some(by_address_file), ..ClientTls::default() };
+        let error = get(&trusting_by_address, &format!("https://localhost:{named}/")).await.unwrap_err();
         assert!(error.contains("TLS: "), "{error}");
 
         let half = ClientTls { client_cert: Some(ca_file.clone()), ..ClientTls::system_roots(ClientTls::VAULT) };

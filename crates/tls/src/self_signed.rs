@@ -18,8 +18,13 @@ const CLOCK_SKEW: Duration = Duration::from_secs(3600);
 
 const DAY: Duration = Duration::from_secs(86_400);
 
-/// What a client will check a certificate against: an IP address or a DNS name.
+/// What a client will check a certificate against: an IP address or a DNS
+/// name (without a trailing dot, which webpki refuses in certificates and
+/// Go refuses in name constraints).
 fn check_host(host: &str) -> Result<(), TlsError> {
+    if host.ends_with('.') {
+        return Err(TlsError::Settings(format!("{host:?}: give the name without its trailing dot")));
+    }
     if host.parse::<std::net::IpAddr>().is_err() && rustls::pki_types::DnsName::try_from(host).is_err() {
         return Err(TlsError::Settings(format!("{host:?} is neither a DNS name nor an IP address")));
     }
@@ -145,7 +150,7 @@ impl CertificateAuthority {
         params.key_usages =
             vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign, KeyUsagePurpose::DigitalSignature];
         if let Some(hosts) = hosts {
-            let permitted = hosts
+            let mut permitted: Vec<GeneralSubtree> = hosts
                 .iter()
                 .map(|host| match host.parse::<std::net::IpAddr>() {
                     Ok(ip) => {
@@ -155,11 +160,15 @@ impl CertificateAuthority {
                 })
                 .collect();
             // A kind of name with no permitted subtree would be unconstrained
-            // (RFC 5280): exclude all of it instead.
+            // (RFC 5280): no IP address at all, or only the DNS name
+            // `invalid` (reserved, RFC 6761), instead.
             let mut excluded = Vec::new();
             if !hosts.iter().any(|h| h.parse::<std::net::IpAddr>().is_ok()) {
                 excluded.push(GeneralSubtree::IpAddress(CidrSubnet::from_v4_prefix([0; 4], 0)));
                 excluded.push(GeneralSubtree::IpAddress(CidrSubnet::from_v6_prefix([0; 16], 0)));
+            }
+            if hosts.iter().all(|h| h.parse::<std::net::IpAddr>().is_ok()) {
+                permitted.push(GeneralSubtree::DnsName("invalid".to_owned()));
             }
             params.name_constraints =
                 Some(NameConstraints { permitted_subtrees: permitted, excluded_subtrees: excluded });

@@ -38,9 +38,9 @@ impl HelperEnv {
             addr: var("HUSH_ADDR").unwrap_or_else(|| DEFAULT_ADDR.to_owned()),
             token: var("HUSH_TOKEN").map(SecretString::new),
             tls: hush_tls::ClientTls::hush_from_env(),
-            allow_plain_http: matches!(var("HUSH_ALLOW_PLAIN_HTTP").as_deref(), Some("1" | "true" | "yes")),
+            allow_plain_http: var("HUSH_ALLOW_PLAIN_HTTP").is_some_and(|v| truthy(&v)),
             namespace: var("HUSH_NAMESPACE").unwrap_or_else(|| "default".to_owned()),
-            writable: matches!(var("HUSH_HELPER_WRITABLE").as_deref(), Some("1" | "true" | "yes")),
+            writable: var("HUSH_HELPER_WRITABLE").is_some_and(|v| truthy(&v)),
         }
     }
 
@@ -52,6 +52,12 @@ impl HelperEnv {
         };
         Ok(client.with_context(format!("credential helper: {helper}")))
     }
+}
+
+/// Whether a variable says yes, as the CLI's flags read their variables
+/// (clap's `BoolishValueParser`): y, yes, t, true, on or 1, in any case.
+fn truthy(value: &str) -> bool {
+    matches!(value.trim().to_ascii_lowercase().as_str(), "y" | "yes" | "t" | "true" | "on" | "1")
 }
 
 /// All of stdin as text (helpers get a few hundred bytes at most; more is refused).
