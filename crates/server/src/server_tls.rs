@@ -121,19 +121,9 @@ impl ServerTls {
         Ok(ServerTls { files, loaded: RwLock::new(loaded), client_ca_generation: watch::Sender::new(0) })
     }
 
-    /// The files in use.
-    pub fn files(&self) -> &TlsFiles {
-        &self.files
-    }
-
     /// Whether clients must present a certificate.
     pub fn mutual(&self) -> bool {
         self.files.client_ca.is_some()
-    }
-
-    /// An acceptor with the configuration in force now.
-    pub fn acceptor(&self) -> TlsAcceptor {
-        self.acceptor_and_retirement().0
     }
 
     /// An acceptor with the configuration in force now and, under mutual
