@@ -189,14 +189,7 @@ impl Client {
     /// TLS: there is no fallback to plain HTTP), or `http://…` on this
     /// machine (`127.0.0.1`, `[::1]`, `localhost`).
     pub fn new(addr: &str, token: Option<SecretString>, tls: &ClientTls) -> Result<Self, ClientError> {
-        let url = reqwest::Url::parse(addr).map_err(|_| ClientError::BadAddress(addr.to_owned()))?;
-        let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
-        let on_this_machine =
-            host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
-        if url.scheme() == "http" && !on_this_machine {
-            return Err(ClientError::PlainHttpOffLoopback(addr.to_owned()));
-        }
-        Self::connect(addr, token, tls)
+        Self::connect(addr, token, tls, false)
     }
 
     /// As [`Client::new`], but plain `http://` to any host too (a network
@@ -206,15 +199,26 @@ impl Client {
         token: Option<SecretString>,
         tls: &ClientTls,
     ) -> Result<Self, ClientError> {
-        Self::connect(addr, token, tls)
+        Self::connect(addr, token, tls, true)
     }
 
-    fn connect(addr: &str, token: Option<SecretString>, tls: &ClientTls) -> Result<Self, ClientError> {
-        let base = addr.trim_end_matches('/').to_owned();
-        let scheme_len = ["http://", "https://"].iter().find(|s| base.starts_with(*s)).map(|s| s.len());
-        if scheme_len.is_none_or(|n| base.len() <= n) {
+    fn connect(
+        addr: &str,
+        token: Option<SecretString>,
+        tls: &ClientTls,
+        allow_plain_http: bool,
+    ) -> Result<Self, ClientError> {
+        let url = reqwest::Url::parse(addr).map_err(|_| ClientError::BadAddress(addr.to_owned()))?;
+        let host = url.host_str().unwrap_or_default().trim_start_matches('[').trim_end_matches(']');
+        if !matches!(url.scheme(), "http" | "https") || host.is_empty() {
             return Err(ClientError::BadAddress(addr.to_owned()));
         }
+        let on_this_machine =
+            host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
+        if url.scheme() == "http" && !on_this_machine && !allow_plain_http {
+            return Err(ClientError::PlainHttpOffLoopback(addr.to_owned()));
+        }
+        let base = addr.trim_end_matches('/').to_owned();
         let http = hush_tls::http_client(tls)?
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(60))

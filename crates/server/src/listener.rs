@@ -210,6 +210,8 @@ async fn refuse_plain_http(mut tcp: TcpStream) {
     let _ =
         tokio::time::timeout(Duration::from_secs(1), async { while matches!(tcp.read(&mut buf).await, Ok(1..)) {} })
             .await;
+    // What was read may hold a token sent in clear; it goes no further.
+    zeroize::Zeroize::zeroize(&mut buf);
 }
 
 /// Serves HTTP/1.1 or HTTP/2 on one connection until it closes, or until

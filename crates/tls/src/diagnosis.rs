@@ -136,16 +136,14 @@ fn cause<'a>(e: &'a (dyn StdError + 'static)) -> Option<&'a (dyn StdError + 'sta
     }
 }
 
+/// `error` and every error behind it, looking inside `io::Error`s.
+pub(crate) fn chain<'a>(error: &'a (dyn StdError + 'static)) -> impl Iterator<Item = &'a (dyn StdError + 'static)> {
+    std::iter::successors(Some(error), |&e| cause(e))
+}
+
 /// The TLS problem behind `error`, if there is one.
 pub fn tls_problem(error: &(dyn StdError + 'static)) -> Option<TlsProblem> {
-    let mut current = Some(error);
-    while let Some(e) = current {
-        if let Some(r) = e.downcast_ref::<RustlsError>() {
-            return Some(classify(r));
-        }
-        current = cause(e);
-    }
-    None
+    chain(error).find_map(|e| e.downcast_ref::<RustlsError>()).map(classify)
 }
 
 /// A one-line reason for a failed connection: the TLS problem if there is
@@ -154,11 +152,7 @@ pub fn describe_connect_error(error: &(dyn StdError + 'static)) -> String {
     if let Some(problem) = tls_problem(error) {
         return problem.to_string();
     }
-    let mut innermost = error;
-    while let Some(next) = cause(innermost) {
-        innermost = next;
-    }
-    innermost.to_string()
+    chain(error).last().unwrap_or(error).to_string()
 }
 
 #[cfg(test)]

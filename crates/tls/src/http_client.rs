@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use zeroize::Zeroizing;
 
-use crate::{TlsError, TlsProblem, install_crypto_provider, read_ca_certificates, read_certificates, read_private_key};
+use crate::{TlsError, TlsProblem, install_crypto_provider, read_ca_certificates};
 
 /// The names a client's TLS settings go by, for messages.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -125,30 +125,21 @@ fn closed_after_handshake(error: &(dyn std::error::Error + 'static)) -> bool {
     if request.url().is_none_or(|u| u.scheme() != "https") {
         return false;
     }
-    let mut current = Some(error);
-    while let Some(e) = current {
+    crate::diagnosis::chain(error).any(|e| {
         let text = e.to_string();
-        if ["connection was not ready", "channel closed", "connection closed before message completed"]
+        ["connection was not ready", "channel closed", "connection closed before message completed"]
             .iter()
             .any(|m| text.contains(m))
-        {
-            return true;
-        }
-        current = e.source();
-    }
-    false
+    })
 }
 
 fn identity_pem(cert: &Path, key: &Path) -> Result<Zeroizing<Vec<u8>>, TlsError> {
     use zeroize::Zeroize;
-    // Read through our own readers first, so errors name the file and what it lacks.
-    read_certificates(cert)?;
-    read_private_key(key)?.zeroize();
-    let read = |what: &'static str, path: &Path| {
-        std::fs::read(path).map(Zeroizing::new).map_err(|error| TlsError::Read { what, path: path.to_owned(), error })
-    };
-    let key_pem = read("private key file", key)?;
-    let cert_pem = read("certificate file", cert)?;
+    // Checked as the server's files are, so errors name the file and what it lacks.
+    let key_pem = crate::pem_files::read(crate::pem_files::KEY_FILE, key)?;
+    crate::pem_files::parse_private_key(key, &key_pem)?.zeroize();
+    let cert_pem = crate::pem_files::read(crate::pem_files::CERT_FILE, cert)?;
+    crate::pem_files::parse_certificates(cert, &cert_pem)?;
     // Sized up front: growing would free a copy of the key unwiped.
     let mut pem = Zeroizing::new(Vec::with_capacity(key_pem.len() + 1 + cert_pem.len()));
     pem.extend_from_slice(&key_pem);

@@ -10,7 +10,11 @@ use zeroize::Zeroizing;
 
 use crate::TlsError;
 
-fn read(what: &'static str, path: &Path) -> Result<Zeroizing<Vec<u8>>, TlsError> {
+pub(crate) const CERT_FILE: &str = "certificate file";
+pub(crate) const KEY_FILE: &str = "private key file";
+
+/// The file's bytes, wiped when dropped.
+pub(crate) fn read(what: &'static str, path: &Path) -> Result<Zeroizing<Vec<u8>>, TlsError> {
     std::fs::read(path).map(Zeroizing::new).map_err(|error| TlsError::Read { what, path: path.to_owned(), error })
 }
 
@@ -21,10 +25,14 @@ fn invalid(what: &'static str, path: &Path, e: &pem::Error) -> TlsError {
 
 /// Every certificate in `path`, in order: a leaf followed by its chain.
 pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    const WHAT: &str = "certificate file";
-    let bytes = read(WHAT, path)?;
-    let certs =
-        CertificateDer::pem_slice_iter(&bytes).collect::<Result<Vec<_>, _>>().map_err(|e| invalid(WHAT, path, &e))?;
+    parse_certificates(path, &read(CERT_FILE, path)?)
+}
+
+/// The certificates in `bytes`, read from `path`.
+pub(crate) fn parse_certificates(path: &Path, bytes: &[u8]) -> Result<Vec<CertificateDer<'static>>, TlsError> {
+    let certs = CertificateDer::pem_slice_iter(bytes)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| invalid(CERT_FILE, path, &e))?;
     if certs.is_empty() {
         return Err(TlsError::Missing { what: "certificate", label: "CERTIFICATE", path: path.to_owned() });
     }
@@ -35,13 +43,16 @@ pub fn read_certificates(path: &Path) -> Result<Vec<CertificateDer<'static>>, Tl
 /// read are wiped. `PrivateKeyDer` does not wipe itself on drop: a caller
 /// that does not hand it on to rustls calls `zeroize()` on it.
 pub fn read_private_key(path: &Path) -> Result<PrivateKeyDer<'static>, TlsError> {
-    const WHAT: &str = "private key file";
-    let bytes = read(WHAT, path)?;
-    PrivateKeyDer::from_pem_slice(&bytes).map_err(|e| match e {
+    parse_private_key(path, &read(KEY_FILE, path)?)
+}
+
+/// The private key in `bytes`, read from `path`.
+pub(crate) fn parse_private_key(path: &Path, bytes: &[u8]) -> Result<PrivateKeyDer<'static>, TlsError> {
+    PrivateKeyDer::from_pem_slice(bytes).map_err(|e| match e {
         pem::Error::NoItemsFound => {
             TlsError::Missing { what: "private key", label: "PRIVATE KEY", path: path.to_owned() }
         }
-        other => invalid(WHAT, path, &other),
+        other => invalid(KEY_FILE, path, &other),
     })
 }
 

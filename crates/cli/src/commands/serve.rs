@@ -123,7 +123,8 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr().context("cannot read the listening address")?;
-    if tls.is_none() && !local.ip().is_loopback() && !args.tls.insecure_no_tls {
+    let plain_off_loopback = tls.is_none() && !local.ip().is_loopback();
+    if plain_off_loopback && !args.tls.insecure_no_tls {
         return usage(format!(
             "refusing to serve plain HTTP on {local}, a non-loopback address: tokens and secrets would cross the \
              network in clear. Give --tls-cert and --tls-key (hush tls self-signed makes a pair), or \
@@ -142,30 +143,27 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             tracing::info!("mutual TLS: clients must present a certificate from --tls-client-ca");
         }
     }
-    if tls.is_none() && !local.ip().is_loopback() {
+    if plain_off_loopback {
         tracing::warn!("serving plain HTTP on a non-loopback address (--insecure-no-tls): only behind a TLS proxy");
     }
     tracing::info!(addr = %format!("{scheme}://{local}"), root_key = %hush.root_key_fingerprint(), "hush is serving");
     let anchor = hush.spawn_audit_anchor(Duration::from_secs(1));
     let state = hush_server::AppState::new(Arc::clone(&hush));
-    match tls {
-        None => {
-            let on_hangup = tokio::spawn(notify_on_hangup(hangups, None));
-            let served = hush_server::run(listener, state, shutdown_signal()).await;
-            on_hangup.abort();
-            served
-        }
-        Some(tls) => {
-            let reload = Arc::new(tokio::sync::Notify::new());
-            let on_hangup = tokio::spawn(notify_on_hangup(hangups, Some(Arc::clone(&reload))));
-            let fresh = tokio::spawn(hush_server::keep_certificate_fresh(Arc::clone(&tls), reload, RELOAD_POLL));
-            let served = hush_server::run_tls(listener, state, tls, shutdown_signal()).await;
-            on_hangup.abort();
-            fresh.abort();
-            served
-        }
+    let reload = tls.as_ref().map(|_| Arc::new(tokio::sync::Notify::new()));
+    let on_hangup = tokio::spawn(notify_on_hangup(hangups, reload.clone()));
+    let fresh = tls
+        .as_ref()
+        .zip(reload)
+        .map(|(tls, reload)| tokio::spawn(hush_server::keep_certificate_fresh(Arc::clone(tls), reload, RELOAD_POLL)));
+    let served = match tls {
+        None => hush_server::run(listener, state, shutdown_signal()).await,
+        Some(tls) => hush_server::run_tls(listener, state, tls, shutdown_signal()).await,
+    };
+    on_hangup.abort();
+    if let Some(fresh) = fresh {
+        fresh.abort();
     }
-    .context("the server stopped")?;
+    served.context("the server stopped")?;
     anchor.abort();
     if let Err(e) = hush.advance_audit_anchor().await {
         tracing::warn!(error = %e, "could not record the audit anchor at shutdown");
