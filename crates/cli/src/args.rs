@@ -2,6 +2,7 @@
 //! default and help text.
 
 use std::path::PathBuf;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
@@ -468,6 +469,65 @@ pub struct ServerTlsArgs {
     pub insecure_no_tls: bool,
 }
 
+/// The limits of `hush serve`: timeouts, connection caps, rate limits.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Limits")]
+pub struct ServerLimitsArgs {
+    /// Time a client has to send a complete request head, from connecting (or, between requests,
+    /// from the head's first byte).
+    #[arg(long, env = "HUSH_HEADER_READ_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub header_read_timeout: Duration,
+    /// Time a connection may stay open with no request in flight.
+    #[arg(long, env = "HUSH_IDLE_TIMEOUT", value_name = "DURATION", default_value = "60s", value_parser = parse_timeout)]
+    pub idle_timeout: Duration,
+    /// Longest pause while a request body is arriving (the whole request has 30s).
+    #[arg(long, env = "HUSH_BODY_READ_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub body_read_timeout: Duration,
+    /// How often an HTTP/2 (gRPC) connection with requests in flight is pinged.
+    #[arg(long, env = "HUSH_HTTP2_KEEPALIVE_INTERVAL", value_name = "DURATION", default_value = "30s", value_parser = parse_timeout)]
+    pub http2_keepalive_interval: Duration,
+    /// How long an HTTP/2 ping may go unanswered before the connection is closed.
+    #[arg(long, env = "HUSH_HTTP2_KEEPALIVE_TIMEOUT", value_name = "DURATION", default_value = "10s", value_parser = parse_timeout)]
+    pub http2_keepalive_timeout: Duration,
+    /// Open connections allowed in all [default: what fits 200 MiB, at most 10000, less on a
+    /// machine or cgroup with under 800 MiB].
+    #[arg(long, env = "HUSH_MAX_CONNECTIONS", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections: Option<u32>,
+    /// Open connections allowed from one client address (IPv6: one /64); trusted proxies are exempt.
+    #[arg(long, env = "HUSH_MAX_CONNECTIONS_PER_IP", value_name = "N", default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_connections_per_ip: u32,
+    /// A proxy (address or CIDR) whose forwarding header names the client; repeatable, or
+    /// comma-separated in the variable. Without one, those headers are ignored.
+    #[arg(long = "trusted-proxy", env = "HUSH_TRUSTED_PROXIES", value_name = "CIDR", value_delimiter = ',', value_parser = parse_cidr)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The header the trusted proxies report the client in.
+    #[arg(long, env = "HUSH_TRUSTED_PROXY_HEADER", value_enum, default_value_t = ProxyHeader::XForwardedFor)]
+    pub trusted_proxy_header: ProxyHeader,
+    /// Failed authentications (no token, or none hush issued) allowed per second from one address …
+    #[arg(long, env = "HUSH_FAILED_AUTH_PER_SECOND", value_name = "N", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..))]
+    pub failed_auth_per_second: u32,
+    /// … and in a burst; past them the address gets 429 with Retry-After.
+    #[arg(long, env = "HUSH_FAILED_AUTH_BURST", value_name = "N", default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..))]
+    pub failed_auth_burst: u32,
+    /// Requests allowed per second per token (a second's worth in a burst); no limit by default.
+    #[arg(long, env = "HUSH_RATE_LIMIT_PER_TOKEN", value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    pub rate_limit_per_token: Option<u32>,
+    /// How often refused anonymous requests are written to the audit log, as one auth.refused
+    /// event per client address (they are also written at shutdown).
+    #[arg(long, env = "HUSH_AUDIT_REFUSALS_EVERY", value_name = "DURATION", default_value = "60s", value_parser = parse_timeout)]
+    pub audit_refusals_every: Duration,
+}
+
+/// The header a trusted proxy reports the client's address in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProxyHeader {
+    /// X-Forwarded-For: client, proxy1, … (nginx, HAProxy, most load balancers).
+    #[value(name = "x-forwarded-for")]
+    XForwardedFor,
+    /// RFC 7239 Forwarded: for=client, for=proxy1.
+    Forwarded,
+}
+
 /// `hush tls …`
 #[derive(Debug, Subcommand)]
 pub enum TlsCommand {
@@ -520,6 +580,12 @@ port; the files are read again on SIGHUP and when they change, and a bad new pai
 --tls-client-ca adds mutual TLS: a client without a certificate from that CA is refused at the handshake \
 (a token is still needed). Without TLS, hush listens only on loopback addresses unless --insecure-no-tls \
 says a TLS-terminating proxy is in front. hush tls self-signed makes a CA and a certificate for a quick setup.\n\n\
+Limits: a connection that has not sent a complete request head within --header-read-timeout, or has had no \
+request for --idle-timeout, is closed; so are connections past --max-connections or --max-connections-per-ip, as \
+they arrive. A request without a token hush issued is answered 401 before its body is read; past \
+--failed-auth-per-second (with --failed-auth-burst) from one address it gets 429 with Retry-After, and such \
+refusals are audited as one auth.refused event per address every --audit-refusals-every. X-Forwarded-For \
+(or Forwarded) is believed only from a --trusted-proxy. docs/operations.md has the tuning.\n\n\
 Exit codes: 0 stopped by SIGINT/SIGTERM, 1 could not start (port in use, stores, keys, TLS files), \
 2 bad usage (e.g. a non-loopback --listen without TLS).")]
 pub struct ServeArgs {
@@ -530,6 +596,8 @@ pub struct ServeArgs {
     pub listen: String,
     #[command(flatten)]
     pub tls: ServerTlsArgs,
+    #[command(flatten)]
+    pub limits: ServerLimitsArgs,
     /// Largest secret value accepted, e.g. 1MiB, 64KiB or a number of bytes.
     #[arg(long, env = "HUSH_MAX_VALUE_SIZE", default_value = "1MiB", value_parser = parse_size)]
     pub max_value_size: usize,
@@ -864,6 +932,25 @@ pub struct GitHelperCli {
     pub operation: String,
 }
 
+/// A positive duration such as `10s`, `500ms` or `2m`.
+fn parse_timeout(text: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(text.trim()) {
+        Ok(d) if d.is_zero() => Err(format!("{text:?} is zero; give a positive duration such as 10s")),
+        Ok(d) if d > Duration::from_secs(24 * 3600) => Err(format!("{text:?} is over a day")),
+        Ok(d) => Ok(d),
+        Err(_) => Err(format!("{text:?} is not a duration such as 10s, 500ms or 2m")),
+    }
+}
+
+/// A CIDR (`10.0.0.0/8`, `fd00::/8`) or a single address.
+fn parse_cidr(text: &str) -> Result<ipnet::IpNet, String> {
+    let t = text.trim();
+    t.parse::<ipnet::IpNet>()
+        .map(|net| net.trunc())
+        .or_else(|_| t.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("{text:?} is not an address or CIDR such as 10.0.0.0/8"))
+}
+
 /// `1MiB`, `64KiB`, `1M`, `512k` or plain bytes.
 fn parse_size(text: &str) -> Result<usize, String> {
     let t = text.trim();
@@ -890,6 +977,21 @@ mod tests {
         }
         for t in ["", "x", "1GiB", "0", "-1"] {
             assert!(parse_size(t).is_err(), "{t}");
+        }
+    }
+
+    #[test]
+    fn timeouts_and_proxies() {
+        assert_eq!(parse_timeout("10s"), Ok(Duration::from_secs(10)));
+        assert_eq!(parse_timeout("250ms"), Ok(Duration::from_millis(250)));
+        for t in ["0s", "", "ten", "2days"] {
+            assert!(parse_timeout(t).is_err(), "{t}");
+        }
+        assert_eq!(parse_cidr("10.1.2.3/8").unwrap().to_string(), "10.0.0.0/8");
+        assert_eq!(parse_cidr("192.0.2.7").unwrap().to_string(), "192.0.2.7/32");
+        assert_eq!(parse_cidr("fd00::1").unwrap().to_string(), "fd00::1/128");
+        for t in ["", "10.0.0.0/33", "proxy.internal", "10.0.0/8"] {
+            assert!(parse_cidr(t).is_err(), "{t}");
         }
     }
 

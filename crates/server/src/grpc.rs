@@ -17,7 +17,6 @@ use hush_proto::v1::secret_service_server::{SecretService, SecretServiceServer};
 use hush_service::{AuditAction, Credentials, ServiceError};
 use tonic::{Code, Request, Response, Status};
 
-use crate::connection_info::ConnectionInfo;
 use crate::dodil;
 use crate::request_credentials::credentials;
 use crate::{ApiError, AppState};
@@ -71,7 +70,7 @@ impl GrpcSecrets {
         name: Option<&str>,
     ) -> Result<(Credentials, NamespaceName), Status> {
         let headers = request.metadata().clone().into_headers();
-        let creds = credentials(&headers, request.extensions().get::<ConnectionInfo>()).map_err(api_status)?;
+        let creds = credentials(&headers, request.extensions()).map_err(api_status)?;
         let ns = dodil::organization(&self.app.hush, &headers, &creds, action, name).await.map_err(status)?;
         Ok((creds, ns))
     }

@@ -8,14 +8,20 @@
 //! bound listener until a shutdown future completes.
 
 mod access_log;
+mod admission;
 mod api_error;
 mod certificate_reload;
+mod client_address;
 mod connection_info;
+mod connection_slots;
+mod connection_watchdog;
 mod dodil;
 pub mod grpc;
 mod json_body;
+mod limits;
 mod listener;
 mod query_params;
+mod rate_limits;
 mod render;
 mod request_credentials;
 mod reveal;
@@ -35,7 +41,9 @@ use tokio::net::TcpListener;
 
 pub use api_error::ApiError;
 pub use certificate_reload::{keep_certificate_fresh, log_certificate};
+pub use client_address::ClientAddress;
 pub use connection_info::ConnectionInfo;
+pub use limits::{ForwardedHeader, MEMORY_BUDGET, ServerLimits, WORST_CONNECTION_BYTES, default_max_connections};
 pub use request_credentials::CONTEXT_HEADER;
 pub use routes::meta::OPENAPI;
 pub use server_tls::{ServerTls, TlsFiles};
@@ -50,6 +58,8 @@ pub struct AppState {
     pub hush: Arc<Hush>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Timeouts, connection caps and rate limits.
+    pub limits: Arc<ServerLimits>,
 }
 
 impl AppState {
@@ -57,7 +67,13 @@ impl AppState {
     pub fn new(hush: Arc<Hush>) -> Self {
         // JSON escaping can grow a value six-fold; base64 by 4/3. Leave room for the rest.
         let body_limit = hush.config().max_value_bytes.saturating_mul(6).saturating_add(64 * 1024);
-        AppState { hush, body_limit }
+        AppState { hush, body_limit, limits: Arc::new(ServerLimits::default()) }
+    }
+
+    /// The same state under other limits.
+    pub fn with_limits(mut self, limits: ServerLimits) -> Self {
+        self.limits = Arc::new(limits);
+        self
     }
 }
 
@@ -143,6 +159,7 @@ pub fn app(state: AppState) -> Router {
             .route(&format!("{base}/test"), post(registries::test_stored))
     };
     let direktiv_routes = || get(direktiv::list).post(direktiv::create).delete(direktiv::delete);
+    let admission = admission::Admission::new(Arc::clone(&state.hush), Arc::clone(&state.limits));
     let router = registry_routes("/v1/namespaces/{ns}/registries", Router::new());
     let router = registry_routes("/v1/registries/{scope}", router);
     let rest: Router = router
@@ -179,6 +196,9 @@ pub fn app(state: AppState) -> Router {
         .route("/ui/style.css", get(ui::style))
         .route("/v1/ignite/secrets", get(ignite::list).post(ignite::create))
         .route("/v1/ignite/secrets/{name}", get(ignite::get).delete(ignite::delete))
+        // Before a route reads a body: see `admission`. Only matched routes
+        // pass it; an unknown one is a 404 whatever the token.
+        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&admission), admission::admit))
         // Bodies are read by `json_body::read_object` under `body_limit`, with a JSON 413.
         .layer(DefaultBodyLimit::disable())
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
@@ -191,13 +211,16 @@ pub fn app(state: AppState) -> Router {
     // gRPC on the same listener, routed by content type: an unknown gRPC
     // method gets gRPC's UNIMPLEMENTED, not REST's JSON 404.
     let grpc = grpc::router(state);
-    rest.layer(axum::middleware::from_fn(move |request: axum::extract::Request, next: axum::middleware::Next| {
+    rest.layer(axum::middleware::from_fn(move |mut request: axum::extract::Request, next: axum::middleware::Next| {
         let grpc = grpc.clone();
+        let admission = Arc::clone(&admission);
         async move {
-            if grpc::is_grpc(&request) {
-                grpc::call(grpc, request, REQUEST_TIMEOUT).await
-            } else {
-                next.run(request).await
+            if !grpc::is_grpc(&request) {
+                return next.run(request).await;
+            }
+            match admission::check(&admission, &mut request).await {
+                Some(refused) => refused,
+                None => grpc::call(grpc, request, REQUEST_TIMEOUT).await,
             }
         }
     }))
@@ -211,7 +234,8 @@ pub async fn run(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    listener::serve(listener, app(state), None, shutdown).await
+    let limits = Arc::clone(&state.limits);
+    listener::serve(listener, app(state), None, limits, shutdown).await
 }
 
 /// Serves the API over TLS on `listener` (HTTP/1.1 and HTTP/2 by ALPN, REST,
@@ -224,7 +248,8 @@ pub async fn run_tls(
     tls: Arc<ServerTls>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    listener::serve(listener, app(state), Some(tls), shutdown).await
+    let limits = Arc::clone(&state.limits);
+    listener::serve(listener, app(state), Some(tls), limits, shutdown).await
 }
 
 #[cfg(test)]

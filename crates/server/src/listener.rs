@@ -14,6 +14,12 @@
 //! (its request in flight finishes), so taking a CA out of the bundle shuts
 //! out its clients' open connections too.
 //!
+//! A connection past the caps (all together, or from one client address)
+//! is closed as soon as it is accepted. One that does nothing useful (no
+//! complete request head in time, or no request for the idle timeout) is
+//! closed by its watchdog (`connection_watchdog`); a request body that
+//! stops arriving fails after the body timeout.
+//!
 //! Written on hyper-util rather than `axum::serve`, which cannot take a TLS
 //! stream or pass a connection's client certificate to its requests.
 
@@ -35,12 +41,28 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tower::ServiceExt;
+use tower_http::timeout::TimeoutBody;
 
 use crate::connection_info::ConnectionInfo;
+use crate::connection_slots::{ConnectionSlots, Full, Slot};
+use crate::connection_watchdog::{Activity, Expiry, Watched};
+use crate::limits::ServerLimits;
 use crate::server_tls::ServerTls;
 
-/// How long a client has for the TLS handshake, its first byte included.
-const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// The largest HTTP/1 read buffer, which bounds a request head: 32 KiB.
+const HTTP1_MAX_BUFFER: usize = 32 * 1024;
+
+/// HTTP/2: streams one connection may have open at once …
+const HTTP2_MAX_STREAMS: u32 = 128;
+/// … the largest header block …
+const HTTP2_MAX_HEADER_LIST: u32 = 32 * 1024;
+/// … and how much body data a stream and the connection may have in flight
+/// before the server has read it.
+const HTTP2_STREAM_WINDOW: u32 = 256 * 1024;
+const HTTP2_CONNECTION_WINDOW: u32 = 1024 * 1024;
+
+/// How often a full server says so in the log, at most.
+const FULL_WARNING_PERIOD: Duration = Duration::from_secs(60);
 
 /// How long shutdown waits for requests in flight before it stops anyway.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(30);
@@ -63,8 +85,12 @@ pub(crate) async fn serve(
     listener: TcpListener,
     router: Router,
     tls: Option<Arc<ServerTls>>,
+    limits: Arc<ServerLimits>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let slots =
+        ConnectionSlots::new(limits.max_connections, limits.max_connections_per_ip, limits.trusted_proxies.clone());
+    let mut warned_full: Option<tokio::time::Instant> = None;
     // `stop` tells every connection to finish; each connection task holds a
     // `running` receiver, so the sender's `closed()` is "all have ended".
     let (stop, stopping) = watch::channel(false);
@@ -81,22 +107,39 @@ pub(crate) async fn serve(
             },
             () = &mut shutdown => break,
         };
+        let slot = match slots.admit(peer.ip()) {
+            Ok(slot) => slot,
+            Err(full) => {
+                // Dropping the stream closes it at once.
+                drop(tcp);
+                note_full(full, peer, &mut warned_full);
+                continue;
+            }
+        };
         let _ = tcp.set_nodelay(true);
         let router = router.clone();
         let ends = Ends { stopping: stopping.clone(), retired: None, _running: running.clone() };
+        let activity = Activity::new(limits.header_read_timeout, limits.idle_timeout, false);
+        let limits = Arc::clone(&limits);
         match &tls {
             None => {
                 let info = ConnectionInfo { peer, tls: false, client_certificate: None };
-                tokio::spawn(serve_connection(TokioIo::new(tcp), router, info, ends));
+                let connection = Connection { info, ends, activity, limits, _slot: slot };
+                tokio::spawn(serve_connection(tcp, router, connection));
             }
             Some(tls) => {
                 // The configuration in force when the connection arrives, and
                 // what ends the connection once a client CA it trusts is removed.
                 let (acceptor, retired) = tls.acceptor_and_retirement();
                 tokio::spawn(async move {
-                    if let Some((stream, info)) = handshake(tcp, peer, acceptor).await {
+                    let deadline = tokio::time::Instant::now() + limits.header_read_timeout;
+                    if let Some((stream, info)) = handshake(tcp, peer, acceptor, deadline).await {
+                        if stream.get_ref().1.alpn_protocol() == Some(b"h2") {
+                            activity.set_http2();
+                        }
                         let ends = Ends { retired, ..ends };
-                        serve_connection(TokioIo::new(stream), router, info, ends).await;
+                        let connection = Connection { info, ends, activity, limits, _slot: slot };
+                        serve_connection(stream, router, connection).await;
                     }
                 });
             }
@@ -109,6 +152,30 @@ pub(crate) async fn serve(
         tracing::warn!("requests still in flight after {}s; stopping anyway", DRAIN_TIMEOUT.as_secs());
     }
     Ok(())
+}
+
+/// Logs a connection turned away: at debug each time, and a warning at
+/// most once a minute, since a full server is something to act on.
+fn note_full(full: Full, peer: SocketAddr, warned: &mut Option<tokio::time::Instant>) {
+    let which = match full {
+        Full::Total => "the server's connection limit (--max-connections)",
+        Full::Source => "the per-address connection limit (--max-connections-per-ip)",
+    };
+    tracing::debug!(%peer, "connection refused: {which} is reached");
+    if warned.is_none_or(|at| at.elapsed() >= FULL_WARNING_PERIOD) {
+        *warned = Some(tokio::time::Instant::now());
+        tracing::warn!(%peer, "refusing connections: {which} is reached (logged once a minute)");
+    }
+}
+
+/// One accepted connection: who it is, what ends it, what it is doing, and
+/// its place under the connection caps (freed when it is dropped).
+struct Connection {
+    info: ConnectionInfo,
+    ends: Ends,
+    activity: Arc<Activity>,
+    limits: Arc<ServerLimits>,
+    _slot: Slot,
 }
 
 /// What ends a connection early: the server stopping, or (under mutual
@@ -155,12 +222,13 @@ async fn pause_after_accept_error(e: std::io::Error) {
 
 /// The TLS handshake, or `None` if the client is not speaking TLS, gave up
 /// or failed it (a client certificate that does not verify, say).
+/// It must be done by `deadline` (the header timeout from accepting).
 async fn handshake(
     tcp: TcpStream,
     peer: SocketAddr,
     acceptor: tokio_rustls::TlsAcceptor,
+    deadline: tokio::time::Instant,
 ) -> Option<(tokio_rustls::server::TlsStream<TcpStream>, ConnectionInfo)> {
-    let deadline = tokio::time::Instant::now() + HANDSHAKE_TIMEOUT;
     let mut first = [0u8; 1];
     match tokio::time::timeout_at(deadline, tcp.peek(&mut first)).await {
         Ok(Ok(1)) => {}
@@ -215,43 +283,74 @@ async fn refuse_plain_http(mut tcp: TcpStream) {
 }
 
 /// Serves HTTP/1.1 or HTTP/2 on one connection until it closes, or until
-/// it is asked to end: then the request in flight finishes and it closes.
-async fn serve_connection<I>(io: TokioIo<I>, router: Router, info: ConnectionInfo, mut ends: Ends)
+/// it is asked to end (then the request in flight finishes and it closes),
+/// or until its watchdog says its time is up.
+async fn serve_connection<S>(stream: S, router: Router, connection: Connection)
 where
-    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    let Connection { info, mut ends, activity, limits, _slot } = connection;
     let tls = info.tls;
     let peer = info.peer;
     let info = Arc::new(info);
+    let body_timeout = limits.body_read_timeout;
+    let requests = Arc::clone(&activity);
     let service = hyper::service::service_fn(move |mut request: Request<Incoming>| {
+        let in_flight = requests.begin();
         request.extensions_mut().insert(ConnectInfo(peer));
         request.extensions_mut().insert(ConnectionInfo::clone(&info));
         let router = router.clone();
         async move {
-            let mut response = router.oneshot(request.map(Body::new)).await?;
+            let request = request.map(|body| Body::new(TimeoutBody::new(body_timeout, body)));
+            let mut response = router.oneshot(request).await?;
             if tls {
                 response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
             }
+            drop(in_flight);
             Ok::<_, Infallible>(response)
         }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    // A timer lets hyper enforce its own limits (HTTP/1's header read time).
-    builder.http1().timer(TokioTimer::new());
-    builder.http2().timer(TokioTimer::new());
+    // The watchdog keeps the header and idle timeouts: hyper's own header
+    // timeout would also cut idle keep-alive connections at its length.
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(None).max_buf_size(HTTP1_MAX_BUFFER);
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .keep_alive_interval(limits.http2_keepalive_interval)
+        .keep_alive_timeout(limits.http2_keepalive_timeout)
+        .max_concurrent_streams(HTTP2_MAX_STREAMS)
+        .max_header_list_size(HTTP2_MAX_HEADER_LIST)
+        .initial_stream_window_size(HTTP2_STREAM_WINDOW)
+        .initial_connection_window_size(HTTP2_CONNECTION_WINDOW);
+    let io = TokioIo::new(Watched::new(stream, Arc::clone(&activity)));
     let mut connection = std::pin::pin!(builder.serve_connection(io, service));
     let result = tokio::select! {
         result = connection.as_mut() => result,
+        expiry = activity.expiry() => match expiry {
+            // Half a request head: nothing to finish, so dropped at once.
+            Expiry::Header => {
+                tracing::debug!(%peer, "no complete request head in time; connection closed");
+                Ok(())
+            }
+            Expiry::Idle => {
+                tracing::trace!(%peer, "idle; connection closed");
+                connection.as_mut().graceful_shutdown();
+                finish(connection).await
+            }
+        },
         () = ends.asked() => {
             connection.as_mut().graceful_shutdown();
-            match tokio::time::timeout(END_GRACE, connection).await {
-                Ok(result) => result,
-                // Dropping the connection closes it.
-                Err(_) => Ok(()),
-            }
+            finish(connection).await
         }
     };
     if let Err(e) = result {
         tracing::trace!(%peer, error = %e, "connection ended with an error");
     }
+}
+
+/// Lets a connection asked to close finish, for up to [`END_GRACE`].
+async fn finish<F: Future<Output = Result<(), E>>, E>(connection: F) -> Result<(), E> {
+    // Dropping the connection closes it.
+    tokio::time::timeout(END_GRACE, connection).await.unwrap_or(Ok(()))
 }

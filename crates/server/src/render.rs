@@ -96,6 +96,13 @@ pub fn audit(r: &AuditRecord) -> Value {
         "outcome": e.outcome.as_str(),
         "context": e.context,
         "client_cert": e.client_cert,
+        "client_addr": e.client_addr,
+        "refusals": e.refusals.as_ref().map(|r| json!({
+            "count": r.count,
+            "first_at": time(r.first_at),
+            "last_at": time(r.last_at),
+            "reasons": r.reason_counts().into_iter().map(|(k, v)| (k.to_owned(), json!(v))).collect::<serde_json::Map<String, Value>>(),
+        })),
     })
 }
 

@@ -5,11 +5,12 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, header};
+use axum::http::{Extensions, HeaderMap, header};
 use hush_core::SecretString;
 use hush_service::Credentials;
 
 use crate::ApiError;
+use crate::client_address::ClientAddress;
 use crate::connection_info::ConnectionInfo;
 
 /// The caller's credentials, as a handler argument. Read from the headers
@@ -21,7 +22,7 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestCredentials {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
-        credentials(&parts.headers, parts.extensions.get::<ConnectionInfo>()).map(RequestCredentials)
+        credentials(&parts.headers, &parts.extensions).map(RequestCredentials)
     }
 }
 
@@ -31,21 +32,32 @@ pub const CONTEXT_HEADER: &str = "x-hush-context";
 /// Direktiv's token header.
 const DIREKTIV_TOKEN_HEADER: &str = "direktiv-token";
 
-/// Reads the credentials. A missing token is not an error here: the service
-/// refuses the call and audits the attempt.
-pub fn credentials(headers: &HeaderMap, connection: Option<&ConnectionInfo>) -> Result<Credentials, ApiError> {
+/// The token the headers carry, as credentials (anonymous without one).
+pub(crate) fn presented_token(headers: &HeaderMap) -> Credentials {
     let token = headers
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .or_else(|| headers.get(DIREKTIV_TOKEN_HEADER).and_then(|v| v.to_str().ok()))
         .map(|t| SecretString::copy_from(t.trim()));
-    let mut creds = match token {
+    match token {
         Some(t) => Credentials::bearer(t),
         None => Credentials::anonymous(),
-    };
+    }
+}
+
+/// Reads the credentials: the token and context from the headers, the
+/// client certificate from the connection and the client's address from
+/// the request's extensions (`ClientAddress`, set by the admission layer).
+/// A missing token is not an error here: the service refuses the call.
+pub fn credentials(headers: &HeaderMap, extensions: &Extensions) -> Result<Credentials, ApiError> {
+    let mut creds = presented_token(headers);
+    let connection = extensions.get::<ConnectionInfo>();
     if let Some(subject) = connection.and_then(|c| c.client_certificate.as_deref()) {
         creds = creds.with_client_certificate(subject);
+    }
+    if let Some(ClientAddress(addr)) = extensions.get::<ClientAddress>() {
+        creds = creds.with_client_address(*addr);
     }
     match headers.get(CONTEXT_HEADER) {
         None => Ok(creds),

@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use hush_core::{NamespaceName, Scope};
 use hush_crypto::AUDIT_GENESIS;
-use hush_store::{AuditAction, AuditAnchor, AuditQuery, AuditRecord, TokenNamespaces};
+use hush_store::{AuditAction, AuditAnchor, AuditQuery, AuditRecord, Outcome, TokenNamespaces};
 
 use crate::hush::require;
 use crate::pagination;
@@ -29,6 +29,12 @@ pub struct AuditFilter {
     pub namespace: Option<NamespaceName>,
     /// Only this secret name.
     pub name: Option<String>,
+    /// Only this action.
+    pub action: Option<AuditAction>,
+    /// Only this outcome.
+    pub outcome: Option<Outcome>,
+    /// Only this token's events (by its public id).
+    pub token_id: Option<String>,
     /// Only events older than this sequence number (a previous page's `next`).
     pub before: Option<u64>,
     /// Page size (default 100, at most 1000).
@@ -92,6 +98,9 @@ impl Hush {
                 namespace_ids,
                 namespace,
                 name: filter.name.clone(),
+                action: filter.action,
+                outcome: filter.outcome,
+                token_id: filter.token_id.clone(),
                 before: filter.before,
                 limit: limit + 1,
             };

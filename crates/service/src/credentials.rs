@@ -10,19 +10,21 @@ use crate::ServiceError;
 pub const MAX_CONTEXT_LEN: usize = 256;
 
 /// What a request presents: a bearer token, an optional context (a
-/// workflow and run id, say) and, over mutual TLS, the verified client
-/// certificate's subject; the audit log records the last two with each event.
+/// workflow and run id, say), the client's address and, over mutual TLS, the
+/// verified client certificate's subject; the audit log records all but the
+/// token with each event.
 #[derive(Debug, Clone, Default)]
 pub struct Credentials {
     token: Option<SecretString>,
     context: Option<String>,
     client_cert: Option<String>,
+    client_addr: Option<std::net::IpAddr>,
 }
 
 impl Credentials {
     /// Credentials with a token.
     pub fn bearer(token: SecretString) -> Self {
-        Credentials { token: Some(token), context: None, client_cert: None }
+        Credentials { token: Some(token), ..Credentials::default() }
     }
 
     /// Credentials with no token (the call will be refused and audited).
@@ -50,6 +52,18 @@ impl Credentials {
     pub fn with_client_certificate(mut self, subject: impl Into<String>) -> Self {
         self.client_cert = Some(subject.into());
         self
+    }
+
+    /// Adds the client's address: the peer's, or what a trusted proxy
+    /// reported. Only the server sets this.
+    pub fn with_client_address(mut self, addr: std::net::IpAddr) -> Self {
+        self.client_addr = Some(addr);
+        self
+    }
+
+    /// The client's address, if the server gave one.
+    pub fn client_address(&self) -> Option<std::net::IpAddr> {
+        self.client_addr
     }
 
     /// The verified client certificate's subject, if the call came over mutual TLS.

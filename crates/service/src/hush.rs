@@ -42,6 +42,8 @@ pub struct Hush {
     /// Namespace records by name.
     pub(crate) namespaces: TtlCache<NamespaceName, NamespaceRecord>,
     pub(crate) config: ServiceConfig,
+    /// Refused anonymous requests, counted until the next flush.
+    pub(crate) refusals: crate::refusals::RefusalTally,
     /// Held for the life of the service: one process per data and key directory.
     pub(crate) _locks: Vec<std::fs::File>,
 }
@@ -92,6 +94,7 @@ impl Hush {
             tokens: TtlCache::new(RECORD_CACHE_TTL),
             namespaces: TtlCache::new(RECORD_CACHE_TTL),
             config,
+            refusals: Default::default(),
             _locks: locks,
         }
     }
@@ -121,6 +124,7 @@ impl Hush {
     ) -> PendingEvent {
         let mut event = AuditEvent::new(action, None, creds.context().map(str::to_owned));
         event.client_cert = creds.client_certificate().map(str::to_owned);
+        event.client_addr = creds.client_address().map(|a| a.to_string());
         event.namespace = namespace.map(|n| n.as_str().to_owned());
         event.name = name.map(str::to_owned);
         PendingEvent { event, handed_to_store: false }
@@ -166,34 +170,51 @@ impl Hush {
         creds: &Credentials,
         event: &mut PendingEvent,
     ) -> Result<Caller, ServiceError> {
-        let presented = creds.token().ok_or(ServiceError::Unauthenticated(
-            "no token given: send 'Authorization: Bearer <token>' (the CLI reads HUSH_TOKEN)",
-        ))?;
-        let id = token::id_of(presented.expose_secret())
-            .ok_or(ServiceError::Unauthenticated("the token is not a hush token (hush_<id>_<secret>)"))?;
-        event.event.token_id = Some(id.to_owned());
-        let record = self
-            .token_record(id)
-            .await?
-            .filter(|r| self.token_key.verify(presented.expose_secret(), &r.hash))
-            .ok_or(ServiceError::Unauthenticated("the token is not valid"))?;
-        check_usable(&record, false)?;
+        match self.verify_token(creds).await? {
+            Ok(caller) => {
+                event.event.token_id = Some(caller.token_id.clone());
+                Ok(caller)
+            }
+            Err(refusal) => {
+                event.event.token_id = refusal.token_id().map(str::to_owned);
+                Err(ServiceError::Unauthenticated(refusal.message()))
+            }
+        }
+    }
+
+    /// The caller the credentials' token stands for, or why it was refused
+    /// (the outer error is a store failure). Records no audit event: the
+    /// server calls it before reading a request's body, and the call that
+    /// follows authenticates (and audits) again.
+    pub async fn verify_token(&self, creds: &Credentials) -> Result<Result<Caller, TokenRefusal>, ServiceError> {
+        let Some(presented) = creds.token() else { return Ok(Err(TokenRefusal::Missing)) };
+        let Some(id) = token::id_of(presented.expose_secret()) else { return Ok(Err(TokenRefusal::Malformed)) };
+        let Some(record) =
+            self.token_record(id).await?.filter(|r| self.token_key.verify(presented.expose_secret(), &r.hash))
+        else {
+            return Ok(Err(TokenRefusal::Invalid { token_id: id.to_owned() }));
+        };
+        let unusable = |message| TokenRefusal::Unusable { token_id: record.id.clone(), message };
+        if let Err(message) = check_usable(&record, false) {
+            return Ok(Err(unusable(message)));
+        }
         let mut issuer = record.created_by.clone();
         for _ in 0..MAX_ISSUER_DEPTH {
             let Some(parent_id) = issuer else { break };
-            let parent = self
-                .token_record(&parent_id)
-                .await?
-                .ok_or(ServiceError::Unauthenticated("the token that issued this token no longer exists"))?;
-            check_usable(&parent, true)?;
+            let Some(parent) = self.token_record(&parent_id).await? else {
+                return Ok(Err(unusable("the token that issued this token no longer exists")));
+            };
+            if let Err(message) = check_usable(&parent, true) {
+                return Ok(Err(unusable(message)));
+            }
             issuer = parent.created_by.clone();
         }
-        Ok(Caller {
+        Ok(Ok(Caller {
             token_id: record.id.clone(),
             scopes: record.scopes,
             namespaces: record.namespaces.clone(),
             expires_at: record.expires_at,
-        })
+        }))
     }
 
     /// A token record whose MAC verifies, from the cache or the store. A
@@ -288,9 +309,9 @@ impl Hush {
 /// Longest issuer chain followed (tokens issuing tokens issuing tokens …).
 const MAX_ISSUER_DEPTH: usize = 64;
 
-/// Fails if a token is revoked or expired; `issuer` says whether it is the
-/// caller's token or one up its issuer chain, for the message.
-fn check_usable(record: &TokenRecord, issuer: bool) -> Result<(), ServiceError> {
+/// Fails if a token is revoked or expired, saying which; `issuer` says
+/// whether it is the caller's token or one up its issuer chain.
+fn check_usable(record: &TokenRecord, issuer: bool) -> Result<(), &'static str> {
     let revoked = record.revoked_at.is_some();
     let expired = record.expires_at.is_some_and(|at| at <= now_millis());
     let message = match (revoked, expired, issuer) {
@@ -300,7 +321,68 @@ fn check_usable(record: &TokenRecord, issuer: bool) -> Result<(), ServiceError> 
         (false, true, false) => "the token has expired",
         (false, true, true) => "the token that issued this token has expired",
     };
-    Err(ServiceError::Unauthenticated(message))
+    Err(message)
+}
+
+/// Why a presented token was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenRefusal {
+    /// No token was presented.
+    Missing,
+    /// What was presented is not of hush's form (`hush_<id>_<secret>`).
+    Malformed,
+    /// Of hush's form, but no token hush issued matches it (an unknown id,
+    /// or the wrong secret for a known one).
+    Invalid {
+        /// The id it claims: public, and not proof of anything.
+        token_id: String,
+    },
+    /// A token hush issued that may no longer be used: revoked or expired,
+    /// or one up its issuer chain is.
+    Unusable {
+        /// The token's id.
+        token_id: String,
+        /// Which of these it is.
+        message: &'static str,
+    },
+}
+
+impl TokenRefusal {
+    /// The message for the caller.
+    pub fn message(&self) -> &'static str {
+        match self {
+            TokenRefusal::Missing => "no token given: send 'Authorization: Bearer <token>' (the CLI reads HUSH_TOKEN)",
+            TokenRefusal::Malformed => "the token is not a hush token (hush_<id>_<secret>)",
+            TokenRefusal::Invalid { .. } => "the token is not valid",
+            TokenRefusal::Unusable { message, .. } => message,
+        }
+    }
+
+    /// A short code for counting refusals: `no_token`, `malformed_token`,
+    /// `invalid_token` or `unusable_token`.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            TokenRefusal::Missing => "no_token",
+            TokenRefusal::Malformed => "malformed_token",
+            TokenRefusal::Invalid { .. } => "invalid_token",
+            TokenRefusal::Unusable { .. } => "unusable_token",
+        }
+    }
+
+    /// The id the token claims, if it is of hush's form.
+    pub fn token_id(&self) -> Option<&str> {
+        match self {
+            TokenRefusal::Missing | TokenRefusal::Malformed => None,
+            TokenRefusal::Invalid { token_id } | TokenRefusal::Unusable { token_id, .. } => Some(token_id),
+        }
+    }
+
+    /// Whether the refusal is about a token hush issued (revoked, expired):
+    /// such refusals name a credential, so they are audited one by one.
+    /// Anything else is anonymous, and only counted.
+    pub fn names_a_credential(&self) -> bool {
+        matches!(self, TokenRefusal::Unusable { .. })
+    }
 }
 
 /// Fails unless the caller holds `scope` (or `admin`).

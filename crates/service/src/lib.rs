@@ -22,6 +22,7 @@ mod key_cache;
 mod key_wrapper;
 mod namespaces;
 mod pagination;
+mod refusals;
 mod registries;
 mod rotation;
 mod secrets;
@@ -33,8 +34,9 @@ pub use config::ServiceConfig;
 pub use credentials::{Caller, Credentials, MAX_CONTEXT_LEN};
 pub use error::{Missing, ServiceError};
 pub use git_credentials::GitCredential;
-pub use hush::Hush;
+pub use hush::{Hush, TokenRefusal};
 pub use key_wrapper::{KeyWrapper, RootOrigin, TransitConfig};
+pub use refusals::REASONS as REFUSAL_REASONS;
 
 /// A PostgreSQL URL without its password, for messages.
 pub fn postgres_url_shown(url: &str) -> String {
@@ -47,6 +49,6 @@ pub use secrets::{ListSecrets, RevealedSecret, SecretPage};
 pub use tokens::{NewToken, TokenSpec};
 
 pub use hush_store::{
-    AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, SecretRecord, TokenNamespaces, TokenRecord,
-    VersionRecord,
+    AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, RefusalSummary, SecretRecord, TokenNamespaces,
+    TokenRecord, VersionRecord,
 };

@@ -64,13 +64,17 @@ pub enum AuditAction {
     Backup,
     /// Every key in the key store was re-wrapped under a new root key.
     RootRotate,
+    /// Requests from one client address were refused before they reached a
+    /// call (no token, or none hush issued; or too many such): one event per
+    /// address per period, counting them (see [`RefusalSummary`]).
+    AuthRefused,
     /// A stored action hush does not know (an edited row; its MAC will not verify).
     Unrecognized,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 26] = [
+    pub const ALL: [AuditAction; 27] = [
         AuditAction::SecretWrite,
         AuditAction::SecretRead,
         AuditAction::SecretList,
@@ -97,6 +101,7 @@ impl AuditAction {
         AuditAction::NamespaceRewrap,
         AuditAction::Backup,
         AuditAction::RootRotate,
+        AuditAction::AuthRefused,
     ];
 
     /// The stored name, e.g. `secret.read`.
@@ -128,6 +133,7 @@ impl AuditAction {
             AuditAction::NamespaceRewrap => "namespace.rewrap",
             AuditAction::Backup => "admin.backup",
             AuditAction::RootRotate => "admin.rotate-root",
+            AuditAction::AuthRefused => "auth.refused",
             AuditAction::Unrecognized => "unrecognized",
         }
     }
@@ -230,6 +236,38 @@ pub struct AuditEvent {
     /// TLS), e.g. `CN=runner-1,O=ci`. Set by the server from the verified
     /// connection, never from anything the caller writes.
     pub client_cert: Option<String>,
+    /// The client's address (IP), as the server saw it or, behind a trusted
+    /// proxy, as the proxy reported it.
+    pub client_addr: Option<String>,
+    /// For [`AuditAction::AuthRefused`]: the refusals this event stands for.
+    pub refusals: Option<RefusalSummary>,
+}
+
+/// Refused requests from one client address over a period, recorded as one
+/// event instead of one each, so an anonymous flood cannot grow the log.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RefusalSummary {
+    /// How many requests were refused.
+    pub count: u64,
+    /// When the first was.
+    pub first_at: Millis,
+    /// When the last was.
+    pub last_at: Millis,
+    /// How many for each reason, as `reason=count` pairs joined by commas in
+    /// reason order, e.g. `invalid_token=3,rate_limited=40`.
+    pub reasons: String,
+}
+
+impl RefusalSummary {
+    /// The `(reason, count)` pairs of [`RefusalSummary::reasons`]; a pair that
+    /// does not parse (an edited row) is skipped.
+    pub fn reason_counts(&self) -> Vec<(&str, u64)> {
+        self.reasons
+            .split(',')
+            .filter_map(|pair| pair.split_once('='))
+            .filter_map(|(reason, count)| Some((reason, count.parse().ok()?)))
+            .collect()
+    }
 }
 
 impl AuditEvent {
@@ -246,6 +284,8 @@ impl AuditEvent {
             outcome: Outcome::Ok,
             context,
             client_cert: None,
+            client_addr: None,
+            refusals: None,
         }
     }
 
@@ -272,6 +312,17 @@ impl AuditEvent {
             out.push(TAG_CLIENT_CERT);
             text(&mut out, Some(subject));
         }
+        if let Some(addr) = &self.client_addr {
+            out.push(TAG_CLIENT_ADDR);
+            text(&mut out, Some(addr));
+        }
+        if let Some(refusals) = &self.refusals {
+            out.push(TAG_REFUSALS);
+            out.extend_from_slice(&refusals.count.to_be_bytes());
+            out.extend_from_slice(&refusals.first_at.to_be_bytes());
+            out.extend_from_slice(&refusals.last_at.to_be_bytes());
+            text(&mut out, Some(&refusals.reasons));
+        }
         out
     }
 }
@@ -279,6 +330,10 @@ impl AuditEvent {
 /// The tag of `client_cert` in the canonical encoding (the first field added
 /// after `hush/audit/v1`).
 const TAG_CLIENT_CERT: u8 = 1;
+/// The tag of `client_addr`.
+const TAG_CLIENT_ADDR: u8 = 2;
+/// The tag of `refusals`.
+const TAG_REFUSALS: u8 = 3;
 
 /// A stored event: numbered and chained.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -318,7 +373,10 @@ mod tests {
             outcome: Outcome::Ok,
             context: None,
             client_cert: None,
+            client_addr: None,
+            refusals: None,
         };
+        let refusals = RefusalSummary { count: 2, first_at: 1, last_at: 2, reasons: "invalid_token=2".into() };
         let variants = [
             AuditEvent { namespace: Some("nsa".into()), name: Some("".into()), ..base.clone() },
             AuditEvent { token_id: None, ..base.clone() },
@@ -329,11 +387,31 @@ mod tests {
             AuditEvent { client_cert: Some(String::new()), ..base.clone() },
             AuditEvent { client_cert: Some("CN=a".into()), context: Some(String::new()), ..base.clone() },
             AuditEvent { at: 2, ..base.clone() },
+            AuditEvent { client_addr: Some("127.0.0.1".into()), ..base.clone() },
+            AuditEvent { client_addr: Some(String::new()), ..base.clone() },
+            AuditEvent { client_cert: Some("127.0.0.1".into()), ..base.clone() },
+            AuditEvent { refusals: Some(refusals.clone()), ..base.clone() },
+            AuditEvent { refusals: Some(RefusalSummary { count: 3, ..refusals.clone() }), ..base.clone() },
+            AuditEvent { refusals: Some(RefusalSummary { first_at: 2, ..refusals.clone() }), ..base.clone() },
+            AuditEvent { refusals: Some(RefusalSummary { reasons: "x=2".into(), ..refusals.clone() }), ..base.clone() },
         ];
+        // Every pair differs, not only each from the base.
+        for (i, a) in variants.iter().enumerate() {
+            for b in &variants[i + 1..] {
+                assert_ne!(a.canonical(1), b.canonical(1), "{a:?} / {b:?}");
+            }
+        }
         for v in &variants {
             assert_ne!(v.canonical(1), base.canonical(1), "{v:?}");
         }
         assert_ne!(base.canonical(1), base.canonical(2));
+    }
+
+    #[test]
+    fn refusal_reasons_parse_and_skip_what_is_odd() {
+        let summary =
+            RefusalSummary { count: 5, first_at: 1, last_at: 2, reasons: "invalid_token=3,no_token=2,junk,x=y".into() };
+        assert_eq!(summary.reason_counts(), vec![("invalid_token", 3), ("no_token", 2)]);
     }
 
     /// Events written before `client_cert` existed still verify: without a

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use hush_core::{NamespaceName, SecretName, SecretType};
 
 use crate::{
-    AuditEvent, AuditRecord, Millis, NamespaceRecord, SealedVersion, SecretRecord, StoreError, TokenRecord,
-    VersionRecord,
+    AuditAction, AuditEvent, AuditRecord, Millis, NamespaceRecord, SealedVersion, SecretRecord, StoreError,
+    TokenRecord, VersionRecord, audit_event::Outcome,
 };
 
 /// A change and the audit event that records it. Both commit together or not
@@ -177,6 +177,12 @@ pub struct AuditQuery {
     pub namespace: Option<NamespaceName>,
     /// Only events about this secret name.
     pub name: Option<String>,
+    /// Only events of this action.
+    pub action: Option<AuditAction>,
+    /// Only events with this outcome.
+    pub outcome: Option<Outcome>,
+    /// Only events of this token (by its public id).
+    pub token_id: Option<String>,
     /// Only events with a sequence number below this.
     pub before: Option<u64>,
     /// At most this many.

@@ -29,7 +29,7 @@ mod rows;
 pub mod sqlite;
 mod write_rules;
 
-pub use audit_event::{AuditAction, AuditEvent, AuditRecord, Outcome};
+pub use audit_event::{AuditAction, AuditEvent, AuditRecord, Outcome, RefusalSummary};
 pub use data_store::{
     AuditQuery, DataStore, Mutation, PutVersion, RewrapVersion, Sealer, SecretQuery, VersionSlot, WriteOutcome,
     WriteRequest,

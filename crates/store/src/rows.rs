@@ -6,8 +6,8 @@
 use hush_core::{NamespaceName, ScopeSet, SecretName, SecretType};
 
 use crate::{
-    AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, SealedVersion, SecretRecord, StoreError,
-    VersionRecord,
+    AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, RefusalSummary, SealedVersion, SecretRecord,
+    StoreError, VersionRecord,
 };
 
 /// Typed access to a row's columns by name.
@@ -103,6 +103,16 @@ pub(crate) fn audit(row: &impl Columns) -> Result<AuditRecord, StoreError> {
             outcome: Outcome::parse(&row.text("outcome")?).unwrap_or(Outcome::Unrecognized),
             context: row.opt_text("context")?,
             client_cert: row.opt_text("client_cert")?,
+            client_addr: row.opt_text("client_addr")?,
+            refusals: match row.opt_int("refused_count")? {
+                None => None,
+                Some(count) => Some(RefusalSummary {
+                    count: count as u64,
+                    first_at: row.opt_int("refused_first")?.unwrap_or_default(),
+                    last_at: row.opt_int("refused_last")?.unwrap_or_default(),
+                    reasons: row.opt_text("refused_reasons")?.unwrap_or_default(),
+                }),
+            },
         },
         mac: row.bytes("mac")?,
     })

@@ -8,7 +8,7 @@ use hush_core::SecretString;
 use hush_service::bootstrap::{self, FirstStart, OpenOptions, Opened};
 use hush_service::{ServiceConfig, TransitConfig};
 
-use crate::args::{InitArgs, KmsKind, ServeArgs, StoreDirs};
+use crate::args::{InitArgs, KmsKind, ProxyHeader, ServeArgs, ServerLimitsArgs, StoreDirs};
 use crate::exit_code::usage;
 
 /// The KMS settings, if `--kms` is given: address, key and VAULT_TOKEN are then required.
@@ -148,7 +148,10 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     tracing::info!(addr = %format!("{scheme}://{local}"), root_key = %hush.root_key_fingerprint(), "hush is serving");
     let anchor = hush.spawn_audit_anchor(Duration::from_secs(1));
-    let state = hush_server::AppState::new(Arc::clone(&hush));
+    let refusals = hush.spawn_refusal_flush(args.limits.audit_refusals_every);
+    let limits = server_limits(&args.limits);
+    tracing::debug!(?limits, "limits");
+    let state = hush_server::AppState::new(Arc::clone(&hush)).with_limits(limits);
     let reload = tls.as_ref().map(|_| Arc::new(tokio::sync::Notify::new()));
     let on_hangup = tokio::spawn(notify_on_hangup(hangups, reload.clone()));
     let fresh = tls
@@ -164,12 +167,38 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         fresh.abort();
     }
     served.context("the server stopped")?;
+    refusals.abort();
+    if let Err(e) = hush.flush_refusals().await {
+        tracing::warn!(error = %e, "could not write the refused requests' audit events at shutdown");
+    }
     anchor.abort();
     if let Err(e) = hush.advance_audit_anchor().await {
         tracing::warn!(error = %e, "could not record the audit anchor at shutdown");
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The server's limits from the flags.
+fn server_limits(args: &ServerLimitsArgs) -> hush_server::ServerLimits {
+    let nonzero = |n: u32| std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN);
+    hush_server::ServerLimits {
+        header_read_timeout: args.header_read_timeout,
+        idle_timeout: args.idle_timeout,
+        body_read_timeout: args.body_read_timeout,
+        http2_keepalive_interval: args.http2_keepalive_interval,
+        http2_keepalive_timeout: args.http2_keepalive_timeout,
+        max_connections: args.max_connections.map_or_else(hush_server::default_max_connections, |n| n as usize),
+        max_connections_per_ip: args.max_connections_per_ip as usize,
+        trusted_proxies: args.trusted_proxies.clone(),
+        forwarded_header: match args.trusted_proxy_header {
+            ProxyHeader::XForwardedFor => hush_server::ForwardedHeader::XForwardedFor,
+            ProxyHeader::Forwarded => hush_server::ForwardedHeader::Forwarded,
+        },
+        failed_auth_per_second: nonzero(args.failed_auth_per_second),
+        failed_auth_burst: nonzero(args.failed_auth_burst),
+        requests_per_token: args.rate_limit_per_token.map(nonzero),
+    }
 }
 
 /// How often the TLS files are checked for changes.
@@ -257,6 +286,24 @@ fn print_config(args: &ServeArgs) {
     println!("max_value_size  = {} bytes", args.max_value_size);
     println!("keep_versions   = {}", args.keep_versions);
     println!("log_format      = {:?}", args.log_format);
+    let l = server_limits(&args.limits);
+    let secs = |d: Duration| humantime::format_duration(d).to_string();
+    println!("header_read_timeout      = {}", secs(l.header_read_timeout));
+    println!("idle_timeout             = {}", secs(l.idle_timeout));
+    println!("body_read_timeout        = {}", secs(l.body_read_timeout));
+    println!("http2_keepalive_interval = {}", secs(l.http2_keepalive_interval));
+    println!("http2_keepalive_timeout  = {}", secs(l.http2_keepalive_timeout));
+    println!("max_connections          = {}", l.max_connections);
+    println!("max_connections_per_ip   = {}", l.max_connections_per_ip);
+    let proxies: Vec<String> = l.trusted_proxies.iter().map(ToString::to_string).collect();
+    let proxies =
+        if proxies.is_empty() { "(none: forwarding headers are ignored)".to_owned() } else { proxies.join(", ") };
+    println!("trusted_proxies          = {proxies}");
+    println!("trusted_proxy_header     = {:?}", l.forwarded_header);
+    println!("failed_auth              = {}/s, burst {}", l.failed_auth_per_second, l.failed_auth_burst);
+    let per_token = l.requests_per_token.map_or_else(|| "unlimited".to_owned(), |n| format!("{n}/s"));
+    println!("rate_limit_per_token     = {per_token}");
+    println!("audit_refusals_every     = {}", secs(args.limits.audit_refusals_every));
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use hush_service::AuditFilter;
+use hush_service::{AuditAction, AuditFilter, Outcome};
 use serde_json::{Value, json};
 
 use super::namespace_name;
@@ -11,7 +11,7 @@ use crate::query_params::QueryParams;
 use crate::request_credentials::RequestCredentials;
 use crate::{ApiError, AppState, render};
 
-/// `GET /v1/audit?namespace=&name=&before=&limit=`, newest first.
+/// `GET /v1/audit?namespace=&name=&action=&outcome=&token=&before=&limit=`, newest first.
 pub(crate) async fn list(
     State(app): State<AppState>,
     RequestCredentials(creds): RequestCredentials,
@@ -21,13 +21,45 @@ pub(crate) async fn list(
     let filter = AuditFilter {
         namespace: q.take("namespace").filter(|n| !n.is_empty()).map(|n| namespace_name(&n)).transpose()?,
         name: q.take("name").filter(|n| !n.is_empty()),
+        action: q.take("action").filter(|a| !a.is_empty()).map(|a| audit_action(&a)).transpose()?,
+        outcome: q.take("outcome").filter(|o| !o.is_empty()).map(|o| audit_outcome(&o)).transpose()?,
+        token_id: q.take("token").filter(|t| !t.is_empty()).map(|t| token_id(&t)).transpose()?,
         before: q.take_u64("before")?,
         limit: q.take_u64("limit")?.map(|l| u32::try_from(l).unwrap_or(u32::MAX)),
     };
-    q.finish(&["namespace", "name", "before", "limit"])?;
+    q.finish(&["namespace", "name", "action", "outcome", "token", "before", "limit"])?;
     let page = app.hush.audit_events(&creds, &filter).await?;
     let events: Vec<Value> = page.events.iter().map(render::audit).collect();
     Ok(Json(json!({ "events": events, "next": page.next })).into_response())
+}
+
+/// An `action` filter: one of the actions hush records.
+fn audit_action(text: &str) -> Result<AuditAction, ApiError> {
+    AuditAction::parse(text).ok_or_else(|| {
+        let known: Vec<&str> = AuditAction::ALL.iter().map(|a| a.as_str()).collect();
+        ApiError::bad_request("invalid_query", format!("unknown action; one of: {}", known.join(", ")))
+    })
+}
+
+/// An `outcome` filter: one of the outcomes hush records.
+fn audit_outcome(text: &str) -> Result<Outcome, ApiError> {
+    Outcome::parse(text).ok_or_else(|| {
+        let known: Vec<&str> = Outcome::ALL.iter().map(|o| o.as_str()).collect();
+        ApiError::bad_request("invalid_query", format!("unknown outcome; one of: {}", known.join(", ")))
+    })
+}
+
+/// A `token` filter: a token's public id (never a whole token: that would put
+/// a secret in a URL and the access log).
+fn token_id(text: &str) -> Result<String, ApiError> {
+    let plausible = text.len() <= 64 && text.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !plausible || text.starts_with("hush_") {
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            "'token' is a token's public id, as `hush token list` shows it (not the token itself)",
+        ));
+    }
+    Ok(text.to_owned())
 }
 
 /// `GET /v1/audit/verify`: `{"ok", "events", "last_seq", "anchor_seq", "problem"}`.

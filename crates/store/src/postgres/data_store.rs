@@ -17,14 +17,15 @@ use super::connect::{self, DATA};
 use crate::rows::{self, Columns};
 use crate::write_rules::{prune_at_or_below, put_record, put_slot, record_outcome};
 use crate::{
-    AuditQuery, AuditRecord, Conflict, DataStore, Mutation, NamespaceRecord, NamespaceRef, PutVersion, SealedVersion,
-    SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord, VersionRecord, VersionSlot, WriteOutcome,
-    WriteRequest, now_millis,
+    AuditAction, AuditQuery, AuditRecord, Conflict, DataStore, Mutation, NamespaceRecord, NamespaceRef, Outcome,
+    PutVersion, SealedVersion, SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord, VersionRecord,
+    VersionSlot, WriteOutcome, WriteRequest, now_millis,
 };
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/data/0001_initial.sql"),
     include_str!("../../migrations/postgres/data/0002_audit_client_cert.sql"),
+    include_str!("../../migrations/postgres/data/0003_audit_refusals.sql"),
 ];
 
 /// The advisory lock every write holds for its transaction.
@@ -313,7 +314,8 @@ impl DataStore for PgDataStore {
         let mac = self.audit_key.chain(&mac, &event.canonical(seq));
         sqlx::query(
             "INSERT INTO audit_events (seq, at, token_id, action, namespace, namespace_id, name, version, outcome, \
-             context, client_cert, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+             context, client_cert, client_addr, refused_count, refused_first, refused_last, refused_reasons, mac) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
         )
         .bind(seq as i64)
         .bind(event.at)
@@ -326,6 +328,11 @@ impl DataStore for PgDataStore {
         .bind(event.outcome.as_str())
         .bind(&event.context)
         .bind(&event.client_cert)
+        .bind(&event.client_addr)
+        .bind(event.refusals.as_ref().map(|r| r.count as i64))
+        .bind(event.refusals.as_ref().map(|r| r.first_at))
+        .bind(event.refusals.as_ref().map(|r| r.last_at))
+        .bind(event.refusals.as_ref().map(|r| r.reasons.clone()))
         .bind(mac.as_slice())
         .execute(&mut *tx)
         .await?;
@@ -477,6 +484,9 @@ impl DataStore for PgDataStore {
              AND ($2::text[] IS NULL OR namespace_id = ANY($2)) \
              AND ($3::text IS NULL OR namespace = $3) \
              AND ($4::text IS NULL OR name = $4) \
+             AND ($6::text IS NULL OR action = $6) \
+             AND ($7::text IS NULL OR outcome = $7) \
+             AND ($8::text IS NULL OR token_id = $8) \
              ORDER BY seq DESC LIMIT $5",
         )
         .bind(before)
@@ -484,6 +494,9 @@ impl DataStore for PgDataStore {
         .bind(query.namespace.as_ref().map(|n| n.to_string()))
         .bind(query.name.clone())
         .bind(i64::from(query.limit))
+        .bind(query.action.map(AuditAction::as_str))
+        .bind(query.outcome.map(Outcome::as_str))
+        .bind(query.token_id.clone())
         .fetch_all(&self.pool)
         .await?;
         rows.iter().map(rows::audit).collect()

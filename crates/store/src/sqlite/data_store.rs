@@ -15,13 +15,14 @@ use super::group_commit::{self, Job};
 use super::read_pool::ReadPool;
 use super::rows::{self, collect, get};
 use crate::{
-    AuditQuery, AuditRecord, DataStore, NamespaceRecord, NamespaceRef, SealedVersion, SecretQuery, SecretRecord,
-    StoreError, TokenNamespaces, TokenRecord, VersionRecord, WriteOutcome, WriteRequest,
+    AuditAction, AuditQuery, AuditRecord, DataStore, NamespaceRecord, NamespaceRef, Outcome, SealedVersion,
+    SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord, VersionRecord, WriteOutcome, WriteRequest,
 };
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/data/0001_initial.sql"),
     include_str!("../../migrations/data/0002_audit_client_cert.sql"),
+    include_str!("../../migrations/data/0003_audit_refusals.sql"),
 ];
 
 /// How many requests wait for the writer before new ones are pushed back on.
@@ -259,6 +260,8 @@ impl DataStore for SqliteDataStore {
         let namespace = query.namespace.as_ref().map(|n| n.to_string());
         let before = query.before.map(|b| b.min(i64::MAX as u64) as i64).unwrap_or(i64::MAX);
         let (name, limit) = (query.name.clone(), i64::from(query.limit));
+        let (action, outcome) = (query.action.map(AuditAction::as_str), query.outcome.map(Outcome::as_str));
+        let token_id = query.token_id.clone();
         self.read
             .scan(move |c| {
                 let mut stmt = c.prepare_cached(
@@ -266,9 +269,13 @@ impl DataStore for SqliteDataStore {
                      AND (?2 IS NULL OR namespace_id IN (SELECT value FROM json_each(?2))) \
                      AND (?3 IS NULL OR namespace = ?3) \
                      AND (?4 IS NULL OR name = ?4) \
+                     AND (?6 IS NULL OR action = ?6) \
+                     AND (?7 IS NULL OR outcome = ?7) \
+                     AND (?8 IS NULL OR token_id = ?8) \
                      ORDER BY seq DESC LIMIT ?5",
                 )?;
-                collect(stmt.query(params![before, ids, namespace, name, limit])?, rows::audit)
+                let args = params![before, ids, namespace, name, limit, action, outcome, token_id];
+                collect(stmt.query(args)?, rows::audit)
             })
             .await
     }

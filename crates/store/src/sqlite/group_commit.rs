@@ -151,7 +151,8 @@ fn apply_batch(
 fn append_audit(tx: &Transaction<'_>, seq: u64, e: &AuditEvent, mac: &[u8; 32]) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO audit_events (seq, at, token_id, action, namespace, namespace_id, name, version, outcome, context, \
-         client_cert, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         client_cert, client_addr, refused_count, refused_first, refused_last, refused_reasons, mac) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         seq as i64,
@@ -165,6 +166,11 @@ fn append_audit(tx: &Transaction<'_>, seq: u64, e: &AuditEvent, mac: &[u8; 32]) 
         e.outcome.as_str(),
         e.context,
         e.client_cert,
+        e.client_addr,
+        e.refusals.as_ref().map(|r| r.count as i64),
+        e.refusals.as_ref().map(|r| r.first_at),
+        e.refusals.as_ref().map(|r| r.last_at),
+        e.refusals.as_ref().map(|r| &r.reasons),
         mac.as_slice(),
     ])?;
     Ok(())

@@ -1,0 +1,195 @@
+//! The gate every request passes before its route: who the client is (its
+//! address), whether its token is one hush issued, and whether it is over a
+//! rate limit. It runs on the headers alone, so a request without a valid
+//! token is answered 401 without a byte of its body being read, on every
+//! surface: REST, gRPC, and the Direktiv and dodil routes.
+//!
+//! - A request with no token, a malformed one or one hush did not issue is
+//!   refused here and counted (not audited one by one: see
+//!   `hush_service::Hush::record_refusal`). Past the client address's
+//!   budget of failed authentications it gets 429 with `Retry-After`.
+//! - A token hush issued that may no longer be used (revoked, expired)
+//!   names a credential: within the budget, the request goes on to its
+//!   route, which refuses it and audits the attempt with its action.
+//! - A valid token passes, within its own rate if one is configured; the
+//!   route authenticates it again (a cached lookup and one HMAC).
+//!
+//! The health check, the OpenAPI document, the settings page's files and
+//! gRPC health and reflection need no token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use hush_service::Hush;
+
+use crate::ApiError;
+use crate::client_address::{ClientAddress, SourceKey, client_address};
+use crate::connection_info::ConnectionInfo;
+use crate::grpc;
+use crate::limits::ServerLimits;
+use crate::rate_limits::{RateLimits, retry_after_seconds};
+use crate::request_credentials::presented_token;
+
+/// What the gate needs: the service (to check tokens and count refusals),
+/// the limits and the rate limiters' state.
+#[derive(Debug)]
+pub(crate) struct Admission {
+    hush: Arc<Hush>,
+    limits: Arc<ServerLimits>,
+    rates: RateLimits,
+}
+
+impl Admission {
+    pub(crate) fn new(hush: Arc<Hush>, limits: Arc<ServerLimits>) -> Arc<Self> {
+        let rates = RateLimits::new(&limits);
+        Arc::new(Admission { hush, limits, rates })
+    }
+}
+
+/// Whether a path needs no token.
+fn is_public(path: &str) -> bool {
+    matches!(path, "/v1/health" | "/v1/openapi.json" | "/ui")
+        || path.starts_with("/ui/")
+        || path.starts_with("/grpc.health.v1.Health/")
+        || path.starts_with("/grpc.reflection.")
+}
+
+/// The middleware, for REST routes (unknown routes never reach it: they
+/// are answered 404 whatever the token).
+pub(crate) async fn admit(State(admission): State<Arc<Admission>>, mut request: Request, next: Next) -> Response {
+    match check(&admission, &mut request).await {
+        Some(refused) => refused,
+        None => next.run(request).await,
+    }
+}
+
+/// The gate: `Some(answer)` if the request is refused here. Also records
+/// the client's address in the request's extensions.
+pub(crate) async fn check(admission: &Admission, request: &mut Request) -> Option<Response> {
+    let limits = &admission.limits;
+    let client = request
+        .extensions()
+        .get::<ConnectionInfo>()
+        .map(|c| client_address(c.peer.ip(), request.headers(), &limits.trusted_proxies, limits.forwarded_header));
+    if let Some(addr) = client {
+        request.extensions_mut().insert(ClientAddress(addr));
+    }
+    if is_public(request.uri().path()) {
+        return None;
+    }
+    let grpc = grpc::is_grpc(&request);
+    let verdict = match admission.hush.verify_token(&presented_token(request.headers())).await {
+        Ok(verdict) => verdict,
+        Err(e) => {
+            tracing::error!(error = %e, "could not check a token");
+            return Some(refusal(grpc, Refusal::Internal));
+        }
+    };
+    match verdict {
+        Ok(caller) => {
+            admission.rates.token_request(&caller.token_id).err().map(|w| refusal(grpc, Refusal::TokenRate(w)))
+        }
+        Err(refused) => {
+            // Without an address (an in-process caller), there is no one to limit.
+            let over = client.and_then(|addr| admission.rates.failed_auth(SourceKey::of(addr)).err());
+            match over {
+                Some(wait) => {
+                    admission.hush.record_refusal(client, "rate_limited");
+                    Some(refusal(grpc, Refusal::FailedAuthRate(wait)))
+                }
+                None if refused.names_a_credential() => None,
+                None => {
+                    admission.hush.record_refusal(client, refused.reason());
+                    Some(refusal(grpc, Refusal::Unauthenticated(refused.message())))
+                }
+            }
+        }
+    }
+}
+
+/// Why the gate answered instead of the route.
+enum Refusal {
+    Unauthenticated(&'static str),
+    FailedAuthRate(Duration),
+    TokenRate(Duration),
+    Internal,
+}
+
+/// The answer, in REST's JSON or as a gRPC status.
+fn refusal(grpc: bool, why: Refusal) -> Response {
+    let (status, code, message, wait) = match why {
+        Refusal::Unauthenticated(message) => {
+            (StatusCode::UNAUTHORIZED, tonic::Code::Unauthenticated, message.to_owned(), None)
+        }
+        Refusal::FailedAuthRate(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            tonic::Code::ResourceExhausted,
+            format!("too many failed authentications from this address; retry in {}s", retry_after_seconds(wait)),
+            Some(wait),
+        ),
+        Refusal::TokenRate(wait) => (
+            StatusCode::TOO_MANY_REQUESTS,
+            tonic::Code::ResourceExhausted,
+            format!("this token's request rate limit is reached; retry in {}s", retry_after_seconds(wait)),
+            Some(wait),
+        ),
+        Refusal::Internal => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            tonic::Code::Internal,
+            "internal error; the server log has the details".to_owned(),
+            None,
+        ),
+    };
+    let mut response = if grpc {
+        tonic::Status::new(code, message).into_http::<axum::body::Body>()
+    } else {
+        let api_code = match status {
+            StatusCode::UNAUTHORIZED => "unauthenticated",
+            StatusCode::TOO_MANY_REQUESTS => "rate_limited",
+            _ => "internal",
+        };
+        ApiError::new(status, api_code, message).into_response()
+    };
+    if let Some(wait) = wait {
+        response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_seconds(wait)));
+    }
+    response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_health_docs_the_page_and_grpc_plumbing_are_public() {
+        for path in [
+            "/v1/health",
+            "/v1/openapi.json",
+            "/ui",
+            "/ui/",
+            "/ui/app.js",
+            "/grpc.health.v1.Health/Check",
+            "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+        ] {
+            assert!(is_public(path), "{path}");
+        }
+        for path in [
+            "/v1/namespaces",
+            "/v1/health/../namespaces",
+            "/v1/healthz",
+            "/uix",
+            "/api/functions/registries/global",
+            "/api/v2/namespaces",
+            "/v1/ignite/secrets",
+            "/hush.v1.SecretService/GetSecret",
+            "/",
+            "/nope",
+        ] {
+            assert!(!is_public(path), "{path}");
+        }
+    }
+}

@@ -1,0 +1,301 @@
+//! Closing connections that do nothing useful: one that has not finished a
+//! request head within the header timeout, or that has had no request in
+//! flight for the idle timeout.
+//!
+//! hyper's own HTTP/1 header timeout starts whenever it waits for a head, so
+//! on a keep-alive connection it would also cut every idle pause at the
+//! header timeout, and HTTP/2 and protocol detection have none at all. So
+//! the connection's reads and its requests are watched here instead
+//! ([`Watched`] and [`Activity::begin`]), and [`Activity::expiry`] says when
+//! a connection has used up its time:
+//!
+//! - a new connection: the header timeout from accepting it, to its first
+//!   request;
+//! - between HTTP/1.1 requests: the idle timeout; once the next request's
+//!   first byte arrives, the header timeout from that byte;
+//! - HTTP/2: the idle timeout while no stream is open (its frames, pings
+//!   included, are not requests).
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::sync::Notify;
+use tokio::time::Instant;
+
+/// The HTTP/2 connection preface every HTTP/2 client opens with.
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+/// Why a connection's time ran out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Expiry {
+    /// A request head did not arrive in time.
+    Header,
+    /// No request for too long.
+    Idle,
+}
+
+/// What one connection is doing, shared by its reads, its requests and the
+/// task that serves it.
+#[derive(Debug)]
+pub(crate) struct Activity {
+    state: Mutex<State>,
+    /// Woken whenever the deadline may have moved.
+    changed: Notify,
+    header_timeout: Duration,
+    idle_timeout: Duration,
+}
+
+#[derive(Debug)]
+struct State {
+    /// Requests being answered.
+    in_flight: usize,
+    /// Whether any request has arrived yet.
+    served: bool,
+    /// Whether this is HTTP/2 (known from ALPN, or its preface).
+    http2: bool,
+    /// Whether anything has been read yet.
+    read_any: bool,
+    /// Since when no request has been in flight.
+    idle_since: Instant,
+    /// When the first byte after `idle_since` arrived (HTTP/1.1).
+    head_started: Option<Instant>,
+}
+
+impl Activity {
+    /// A connection accepted now; `http2` if ALPN already chose HTTP/2.
+    pub(crate) fn new(header_timeout: Duration, idle_timeout: Duration, http2: bool) -> Arc<Self> {
+        Arc::new(Activity {
+            state: Mutex::new(State {
+                in_flight: 0,
+                served: false,
+                http2,
+                read_any: false,
+                idle_since: Instant::now(),
+                head_started: None,
+            }),
+            changed: Notify::new(),
+            header_timeout,
+            idle_timeout,
+        })
+    }
+
+    fn state(&self) -> std::sync::MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// ALPN chose HTTP/2.
+    pub(crate) fn set_http2(&self) {
+        self.state().http2 = true;
+    }
+
+    /// A request has arrived; it is in flight until the guard is dropped.
+    pub(crate) fn begin(self: &Arc<Self>) -> InFlight {
+        {
+            let mut state = self.state();
+            state.in_flight += 1;
+            state.served = true;
+            state.head_started = None;
+        }
+        self.changed.notify_one();
+        InFlight(Arc::clone(self))
+    }
+
+    /// Bytes were read from the client; `first` are the first of them.
+    fn read(&self, first: &[u8]) {
+        let mut state = self.state();
+        if !state.read_any {
+            state.read_any = true;
+            let n = first.len().min(H2_PREFACE.len());
+            state.http2 |= n > 0 && first[..n] == H2_PREFACE[..n];
+        }
+        if state.in_flight == 0 && state.served && !state.http2 && state.head_started.is_none() {
+            state.head_started = Some(Instant::now());
+            drop(state);
+            self.changed.notify_one();
+        }
+    }
+
+    /// When the connection's time runs out as things stand, and why; `None`
+    /// while a request is in flight (the request timeouts bound those).
+    fn deadline(&self) -> Option<(Instant, Expiry)> {
+        let state = self.state();
+        if state.in_flight > 0 {
+            return None;
+        }
+        if !state.served {
+            return Some((state.idle_since + self.header_timeout, Expiry::Header));
+        }
+        match state.head_started {
+            Some(started) => Some((started + self.header_timeout, Expiry::Header)),
+            None => Some((state.idle_since + self.idle_timeout, Expiry::Idle)),
+        }
+    }
+
+    /// Completes when the connection's time has run out.
+    pub(crate) async fn expiry(&self) -> Expiry {
+        loop {
+            let changed = self.changed.notified();
+            let mut changed = std::pin::pin!(changed);
+            changed.as_mut().enable();
+            match self.deadline() {
+                None => changed.await,
+                Some((at, why)) => {
+                    tokio::select! {
+                        () = tokio::time::sleep_until(at) => {
+                            // Only if nothing moved the deadline meanwhile.
+                            if self.deadline() == Some((at, why)) {
+                                return why;
+                            }
+                        }
+                        () = changed => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A request in flight; dropping it ends it.
+#[derive(Debug)]
+pub(crate) struct InFlight(Arc<Activity>);
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        {
+            let mut state = self.0.state();
+            state.in_flight -= 1;
+            if state.in_flight == 0 {
+                state.idle_since = Instant::now();
+                state.head_started = None;
+            }
+        }
+        self.0.changed.notify_one();
+    }
+}
+
+/// A client stream whose reads are reported to its [`Activity`].
+#[derive(Debug)]
+pub(crate) struct Watched<S> {
+    inner: S,
+    activity: Arc<Activity>,
+}
+
+impl<S> Watched<S> {
+    pub(crate) fn new(inner: S, activity: Arc<Activity>) -> Self {
+        Watched { inner, activity }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let polled = Pin::new(&mut self.inner).poll_read(cx, buf);
+        if matches!(polled, Poll::Ready(Ok(()))) && buf.filled().len() > before {
+            self.activity.read(&buf.filled()[before..]);
+        }
+        polled
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, data: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write(cx, data)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[std::io::IoSlice<'_>],
+    ) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.inner).poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: Duration = Duration::from_secs(10);
+    const IDLE: Duration = Duration::from_secs(60);
+
+    #[tokio::test(start_paused = true)]
+    async fn a_connection_that_sends_nothing_expires_at_the_header_timeout() {
+        let activity = Activity::new(HEADER, IDLE, false);
+        let started = Instant::now();
+        assert_eq!(activity.expiry().await, Expiry::Header);
+        assert_eq!(started.elapsed(), HEADER);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_half_sent_first_head_expires_at_the_header_timeout() {
+        let activity = Activity::new(HEADER, IDLE, false);
+        let started = Instant::now();
+        tokio::time::advance(Duration::from_secs(3)).await;
+        activity.read(b"GET / HT");
+        assert_eq!(activity.expiry().await, Expiry::Header);
+        assert_eq!(started.elapsed(), HEADER, "from the connection, not the byte");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn between_requests_idle_then_header_timeouts_apply() {
+        let activity = Activity::new(HEADER, IDLE, false);
+        activity.read(b"GET / HTTP/1.1\r\n\r\n");
+        drop(activity.begin());
+        // Idle keep-alive: the idle timeout.
+        let idle_from = Instant::now();
+        assert_eq!(activity.expiry().await, Expiry::Idle);
+        assert_eq!(idle_from.elapsed(), IDLE);
+
+        let activity = Activity::new(HEADER, IDLE, false);
+        drop(activity.begin());
+        tokio::time::advance(Duration::from_secs(30)).await;
+        // The next head starts: the header timeout from its first byte.
+        activity.read(b"GE");
+        let head_from = Instant::now();
+        assert_eq!(activity.expiry().await, Expiry::Header);
+        assert_eq!(head_from.elapsed(), HEADER);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn nothing_expires_while_a_request_is_in_flight() {
+        let activity = Activity::new(HEADER, IDLE, false);
+        let request = activity.begin();
+        let waited = tokio::time::timeout(Duration::from_secs(3600), activity.expiry()).await;
+        assert!(waited.is_err(), "a request in flight keeps the connection");
+        let from = Instant::now();
+        drop(request);
+        assert_eq!(activity.expiry().await, Expiry::Idle);
+        assert_eq!(from.elapsed(), IDLE);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn http2_frames_between_requests_are_not_heads() {
+        for alpn in [true, false] {
+            let activity = Activity::new(HEADER, IDLE, alpn);
+            if !alpn {
+                activity.read(H2_PREFACE);
+            }
+            drop(activity.begin());
+            let from = Instant::now();
+            tokio::time::advance(Duration::from_secs(5)).await;
+            activity.read(b"\0\0\x08\x06\0\0\0\0\0ping....");
+            assert_eq!(activity.expiry().await, Expiry::Idle);
+            assert_eq!(from.elapsed(), IDLE);
+        }
+    }
+}
