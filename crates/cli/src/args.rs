@@ -885,6 +885,16 @@ pub enum AuditCommand {
         /// Only this secret name.
         #[arg(long)]
         name: Option<String>,
+        /// Only this action, e.g. secret.read, token.create or auth.refused (refused anonymous
+        /// requests, counted per client address).
+        #[arg(long)]
+        action: Option<String>,
+        /// Only this outcome: ok, unauthenticated, denied, not_found, conflict, invalid or error.
+        #[arg(long)]
+        outcome: Option<String>,
+        /// Only this token's events, by its public id (as `hush token list` shows it).
+        #[arg(long, value_name = "ID")]
+        token_id: Option<String>,
         /// How many events.
         #[arg(long, default_value_t = 50)]
         limit: u32,

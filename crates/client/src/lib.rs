@@ -481,25 +481,25 @@ impl Client {
         self.json(Method::DELETE, &format!("/v1/tokens/{}", segment(id)), None).await.map(drop)
     }
 
-    /// `GET /v1/audit`.
-    pub async fn audit(
-        &self,
-        namespace: Option<&str>,
-        name: Option<&str>,
-        before: Option<u64>,
-        limit: Option<u32>,
-    ) -> Result<Value, ClientError> {
+    /// `GET /v1/audit` with the filters given.
+    pub async fn audit(&self, filter: &AuditListing<'_>) -> Result<Value, ClientError> {
         let mut query = Vec::new();
-        if let Some(n) = namespace {
-            query.push(format!("namespace={}", segment(n)));
+        let texts = [
+            ("namespace", filter.namespace),
+            ("name", filter.name),
+            ("action", filter.action),
+            ("outcome", filter.outcome),
+            ("token", filter.token),
+        ];
+        for (key, value) in texts {
+            if let Some(v) = value {
+                query.push(format!("{key}={}", segment(v)));
+            }
         }
-        if let Some(n) = name {
-            query.push(format!("name={}", segment(n)));
-        }
-        if let Some(b) = before {
+        if let Some(b) = filter.before {
             query.push(format!("before={b}"));
         }
-        if let Some(l) = limit {
+        if let Some(l) = filter.limit {
             query.push(format!("limit={l}"));
         }
         let path = if query.is_empty() { "/v1/audit".to_owned() } else { format!("/v1/audit?{}", query.join("&")) };
@@ -510,6 +510,25 @@ impl Client {
     pub async fn audit_verify(&self) -> Result<Value, ClientError> {
         self.json(Method::GET, "/v1/audit/verify", None).await
     }
+}
+
+/// Which audit events to list (`GET /v1/audit`); `None` is no filter.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AuditListing<'a> {
+    /// Only this namespace.
+    pub namespace: Option<&'a str>,
+    /// Only this secret name.
+    pub name: Option<&'a str>,
+    /// Only this action, e.g. `secret.read`.
+    pub action: Option<&'a str>,
+    /// Only this outcome, e.g. `denied`.
+    pub outcome: Option<&'a str>,
+    /// Only this token, by its public id.
+    pub token: Option<&'a str>,
+    /// Only events older than this sequence number.
+    pub before: Option<u64>,
+    /// At most this many.
+    pub limit: Option<u32>,
 }
 
 /// Overwrites a response body once this is its only holder.

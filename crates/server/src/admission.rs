@@ -71,9 +71,9 @@ pub(crate) async fn admit(State(admission): State<Arc<Admission>>, mut request: 
 /// the client's address in the request's extensions.
 pub(crate) async fn check(admission: &Admission, request: &mut Request) -> Option<Response> {
     let limits = &admission.limits;
-    let client = request
-        .extensions()
-        .get::<ConnectionInfo>()
+    let connection = request.extensions().get::<ConnectionInfo>();
+    let client_cert = connection.and_then(|c| c.client_certificate.clone());
+    let client = connection
         .map(|c| client_address(c.peer.ip(), request.headers(), &limits.trusted_proxies, limits.forwarded_header));
     if let Some(addr) = client {
         request.extensions_mut().insert(ClientAddress(addr));
@@ -98,12 +98,12 @@ pub(crate) async fn check(admission: &Admission, request: &mut Request) -> Optio
             let over = client.and_then(|addr| admission.rates.failed_auth(SourceKey::of(addr)).err());
             match over {
                 Some(wait) => {
-                    admission.hush.record_refusal(client, "rate_limited");
+                    admission.hush.record_refusal(client, client_cert.as_ref(), "rate_limited");
                     Some(refusal(grpc, Refusal::FailedAuthRate(wait)))
                 }
                 None if refused.names_a_credential() => None,
                 None => {
-                    admission.hush.record_refusal(client, refused.reason());
+                    admission.hush.record_refusal(client, client_cert.as_ref(), refused.reason());
                     Some(refusal(grpc, Refusal::Unauthenticated(refused.message())))
                 }
             }

@@ -3,13 +3,14 @@
 //! A request without a token hush issued (none, a malformed one, a guessed
 //! one) names no credential, and anyone who can reach the port can send
 //! thousands a second: an audit row each would fill the disk and bury the
-//! real events. The server counts them here by client address instead, and
-//! [`Hush::flush_refusals`] writes one `auth.refused` event per address per
-//! period, with the count, the first and last time and the reasons. Those
-//! events are chained like any other.
+//! real events. The server counts them here by client address (and, under
+//! mutual TLS, client certificate) instead, and [`Hush::flush_refusals`]
+//! writes one `auth.refused` event per source per period, with the count,
+//! the first and last time and the reasons. Those events are chained like
+//! any other.
 //!
-//! Memory is bounded: past [`MAX_SOURCES`] addresses in one period, further
-//! addresses are counted together under `*`.
+//! Memory is bounded: past [`MAX_SOURCES`] sources in one period, further
+//! ones are counted together under the address `*`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -27,11 +28,15 @@ pub const MAX_SOURCES: usize = 10_000;
 /// address) are counted.
 const OTHER_SOURCES: &str = "*";
 
-/// Refusals since the last flush, by client address.
+/// Refusals since the last flush, by source.
 #[derive(Debug, Default)]
 pub(crate) struct RefusalTally {
-    by_source: Mutex<HashMap<Option<IpAddr>, Tally>>,
+    by_source: Mutex<HashMap<Source, Tally>>,
 }
+
+/// Where refusals came from: the client's address and, under mutual TLS,
+/// its certificate's subject. `(None, None)` counts the overflow.
+type Source = (Option<IpAddr>, Option<Arc<str>>);
 
 /// One address's refusals.
 #[derive(Debug)]
@@ -44,9 +49,10 @@ struct Tally {
 
 impl RefusalTally {
     /// Counts one refusal.
-    fn record(&self, source: Option<IpAddr>, reason: &'static str, at: Millis) {
+    fn record(&self, source: Source, reason: &'static str, at: Millis) {
         let mut by_source = self.by_source.lock().unwrap_or_else(|e| e.into_inner());
-        let key = if by_source.len() >= MAX_SOURCES && !by_source.contains_key(&source) { None } else { source };
+        let key =
+            if by_source.len() >= MAX_SOURCES && !by_source.contains_key(&source) { (None, None) } else { source };
         let tally = by_source.entry(key).or_insert_with(|| Tally {
             count: 0,
             first_at: at,
@@ -63,10 +69,11 @@ impl RefusalTally {
         let taken = std::mem::take(&mut *self.by_source.lock().unwrap_or_else(|e| e.into_inner()));
         let mut events: Vec<AuditEvent> = taken
             .into_iter()
-            .map(|(source, tally)| {
+            .map(|((addr, client_cert), tally)| {
                 let mut event = AuditEvent::new(AuditAction::AuthRefused, None, None);
                 event.outcome = Outcome::Unauthenticated;
-                event.client_addr = Some(source.map_or_else(|| OTHER_SOURCES.to_owned(), |a| a.to_string()));
+                event.client_addr = Some(addr.map_or_else(|| OTHER_SOURCES.to_owned(), |a| a.to_string()));
+                event.client_cert = client_cert.map(|c| c.to_string());
                 let reasons: Vec<String> = tally.reasons.iter().map(|(r, n)| format!("{r}={n}")).collect();
                 event.refusals = Some(RefusalSummary {
                     count: tally.count,
@@ -86,7 +93,8 @@ impl RefusalTally {
         let mut by_source = self.by_source.lock().unwrap_or_else(|e| e.into_inner());
         for event in events {
             let (Some(summary), Some(addr)) = (event.refusals, event.client_addr) else { continue };
-            let tally = by_source.entry(addr.parse().ok()).or_insert_with(|| Tally {
+            let source = (addr.parse().ok(), event.client_cert.map(Arc::from));
+            let tally = by_source.entry(source).or_insert_with(|| Tally {
                 count: 0,
                 first_at: summary.first_at,
                 last_at: summary.last_at,
@@ -110,12 +118,13 @@ impl RefusalTally {
 pub const REASONS: [&str; 5] = ["no_token", "malformed_token", "invalid_token", "unusable_token", "rate_limited"];
 
 impl Hush {
-    /// Counts a refused request from `source` under `reason`, one of
+    /// Counts a refused request from `addr` (with, under mutual TLS, the
+    /// client certificate `client_cert`) under `reason`, one of
     /// [`REASONS`] (anything else counts as `invalid_token`). The next
     /// [`Hush::flush_refusals`] writes it to the audit log.
-    pub fn record_refusal(&self, source: Option<IpAddr>, reason: &'static str) {
+    pub fn record_refusal(&self, addr: Option<IpAddr>, client_cert: Option<&Arc<str>>, reason: &'static str) {
         let reason = if REASONS.contains(&reason) { reason } else { "invalid_token" };
-        self.refusals.record(source, reason, now_millis());
+        self.refusals.record((addr, client_cert.cloned()), reason, now_millis());
     }
 
     /// Writes one `auth.refused` event per client address counted since the
@@ -167,12 +176,14 @@ mod tests {
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let b: IpAddr = "2001:db8::1".parse().unwrap();
         for at in 0..5 {
-            tally.record(Some(a), "invalid_token", 100 + at);
+            tally.record((Some(a), None), "invalid_token", 100 + at);
         }
-        tally.record(Some(a), "no_token", 90);
-        tally.record(Some(b), "rate_limited", 200);
+        tally.record((Some(a), None), "no_token", 90);
+        tally.record((Some(b), None), "rate_limited", 200);
+        let cert: Arc<str> = Arc::from("CN=runner-1");
+        tally.record((Some(b), Some(Arc::clone(&cert))), "no_token", 300);
         let events = tally.take();
-        assert_eq!(events.len(), 2);
+        assert_eq!(events.len(), 3, "one per address and certificate");
         let first = &events[0];
         assert_eq!(first.client_addr.as_deref(), Some("192.0.2.1"));
         assert_eq!(first.action, AuditAction::AuthRefused);
@@ -183,6 +194,10 @@ mod tests {
             &RefusalSummary { count: 6, first_at: 100, last_at: 104, reasons: "invalid_token=5,no_token=1".into() }
         );
         assert_eq!(events[1].client_addr.as_deref(), Some("2001:db8::1"));
+        assert_eq!(events[1].client_cert, None);
+        assert_eq!(events[2].client_addr.as_deref(), Some("2001:db8::1"));
+        assert_eq!(events[2].client_cert.as_deref(), Some("CN=runner-1"));
+        assert_eq!(summary(&events[2]).count, 1);
         assert!(tally.take().is_empty(), "taking empties the tally");
     }
 
@@ -190,7 +205,7 @@ mod tests {
     fn sources_past_the_limit_are_counted_together() {
         let tally = RefusalTally::default();
         for i in 0..MAX_SOURCES as u32 + 50 {
-            tally.record(Some(IpAddr::from(i.to_be_bytes())), "no_token", 1);
+            tally.record((Some(IpAddr::from(i.to_be_bytes())), None), "no_token", 1);
         }
         let events = tally.take();
         assert_eq!(events.len(), MAX_SOURCES + 1);
@@ -204,13 +219,14 @@ mod tests {
     fn events_put_back_are_counted_again_in_full() {
         let tally = RefusalTally::default();
         let a: IpAddr = "192.0.2.1".parse().unwrap();
+        let cert: Option<Arc<str>> = Some(Arc::from("CN=x"));
         for _ in 0..7 {
-            tally.record(Some(a), "invalid_token", 10);
+            tally.record((Some(a), cert.clone()), "invalid_token", 10);
         }
-        tally.record(Some(a), "rate_limited", 20);
+        tally.record((Some(a), cert.clone()), "rate_limited", 20);
         let taken = tally.take();
         tally.restore(taken.clone());
-        tally.record(Some(a), "invalid_token", 30);
+        tally.record((Some(a), cert.clone()), "invalid_token", 30);
         let again = tally.take();
         assert_eq!(again.len(), 1);
         let s = summary(&again[0]);

@@ -1,5 +1,8 @@
 //! `hush audit list|verify`.
 
+use hush_client::AuditListing;
+use serde_json::Value;
+
 use crate::args::AuditCommand;
 use crate::commands::client;
 use crate::exit_code::AuditFailed;
@@ -7,8 +10,17 @@ use crate::output;
 
 pub(crate) async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
     match cmd {
-        AuditCommand::List { namespace, name, limit, conn, json } => {
-            let page = client(&conn)?.audit(namespace.as_deref(), name.as_deref(), None, Some(limit)).await?;
+        AuditCommand::List { namespace, name, action, outcome, token_id, limit, conn, json } => {
+            let filter = AuditListing {
+                namespace: namespace.as_deref(),
+                name: name.as_deref(),
+                action: action.as_deref(),
+                outcome: outcome.as_deref(),
+                token: token_id.as_deref(),
+                before: None,
+                limit: Some(limit),
+            };
+            let page = client(&conn)?.audit(&filter).await?;
             if json {
                 output::json(&page);
                 return Ok(());
@@ -31,7 +43,9 @@ pub(crate) async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
                                 "client_cert",
                             ]
                             .map(|k| output::field(e, k))
-                            .to_vec()
+                            .into_iter()
+                            .chain([refusals(e)])
+                            .collect()
                         })
                         .collect()
                 })
@@ -48,6 +62,7 @@ pub(crate) async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
                     "OUTCOME",
                     "CONTEXT",
                     "CLIENT CERT",
+                    "REFUSED",
                 ],
                 &rows,
             );
@@ -75,4 +90,22 @@ pub(crate) async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
             if ok { Ok(()) } else { Err(AuditFailed.into()) }
         }
     }
+}
+
+/// An `auth.refused` event's count, address and reasons, e.g.
+/// `20000 from 192.0.2.7 (invalid_token=20, rate_limited=19980)`; empty for
+/// other events.
+fn refusals(event: &Value) -> String {
+    let Some(r) = event["refusals"].as_object() else { return String::new() };
+    let reasons: Vec<String> = r
+        .get("reasons")
+        .and_then(Value::as_object)
+        .map(|m| m.iter().map(|(k, v)| format!("{k}={v}")).collect())
+        .unwrap_or_default();
+    format!(
+        "{} from {} ({})",
+        r.get("count").map(Value::to_string).unwrap_or_default(),
+        output::field(event, "client_addr"),
+        reasons.join(", ")
+    )
 }

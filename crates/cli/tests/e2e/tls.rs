@@ -84,7 +84,7 @@ fn mutual_tls_needs_a_client_certificate_and_a_token_and_audits_its_subject() {
     let stranger = stranger_pki.client("runner-1");
     let mut h = Hush::init();
     let ca = pki.ca_file.to_str().unwrap().to_owned();
-    h.start_tls(&pki, &pki.server("hush"), &["--tls-client-ca", &ca]);
+    h.start_tls(&pki, &pki.server("hush"), &["--tls-client-ca", &ca, "--audit-refusals-every", "100ms"]);
     let url = h.url("/v1/namespaces/default/secrets/db");
     let bearer = format!("Authorization: Bearer {}", h.token);
     let (cert, key) = (client.cert.to_str().unwrap(), client.key.to_str().unwrap());
@@ -136,8 +136,13 @@ fn mutual_tls_needs_a_client_certificate_and_a_token_and_audits_its_subject() {
         events.iter().filter(|e| e["action"] == "secret.read" && e["name"] == "db" && e["outcome"] == "ok").collect();
     assert_eq!(reads.len(), 1, "{page:#}");
     assert_eq!(reads[0]["client_cert"], "CN=runner-1,O=hush client");
-    let unauthenticated = events.iter().find(|e| e["outcome"] == "unauthenticated").expect("the tokenless curl");
-    assert_eq!(unauthenticated["client_cert"], "CN=runner-1,O=hush client");
+    // The tokenless curl is counted in an auth.refused event for its address
+    // and certificate (written every 100 ms here).
+    let refused = wait_for_refusals(&h, &with_cert);
+    assert_eq!(refused["client_cert"], "CN=runner-1,O=hush client", "{refused:#}");
+    assert_eq!(refused["client_addr"], "127.0.0.1", "{refused:#}");
+    assert_eq!(refused["refusals"]["count"], 1, "{refused:#}");
+    assert_eq!(refused["refusals"]["reasons"]["no_token"], 1, "{refused:#}");
     let out = cli_with(&h.addr, &h.token, &["audit", "verify"], None, &with_cert);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     // The table shows it too.
@@ -608,4 +613,18 @@ async fn replacing_the_client_ca_closes_connections_verified_by_the_old_one() {
     // The open connection was closed; a new one is refused at the handshake.
     let error = http.get(&health).send().await.expect_err("the old connection does not carry on");
     assert!(tls.explain(&error).contains("refused this client's certificate"), "{}", tls.explain(&error));
+}
+
+/// The newest `auth.refused` event, once the server has written one.
+fn wait_for_refusals(h: &Hush, env: &[(&str, &str)]) -> Value {
+    for _ in 0..100 {
+        let out = cli_with(&h.addr, &h.token, &["audit", "list", "--json", "--action", "auth.refused"], None, env);
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        let page: Value = serde_json::from_slice(&out.stdout).unwrap();
+        if let Some(event) = page["events"].as_array().and_then(|e| e.first()) {
+            return event.clone();
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("no auth.refused event was written");
 }
