@@ -32,15 +32,16 @@ impl Drop for JsonObject {
 /// Reads at most `limit` bytes and parses a JSON object, then wipes the raw bytes.
 pub async fn read_object(body: Body, limit: usize) -> Result<JsonObject, ApiError> {
     let bytes = axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let cause = std::error::Error::source(&e);
-        if cause.is_some_and(|s| s.is::<tower_http::timeout::TimeoutError>()) {
+        // The body's own error is a few wrappers down.
+        let causes = || std::iter::successors(std::error::Error::source(&e), |c| c.source());
+        if causes().any(|c| c.is::<tower_http::timeout::TimeoutError>()) {
             return ApiError::new(
                 StatusCode::REQUEST_TIMEOUT,
                 "body_timeout",
                 "the request body stopped arriving; the server stopped waiting",
             );
         }
-        if cause.is_some_and(|s| s.is::<http_body_util::LengthLimitError>()) {
+        if causes().any(|c| c.is::<http_body_util::LengthLimitError>()) {
             ApiError::new(
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "body_too_large",

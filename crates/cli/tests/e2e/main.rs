@@ -18,6 +18,7 @@ mod grpc_clients;
 mod hygiene;
 mod inject;
 mod kms;
+mod limits;
 mod registries;
 mod registry_clients;
 mod replicas;
