@@ -61,6 +61,17 @@ fn trace_logs_never_carry_a_value_or_a_token() {
         printed.push(stdout);
         client_logs.push((args.join(" "), stderr));
     }
+    // Refused tokens (401, then 429 past the failed-authentication budget)
+    // are not logged either, on the server or by the CLI.
+    let bogus = "hush_0123456789abcdef_HYGIENEbogus0000000000000000000000000000000";
+    assert_eq!(bogus.len(), 65);
+    let mut refused_codes = Vec::new();
+    for _ in 0..25 {
+        let out = h.cli_as(bogus, &["secret", "list"], None);
+        refused_codes.push(out.status.code());
+        client_logs.push(("secret list (bogus token)".to_owned(), out.stderr));
+    }
+    assert!(refused_codes.iter().all(|c| c.is_some() && *c != Some(0)), "{refused_codes:?}");
     // The values did flow: the reads printed them.
     assert_eq!(printed[4], rotated.as_bytes());
     assert_eq!(printed[7], password.as_bytes());
@@ -81,6 +92,7 @@ fn trace_logs_never_carry_a_value_or_a_token() {
         needles.push(serde_json::to_string(v).unwrap().into_bytes());
     }
     needles.push(admin_secret.into_bytes());
+    needles.push(b"HYGIENEbogus".to_vec());
     for needle in &needles {
         assert!(!contains(server_log.as_bytes(), needle), "server log contains {:?}", String::from_utf8_lossy(needle));
         for (step, log) in &client_logs {

@@ -17,6 +17,7 @@ mod git_clients;
 mod grpc_clients;
 mod hygiene;
 mod inject;
+mod isolation;
 mod kms;
 mod limits;
 mod registries;
