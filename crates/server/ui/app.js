@@ -125,6 +125,7 @@ async function signIn(token) {
 
 // Forgets everything shown: rows, revealed values, open forms, the namespace list.
 function clearPage() {
+  $("audit-filters").reset();
   state.secrets = [];
   state.prefix = "";
   for (const id of ["secret-rows", "registry-rows", "audit-rows", "version-rows", "crumbs"]) $(id).replaceChildren();
@@ -368,13 +369,28 @@ async function saveRegistry(event) {
 
 // --- audit -----------------------------------------------------------------
 
+// What the filters offer (the server refuses anything else by name).
+const AUDIT_ACTIONS = ["secret.read", "secret.write", "secret.list", "secret.versions", "secret.delete",
+  "namespace.create", "namespace.delete", "namespace.list", "namespace.rotate-key", "namespace.rewrap",
+  "token.create", "token.revoke", "token.list", "audit.list", "audit.verify", "registry.write", "registry.list",
+  "registry.delete", "registry.resolve", "registry.read", "registry.export", "registry.test", "git.credential",
+  "admin.backup", "admin.rotate-root", "auth.refused", "init"];
+const AUDIT_OUTCOMES = ["ok", "unauthenticated", "denied", "not_found", "conflict", "invalid", "error"];
+
+/// The filters as query parameters (empty ones left out).
+function auditFilters() {
+  const pairs = [["action", $("af-action").value], ["outcome", $("af-outcome").value],
+    ["name", $("af-name").value.trim()], ["token", $("af-token").value.trim()]];
+  return pairs.filter(([, v]) => v).map(([k, v]) => `&${k}=${seg(v)}`).join("");
+}
+
 async function loadAudit(before) {
   const cursor = before ? `&before=${seg(String(before))}` : "";
-  const got = await api("GET", `/v1/audit?namespace=${seg(state.namespace)}&limit=100${cursor}`);
+  const got = await api("GET", `/v1/audit?namespace=${seg(state.namespace)}&limit=100${auditFilters()}${cursor}`);
   const rows = got.events.map((e) =>
     el("tr", {}, el("td", { text: when(e.at) }), el("td", { text: e.action }), el("td", { text: e.name || "" }),
       el("td", { text: e.outcome }), el("td", { text: e.token_id || "" }), el("td", { text: e.context || "" }),
-      el("td", { text: e.client_cert || "" })));
+      el("td", { text: e.client_cert || "" }), el("td", { text: e.client_addr || "" })));
   if (before) $("audit-rows").append(...rows);
   else $("audit-rows").replaceChildren(...rows);
   const older = $("audit-older");
@@ -397,6 +413,14 @@ document.addEventListener("DOMContentLoaded", () => {
     showTab(state.tab);
   });
   $("filter").addEventListener("input", renderSecrets);
+  for (const [id, values] of [["af-action", AUDIT_ACTIONS], ["af-outcome", AUDIT_OUTCOMES]]) {
+    $(id).append(...values.map((v) => el("option", { value: v, text: v })));
+  }
+  $("audit-filters").addEventListener("change", () => guard(() => loadAudit()));
+  $("audit-filters").addEventListener("submit", (e) => {
+    e.preventDefault();
+    guard(() => loadAudit());
+  });
   $("new-secret").addEventListener("click", () => openSecretForm(null));
   $("secret-cancel").addEventListener("click", () => { $("secret-form").reset(); $("secret-form").hidden = true; });
   $("s-type").addEventListener("change", showTypeFields);

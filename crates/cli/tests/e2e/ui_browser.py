@@ -194,6 +194,18 @@ with sync_playwright() as p:
     expect(page.locator("#audit-rows tr")).not_to_have_count(first_page)
     assert page.locator("#audit-rows tr").count() > first_page
     shot("07-audit")
+    # The filters narrow the log: only reads, then only a name's events.
+    page.select_option("#af-action", "secret.read")
+    expect(page.locator("#audit-rows tr").first).to_contain_text("secret.read")
+    actions = page.locator("#audit-rows tr td:nth-child(2)").all_inner_texts()
+    assert actions and set(actions) == {"secret.read"}, actions
+    page.fill("#af-name", "no-such-secret")
+    page.press("#af-name", "Enter")
+    expect(page.locator("#audit-rows tr")).to_have_count(0)
+    page.fill("#af-name", "")
+    page.select_option("#af-action", "")
+    page.press("#af-name", "Enter")
+    expect(page.locator("#audit-rows tr").first).to_be_visible()
 
     # Signing out clears the page; signing in works from the keyboard.
     page.click("#sign-out")
