@@ -3,7 +3,10 @@
 //!
 //! Successful requests log at `debug` (the audit log is the record of every
 //! call; a line per request at `info` cost a few percent of throughput and
-//! mostly noise), client errors at `info`, server errors at `warn`.
+//! mostly noise), client errors at `info`, server errors at `warn`. Refused
+//! authentications (401, 429) log at `debug` too: anyone can send thousands
+//! a second, and the audit log counts them (`auth.refused`), so a line each
+//! at `info` would only let a flood fill the disk through the log instead.
 
 use std::time::Instant;
 
@@ -26,6 +29,9 @@ pub(crate) async fn access_log(request: Request, next: Next) -> Response {
     match (status, grpc_status) {
         (500.., _) | (_, Some(13 | 14 | 15 | 2)) => {
             tracing::warn!(%method, %path, status, grpc_status, micros, "request")
+        }
+        (401 | 429, _) | (_, Some(16 | 8)) => {
+            tracing::debug!(%method, %path, status, grpc_status, micros, "request")
         }
         (400.., _) | (_, Some(1..)) => tracing::info!(%method, %path, status, grpc_status, micros, "request"),
         _ => tracing::debug!(%method, %path, status, grpc_status, micros, "request"),

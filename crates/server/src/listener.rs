@@ -49,13 +49,15 @@ use crate::connection_watchdog::{Activity, Expiry, Watched};
 use crate::limits::ServerLimits;
 use crate::server_tls::ServerTls;
 
-/// The largest HTTP/1 read buffer, which bounds a request head: 32 KiB.
-const HTTP1_MAX_BUFFER: usize = 32 * 1024;
+/// The largest HTTP/1 read buffer, which bounds a request head: 16 KiB
+/// (as Node's default; a hush request's head is well under 1 KiB). What a
+/// slow client can make the server hold grows with it (docs/benchmarks.md).
+const HTTP1_MAX_BUFFER: usize = 16 * 1024;
 
 /// HTTP/2: streams one connection may have open at once …
 const HTTP2_MAX_STREAMS: u32 = 128;
 /// … the largest header block …
-const HTTP2_MAX_HEADER_LIST: u32 = 32 * 1024;
+const HTTP2_MAX_HEADER_LIST: u32 = 16 * 1024;
 /// … and how much body data a stream and the connection may have in flight
 /// before the server has read it.
 const HTTP2_STREAM_WINDOW: u32 = 256 * 1024;

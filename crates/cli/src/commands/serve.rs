@@ -151,6 +151,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let refusals = hush.spawn_refusal_flush(args.limits.audit_refusals_every);
     let limits = server_limits(&args.limits);
     tracing::debug!(?limits, "limits");
+    warn_if_few_file_descriptors(limits.max_connections);
     let state = hush_server::AppState::new(Arc::clone(&hush)).with_limits(limits);
     let reload = tls.as_ref().map(|_| Arc::new(tokio::sync::Notify::new()));
     let on_hangup = tokio::spawn(notify_on_hangup(hangups, reload.clone()));
@@ -198,6 +199,26 @@ fn server_limits(args: &ServerLimitsArgs) -> hush_server::ServerLimits {
         failed_auth_per_second: nonzero(args.failed_auth_per_second),
         failed_auth_burst: nonzero(args.failed_auth_burst),
         requests_per_token: args.rate_limit_per_token.map(nonzero),
+    }
+}
+
+/// Warns when the process may open fewer files than the connection cap
+/// needs (each connection is one), read from /proc (no call needed).
+fn warn_if_few_file_descriptors(max_connections: usize) {
+    let Ok(limits) = std::fs::read_to_string("/proc/self/limits") else { return };
+    let soft = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .and_then(|l| l.split_whitespace().nth(3))
+        .and_then(|n| n.parse::<usize>().ok());
+    let wanted = max_connections + 64;
+    if let Some(soft) = soft.filter(|soft| *soft < wanted) {
+        tracing::warn!(
+            open_files = soft,
+            max_connections,
+            "the process may open {soft} files, fewer than --max-connections needs ({wanted}): raise the limit \
+             (ulimit -n, systemd LimitNOFILE=) or lower --max-connections"
+        );
     }
 }
 

@@ -150,6 +150,10 @@ async fn an_anonymous_flood_is_counted_in_the_audit_not_written_row_by_row_and_v
     assert!(limited > 0, "the failed-authentication limit answered 429");
     assert_eq!(retry_after_ok.load(Ordering::Relaxed), limited, "every 429 says when to retry");
     assert_eq!(failed_reads, 0, "the valid client was never refused");
+    // Nor does the flood fill the server's log (at its default level).
+    let log = h.log.lock().unwrap().clone();
+    let lines = log.lines().count();
+    assert!(lines < 100, "the server logged {lines} lines during the flood");
 
     // Refusals are written at the latest at shutdown; count them after a restart.
     tokio::task::block_in_place(|| {
