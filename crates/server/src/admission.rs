@@ -81,7 +81,7 @@ pub(crate) async fn check(admission: &Admission, request: &mut Request) -> Optio
     if is_public(request.uri().path()) {
         return None;
     }
-    let grpc = grpc::is_grpc(&request);
+    let grpc = grpc::is_grpc(request);
     let verdict = match admission.hush.verify_token(&presented_token(request.headers())).await {
         Ok(verdict) => verdict,
         Err(e) => {

@@ -122,7 +122,9 @@ mod tests {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap(), "fd00::/8".parse().unwrap()];
         let xff = ForwardedHeader::XForwardedFor;
         let fwd = ForwardedHeader::Forwarded;
-        let cases: &[(&str, &[(&str, &str)], ForwardedHeader, &str)] = &[
+        // (peer, headers, the header trusted, the client's address)
+        type Case<'a> = (&'a str, &'a [(&'a str, &'a str)], ForwardedHeader, &'a str);
+        let cases: &[Case] = &[
             // No proxy trusted for this peer: its own address, whatever it sends.
             ("192.0.2.9", &[("x-forwarded-for", "203.0.113.5")], xff, "192.0.2.9"),
             ("192.0.2.9", &[("forwarded", "for=203.0.113.5")], fwd, "192.0.2.9"),

@@ -77,12 +77,12 @@ impl Drop for Slot {
     fn drop(&mut self) {
         let mut open = self.slots.open.lock().unwrap_or_else(|e| e.into_inner());
         open.total -= 1;
-        if let Some(key) = self.source {
-            if let Some(count) = open.per_source.get_mut(&key) {
-                *count -= 1;
-                if *count == 0 {
-                    open.per_source.remove(&key);
-                }
+        if let Some(key) = self.source
+            && let Some(count) = open.per_source.get_mut(&key)
+        {
+            *count -= 1;
+            if *count == 0 {
+                open.per_source.remove(&key);
             }
         }
     }
