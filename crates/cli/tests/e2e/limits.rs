@@ -376,12 +376,30 @@ async fn connections_past_the_caps_are_refused_while_open_ones_and_other_address
 #[tokio::test(flavor = "multi_thread")]
 async fn idle_connections_and_stalled_bodies_time_out() {
     let mut h = Hush::init();
-    tokio::task::block_in_place(|| h.start(&[], &["--idle-timeout", "1s", "--body-read-timeout", "1s"]));
+    let args = ["--idle-timeout", "1s", "--body-read-timeout", "1s", "--header-read-timeout", "1s"];
+    tokio::task::block_in_place(|| h.start(&[], &args));
     let addr = socket_addr(&h);
     // A keep-alive connection is served, then closed once idle.
     let mut s = TcpStream::connect(addr).await.unwrap();
     assert_eq!(request(&mut s, HEALTH).await, Some(200));
     assert!(closed_by_server(&mut s, Duration::from_secs(30)).await, "an idle connection is closed");
+    // An HTTP/2 connection that opens (preface and settings) but never asks
+    // for anything: the server's own frames come, then the close.
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\0\0\0\x04\0\0\0\0\0").await.unwrap();
+    let mut buf = [0u8; 4096];
+    let mut frames = 0;
+    let closed = tokio::time::timeout(Duration::from_secs(30), async {
+        loop {
+            match s.read(&mut buf).await {
+                Ok(0) | Err(_) => return true,
+                Ok(n) => frames += n,
+            }
+        }
+    })
+    .await;
+    assert_eq!(closed, Ok(true), "an HTTP/2 connection without a request is closed");
+    assert!(frames > 0, "the server spoke HTTP/2 before closing");
     // A body that stops arriving: 408, and the secret is not written.
     let mut s = TcpStream::connect(addr).await.unwrap();
     let head = format!(
