@@ -50,12 +50,22 @@ impl Admission {
     }
 }
 
-/// Whether a path needs no token.
+/// Whether a path needs no token: exact paths only, so nothing that merely
+/// starts like one (`/ui/../…`, `/grpc.health.v1.Health/../…`) slips by.
 fn is_public(path: &str) -> bool {
-    matches!(path, "/v1/health" | "/v1/openapi.json" | "/ui")
-        || path.starts_with("/ui/")
-        || path.starts_with("/grpc.health.v1.Health/")
-        || path.starts_with("/grpc.reflection.")
+    matches!(
+        path,
+        "/v1/health"
+            | "/v1/openapi.json"
+            | "/ui"
+            | "/ui/"
+            | "/ui/app.js"
+            | "/ui/style.css"
+            | "/grpc.health.v1.Health/Check"
+            | "/grpc.health.v1.Health/Watch"
+            | "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo"
+            | "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo"
+    )
 }
 
 /// The middleware, for REST routes (unknown routes never reach it: they
@@ -174,6 +184,7 @@ mod tests {
             "/ui/app.js",
             "/grpc.health.v1.Health/Check",
             "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+            "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
         ] {
             assert!(is_public(path), "{path}");
         }
@@ -188,6 +199,10 @@ mod tests {
             "/hush.v1.SecretService/GetSecret",
             "/",
             "/nope",
+            "/ui/../v1/namespaces",
+            "/ui/%2e%2e/v1/namespaces",
+            "/grpc.health.v1.Health/../hush.v1.SecretService/GetSecret",
+            "/grpc.reflection.v1.ServerReflection/x",
         ] {
             assert!(!is_public(path), "{path}");
         }
