@@ -320,7 +320,11 @@ fn print_config(args: &ServeArgs) {
     let proxies =
         if proxies.is_empty() { "(none: forwarding headers are ignored)".to_owned() } else { proxies.join(", ") };
     println!("trusted_proxies          = {proxies}");
-    println!("trusted_proxy_header     = {:?}", l.forwarded_header);
+    let header = match l.forwarded_header {
+        hush_server::ForwardedHeader::XForwardedFor => "x-forwarded-for",
+        hush_server::ForwardedHeader::Forwarded => "forwarded",
+    };
+    println!("trusted_proxy_header     = {header}");
     println!("failed_auth              = {}/s, burst {}", l.failed_auth_per_second, l.failed_auth_burst);
     let per_token = l.requests_per_token.map_or_else(|| "unlimited".to_owned(), |n| format!("{n}/s"));
     println!("rate_limit_per_token     = {per_token}");

@@ -61,12 +61,42 @@ fn print_config_masks_the_root_key() {
     let out = Command::new(HUSH)
         .args(["serve", "--print-config"])
         .env("HUSH_ROOT_KEY", "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LXNlY3I=")
+        .env("HUSH_TRUSTED_PROXIES", "10.0.0.0/8,fd00::/8")
+        .env("HUSH_MAX_CONNECTIONS_PER_IP", "64")
+        .args(["--header-read-timeout", "3s", "--rate-limit-per-token", "50"])
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("HUSH_ROOT_KEY (set; value hidden)"), "{text}");
     assert!(text.contains("listen          = 127.0.0.1:8270"), "{text}");
     assert!(!text.contains("c2VjcmV0"), "{text}");
+    // The limits in force, from flags and variables.
+    for line in [
+        "trusted_proxies          = 10.0.0.0/8, fd00::/8",
+        "max_connections_per_ip   = 64",
+        "header_read_timeout      = 3s",
+        "rate_limit_per_token     = 50/s",
+        "failed_auth              = 10/s, burst 20",
+    ] {
+        assert!(text.contains(line), "{line}\n{text}");
+    }
+}
+
+#[test]
+fn bad_limits_are_refused_by_name() {
+    let cases: [(&[&str], &str); 5] = [
+        (&["--header-read-timeout", "0s"], "--header-read-timeout"),
+        (&["--idle-timeout", "soon"], "--idle-timeout"),
+        (&["--trusted-proxy", "proxy.internal"], "--trusted-proxy"),
+        (&["--max-connections-per-ip", "0"], "--max-connections-per-ip"),
+        (&["--failed-auth-burst=-1"], "--failed-auth-burst"),
+    ];
+    for (args, flag) in cases {
+        let out = Command::new(HUSH).args(["serve", "--print-config"]).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(flag), "{args:?}: {stderr}");
+    }
 }
 
 #[test]
