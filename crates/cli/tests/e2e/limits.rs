@@ -466,3 +466,27 @@ async fn forwarded_addresses_are_believed_only_from_a_trusted_proxy() {
         assert_eq!(listed[0]["client_addr"], want, "every event records the client's address");
     }
 }
+
+/// Requests no gate stops (unknown routes: 404 whatever the token) cannot
+/// make the log grow a line each: past a budget the lines go to `debug`,
+/// and the next one logged says how many were held back.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_flood_of_unknown_routes_cannot_fill_the_log() {
+    let h = tokio::task::block_in_place(Hush::running);
+    let http = h.http();
+    let long = "x".repeat(4000);
+    for i in 0..1000 {
+        let resp = http.get(h.url(&format!("/nope-{i}-{long}"))).send().await.unwrap();
+        assert_eq!(resp.status(), 404);
+    }
+    let log = h.log.lock().unwrap().clone();
+    let lines: Vec<&str> = log.lines().filter(|l| l.contains("/nope-")).collect();
+    assert!(!lines.is_empty() && lines.len() <= 150, "{} request lines for 1000 requests", lines.len());
+    assert!(lines.iter().all(|l| l.len() < 600), "paths are cut short in the log");
+    // Once the burst is spent, a logged line says how many were held back.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(http.get(h.url("/nope-last")).send().await.unwrap().status(), 404);
+    let log = h.log.lock().unwrap().clone();
+    let last = log.lines().rev().find(|l| l.contains("/nope-last")).expect("the next line is logged");
+    assert!(last.contains("suppressed="), "{last}");
+}
