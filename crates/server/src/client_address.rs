@@ -52,7 +52,10 @@ pub fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet], head
     }
     let hops = match header {
         ForwardedHeader::XForwardedFor => header_list(headers, "x-forwarded-for"),
-        ForwardedHeader::Forwarded => header_list(headers, "forwarded").into_iter().filter_map(forwarded_for).collect(),
+        // An element without `for=` is not an address: it ends the walk too.
+        ForwardedHeader::Forwarded => {
+            header_list(headers, "forwarded").into_iter().map(|e| forwarded_for(e).unwrap_or_default()).collect()
+        }
     };
     let mut client = peer;
     for hop in hops.iter().rev() {
@@ -149,6 +152,8 @@ mod tests {
             ("10.1.1.1", &[("forwarded", "for=203.0.113.5;proto=https;by=10.1.1.1")], fwd, "203.0.113.5"),
             ("10.1.1.1", &[("forwarded", "for=1.2.3.4, For=\"[2001:db8::7]:80\"")], fwd, "2001:db8::7"),
             ("fd00::1", &[("forwarded", "for=\"203.0.113.5:99\"")], fwd, "203.0.113.5"),
+            // An element without for= stops the walk where it is.
+            ("10.1.1.1", &[("forwarded", "for=203.0.113.5, proto=https")], fwd, "10.1.1.1"),
             // The header not chosen is ignored.
             ("10.1.1.1", &[("forwarded", "for=203.0.113.5")], xff, "10.1.1.1"),
             ("10.1.1.1", &[("x-forwarded-for", "203.0.113.5")], fwd, "10.1.1.1"),

@@ -54,10 +54,11 @@ struct State {
     in_flight: usize,
     /// Whether any request has arrived yet.
     served: bool,
-    /// Whether this is HTTP/2 (known from ALPN, or its preface).
+    /// Whether this is HTTP/2 (known from ALPN, or its whole preface).
     http2: bool,
-    /// Whether anything has been read yet.
-    read_any: bool,
+    /// How many bytes of the HTTP/2 preface have been read so far, until
+    /// it is complete or a byte differs (`None`: decided).
+    preface_read: Option<usize>,
     /// Since when no request has been in flight.
     idle_since: Instant,
     /// When the first byte after `idle_since` arrived (HTTP/1.1).
@@ -72,7 +73,7 @@ impl Activity {
                 in_flight: 0,
                 served: false,
                 http2,
-                read_any: false,
+                preface_read: Some(0),
                 idle_since: Instant::now(),
                 head_started: None,
             }),
@@ -103,13 +104,20 @@ impl Activity {
         InFlight(Arc::clone(self))
     }
 
-    /// Bytes were read from the client; `first` are the first of them.
+    /// Bytes were read from the client.
     fn read(&self, first: &[u8]) {
         let mut state = self.state();
-        if !state.read_any {
-            state.read_any = true;
-            let n = first.len().min(H2_PREFACE.len());
-            state.http2 |= n > 0 && first[..n] == H2_PREFACE[..n];
+        if let Some(seen) = state.preface_read {
+            // Only the whole preface makes it HTTP/2: a lone "P" does not.
+            let n = first.len().min(H2_PREFACE.len() - seen);
+            state.preface_read = if first[..n] != H2_PREFACE[seen..seen + n] {
+                None
+            } else if seen + n == H2_PREFACE.len() {
+                state.http2 = true;
+                None
+            } else {
+                Some(seen + n)
+            };
         }
         if state.in_flight == 0 && state.served && !state.http2 && state.head_started.is_none() {
             state.head_started = Some(Instant::now());
@@ -284,11 +292,28 @@ mod tests {
     }
 
     #[tokio::test(start_paused = true)]
+    async fn an_http1_client_cannot_pass_for_http2() {
+        // "P", then a head that is not the preface: still HTTP/1.1, so a
+        // half-sent head later gets the header timeout, not the idle one.
+        let activity = Activity::new(HEADER, IDLE, false);
+        activity.read(b"P");
+        activity.read(b"OST / HTTP/1.1\r\n\r\n");
+        drop(activity.begin());
+        tokio::time::advance(Duration::from_secs(1)).await;
+        activity.read(b"GET /");
+        let from = Instant::now();
+        assert_eq!(activity.expiry().await, Expiry::Header);
+        assert_eq!(from.elapsed(), HEADER);
+    }
+
+    #[tokio::test(start_paused = true)]
     async fn http2_frames_between_requests_are_not_heads() {
         for alpn in [true, false] {
             let activity = Activity::new(HEADER, IDLE, alpn);
             if !alpn {
-                activity.read(H2_PREFACE);
+                // The preface may come in pieces.
+                activity.read(&H2_PREFACE[..3]);
+                activity.read(&H2_PREFACE[3..]);
             }
             drop(activity.begin());
             let from = Instant::now();

@@ -9,8 +9,10 @@
 //! the first and last time and the reasons. Those events are chained like
 //! any other.
 //!
-//! Memory is bounded: past [`MAX_SOURCES`] sources in one period, further
-//! ones are counted together under the address `*`.
+//! An IPv6 client is counted per /64 (`2001:db8:1:2::/64`): one host may
+//! use any address in its /64. Memory and the events per period are
+//! bounded: past [`MAX_SOURCES`] sources in one period, further ones are
+//! counted together under the address `*`.
 
 use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
@@ -21,8 +23,9 @@ use hush_store::{AuditAction, AuditEvent, Millis, Mutation, Outcome, RefusalSumm
 
 use crate::{Hush, ServiceError};
 
-/// Most client addresses counted apart in one period.
-pub const MAX_SOURCES: usize = 10_000;
+/// Most sources counted apart in one period (so at most this many events,
+/// plus one for the rest, per period).
+pub const MAX_SOURCES: usize = 1_000;
 
 /// The address under which refusals past [`MAX_SOURCES`] (or without an
 /// address) are counted.
@@ -72,7 +75,11 @@ impl RefusalTally {
             .map(|((addr, client_cert), tally)| {
                 let mut event = AuditEvent::new(AuditAction::AuthRefused, None, None);
                 event.outcome = Outcome::Unauthenticated;
-                event.client_addr = Some(addr.map_or_else(|| OTHER_SOURCES.to_owned(), |a| a.to_string()));
+                event.client_addr = Some(match addr {
+                    None => OTHER_SOURCES.to_owned(),
+                    Some(IpAddr::V6(prefix)) => format!("{prefix}/64"),
+                    Some(v4) => v4.to_string(),
+                });
                 event.client_cert = client_cert.map(|c| c.to_string());
                 let reasons: Vec<String> = tally.reasons.iter().map(|(r, n)| format!("{r}={n}")).collect();
                 event.refusals = Some(RefusalSummary {
@@ -93,7 +100,8 @@ impl RefusalTally {
         let mut by_source = self.by_source.lock().unwrap_or_else(|e| e.into_inner());
         for event in events {
             let (Some(summary), Some(addr)) = (event.refusals, event.client_addr) else { continue };
-            let source = (addr.parse().ok(), event.client_cert.map(Arc::from));
+            let addr = addr.strip_suffix("/64").unwrap_or(&addr).parse().ok();
+            let source = (addr, event.client_cert.map(Arc::from));
             let tally = by_source.entry(source).or_insert_with(|| Tally {
                 count: 0,
                 first_at: summary.first_at,
@@ -112,6 +120,29 @@ impl RefusalTally {
     }
 }
 
+/// Events taken from the tally and not yet written: dropping them (an
+/// error, or the flush's task cancelled) puts them back.
+struct Unwritten<'a> {
+    tally: &'a RefusalTally,
+    events: std::collections::VecDeque<AuditEvent>,
+}
+
+impl Drop for Unwritten<'_> {
+    fn drop(&mut self) {
+        if !self.events.is_empty() {
+            self.tally.restore(std::mem::take(&mut self.events));
+        }
+    }
+}
+
+/// An address as it is counted: IPv4 as it is, IPv6 as its /64.
+fn per_64(addr: IpAddr) -> IpAddr {
+    match addr.to_canonical() {
+        IpAddr::V6(v6) => IpAddr::V6(std::net::Ipv6Addr::from(u128::from(v6) & !((1u128 << 64) - 1))),
+        v4 => v4,
+    }
+}
+
 /// Every reason a refusal is counted under: the token refusals' codes, and
 /// `rate_limited` for requests refused with 429 before their token was
 /// looked at twice.
@@ -124,22 +155,19 @@ impl Hush {
     /// [`Hush::flush_refusals`] writes it to the audit log.
     pub fn record_refusal(&self, addr: Option<IpAddr>, client_cert: Option<&Arc<str>>, reason: &'static str) {
         let reason = if REASONS.contains(&reason) { reason } else { "invalid_token" };
-        self.refusals.record((addr, client_cert.cloned()), reason, now_millis());
+        self.refusals.record((addr.map(per_64), client_cert.cloned()), reason, now_millis());
     }
 
-    /// Writes one `auth.refused` event per client address counted since the
-    /// last flush; returns how many. Events that cannot be written are kept
-    /// for the next flush.
+    /// Writes one `auth.refused` event per source counted since the last
+    /// flush; returns how many. Events not written (a store error, or the
+    /// flush cancelled half-way) are kept for the next flush.
     pub async fn flush_refusals(&self) -> Result<usize, ServiceError> {
-        let events = self.refusals.take();
-        let total = events.len();
-        let mut pending = events.into_iter();
-        while let Some(event) = pending.next() {
+        let mut pending = Unwritten { tally: &self.refusals, events: self.refusals.take().into() };
+        let total = pending.events.len();
+        while let Some(event) = pending.events.front() {
             let write = WriteRequest { mutation: Mutation::AuditOnly, audit: event.clone() };
-            if let Err(e) = self.data.write(write).await {
-                self.refusals.restore(std::iter::once(event).chain(pending));
-                return Err(ServiceError::internal(e));
-            }
+            self.data.write(write).await.map_err(ServiceError::internal)?;
+            pending.events.pop_front();
         }
         Ok(total)
     }
@@ -174,7 +202,7 @@ mod tests {
     fn refusals_are_counted_per_source_with_their_reasons() {
         let tally = RefusalTally::default();
         let a: IpAddr = "192.0.2.1".parse().unwrap();
-        let b: IpAddr = "2001:db8::1".parse().unwrap();
+        let b: IpAddr = "2001:db8::".parse().unwrap();
         for at in 0..5 {
             tally.record((Some(a), None), "invalid_token", 100 + at);
         }
@@ -193,12 +221,30 @@ mod tests {
             summary(first),
             &RefusalSummary { count: 6, first_at: 100, last_at: 104, reasons: "invalid_token=5,no_token=1".into() }
         );
-        assert_eq!(events[1].client_addr.as_deref(), Some("2001:db8::1"));
+        assert_eq!(events[1].client_addr.as_deref(), Some("2001:db8::/64"));
         assert_eq!(events[1].client_cert, None);
-        assert_eq!(events[2].client_addr.as_deref(), Some("2001:db8::1"));
+        assert_eq!(events[2].client_addr.as_deref(), Some("2001:db8::/64"));
         assert_eq!(events[2].client_cert.as_deref(), Some("CN=runner-1"));
         assert_eq!(summary(&events[2]).count, 1);
         assert!(tally.take().is_empty(), "taking empties the tally");
+    }
+
+    #[test]
+    fn an_ipv6_client_is_counted_per_64() {
+        let tally = RefusalTally::default();
+        for addr in ["2001:db8:1:2::5", "2001:db8:1:2:ffff::9", "::ffff:192.0.2.7"] {
+            tally.record((Some(per_64(addr.parse().unwrap())), None), "no_token", 1);
+        }
+        let events = tally.take();
+        let addrs: Vec<_> = events.iter().map(|e| (e.client_addr.clone().unwrap(), summary(e).count)).collect();
+        assert_eq!(addrs.len(), 2, "{addrs:?}");
+        assert!(addrs.contains(&("2001:db8:1:2::/64".to_owned(), 2)), "{addrs:?}");
+        assert!(addrs.contains(&("192.0.2.7".to_owned(), 1)), "{addrs:?}");
+        // Put back, a /64 is still one source.
+        tally.restore(events);
+        tally.record((Some(per_64("2001:db8:1:2::77".parse().unwrap())), None), "no_token", 2);
+        let again = tally.take();
+        assert!(again.iter().any(|e| e.client_addr.as_deref() == Some("2001:db8:1:2::/64") && summary(e).count == 3));
     }
 
     #[test]

@@ -11,6 +11,13 @@ use crate::output;
 pub(crate) async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
     match cmd {
         AuditCommand::List { namespace, name, action, outcome, token_id, limit, conn, json } => {
+            if token_id.as_deref().is_some_and(|t| t.starts_with("hush_")) {
+                // Said before anything is sent: a token in a URL ends up in logs.
+                return crate::exit_code::usage(
+                    "--token-id takes a token's public id (the 16 characters after 'hush_', as `hush token list` \
+                     shows them), not the token itself",
+                );
+            }
             let filter = AuditListing {
                 namespace: namespace.as_deref(),
                 name: name.as_deref(),

@@ -145,6 +145,12 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     }
     if plain_off_loopback {
         tracing::warn!("serving plain HTTP on a non-loopback address (--insecure-no-tls): only behind a TLS proxy");
+        if args.limits.trusted_proxies.is_empty() {
+            tracing::warn!(
+                "no --trusted-proxy: behind a proxy every client looks like the proxy, and shares its connection \
+                 cap, failed-authentication budget and audit address; name the proxy with --trusted-proxy CIDR"
+            );
+        }
     }
     tracing::info!(addr = %format!("{scheme}://{local}"), root_key = %hush.root_key_fingerprint(), "hush is serving");
     let anchor = hush.spawn_audit_anchor(Duration::from_secs(1));
@@ -167,11 +173,13 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     if let Some(fresh) = fresh {
         fresh.abort();
     }
-    served.context("the server stopped")?;
+    // The periodic flush puts back what it had not written when aborted.
     refusals.abort();
+    let _ = refusals.await;
     if let Err(e) = hush.flush_refusals().await {
         tracing::warn!(error = %e, "could not write the refused requests' audit events at shutdown");
     }
+    served.context("the server stopped")?;
     anchor.abort();
     if let Err(e) = hush.advance_audit_anchor().await {
         tracing::warn!(error = %e, "could not record the audit anchor at shutdown");

@@ -171,3 +171,37 @@ async fn odd_input_and_odd_rows_never_make_the_log_unreadable() {
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["problem"]["seq"], 2);
 }
+
+/// The filters: by action, outcome and token id; a whole token is refused
+/// before it is sent (it would land in a URL).
+#[test]
+fn audit_list_filters_by_action_outcome_and_token() {
+    let h = Hush::running();
+    assert_eq!(h.cli(&["secret", "create", "f", "--value", "v"]).status.code(), Some(0));
+    let lister = h.token(&["default"], &["secrets:list"]);
+    let lister_id = &lister[5..21];
+    assert_eq!(h.cli_as(&lister, &["secret", "list"], None).status.code(), Some(0));
+    assert_eq!(h.cli_as(&lister, &["secret", "get", "f"], None).status.code(), Some(3));
+    let list = |filters: &[&str]| -> Vec<Value> {
+        let out = h.cli(&[&["audit", "list", "--json"], filters].concat());
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        serde_json::from_slice::<Value>(&out.stdout).unwrap()["events"].as_array().unwrap().clone()
+    };
+    let by_token = list(&["--token-id", lister_id]);
+    assert_eq!(by_token.len(), 2, "{by_token:#?}");
+    assert!(by_token.iter().all(|e| e["token_id"] == lister_id));
+    let denied = list(&["--outcome", "denied"]);
+    assert_eq!(denied.len(), 1);
+    assert_eq!(denied[0]["action"], "secret.read");
+    let writes = list(&["--action", "secret.write", "--name", "f"]);
+    assert_eq!(writes.len(), 1);
+    assert_eq!(list(&["--action", "secret.write", "--outcome", "denied"]).len(), 0);
+    // Unknown names are refused by name; a whole token never leaves the CLI.
+    let out = h.cli(&["audit", "list", "--action", "secret.steal"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown action"), "{}", show(&out));
+    let out = h.cli(&["audit", "list", "--token-id", &lister]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("public id") && !stderr.contains(&lister[22..]), "{stderr}");
+}
