@@ -24,12 +24,28 @@ errors = []
 FLAGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--disable-background-networking",
          "--disable-component-update", "--disable-sync"]
 
+
+def goto(page, url):
+    """page.goto, tried again when Chromium reports ERR_NETWORK_CHANGED: other
+    tests running beside this one (podman's networks) change the machine's
+    interfaces, and Chromium then aborts navigations in flight. Any other
+    error is raised at once."""
+    for attempt in range(5):
+        try:
+            return page.goto(url)
+        except Exception as e:  # noqa: BLE001 (Playwright raises its own Error)
+            if "ERR_NETWORK_CHANGED" not in str(e) or attempt == 4:
+                raise
+            print(f"navigation interrupted by a network change; trying again: {e}", file=sys.stderr)
+            page.wait_for_timeout(500)
+
+
 with sync_playwright() as p:
     if spki:
         # Without trusting the certificate, the browser does not load the page.
         untrusting = p.chromium.launch(executable_path="/usr/bin/chromium", args=FLAGS)
         try:
-            untrusting.new_page().goto(f"{base}/ui/")
+            goto(untrusting.new_page(), f"{base}/ui/")
             sys.exit("the page loaded over TLS without trusting the test certificate")
         except Exception as e:  # noqa: BLE001 (Playwright raises its own Error)
             if "ERR_CERT" not in str(e):
@@ -44,7 +60,7 @@ with sync_playwright() as p:
     def shot(name):
         page.screenshot(path=f"{shots}/{name}.png", full_page=True)
 
-    response = page.goto(f"{base}/ui/")
+    response = goto(page, f"{base}/ui/")
     if spki:
         assert page.evaluate("location.protocol") == "https:", page.url
         hsts = response.headers.get("strict-transport-security", "")
