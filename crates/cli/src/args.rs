@@ -13,6 +13,8 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 #[command(after_help = "Environment: HUSH_ADDR (server, default http://127.0.0.1:8270; https://… for TLS), \
 HUSH_TOKEN (API token), HUSH_NAMESPACE (default namespace), HUSH_CACERT (CA to trust instead of the system's), \
 HUSH_CLIENT_CERT and HUSH_CLIENT_KEY (mutual TLS), HUSH_LOG (log filter, e.g. debug).\n\
+Without HUSH_TOKEN, HUSH_ROLE logs in as a workload: with HUSH_JWT_FILE (a Kubernetes service account token), \
+HUSH_JWT_ENV (the variable holding GitLab's id_token), or on GitHub Actions by itself (see hush login --help).\n\
 Credential helpers: link this binary as docker-credential-hush and git-credential-hush \
 (hush credential-helper install); they read the same variables, and HUSH_HELPER_WRITABLE=1 lets \
 store and erase change anything.\n\
@@ -89,6 +91,11 @@ pub enum Command {
     /// Read and verify the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Workload identity: login roles that let CI jobs and pods log in with their own JWT.
+    #[command(subcommand)]
+    Auth(AuthCommand),
+    /// Log in with this workload's JWT (CI job, pod) and print a short-lived token for HUSH_TOKEN.
+    Login(LoginArgs),
     /// Mask secrets in standard input, writing the rest to standard output.
     Redact(RedactArgs),
     /// Run a command with secrets in its environment or in files, its output scrubbed.
@@ -872,6 +879,130 @@ pub enum TokenCommand {
         #[command(flatten)]
         conn: Connection,
     },
+}
+
+/// `hush auth …`
+#[derive(Debug, Subcommand)]
+pub enum AuthCommand {
+    /// Login roles: which JWTs may log in, and what the token they earn may do.
+    #[command(subcommand)]
+    Role(RoleCommand),
+}
+
+/// `hush auth role …`
+#[derive(Debug, Subcommand)]
+pub enum RoleCommand {
+    /// Create a login role (needs tokens:manage; grants no more than your token holds).
+    #[command(after_help = "Example (GitHub Actions, main branch of one repository):\n  \
+hush auth role create deploy -n prod --scope secrets:read \\\n    \
+--issuer https://token.actions.githubusercontent.com --audience https://hush.example.com \\\n    \
+--bound-claim repository=my-org/my-repo --bound-claim ref=refs/heads/main\n\n\
+Bound claims: CLAIM=PATTERN[,PATTERN…]. CLAIM is a claim name or a JSON pointer into nested claims \
+(/kubernetes.io/namespace); '*' in a pattern matches any run of characters; several patterns are any-of; a list \
+claim matches if any item does. At least one is required: a public issuer such as GitHub's signs tokens for everyone.")]
+    Create(RoleCreateArgs),
+    /// List login roles.
+    List {
+        #[command(flatten)]
+        conn: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show a login role.
+    Get {
+        /// The role's name.
+        name: String,
+        #[command(flatten)]
+        conn: Connection,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Delete a login role: no new logins; tokens it issued keep their short lifetime.
+    Delete {
+        /// The role's name.
+        name: String,
+        #[command(flatten)]
+        conn: Connection,
+    },
+}
+
+/// `hush auth role create`.
+#[derive(Debug, Args)]
+pub struct RoleCreateArgs {
+    /// The role's name (lowercase letters, digits, '.', '_', '-').
+    pub name: String,
+    /// Namespaces a login's token may act in (repeat for several).
+    #[arg(short = 'n', long = "namespace", required = true, value_delimiter = ',')]
+    pub namespaces: Vec<String>,
+    /// Scopes of a login's token (repeat), e.g. secrets:read.
+    #[arg(long = "scope", required = true, value_name = "SCOPE")]
+    pub scopes: Vec<String>,
+    /// The JWT's issuer (`iss`), exactly: https://token.actions.githubusercontent.com,
+    /// https://gitlab.com, or the cluster's service account issuer.
+    #[arg(long)]
+    pub issuer: String,
+    /// A value the JWT's audience (`aud`) must contain.
+    #[arg(long)]
+    pub audience: String,
+    /// A claim the JWT must match: CLAIM=PATTERN[,PATTERN…] (repeat; at least one).
+    #[arg(long = "bound-claim", value_name = "CLAIM=PATTERN")]
+    pub bound_claims: Vec<String>,
+    /// A claim to record with every audit event of the login's token (repeat; default: the
+    /// repository, workflow, run and job of GitHub and GitLab tokens, and the namespace, service
+    /// account and pod of Kubernetes ones).
+    #[arg(long = "record-claim", value_name = "CLAIM")]
+    pub record_claims: Vec<String>,
+    /// Lifetime of a login's token.
+    #[arg(long, default_value = "15m", value_parser = humantime::parse_duration)]
+    pub ttl: Duration,
+    /// The longest lifetime a login may ask for (at most 24h).
+    #[arg(long, default_value = "1h", value_parser = humantime::parse_duration)]
+    pub max_ttl: Duration,
+    /// The longest a JWT may live, from iat (or nbf) to exp (at most 7 days).
+    #[arg(long, default_value = "24h", value_parser = humantime::parse_duration)]
+    pub max_jwt_lifetime: Duration,
+    /// Fetch the issuer's keys from this JWKS URL instead of by OIDC discovery.
+    #[arg(long, conflicts_with = "jwks_file")]
+    pub jwks_url: Option<String>,
+    /// The issuer's keys from this JWKS file (a cluster whose issuer cannot be reached:
+    /// kubectl get --raw /openid/v1/jwks > jwks.json).
+    #[arg(long, value_name = "FILE")]
+    pub jwks_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `hush login`.
+#[derive(Debug, Args)]
+#[command(after_help = "Where the JWT comes from: --jwt-file (Kubernetes: /var/run/secrets/kubernetes.io/serviceaccount/token, or a projected token), --jwt-env (GitLab CI: the variable of your id_tokens entry), or on GitHub Actions the runner's token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN; the job needs `permissions: id-token: write`), asked for the role's audience.\n\n\
+Prints the token alone on stdout, for HUSH_TOKEN (or --json). Other commands and the credential helpers can log in by themselves instead: set HUSH_ROLE (and HUSH_JWT_FILE or HUSH_JWT_ENV) and leave HUSH_TOKEN unset; the token then lives in the process's memory only.\n\n\
+Exit codes: 0 logged in, 3 the login was refused (the audit log says why), 2 no JWT found, 1 other errors.")]
+pub struct LoginArgs {
+    /// The login role.
+    #[arg(long, env = "HUSH_ROLE")]
+    pub role: String,
+    /// Read the JWT from this file.
+    #[arg(long, env = "HUSH_JWT_FILE", value_name = "FILE", conflicts_with = "jwt_env")]
+    pub jwt_file: Option<PathBuf>,
+    /// Read the JWT from this environment variable.
+    #[arg(long, env = "HUSH_JWT_ENV", value_name = "VAR")]
+    pub jwt_env: Option<String>,
+    /// The audience to ask GitHub Actions for (default: the role's, asked of hush).
+    #[arg(long, env = "HUSH_JWT_AUDIENCE")]
+    pub audience: Option<String>,
+    /// Ask for this lifetime, up to the role's max-ttl (default: the role's ttl).
+    #[arg(long)]
+    pub ttl: Option<String>,
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Print JSON (the token, its id, namespaces, scopes, expiry and identity).
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `hush audit …`

@@ -54,6 +54,10 @@ pub fn for_error(e: &anyhow::Error) -> ExitCode {
     if e.downcast_ref::<AuditFailed>().is_some() {
         return ExitCode::from(AUDIT_FAILED);
     }
+    // No JWT to log in with (or the platform would not give one).
+    if matches!(e.downcast_ref::<ClientError>(), Some(ClientError::Login(_))) {
+        return ExitCode::from(USAGE);
+    }
     let status = e
         .downcast_ref::<ClientError>()
         .and_then(ClientError::status)

@@ -68,6 +68,8 @@ async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Secret(cmd) => commands::secret::run(cmd).await,
         Command::Token(cmd) => commands::token::run(cmd).await,
         Command::Audit(cmd) => commands::audit::run(cmd).await,
+        Command::Auth(cmd) => commands::auth::run(cmd).await,
+        Command::Login(args) => commands::auth::login(args).await,
         Command::Redact(args) => commands::redact::run(args).await,
         Command::Run(args) => return commands::run::run(args).await,
         Command::CacheKey(args) => commands::cache_key::run(args).await,

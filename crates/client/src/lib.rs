@@ -5,7 +5,10 @@
 //! bytes are wiped once parsed. Errors keep the server's error code and
 //! message, which never carry a value.
 
+mod workload_login;
+
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use base64::Engine;
@@ -125,7 +128,12 @@ pub enum ClientError {
     /// The TLS settings cannot be used (a missing or unreadable file, a certificate without its key).
     #[error(transparent)]
     Tls(#[from] hush_tls::TlsError),
+    /// A workload login could not start: no JWT, or the platform would not give one.
+    #[error("{0}")]
+    Login(String),
 }
+
+pub use workload_login::{JwtSource, WorkloadLogin};
 
 impl ClientError {
     /// The HTTP status of an API error.
@@ -172,6 +180,15 @@ pub struct Client {
     base: String,
     token: Option<SecretString>,
     context: Option<String>,
+    /// Logs in on the first call that needs a token, when none was given.
+    login: Option<Arc<PendingLogin>>,
+}
+
+/// A workload login done at most once per client, its token kept in memory.
+#[derive(Debug)]
+struct PendingLogin {
+    login: WorkloadLogin,
+    token: tokio::sync::OnceCell<SecretString>,
 }
 
 impl fmt::Debug for Client {
@@ -230,7 +247,37 @@ impl Client {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Unreachable { addr: base.clone(), reason: e.to_string() })?;
-        Ok(Client { http, tls: tls.clone(), base, token, context: None })
+        Ok(Client { http, tls: tls.clone(), base, token, context: None, login: None })
+    }
+
+    /// The same client with this token (or none).
+    pub fn with_token(mut self, token: Option<SecretString>) -> Self {
+        self.token = token;
+        self
+    }
+
+    /// Logs in with `login` on the first call, unless a token was given:
+    /// every call then uses the token it earned.
+    pub fn with_workload_login(mut self, login: WorkloadLogin) -> Self {
+        self.login = Some(Arc::new(PendingLogin { login, token: tokio::sync::OnceCell::new() }));
+        self
+    }
+
+    /// The token calls are made with: the one given, or the workload login's.
+    async fn bearer(&self) -> Result<Option<&SecretString>, ClientError> {
+        if let Some(token) = &self.token {
+            return Ok(Some(token));
+        }
+        let Some(pending) = &self.login else { return Ok(None) };
+        let token = pending.token.get_or_try_init(|| async { self.log_in(&pending.login, None).await.map(|(t, _)| t) });
+        token.await.map(Some)
+    }
+
+    /// Exchanges the workload's JWT for a token: the token and its record.
+    pub async fn log_in(&self, login: &WorkloadLogin, ttl: Option<&str>) -> Result<(SecretString, Value), ClientError> {
+        let audience = if login.source.needs_audience() { Some(self.role_audience(&login.role).await?) } else { None };
+        let jwt = login.source.jwt(audience.as_deref()).await?;
+        self.login_with_jwt(&login.role, &jwt, ttl).await
     }
 
     /// Sends `X-Hush-Context` with every call (recorded in the audit log).
@@ -245,8 +292,19 @@ impl Client {
     }
 
     async fn send(&self, method: Method, path: &str, body: Option<&Value>) -> Result<(StatusCode, Bytes), ClientError> {
+        let token = self.bearer().await?;
+        self.send_as(token, method, path, body).await
+    }
+
+    async fn send_as(
+        &self,
+        token: Option<&SecretString>,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<(StatusCode, Bytes), ClientError> {
         let mut request = self.http.request(method, format!("{}{}", self.base, path));
-        if let Some(token) = &self.token {
+        if let Some(token) = token {
             request = request.bearer_auth(token.expose_secret());
         }
         if let Some(context) = &self.context {
@@ -479,6 +537,63 @@ impl Client {
     /// `DELETE /v1/tokens/{id}`.
     pub async fn revoke_token(&self, id: &str) -> Result<(), ClientError> {
         self.json(Method::DELETE, &format!("/v1/tokens/{}", segment(id)), None).await.map(drop)
+    }
+
+    /// `GET /v1/auth/jwt/roles`.
+    pub async fn roles(&self) -> Result<Value, ClientError> {
+        self.json(Method::GET, "/v1/auth/jwt/roles", None).await
+    }
+
+    /// `POST /v1/auth/jwt/roles`.
+    pub async fn create_role(&self, body: &Value) -> Result<Value, ClientError> {
+        self.json(Method::POST, "/v1/auth/jwt/roles", Some(body)).await
+    }
+
+    /// `GET /v1/auth/jwt/roles/{name}`.
+    pub async fn role(&self, name: &str) -> Result<Value, ClientError> {
+        self.json(Method::GET, &format!("/v1/auth/jwt/roles/{}", segment(name)), None).await
+    }
+
+    /// `DELETE /v1/auth/jwt/roles/{name}`.
+    pub async fn delete_role(&self, name: &str) -> Result<(), ClientError> {
+        self.json(Method::DELETE, &format!("/v1/auth/jwt/roles/{}", segment(name)), None).await.map(drop)
+    }
+
+    /// `GET /v1/auth/jwt/audience?role=NAME`: the audience to ask the platform for.
+    pub async fn role_audience(&self, role: &str) -> Result<String, ClientError> {
+        let (_, bytes) =
+            self.send_as(None, Method::GET, &format!("/v1/auth/jwt/audience?role={}", segment(role)), None).await?;
+        let answer: Value = serde_json::from_slice(&bytes).unwrap_or_default();
+        answer.get("audience").and_then(Value::as_str).map(str::to_owned).ok_or_else(|| ClientError::Protocol {
+            addr: self.base.clone(),
+            reason: "the audience answer has no 'audience'".into(),
+        })
+    }
+
+    /// `POST /v1/auth/jwt/login`: the token a JWT earns with `role`, and
+    /// the token's record (id, namespaces, scopes, expiry, identity).
+    pub async fn login_with_jwt(
+        &self,
+        role: &str,
+        jwt: &SecretString,
+        ttl: Option<&str>,
+    ) -> Result<(SecretString, Value), ClientError> {
+        let mut body = serde_json::json!({ "role": role, "jwt": jwt.expose_secret() });
+        if let Some(ttl) = ttl {
+            body["ttl"] = Value::String(ttl.to_owned());
+        }
+        let sent = self.send_as(None, Method::POST, "/v1/auth/jwt/login", Some(&body)).await;
+        wipe(&mut body);
+        let (_, bytes) = sent?;
+        let parsed = serde_json::from_slice::<Value>(&bytes);
+        wipe_bytes(bytes);
+        let protocol = |reason: &str| ClientError::Protocol { addr: self.base.clone(), reason: reason.to_owned() };
+        let Ok(Value::Object(mut record)) = parsed else { return Err(protocol("the login answer is not a JSON object")) };
+        let Some(Value::String(mut text)) = record.remove("token") else {
+            return Err(protocol("the login answer has no token"));
+        };
+        let token = SecretString::new(std::mem::take(&mut text));
+        Ok((token, Value::Object(record)))
     }
 
     /// `GET /v1/audit` with the filters given.

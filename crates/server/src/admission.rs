@@ -68,6 +68,30 @@ fn is_public(path: &str) -> bool {
     )
 }
 
+/// The paths where a workload logs in (no token: a JWT in the body) or
+/// learns a role's audience. They are throttled by the failed logins of the
+/// client's address instead (see [`LoginGate`]).
+fn is_login(path: &str) -> bool {
+    matches!(path, "/v1/auth/jwt/login" | "/v1/auth/jwt/audience")
+}
+
+/// Given to the login routes: they report a failed login here, which
+/// spends the client address's budget of failed authentications.
+#[derive(Debug, Clone)]
+pub(crate) struct LoginGate {
+    admission: Arc<Admission>,
+    source: Option<SourceKey>,
+}
+
+impl LoginGate {
+    /// Counts a failed login (or a lookup of a role that does not exist).
+    pub(crate) fn failed(&self) {
+        if let Some(source) = self.source {
+            self.admission.rates.failed_login(source);
+        }
+    }
+}
+
 /// The middleware, for REST routes (unknown routes never reach it: they
 /// are answered 404 whatever the token).
 pub(crate) async fn admit(State(admission): State<Arc<Admission>>, mut request: Request, next: Next) -> Response {
@@ -79,7 +103,7 @@ pub(crate) async fn admit(State(admission): State<Arc<Admission>>, mut request: 
 
 /// The gate: `Some(answer)` if the request is refused here. Also records
 /// the client's address in the request's extensions.
-pub(crate) async fn check(admission: &Admission, request: &mut Request) -> Option<Response> {
+pub(crate) async fn check(admission: &Arc<Admission>, request: &mut Request) -> Option<Response> {
     let limits = &admission.limits;
     let connection = request.extensions().get::<ConnectionInfo>();
     let client_cert = connection.and_then(|c| c.client_certificate.clone());
@@ -89,6 +113,15 @@ pub(crate) async fn check(admission: &Admission, request: &mut Request) -> Optio
         request.extensions_mut().insert(ClientAddress(addr));
     }
     if is_public(request.uri().path()) {
+        return None;
+    }
+    if is_login(request.uri().path()) {
+        let source = client.map(SourceKey::of);
+        if let Some(wait) = source.and_then(|s| admission.rates.login_wait(s)) {
+            admission.hush.record_refusal(client, client_cert.as_ref(), "rate_limited");
+            return Some(refusal(false, Refusal::FailedAuthRate(wait)));
+        }
+        request.extensions_mut().insert(LoginGate { admission: Arc::clone(admission), source });
         return None;
     }
     let grpc = grpc::is_grpc(request);

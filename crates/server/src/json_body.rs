@@ -120,6 +120,17 @@ impl JsonObject {
         }
     }
 
+    /// Removes a duration field: a number of seconds, or text such as `"90m"`.
+    pub fn take_duration(&mut self, field: &str) -> Result<Option<std::time::Duration>, ApiError> {
+        let expected = || wrong_type(field, "a duration such as \"15m\" or \"1h\", or a number of seconds");
+        match self.0.remove(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::Number(n)) => n.as_u64().map(std::time::Duration::from_secs).map(Some).ok_or_else(expected),
+            Some(Value::String(s)) => humantime::parse_duration(&s).map(Some).map_err(|_| expected()),
+            Some(_) => Err(expected()),
+        }
+    }
+
     /// Removes a field whatever its type.
     pub fn take_value(&mut self, field: &str) -> Option<Value> {
         self.0.remove(field)

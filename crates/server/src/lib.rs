@@ -120,6 +120,12 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/tokens"),
     ("post", "/v1/tokens"),
     ("delete", "/v1/tokens/{id}"),
+    ("get", "/v1/auth/jwt/roles"),
+    ("post", "/v1/auth/jwt/roles"),
+    ("get", "/v1/auth/jwt/roles/{name}"),
+    ("delete", "/v1/auth/jwt/roles/{name}"),
+    ("post", "/v1/auth/jwt/login"),
+    ("get", "/v1/auth/jwt/audience"),
     ("get", "/v1/audit"),
     ("get", "/v1/audit/verify"),
     ("get", "/v1/admin/backup"),
@@ -148,7 +154,8 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub fn app(state: AppState) -> Router {
     use axum::routing::post;
     use routes::{
-        audit, direktiv, direktiv_v2 as v2, git_credentials, ignite, meta, namespaces, registries, secrets, tokens, ui,
+        audit, auth, direktiv, direktiv_v2 as v2, git_credentials, ignite, meta, namespaces, registries, secrets, tokens,
+        ui,
     };
     let registry_routes = |base: &str, router: Router<AppState>| {
         router
@@ -178,6 +185,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/functions/registries/private", direktiv_routes())
         .route("/v1/tokens", get(tokens::list).post(tokens::create))
         .route("/v1/tokens/{id}", axum::routing::delete(tokens::revoke))
+        .route("/v1/auth/jwt/roles", get(auth::list_roles).post(auth::create_role))
+        .route("/v1/auth/jwt/roles/{name}", get(auth::get_role).delete(auth::delete_role))
+        .route("/v1/auth/jwt/login", post(auth::login))
+        .route("/v1/auth/jwt/audience", get(auth::audience))
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/verify", get(audit::verify))
         .route("/v1/admin/backup", get(meta::backup))

@@ -2,6 +2,7 @@
 //! address, and, if configured, requests per token. A refused request is
 //! told how long to wait (`Retry-After`).
 
+use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -15,6 +16,10 @@ use crate::limits::ServerLimits;
 pub(crate) struct RateLimits {
     failed_auth: DefaultKeyedRateLimiter<SourceKey>,
     per_token: Option<DefaultKeyedRateLimiter<String>>,
+    /// Sources whose failed-authentication budget a failed login spent, and
+    /// until when: their logins are refused before the body is read. (A
+    /// login cannot spend the budget up front: a good one must not count.)
+    blocked_logins: Mutex<HashMap<SourceKey, Instant>>,
     /// When the maps last forgot settled keys.
     forgotten_at: Mutex<Instant>,
 }
@@ -38,7 +43,30 @@ impl RateLimits {
         RateLimits {
             failed_auth: RateLimiter::keyed(failed),
             per_token: limits.requests_per_token.map(|rate| RateLimiter::keyed(Quota::per_second(rate))),
+            blocked_logins: Mutex::new(HashMap::new()),
             forgotten_at: Mutex::new(Instant::now()),
+        }
+    }
+
+    /// Counts a failed login from `source`; once its budget is spent, its
+    /// logins are refused until the budget has room again.
+    pub(crate) fn failed_login(&self, source: SourceKey) {
+        if let Err(wait) = self.failed_auth(source) {
+            let mut blocked = self.blocked_logins.lock().unwrap_or_else(|e| e.into_inner());
+            blocked.insert(source, Instant::now() + wait);
+        }
+    }
+
+    /// How long `source` must wait before it may try to log in again, if it must.
+    pub(crate) fn login_wait(&self, source: SourceKey) -> Option<Duration> {
+        let mut blocked = self.blocked_logins.lock().unwrap_or_else(|e| e.into_inner());
+        let until = *blocked.get(&source)?;
+        let now = Instant::now();
+        if until > now {
+            Some(until - now)
+        } else {
+            blocked.remove(&source);
+            None
         }
     }
 
@@ -72,6 +100,8 @@ impl RateLimits {
     fn forget_settled(&self) {
         self.failed_auth.retain_recent();
         self.failed_auth.shrink_to_fit();
+        let now = Instant::now();
+        self.blocked_logins.lock().unwrap_or_else(|e| e.into_inner()).retain(|_, until| *until > now);
         if let Some(limiter) = &self.per_token {
             limiter.retain_recent();
             limiter.shrink_to_fit();

@@ -79,6 +79,37 @@ pub fn token(t: &TokenRecord) -> Value {
         "expires_at": opt_time(t.expires_at),
         "revoked_at": opt_time(t.revoked_at),
         "created_by": t.created_by,
+        "identity": identity(t.identity.as_deref()),
+    })
+}
+
+/// A stored identity (JSON) as an object; text that does not parse (an
+/// edited row) is shown as it is.
+fn identity(stored: Option<&str>) -> Value {
+    stored.map(|text| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!(text))).unwrap_or(Value::Null)
+}
+
+/// A login role.
+pub fn role(r: &hush_service::LoginRole) -> Value {
+    use hush_service::hush_identity::KeySource;
+    let keys = match &r.rules.keys {
+        KeySource::Discovery => json!({"discovery": format!("{}/.well-known/openid-configuration", r.rules.issuer.trim_end_matches('/'))}),
+        KeySource::JwksUrl(url) => json!({"jwks_url": url}),
+        KeySource::Jwks(set) => json!({"jwks": set}),
+    };
+    json!({
+        "name": r.name,
+        "issuer": r.rules.issuer,
+        "audience": r.rules.audience,
+        "bound_claims": r.rules.bound_claims.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "record_claims": r.rules.recorded_claims(),
+        "keys": keys,
+        "namespaces": r.namespaces.iter().map(|n| n.name.as_str()).collect::<Vec<_>>(),
+        "scopes": r.scopes.split_whitespace().collect::<Vec<_>>(),
+        "ttl": r.ttl_secs,
+        "max_ttl": r.max_ttl_secs,
+        "max_jwt_lifetime": r.rules.max_jwt_lifetime_secs,
+        "created_at": time(r.created_at),
     })
 }
 
@@ -97,6 +128,8 @@ pub fn audit(r: &AuditRecord) -> Value {
         "context": e.context,
         "client_cert": e.client_cert,
         "client_addr": e.client_addr,
+        "identity": identity(e.identity.as_deref()),
+        "reason": e.reason,
         "refusals": e.refusals.as_ref().map(|r| json!({
             "count": r.count,
             "first_at": time(r.first_at),

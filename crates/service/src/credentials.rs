@@ -93,4 +93,6 @@ pub struct Caller {
     pub namespaces: TokenNamespaces,
     /// When the token expires, if it does.
     pub expires_at: Option<Millis>,
+    /// For a token earned by a workload's login: who logged in (JSON).
+    pub identity: Option<String>,
 }

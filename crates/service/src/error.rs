@@ -22,6 +22,8 @@ pub enum Missing {
     Registry,
     /// No git secret's url covers the requested URL.
     GitCredential,
+    /// No login role has that name.
+    Role,
 }
 
 /// A service call failed.
@@ -81,6 +83,7 @@ fn missing_message(m: Missing) -> &'static str {
         Missing::Token => "token not found",
         Missing::Registry => "no registry entry matches",
         Missing::GitCredential => "no git secret's url matches",
+        Missing::Role => "login role not found",
     }
 }
 
@@ -107,6 +110,7 @@ impl ServiceError {
             ServiceError::NotFound(Missing::Token) => "token_not_found",
             ServiceError::NotFound(Missing::Registry) => "registry_not_found",
             ServiceError::NotFound(Missing::GitCredential) => "credential_not_found",
+            ServiceError::NotFound(Missing::Role) => "role_not_found",
             ServiceError::CasMismatch { .. } => "cas_mismatch",
             ServiceError::TypeConflict { .. } => "type_conflict",
             ServiceError::AlreadyExists(_) => "already_exists",

@@ -44,6 +44,8 @@ pub struct Hush {
     pub(crate) config: ServiceConfig,
     /// Refused anonymous requests, counted until the next flush.
     pub(crate) refusals: crate::refusals::RefusalTally,
+    /// The JWT issuers' signing keys, for logins.
+    pub(crate) issuer_keys: hush_identity::KeyCache,
     /// Held for the life of the service: one process per data and key directory.
     pub(crate) _locks: Vec<std::fs::File>,
 }
@@ -95,6 +97,7 @@ impl Hush {
             namespaces: TtlCache::new(RECORD_CACHE_TTL),
             config,
             refusals: Default::default(),
+            issuer_keys: hush_identity::KeyCache::new(),
             _locks: locks,
         }
     }
@@ -173,6 +176,7 @@ impl Hush {
         match self.verify_token(creds).await? {
             Ok(caller) => {
                 event.event.token_id = Some(caller.token_id.clone());
+                event.event.identity = caller.identity.clone();
                 Ok(caller)
             }
             Err(refusal) => {
@@ -214,6 +218,7 @@ impl Hush {
             scopes: record.scopes,
             namespaces: record.namespaces.clone(),
             expires_at: record.expires_at,
+            identity: record.identity.clone(),
         }))
     }
 

@@ -20,10 +20,12 @@ mod git_credentials;
 mod hush;
 mod key_cache;
 mod key_wrapper;
+mod login;
 mod namespaces;
 mod pagination;
 mod refusals;
 mod registries;
+mod roles;
 mod rotation;
 mod secrets;
 mod tokens;
@@ -46,7 +48,11 @@ pub use pagination::{DEFAULT_PAGE, MAX_PAGE};
 pub use registries::{RegistryCredentials, RegistryEntry, RegistryScope, RegistrySelector, RegistryTarget};
 pub use rotation::{MAX_REWRAP_BATCH, RewrapBatch, RootRotation};
 pub use secrets::{ListSecrets, RevealedSecret, SecretPage};
+pub use login::LOGIN_FAILED;
+pub use roles::{DEFAULT_ROLE_MAX_TTL, DEFAULT_ROLE_TTL, LoginRole, RoleNamespace, RoleSpec};
 pub use tokens::{NewToken, TokenSpec};
+/// Workload identity: login rules, bound claims, identities.
+pub use hush_identity;
 
 pub use hush_store::{
     AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, RefusalSummary, SecretRecord, TokenNamespaces,

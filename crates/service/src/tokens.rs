@@ -30,6 +30,21 @@ pub struct TokenSpec {
     pub description: String,
 }
 
+/// Where a new token comes from.
+#[derive(Debug)]
+pub(crate) enum TokenOrigin {
+    /// Issued by a token (`None`: at initialisation); revoking the issuer revokes it.
+    Issued {
+        /// The issuing token's id.
+        by: Option<String>,
+    },
+    /// Earned by a workload's login; it carries the login's identity (JSON).
+    Login {
+        /// Who logged in.
+        identity: String,
+    },
+}
+
 /// A token that was just issued: the only time its text exists.
 #[derive(Debug)]
 pub struct NewToken {
@@ -76,8 +91,8 @@ impl Hush {
                 (r, c) => r.or(c),
             };
             let mut audit = event.for_write();
-            self.issue_token(namespaces, spec.scopes, expires_at, &spec.description, Some(caller.token_id), &mut audit)
-                .await
+            let origin = TokenOrigin::Issued { by: Some(caller.token_id) };
+            self.issue_token(namespaces, spec.scopes, expires_at, &spec.description, origin, &mut audit).await
         }
         .await;
         self.finish(event, result).await
@@ -90,7 +105,7 @@ impl Hush {
         scopes: ScopeSet,
         expires_at: Option<i64>,
         description: &str,
-        created_by: Option<String>,
+        origin: TokenOrigin,
         audit: &mut AuditEvent,
     ) -> Result<NewToken, ServiceError> {
         let issued = token::issue()?;
@@ -108,11 +123,23 @@ impl Hush {
             created_at: now_millis(),
             expires_at,
             revoked_at: None,
-            created_by,
+            created_by: None,
+            identity: None,
             mac: Vec::new(),
         };
+        match origin {
+            TokenOrigin::Issued { by } => {
+                record.created_by = by;
+                audit.name = Some(issued.id);
+            }
+            // A login's event names the role; the token it earned is its subject.
+            TokenOrigin::Login { identity } => {
+                record.identity = Some(identity.clone());
+                audit.token_id = Some(issued.id);
+                audit.identity = Some(identity);
+            }
+        }
         record.mac = self.token_key.seal_record(&record.canonical()).to_vec();
-        audit.name = Some(issued.id);
         let request = WriteRequest { mutation: Mutation::CreateToken(record.clone()), audit: audit.clone() };
         match self.data.write(request).await {
             Ok(_) => Ok(NewToken { record, token: issued.token }),
@@ -121,7 +148,7 @@ impl Hush {
         }
     }
 
-    async fn resolve_token_namespaces(
+    pub(crate) async fn resolve_token_namespaces(
         &self,
         caller: &Caller,
         names: Option<&[NamespaceName]>,

@@ -40,6 +40,14 @@ pub enum AuditAction {
     AuditVerify,
     /// hush was initialised (first start).
     Init,
+    /// A login role was created.
+    RoleCreate,
+    /// A login role was deleted.
+    RoleDelete,
+    /// Login roles were listed or one was read.
+    RoleRead,
+    /// A workload logged in with a JWT (or was refused: see `reason`).
+    Login,
     /// A registry entry was created or its credentials rotated.
     RegistryWrite,
     /// Registry entries were listed (URLs and obfuscated users).
@@ -74,7 +82,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 27] = [
+    pub const ALL: [AuditAction; 31] = [
         AuditAction::SecretWrite,
         AuditAction::SecretRead,
         AuditAction::SecretList,
@@ -102,6 +110,10 @@ impl AuditAction {
         AuditAction::Backup,
         AuditAction::RootRotate,
         AuditAction::AuthRefused,
+        AuditAction::RoleCreate,
+        AuditAction::RoleDelete,
+        AuditAction::RoleRead,
+        AuditAction::Login,
     ];
 
     /// The stored name, e.g. `secret.read`.
@@ -134,6 +146,10 @@ impl AuditAction {
             AuditAction::Backup => "admin.backup",
             AuditAction::RootRotate => "admin.rotate-root",
             AuditAction::AuthRefused => "auth.refused",
+            AuditAction::RoleCreate => "role.create",
+            AuditAction::RoleDelete => "role.delete",
+            AuditAction::RoleRead => "role.read",
+            AuditAction::Login => "auth.login",
             AuditAction::Unrecognized => "unrecognized",
         }
     }
@@ -241,6 +257,13 @@ pub struct AuditEvent {
     pub client_addr: Option<String>,
     /// For [`AuditAction::AuthRefused`]: the refusals this event stands for.
     pub refusals: Option<RefusalSummary>,
+    /// Who the token stands for when it was earned by a workload's login
+    /// (compact JSON: role, issuer, subject, and claims such as the
+    /// repository and run, or the pod); for a login, who tried.
+    pub identity: Option<String>,
+    /// Why the attempt was refused, where more can be said than the outcome
+    /// (a login: which check failed, e.g. `expired`).
+    pub reason: Option<String>,
 }
 
 /// Refused requests from one client address over a period, recorded as one
@@ -286,6 +309,8 @@ impl AuditEvent {
             client_cert: None,
             client_addr: None,
             refusals: None,
+            identity: None,
+            reason: None,
         }
     }
 
@@ -323,6 +348,14 @@ impl AuditEvent {
             out.extend_from_slice(&refusals.last_at.to_be_bytes());
             text(&mut out, Some(&refusals.reasons));
         }
+        if let Some(identity) = &self.identity {
+            out.push(TAG_IDENTITY);
+            text(&mut out, Some(identity));
+        }
+        if let Some(reason) = &self.reason {
+            out.push(TAG_REASON);
+            text(&mut out, Some(reason));
+        }
         out
     }
 }
@@ -334,6 +367,10 @@ const TAG_CLIENT_CERT: u8 = 1;
 const TAG_CLIENT_ADDR: u8 = 2;
 /// The tag of `refusals`.
 const TAG_REFUSALS: u8 = 3;
+/// The tag of `identity`.
+const TAG_IDENTITY: u8 = 4;
+/// The tag of `reason`.
+const TAG_REASON: u8 = 5;
 
 /// A stored event: numbered and chained.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -375,6 +412,8 @@ mod tests {
             client_cert: None,
             client_addr: None,
             refusals: None,
+            identity: None,
+            reason: None,
         };
         let refusals = RefusalSummary { count: 2, first_at: 1, last_at: 2, reasons: "invalid_token=2".into() };
         let variants = [
@@ -394,6 +433,10 @@ mod tests {
             AuditEvent { refusals: Some(RefusalSummary { count: 3, ..refusals.clone() }), ..base.clone() },
             AuditEvent { refusals: Some(RefusalSummary { first_at: 2, ..refusals.clone() }), ..base.clone() },
             AuditEvent { refusals: Some(RefusalSummary { reasons: "x=2".into(), ..refusals.clone() }), ..base.clone() },
+            AuditEvent { identity: Some("{}".into()), ..base.clone() },
+            AuditEvent { reason: Some("{}".into()), ..base.clone() },
+            AuditEvent { identity: Some(String::new()), reason: Some(String::new()), ..base.clone() },
+            AuditEvent { client_addr: Some("{}".into()), ..base.clone() },
         ];
         // Every pair differs, not only each from the base.
         for (i, a) in variants.iter().enumerate() {

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use hush_core::{NamespaceName, SecretName, SecretType};
 
 use crate::{
-    AuditAction, AuditEvent, AuditRecord, Millis, NamespaceRecord, SealedVersion, SecretRecord, StoreError,
-    TokenRecord, VersionRecord, audit_event::Outcome,
+    AuditAction, AuditEvent, AuditRecord, Millis, NamespaceRecord, RoleRecord, SealedVersion, SecretRecord,
+    StoreError, TokenRecord, VersionRecord, audit_event::Outcome,
 };
 
 /// A change and the audit event that records it. Both commit together or not
@@ -56,6 +56,13 @@ pub enum Mutation {
     /// version that no longer has `from_key_version` (rewrapped meanwhile, or
     /// deleted) is skipped.
     Rewrap(Vec<RewrapVersion>),
+    /// Store a new login role. Conflict if the name is taken.
+    CreateRole(RoleRecord),
+    /// Delete a login role. Not found if absent.
+    DeleteRole {
+        /// Its name.
+        name: String,
+    },
     /// Revoke a token (if not revoked yet). Not found if absent.
     RevokeToken {
         /// Token id.
@@ -256,6 +263,12 @@ pub trait DataStore: Send + Sync + 'static {
 
     /// All tokens, newest first.
     async fn tokens(&self) -> Result<Vec<TokenRecord>, StoreError>;
+
+    /// A login role by name.
+    async fn role(&self, name: &str) -> Result<Option<RoleRecord>, StoreError>;
+
+    /// All login roles, by name.
+    async fn roles(&self) -> Result<Vec<RoleRecord>, StoreError>;
 
     /// Audit events, newest first.
     async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError>;

@@ -128,6 +128,9 @@ pub struct TokenRecord {
     pub revoked_at: Option<Millis>,
     /// The token that issued it, if any.
     pub created_by: Option<String>,
+    /// For a token earned by a workload's login: who logged in (compact
+    /// JSON), recorded with every audit event made with the token.
+    pub identity: Option<String>,
     /// MAC over [`TokenRecord::canonical`] under the token key.
     pub mac: Vec<u8>,
 }
@@ -160,6 +163,12 @@ impl TokenRecord {
         integer(&mut out, self.revoked_at);
         text(&mut out, self.created_by.as_deref());
         text(&mut out, Some(&self.description));
+        // Appended only when present (behind a tag byte), so the records of
+        // tokens issued before identities existed keep their MACs.
+        if let Some(identity) = &self.identity {
+            out.push(1);
+            text(&mut out, Some(identity));
+        }
         out
     }
 }
@@ -174,6 +183,39 @@ impl fmt::Debug for TokenRecord {
             .field("created_at", &self.created_at)
             .field("expires_at", &self.expires_at)
             .field("revoked_at", &self.revoked_at)
+            .field("identity", &self.identity)
             .finish_non_exhaustive()
+    }
+}
+
+/// A login role: which workloads may log in and what they get. The
+/// definition (issuer, audience, bound claims, keys, namespaces, scopes,
+/// lifetimes) is JSON that the service owns; the store keeps it whole, under
+/// a MAC, so a role edited in the data store grants nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRecord {
+    /// Its name, unique.
+    pub name: String,
+    /// The definition, as JSON.
+    pub definition: String,
+    /// When it was created.
+    pub created_at: Millis,
+    /// The token that created it.
+    pub created_by: Option<String>,
+    /// MAC over [`RoleRecord::canonical`] under the token key.
+    pub mac: Vec<u8>,
+}
+
+impl RoleRecord {
+    /// The bytes the MAC covers: every field but the MAC.
+    pub fn canonical(&self) -> Vec<u8> {
+        use crate::canonical::{integer, text};
+        let mut out = Vec::with_capacity(64 + self.definition.len());
+        out.extend_from_slice(b"hush/login-role/v1\0");
+        text(&mut out, Some(&self.name));
+        text(&mut out, Some(&self.definition));
+        integer(&mut out, Some(self.created_at));
+        text(&mut out, self.created_by.as_deref());
+        out
     }
 }

@@ -6,8 +6,8 @@
 use hush_core::{NamespaceName, ScopeSet, SecretName, SecretType};
 
 use crate::{
-    AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, RefusalSummary, SealedVersion, SecretRecord,
-    StoreError, VersionRecord,
+    AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, RefusalSummary, RoleRecord, SealedVersion,
+    SecretRecord, StoreError, VersionRecord,
 };
 
 /// Typed access to a row's columns by name.
@@ -86,6 +86,16 @@ pub(crate) fn sealed(row: &impl Columns) -> Result<SealedVersion, StoreError> {
     })
 }
 
+pub(crate) fn role(row: &impl Columns) -> Result<RoleRecord, StoreError> {
+    Ok(RoleRecord {
+        name: row.text("name")?,
+        definition: row.text("definition")?,
+        created_at: row.int("created_at")?,
+        created_by: row.opt_text("created_by")?,
+        mac: row.bytes("mac")?,
+    })
+}
+
 /// Audit rows are decoded without judging their values: the MAC chain is what
 /// says whether a row is genuine, and one odd row must not make the log
 /// unreadable. Integers are read back by bit pattern, as they were stored.
@@ -113,6 +123,8 @@ pub(crate) fn audit(row: &impl Columns) -> Result<AuditRecord, StoreError> {
                     reasons: row.opt_text("refused_reasons")?.unwrap_or_default(),
                 }),
             },
+            identity: row.opt_text("identity")?,
+            reason: row.opt_text("reason")?,
         },
         mac: row.bytes("mac")?,
     })

@@ -51,7 +51,7 @@ pub(crate) async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
                             ]
                             .map(|k| output::field(e, k))
                             .into_iter()
-                            .chain([refusals(e)])
+                            .chain([refusals(e), identity(e)])
                             .collect()
                         })
                         .collect()
@@ -70,6 +70,7 @@ pub(crate) async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
                     "CONTEXT",
                     "CLIENT CERT",
                     "REFUSED",
+                    "IDENTITY",
                 ],
                 &rows,
             );
@@ -115,4 +116,22 @@ fn refusals(event: &Value) -> String {
         output::field(event, "client_addr"),
         reasons.join(", ")
     )
+}
+
+/// Who a workload's token stands for (or, for a failed login, why it
+/// failed): the subject and the recorded claims, e.g.
+/// `repo:org/app:ref:refs/heads/main repository=org/app run_id=42`.
+fn identity(event: &serde_json::Value) -> String {
+    let id = &event["identity"];
+    let mut parts: Vec<String> = Vec::new();
+    if let Some(reason) = event["reason"].as_str() {
+        parts.push(format!("refused: {reason}"));
+    }
+    if let Some(sub) = id["sub"].as_str() {
+        parts.push(sub.to_owned());
+    }
+    if let Some(claims) = id["claims"].as_object() {
+        parts.extend(claims.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())));
+    }
+    if parts.is_empty() { "-".to_owned() } else { parts.join(" ") }
 }

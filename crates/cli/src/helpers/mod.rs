@@ -5,6 +5,8 @@
 //! They read `HUSH_ADDR`, `HUSH_TOKEN` and `HUSH_NAMESPACE` (and, for an
 //! https:// server, `HUSH_CACERT`, `HUSH_CLIENT_CERT` and `HUSH_CLIENT_KEY`)
 //! and ask the server; nothing is written to the client's own configuration.
+//! Without `HUSH_TOKEN`, `HUSH_ROLE` makes them log in as a workload (see
+//! `hush_client::WorkloadLogin`), the token kept in memory only.
 //!
 //! They are read-only unless `HUSH_HELPER_WRITABLE=1`: clients call
 //! `store` after every login and `erase` after every rejected password or
@@ -49,6 +51,10 @@ impl HelperEnv {
             Client::new_allowing_plain_http(&self.addr, self.token.clone(), &self.tls)?
         } else {
             Client::new(&self.addr, self.token.clone(), &self.tls)?
+        };
+        let client = match (&self.token, hush_client::WorkloadLogin::from_env()?) {
+            (None, Some(login)) => client.with_workload_login(login),
+            _ => client,
         };
         Ok(client.with_context(format!("credential helper: {helper}")))
     }

@@ -1,6 +1,7 @@
 //! Route handlers, one file per resource.
 
 pub(crate) mod audit;
+pub(crate) mod auth;
 pub(crate) mod direktiv;
 pub(crate) mod direktiv_v2;
 pub(crate) mod git_credentials;

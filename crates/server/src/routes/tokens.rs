@@ -1,7 +1,5 @@
 //! `/v1/tokens[/{id}]`.
 
-use std::time::Duration;
-
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -40,18 +38,7 @@ fn parse_spec(mut obj: JsonObject) -> Result<TokenSpec, ApiError> {
         .iter()
         .map(|s| s.parse::<Scope>().map_err(|e| ApiError::bad_request("invalid_scopes", e.to_string())))
         .collect::<Result<Vec<_>, _>>()?;
-    let ttl = match obj.take_value("ttl") {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(Duration::from_secs(
-            n.as_u64()
-                .ok_or_else(|| bad("field 'ttl' must be a positive number of seconds or a duration such as \"1h\""))?,
-        )),
-        Some(Value::String(s)) => Some(
-            humantime::parse_duration(&s)
-                .map_err(|_| bad("field 'ttl' is not a duration such as \"90m\" or \"1h\""))?,
-        ),
-        Some(_) => return Err(bad("field 'ttl' must be a duration such as \"1h\" or a number of seconds")),
-    };
+    let ttl = obj.take_duration("ttl")?;
     let description = obj.take_string("description")?.unwrap_or_default();
     obj.finish(&["namespaces", "scopes", "ttl", "description"])?;
     Ok(TokenSpec { namespaces, scopes: ScopeSet::of(scopes), ttl, description })

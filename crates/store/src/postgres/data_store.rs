@@ -18,7 +18,7 @@ use crate::rows::{self, Columns};
 use crate::write_rules::{prune_at_or_below, put_record, put_slot, record_outcome};
 use crate::{
     AuditAction, AuditQuery, AuditRecord, Conflict, DataStore, Mutation, NamespaceRecord, NamespaceRef, Outcome,
-    PutVersion, SealedVersion, SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord, VersionRecord,
+    PutVersion, RoleRecord, SealedVersion, SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord, VersionRecord,
     VersionSlot, WriteOutcome, WriteRequest, now_millis,
 };
 
@@ -26,6 +26,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/data/0001_initial.sql"),
     include_str!("../../migrations/postgres/data/0002_audit_client_cert.sql"),
     include_str!("../../migrations/postgres/data/0003_audit_refusals.sql"),
+    include_str!("../../migrations/postgres/data/0004_login_roles.sql"),
 ];
 
 /// The advisory lock every write holds for its transaction.
@@ -99,6 +100,7 @@ impl PgDataStore {
             expires_at: get(row, "expires_at")?,
             revoked_at: get(row, "revoked_at")?,
             created_by: get(row, "created_by")?,
+            identity: get(row, "identity")?,
             mac: get(row, "mac")?,
             id: get(row, "id")?,
         })
@@ -162,7 +164,8 @@ async fn apply(tx: &mut Tx, mutation: &Mutation) -> Result<WriteOutcome, StoreEr
             }
             sqlx::query(
                 "INSERT INTO tokens (id, hash, description, all_namespaces, namespace_ids, scopes, created_at, \
-                 expires_at, revoked_at, created_by, mac) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                 expires_at, revoked_at, created_by, identity, mac) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             )
             .bind(&t.id)
             .bind(&t.hash)
@@ -174,10 +177,32 @@ async fn apply(tx: &mut Tx, mutation: &Mutation) -> Result<WriteOutcome, StoreEr
             .bind(t.expires_at)
             .bind(t.revoked_at)
             .bind(&t.created_by)
+            .bind(&t.identity)
             .bind(&t.mac)
             .execute(&mut **tx)
             .await?;
             Ok(WriteOutcome::Done)
+        }
+        Mutation::CreateRole(role) => {
+            let inserted = sqlx::query(
+                "INSERT INTO login_roles (name, definition, created_at, created_by, mac) VALUES ($1, $2, $3, $4, $5) \
+                 ON CONFLICT (name) DO NOTHING",
+            )
+            .bind(&role.name)
+            .bind(&role.definition)
+            .bind(role.created_at)
+            .bind(&role.created_by)
+            .bind(&role.mac)
+            .execute(&mut **tx)
+            .await?;
+            if inserted.rows_affected() == 0 {
+                return Err(StoreError::Conflict(Conflict::AlreadyExists));
+            }
+            Ok(WriteOutcome::Done)
+        }
+        Mutation::DeleteRole { name } => {
+            let deleted = sqlx::query("DELETE FROM login_roles WHERE name = $1").bind(name).execute(&mut **tx).await?;
+            if deleted.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(WriteOutcome::Done) }
         }
         Mutation::Rewrap(versions) => {
             let mut replaced = 0;
@@ -314,8 +339,9 @@ impl DataStore for PgDataStore {
         let mac = self.audit_key.chain(&mac, &event.canonical(seq));
         sqlx::query(
             "INSERT INTO audit_events (seq, at, token_id, action, namespace, namespace_id, name, version, outcome, \
-             context, client_cert, client_addr, refused_count, refused_first, refused_last, refused_reasons, mac) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)",
+             context, client_cert, client_addr, refused_count, refused_first, refused_last, refused_reasons, \
+             identity, reason, mac) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19)",
         )
         .bind(seq as i64)
         .bind(event.at)
@@ -333,6 +359,8 @@ impl DataStore for PgDataStore {
         .bind(event.refusals.as_ref().map(|r| r.first_at))
         .bind(event.refusals.as_ref().map(|r| r.last_at))
         .bind(event.refusals.as_ref().map(|r| r.reasons.clone()))
+        .bind(&event.identity)
+        .bind(&event.reason)
         .bind(mac.as_slice())
         .execute(&mut *tx)
         .await?;
@@ -475,6 +503,16 @@ impl DataStore for PgDataStore {
             out.push(self.token_from_row(r).await?);
         }
         Ok(out)
+    }
+
+    async fn role(&self, name: &str) -> Result<Option<RoleRecord>, StoreError> {
+        let row = sqlx::query("SELECT * FROM login_roles WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
+        row.as_ref().map(rows::role).transpose()
+    }
+
+    async fn roles(&self) -> Result<Vec<RoleRecord>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM login_roles ORDER BY name").fetch_all(&self.pool).await?;
+        rows.iter().map(rows::role).collect()
     }
 
     async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {

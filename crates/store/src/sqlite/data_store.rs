@@ -16,13 +16,14 @@ use super::read_pool::ReadPool;
 use super::rows::{self, collect, get};
 use crate::{
     AuditAction, AuditQuery, AuditRecord, DataStore, NamespaceRecord, NamespaceRef, Outcome, SealedVersion,
-    SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord, VersionRecord, WriteOutcome, WriteRequest,
+    RoleRecord, SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord, VersionRecord, WriteOutcome, WriteRequest,
 };
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/data/0001_initial.sql"),
     include_str!("../../migrations/data/0002_audit_client_cert.sql"),
     include_str!("../../migrations/data/0003_audit_refusals.sql"),
+    include_str!("../../migrations/data/0004_login_roles.sql"),
 ];
 
 /// How many requests wait for the writer before new ones are pushed back on.
@@ -81,6 +82,7 @@ fn token_from_row(conn: &rusqlite::Connection, row: &rusqlite::Row<'_>) -> Resul
         expires_at: get(row, "expires_at")?,
         revoked_at: get(row, "revoked_at")?,
         created_by: get(row, "created_by")?,
+        identity: get(row, "identity")?,
         mac: get(row, "mac")?,
         id: get(row, "id")?,
     })
@@ -252,6 +254,22 @@ impl DataStore for SqliteDataStore {
                 collect(stmt.query([])?, |row| token_from_row(c, row))
             })
             .await
+    }
+
+    async fn role(&self, name: &str) -> Result<Option<RoleRecord>, StoreError> {
+        let name = name.to_owned();
+        self.read.read(move |c| {
+            let mut stmt = c.prepare_cached("SELECT * FROM login_roles WHERE name = ?")?;
+            let mut rows = stmt.query([name])?;
+            rows.next()?.map(|row| crate::rows::role(row)).transpose()
+        })
+    }
+
+    async fn roles(&self) -> Result<Vec<RoleRecord>, StoreError> {
+        self.read.read(|c| {
+            let mut stmt = c.prepare_cached("SELECT * FROM login_roles ORDER BY name")?;
+            collect(stmt.query([])?, |row| crate::rows::role(row))
+        })
     }
 
     async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {

@@ -151,8 +151,8 @@ fn apply_batch(
 fn append_audit(tx: &Transaction<'_>, seq: u64, e: &AuditEvent, mac: &[u8; 32]) -> Result<(), StoreError> {
     tx.prepare_cached(
         "INSERT INTO audit_events (seq, at, token_id, action, namespace, namespace_id, name, version, outcome, context, \
-         client_cert, client_addr, refused_count, refused_first, refused_last, refused_reasons, mac) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         client_cert, client_addr, refused_count, refused_first, refused_last, refused_reasons, identity, reason, mac) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         seq as i64,
@@ -171,6 +171,8 @@ fn append_audit(tx: &Transaction<'_>, seq: u64, e: &AuditEvent, mac: &[u8; 32]) 
         e.refusals.as_ref().map(|r| r.first_at),
         e.refusals.as_ref().map(|r| r.last_at),
         e.refusals.as_ref().map(|r| &r.reasons),
+        e.identity,
+        e.reason,
         mac.as_slice(),
     ])?;
     Ok(())
@@ -203,6 +205,20 @@ fn apply<'m>(
             Ok(WriteOutcome::Done)
         }
         Mutation::CreateToken(token) => create_token(tx, token),
+        Mutation::CreateRole(role) => {
+            if tx.prepare_cached("SELECT 1 FROM login_roles WHERE name = ?")?.exists([&role.name])? {
+                return Err(StoreError::Conflict(Conflict::AlreadyExists));
+            }
+            tx.execute(
+                "INSERT INTO login_roles (name, definition, created_at, created_by, mac) VALUES (?, ?, ?, ?, ?)",
+                params![role.name, role.definition, role.created_at, role.created_by, role.mac],
+            )?;
+            Ok(WriteOutcome::Done)
+        }
+        Mutation::DeleteRole { name } => {
+            let deleted = tx.execute("DELETE FROM login_roles WHERE name = ?", [name])?;
+            if deleted == 0 { Err(StoreError::NotFound) } else { Ok(WriteOutcome::Done) }
+        }
         Mutation::Rewrap(versions) => {
             let mut stmt = tx.prepare_cached(
                 "UPDATE secret_versions SET ciphertext = ?, key_version = ? \
@@ -294,7 +310,7 @@ fn create_token(tx: &Transaction<'_>, t: &TokenRecord) -> Result<WriteOutcome, S
     }
     tx.execute(
         "INSERT INTO tokens (id, hash, description, all_namespaces, namespace_ids, scopes, created_at, expires_at, \
-         revoked_at, created_by, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+         revoked_at, created_by, identity, mac) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             t.id,
             t.hash,
@@ -306,6 +322,7 @@ fn create_token(tx: &Transaction<'_>, t: &TokenRecord) -> Result<WriteOutcome, S
             t.expires_at,
             t.revoked_at,
             t.created_by,
+            t.identity,
             t.mac,
         ],
     )?;

@@ -4,7 +4,7 @@ use hush_core::{NamespaceName, Scope, ScopeSet, SecretName, SecretType};
 use hush_crypto::AUDIT_GENESIS;
 use hush_store::{
     AuditAction, AuditEvent, AuditQuery, Conflict, Mutation, NamespaceRecord, NamespaceRef, Outcome, PutVersion,
-    RewrapVersion, SecretQuery, StoreError, TokenNamespaces, TokenRecord, WriteOutcome, WriteRequest, now_millis,
+    RewrapVersion, RoleRecord, SecretQuery, StoreError, TokenNamespaces, TokenRecord, WriteOutcome, WriteRequest, now_millis,
 };
 
 fn event(action: AuditAction) -> AuditEvent {
@@ -151,6 +151,7 @@ async fn delete_is_idempotent_and_namespace_delete_cascades(f: crate::Fixture) {
         expires_at: None,
         revoked_at: None,
         created_by: None,
+        identity: Some(r#"{"role":"ci","iss":"https://i","sub":"s"}"#.into()),
         mac: vec![7; 32],
     };
     f.data
@@ -168,6 +169,7 @@ async fn delete_is_idempotent_and_namespace_delete_cascades(f: crate::Fixture) {
     assert!(f.data.versions("s3").await.unwrap().is_empty());
     assert!(f.data.sealed_version(&other.id, &SecretName::parse("x").unwrap(), None).await.unwrap().is_some());
     let t = f.data.token("t1").await.unwrap().unwrap();
+    assert_eq!(t.identity.as_deref(), Some(r#"{"role":"ci","iss":"https://i","sub":"s"}"#));
     assert_eq!(
         t.namespaces,
         TokenNamespaces::Only(vec![NamespaceRef { id: other.id.clone(), name: other.name.clone() }])
@@ -181,6 +183,39 @@ async fn delete_is_idempotent_and_namespace_delete_cascades(f: crate::Fixture) {
         .await
         .unwrap_err();
     assert!(matches!(err, StoreError::NotFound));
+}
+
+async fn login_roles_are_stored_whole_and_named_once(f: crate::Fixture) {
+    let role = |name: &str, definition: &str| RoleRecord {
+        name: name.into(),
+        definition: definition.into(),
+        created_at: 5,
+        created_by: Some("tok".into()),
+        mac: vec![9; 32],
+    };
+    let create = |r: RoleRecord| WriteRequest { mutation: Mutation::CreateRole(r), audit: event(AuditAction::RoleCreate) };
+    f.data.write(create(role("ci", r#"{"a":1}"#))).await.unwrap();
+    f.data.write(create(role("build", "{}"))).await.unwrap();
+    let err = f.data.write(create(role("ci", "{}"))).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(Conflict::AlreadyExists)), "{err:?}");
+    assert_eq!(f.data.role("ci").await.unwrap(), Some(role("ci", r#"{"a":1}"#)));
+    let names: Vec<String> = f.data.roles().await.unwrap().into_iter().map(|r| r.name).collect();
+    assert_eq!(names, ["build", "ci"]);
+    let delete = |name: &str| WriteRequest {
+        mutation: Mutation::DeleteRole { name: name.into() },
+        audit: event(AuditAction::RoleDelete),
+    };
+    f.data.write(delete("ci")).await.unwrap();
+    assert!(matches!(f.data.write(delete("ci")).await.unwrap_err(), StoreError::NotFound));
+    assert_eq!(f.data.role("ci").await.unwrap(), None);
+    // The refused delete was audited too; the identity and reason columns round-trip.
+    let mut login = event(AuditAction::Login);
+    login.identity = Some(r#"{"role":"ci"}"#.into());
+    login.reason = Some("expired".into());
+    f.data.write(WriteRequest { mutation: Mutation::AuditOnly, audit: login.clone() }).await.unwrap();
+    let newest = f.data.audit_events(&AuditQuery { limit: 1, ..Default::default() }).await.unwrap();
+    assert_eq!(newest[0].event.identity, login.identity);
+    assert_eq!(newest[0].event.reason, login.reason);
 }
 
 async fn concurrent_writes_are_grouped_and_all_land(f: crate::Fixture) {
@@ -291,5 +326,6 @@ crate::on_both_backends!(
     listing_by_prefix_and_cursor,
     delete_is_idempotent_and_namespace_delete_cascades,
     concurrent_writes_are_grouped_and_all_land,
-    refused_writes_are_audited_with_their_outcome
+    refused_writes_are_audited_with_their_outcome,
+    login_roles_are_stored_whole_and_named_once
 );
