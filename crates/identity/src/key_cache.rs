@@ -62,7 +62,7 @@ pub struct KeyCache {
 
 impl KeyCache {
     /// The least time between two fetches of one source.
-    pub const REFETCH_INTERVAL: Duration = Duration::from_secs(30);
+    pub const REFETCH_INTERVAL: Duration = Duration::from_secs(5);
     /// How long fetched keys are used before they are fetched again.
     pub const MAX_AGE: Duration = Duration::from_secs(3600);
     /// How long one fetch may take.

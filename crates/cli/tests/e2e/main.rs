@@ -4,6 +4,7 @@
 
 mod components;
 mod harness;
+pub mod oidc_issuer;
 mod pki;
 
 mod at_rest;
@@ -16,6 +17,7 @@ mod errors;
 mod git_clients;
 mod grpc_clients;
 mod hygiene;
+mod identity;
 mod inject;
 mod isolation;
 mod kms;
