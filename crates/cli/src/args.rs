@@ -900,7 +900,7 @@ hush auth role create deploy -n prod --scope secrets:read \\\n    \
 Bound claims: CLAIM=PATTERN[,PATTERN…]. CLAIM is a claim name or a JSON pointer into nested claims \
 (/kubernetes.io/namespace); '*' in a pattern matches any run of characters; several patterns are any-of; a list \
 claim matches if any item does. At least one is required: a public issuer such as GitHub's signs tokens for everyone.")]
-    Create(RoleCreateArgs),
+    Create(Box<RoleCreateArgs>),
     /// List login roles.
     List {
         #[command(flatten)]
@@ -979,9 +979,11 @@ pub struct RoleCreateArgs {
 
 /// `hush login`.
 #[derive(Debug, Args)]
-#[command(after_help = "Where the JWT comes from: --jwt-file (Kubernetes: /var/run/secrets/kubernetes.io/serviceaccount/token, or a projected token), --jwt-env (GitLab CI: the variable of your id_tokens entry), or on GitHub Actions the runner's token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN; the job needs `permissions: id-token: write`), asked for the role's audience.\n\n\
+#[command(
+    after_help = "Where the JWT comes from: --jwt-file (Kubernetes: /var/run/secrets/kubernetes.io/serviceaccount/token, or a projected token), --jwt-env (GitLab CI: the variable of your id_tokens entry), or on GitHub Actions the runner's token endpoint (ACTIONS_ID_TOKEN_REQUEST_URL and ACTIONS_ID_TOKEN_REQUEST_TOKEN; the job needs `permissions: id-token: write`), asked for the role's audience.\n\n\
 Prints the token alone on stdout, for HUSH_TOKEN (or --json). Other commands and the credential helpers can log in by themselves instead: set HUSH_ROLE (and HUSH_JWT_FILE or HUSH_JWT_ENV) and leave HUSH_TOKEN unset; the token then lives in the process's memory only.\n\n\
-Exit codes: 0 logged in, 3 the login was refused (the audit log says why), 2 no JWT found, 1 other errors.")]
+Exit codes: 0 logged in, 3 the login was refused (the audit log says why), 2 no JWT found, 1 other errors."
+)]
 pub struct LoginArgs {
     /// The login role.
     #[arg(long, env = "HUSH_ROLE")]

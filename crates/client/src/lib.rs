@@ -588,7 +588,9 @@ impl Client {
         let parsed = serde_json::from_slice::<Value>(&bytes);
         wipe_bytes(bytes);
         let protocol = |reason: &str| ClientError::Protocol { addr: self.base.clone(), reason: reason.to_owned() };
-        let Ok(Value::Object(mut record)) = parsed else { return Err(protocol("the login answer is not a JSON object")) };
+        let Ok(Value::Object(mut record)) = parsed else {
+            return Err(protocol("the login answer is not a JSON object"));
+        };
         let Some(Value::String(mut text)) = record.remove("token") else {
             return Err(protocol("the login answer has no token"));
         };

@@ -135,7 +135,11 @@ fn checked_jwt(text: &str, what: &str) -> Result<SecretString, ClientError> {
 }
 
 /// Asks GitHub Actions' token endpoint for a JWT with `audience`.
-async fn github_jwt(request_url: &str, request_token: &SecretString, audience: &str) -> Result<SecretString, ClientError> {
+async fn github_jwt(
+    request_url: &str,
+    request_token: &SecretString,
+    audience: &str,
+) -> Result<SecretString, ClientError> {
     let problem = |reason: String| ClientError::Login(format!("GitHub Actions' token endpoint: {reason}"));
     let separator = if request_url.contains('?') { '&' } else { '?' };
     let url = format!("{request_url}{separator}audience={}", crate::segment(audience));

@@ -54,7 +54,9 @@ impl BoundClaim {
 /// Checks a claim path: a name, or a JSON pointer.
 pub(crate) fn check_claim_path(path: &str) -> Result<(), ClaimPathError> {
     if path.is_empty() || path == "/" || path.len() > MAX_LEN || path.chars().any(char::is_control) {
-        return Err(ClaimPathError(format!("{path:?} is not a claim name or a JSON pointer such as /kubernetes.io/namespace")));
+        return Err(ClaimPathError(format!(
+            "{path:?} is not a claim name or a JSON pointer such as /kubernetes.io/namespace"
+        )));
     }
     Ok(())
 }

@@ -185,7 +185,9 @@ fn failed_check(error: jsonwebtoken::errors::Error) -> FailedCheck {
         ErrorKind::ImmatureSignature => FailedCheck::NotYetValid,
         ErrorKind::InvalidAudience => FailedCheck::Audience,
         ErrorKind::InvalidIssuer => FailedCheck::Issuer,
-        ErrorKind::MissingRequiredClaim(claim) | ErrorKind::InvalidClaimFormat(claim) => FailedCheck::MissingClaim(claim),
+        ErrorKind::MissingRequiredClaim(claim) | ErrorKind::InvalidClaimFormat(claim) => {
+            FailedCheck::MissingClaim(claim)
+        }
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName | ErrorKind::UnsupportedAlgorithm => {
             FailedCheck::Algorithm
         }
@@ -200,9 +202,17 @@ mod tests {
 
     #[test]
     fn only_asymmetric_algorithms_are_accepted() {
-        for (alg, ok) in [("RS256", true), ("ES256", true), ("EdDSA", true), ("PS256", true), ("none", false),
-            ("HS256", false), ("HS512", false), ("", false), ("rs256", false)]
-        {
+        for (alg, ok) in [
+            ("RS256", true),
+            ("ES256", true),
+            ("EdDSA", true),
+            ("PS256", true),
+            ("none", false),
+            ("HS256", false),
+            ("HS512", false),
+            ("", false),
+            ("rs256", false),
+        ] {
             assert_eq!(accepted_algorithm(&serde_json::json!({"alg": alg})).is_some(), ok, "{alg}");
         }
     }

@@ -139,14 +139,18 @@ fn check_key_set(set: &JwkSet) -> Result<(), RuleError> {
     }
     for jwk in &set.keys {
         match jwk.algorithm {
-            AlgorithmParameters::RSA(_) | AlgorithmParameters::EllipticCurve(_) | AlgorithmParameters::OctetKeyPair(_) => {}
+            AlgorithmParameters::RSA(_)
+            | AlgorithmParameters::EllipticCurve(_)
+            | AlgorithmParameters::OctetKeyPair(_) => {}
             AlgorithmParameters::OctetKey(_) => {
                 return Err(RuleError(
                     "the JWKS holds a symmetric (oct) key: only public keys (RSA, EC, OKP) may verify logins".into(),
                 ));
             }
             _ => {
-                return Err(RuleError("the JWKS holds a key of a kind hush does not know (RSA, EC and OKP are)".into()));
+                return Err(RuleError(
+                    "the JWKS holds a key of a kind hush does not know (RSA, EC and OKP are)".into(),
+                ));
             }
         }
         jsonwebtoken::DecodingKey::from_jwk(jwk)

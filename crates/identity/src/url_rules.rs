@@ -33,10 +33,16 @@ mod tests {
 
     #[test]
     fn https_anywhere_and_http_only_to_loopback() {
-        for ok in ["https://token.actions.githubusercontent.com", "http://127.0.0.1:8080/x", "http://[::1]/", "http://localhost:1"] {
+        for ok in [
+            "https://token.actions.githubusercontent.com",
+            "http://127.0.0.1:8080/x",
+            "http://[::1]/",
+            "http://localhost:1",
+        ] {
             assert!(key_url(ok).is_ok(), "{ok}");
         }
-        for bad in ["http://example.com", "ftp://127.0.0.1", "not a url", "https://u:p@example.com", "http://10.0.0.1"] {
+        for bad in ["http://example.com", "ftp://127.0.0.1", "not a url", "https://u:p@example.com", "http://10.0.0.1"]
+        {
             assert!(key_url(bad).is_err(), "{bad}");
         }
     }

@@ -154,8 +154,8 @@ pub const ROUTES: &[(&str, &str)] = &[
 pub fn app(state: AppState) -> Router {
     use axum::routing::post;
     use routes::{
-        audit, auth, direktiv, direktiv_v2 as v2, git_credentials, ignite, meta, namespaces, registries, secrets, tokens,
-        ui,
+        audit, auth, direktiv, direktiv_v2 as v2, git_credentials, ignite, meta, namespaces, registries, secrets,
+        tokens, ui,
     };
     let registry_routes = |base: &str, router: Router<AppState>| {
         router

@@ -93,7 +93,9 @@ fn identity(stored: Option<&str>) -> Value {
 pub fn role(r: &hush_service::LoginRole) -> Value {
     use hush_service::hush_identity::KeySource;
     let keys = match &r.rules.keys {
-        KeySource::Discovery => json!({"discovery": format!("{}/.well-known/openid-configuration", r.rules.issuer.trim_end_matches('/'))}),
+        KeySource::Discovery => {
+            json!({"discovery": format!("{}/.well-known/openid-configuration", r.rules.issuer.trim_end_matches('/'))})
+        }
         KeySource::JwksUrl(url) => json!({"jwks_url": url}),
         KeySource::Jwks(set) => json!({"jwks": set}),
     };

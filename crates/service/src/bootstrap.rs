@@ -478,7 +478,14 @@ async fn ensure_registry_scopes(hush: &Hush) -> Result<(), OpenError> {
 async fn issue_admin_token(hush: &Hush, description: &str, context: &str) -> Result<SecretString, OpenError> {
     let mut event = AuditEvent::new(AuditAction::Init, None, Some(context.to_owned()));
     let admin = hush
-        .issue_token(TokenNamespaces::All, ScopeSet::of([Scope::Admin]), None, description, crate::tokens::TokenOrigin::Issued { by: None }, &mut event)
+        .issue_token(
+            TokenNamespaces::All,
+            ScopeSet::of([Scope::Admin]),
+            None,
+            description,
+            crate::tokens::TokenOrigin::Issued { by: None },
+            &mut event,
+        )
         .await?;
     tracing::info!(admin_token_id = %admin.record.id, context, "issued an admin token");
     Ok(admin.token)

@@ -44,15 +44,15 @@ pub use refusals::REASONS as REFUSAL_REASONS;
 pub fn postgres_url_shown(url: &str) -> String {
     hush_store::postgres::redacted_url(url)
 }
-pub use pagination::{DEFAULT_PAGE, MAX_PAGE};
-pub use registries::{RegistryCredentials, RegistryEntry, RegistryScope, RegistrySelector, RegistryTarget};
-pub use rotation::{MAX_REWRAP_BATCH, RewrapBatch, RootRotation};
-pub use secrets::{ListSecrets, RevealedSecret, SecretPage};
-pub use login::LOGIN_FAILED;
-pub use roles::{DEFAULT_ROLE_MAX_TTL, DEFAULT_ROLE_TTL, LoginRole, RoleNamespace, RoleSpec};
-pub use tokens::{NewToken, TokenSpec};
 /// Workload identity: login rules, bound claims, identities.
 pub use hush_identity;
+pub use login::LOGIN_FAILED;
+pub use pagination::{DEFAULT_PAGE, MAX_PAGE};
+pub use registries::{RegistryCredentials, RegistryEntry, RegistryScope, RegistrySelector, RegistryTarget};
+pub use roles::{DEFAULT_ROLE_MAX_TTL, DEFAULT_ROLE_TTL, LoginRole, RoleNamespace, RoleSpec};
+pub use rotation::{MAX_REWRAP_BATCH, RewrapBatch, RootRotation};
+pub use secrets::{ListSecrets, RevealedSecret, SecretPage};
+pub use tokens::{NewToken, TokenSpec};
 
 pub use hush_store::{
     AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, RefusalSummary, SecretRecord, TokenNamespaces,

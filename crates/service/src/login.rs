@@ -39,24 +39,28 @@ impl Hush {
             let Some(definition) = self.role(role).await? else {
                 return refused(&mut event, "unknown_role".into(), None);
             };
-            let identity = match hush_identity::verify(role, jwt.expose_secret(), &definition.rules, &self.issuer_keys).await {
-                Ok(identity) => identity,
-                Err(failure) => {
-                    let claimed = serde_json::json!({
-                        "role": role,
-                        "iss": failure.claimed_issuer,
-                        "sub": failure.claimed_subject,
-                    });
-                    return refused(&mut event, failure.check.as_audit_reason(), Some(claimed.to_string()));
-                }
-            };
+            let identity =
+                match hush_identity::verify(role, jwt.expose_secret(), &definition.rules, &self.issuer_keys).await {
+                    Ok(identity) => identity,
+                    Err(failure) => {
+                        let claimed = serde_json::json!({
+                            "role": role,
+                            "iss": failure.claimed_issuer,
+                            "sub": failure.claimed_subject,
+                        });
+                        return refused(&mut event, failure.check.as_audit_reason(), Some(claimed.to_string()));
+                    }
+                };
             let lifetime = match ttl {
                 None => Duration::from_secs(definition.ttl_secs),
                 Some(asked) if !asked.is_zero() && asked.as_secs() <= definition.max_ttl_secs => asked,
                 Some(_) => {
                     return Err(ServiceError::invalid(
                         "invalid_ttl",
-                        format!("the ttl must be more than zero and at most the role's max-ttl ({}s)", definition.max_ttl_secs),
+                        format!(
+                            "the ttl must be more than zero and at most the role's max-ttl ({}s)",
+                            definition.max_ttl_secs
+                        ),
                     ));
                 }
             };

@@ -11,7 +11,9 @@ use std::time::Duration;
 
 use hush_core::{NamespaceName, Scope, ScopeSet};
 use hush_identity::LoginRules;
-use hush_store::{AuditAction, Mutation, NamespaceRef, RoleRecord, StoreError, TokenNamespaces, WriteRequest, now_millis};
+use hush_store::{
+    AuditAction, Mutation, NamespaceRef, RoleRecord, StoreError, TokenNamespaces, WriteRequest, now_millis,
+};
 use serde::{Deserialize, Serialize};
 
 use crate::hush::require;
@@ -87,8 +89,7 @@ impl Hush {
             if spec.namespaces.is_empty() {
                 return Err(ServiceError::invalid("invalid_namespaces", "a role needs at least one namespace (-n)"));
             }
-            let TokenNamespaces::Only(refs) =
-                self.resolve_token_namespaces(&caller, Some(&spec.namespaces)).await?
+            let TokenNamespaces::Only(refs) = self.resolve_token_namespaces(&caller, Some(&spec.namespaces)).await?
             else {
                 return Err(ServiceError::invalid("invalid_namespaces", "a role is bound to named namespaces"));
             };
@@ -107,7 +108,10 @@ impl Hush {
             let role = LoginRole {
                 name: spec.name.clone(),
                 rules: spec.rules.clone(),
-                namespaces: refs.into_iter().map(|r| RoleNamespace { id: r.id, name: r.name.as_str().to_owned() }).collect(),
+                namespaces: refs
+                    .into_iter()
+                    .map(|r| RoleNamespace { id: r.id, name: r.name.as_str().to_owned() })
+                    .collect(),
                 scopes: spec.scopes.to_list(),
                 ttl_secs: spec.ttl.as_secs(),
                 max_ttl_secs: spec.max_ttl.as_secs(),
@@ -166,7 +170,10 @@ impl Hush {
             let caller = self.authenticate(creds, &mut event).await?;
             require(&caller, Scope::TokensManage)?;
             let audit = event.for_write();
-            match self.data.write(WriteRequest { mutation: Mutation::DeleteRole { name: name.to_owned() }, audit }).await
+            match self
+                .data
+                .write(WriteRequest { mutation: Mutation::DeleteRole { name: name.to_owned() }, audit })
+                .await
             {
                 Ok(_) => Ok(()),
                 Err(StoreError::NotFound) => Err(ServiceError::NotFound(Missing::Role)),
@@ -225,7 +232,9 @@ fn check_role_name(name: &str) -> Result<(), ServiceError> {
     } else {
         Err(ServiceError::invalid(
             "invalid_role_name",
-            format!("a role name is 1 to {MAX_NAME} lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"),
+            format!(
+                "a role name is 1 to {MAX_NAME} lowercase letters, digits, '.', '_' or '-', starting with a letter or digit"
+            ),
         ))
     }
 }

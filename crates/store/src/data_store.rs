@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use hush_core::{NamespaceName, SecretName, SecretType};
 
 use crate::{
-    AuditAction, AuditEvent, AuditRecord, Millis, NamespaceRecord, RoleRecord, SealedVersion, SecretRecord,
-    StoreError, TokenRecord, VersionRecord, audit_event::Outcome,
+    AuditAction, AuditEvent, AuditRecord, Millis, NamespaceRecord, RoleRecord, SealedVersion, SecretRecord, StoreError,
+    TokenRecord, VersionRecord, audit_event::Outcome,
 };
 
 /// A change and the audit event that records it. Both commit together or not

@@ -37,6 +37,6 @@ pub use data_store::{
 pub use error::{Conflict, StoreError};
 pub use key_store::{AuditAnchor, Installation, KeyStore, WrappedKeys};
 pub use records::{
-    Millis, NamespaceRecord, NamespaceRef, RoleRecord, SealedVersion, SecretRecord, TokenNamespaces, TokenRecord, VersionRecord,
-    now_millis,
+    Millis, NamespaceRecord, NamespaceRef, RoleRecord, SealedVersion, SecretRecord, TokenNamespaces, TokenRecord,
+    VersionRecord, now_millis,
 };

@@ -11,7 +11,7 @@ use crate::output;
 pub(crate) async fn run(cmd: AuthCommand) -> anyhow::Result<()> {
     let AuthCommand::Role(cmd) = cmd;
     match cmd {
-        RoleCommand::Create(args) => create(args).await,
+        RoleCommand::Create(args) => create(*args).await,
         RoleCommand::List { conn, json } => {
             let list = client(&conn)?.roles().await?;
             if json {

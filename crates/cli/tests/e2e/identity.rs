@@ -29,7 +29,17 @@ fn setup(serve_args: &[&str]) -> (Hush, Issuer) {
 /// `hush auth role create NAME` for the issuer, with these extra arguments.
 fn create_role(h: &Hush, issuer: &Issuer, name: &str, extra: &[&str]) {
     let mut args = vec![
-        "auth", "role", "create", name, "-n", "ci", "--scope", "secrets:read", "--issuer", issuer.url(), "--audience",
+        "auth",
+        "role",
+        "create",
+        name,
+        "-n",
+        "ci",
+        "--scope",
+        "secrets:read",
+        "--issuer",
+        issuer.url(),
+        "--audience",
         AUDIENCE,
     ];
     args.extend_from_slice(extra);
@@ -78,13 +88,8 @@ fn audit(h: &Hush, filter: &[&str]) -> Vec<Value> {
 fn login(h: &Hush, role: &str, jwt: &str) -> (u16, Value) {
     let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     rt.block_on(async {
-        let response = h
-            .http()
-            .post(h.url("/v1/auth/jwt/login"))
-            .json(&json!({"role": role, "jwt": jwt}))
-            .send()
-            .await
-            .unwrap();
+        let response =
+            h.http().post(h.url("/v1/auth/jwt/login")).json(&json!({"role": role, "jwt": jwt})).send().await.unwrap();
         (response.status().as_u16(), response.json().await.unwrap_or(Value::Null))
     })
 }
@@ -141,7 +146,12 @@ fn a_github_actions_job_logs_in_by_itself_and_the_audit_shows_its_run() {
 #[test]
 fn a_gitlab_job_logs_in_with_its_id_token_variable() {
     let (h, issuer) = setup(&[]);
-    create_role(&h, &issuer, "gl-build", &["--bound-claim", "project_path=group/project", "--bound-claim", "ref_protected=true"]);
+    create_role(
+        &h,
+        &issuer,
+        "gl-build",
+        &["--bound-claim", "project_path=group/project", "--bound-claim", "ref_protected=true"],
+    );
     let jwt = issuer.sign_with(Alg::Es256, &issuer.gitlab_claims(AUDIENCE, "group/project", "main"));
     let job = env(&[("HUSH_ROLE", "gl-build"), ("HUSH_JWT_ENV", "HUSH_ID_TOKEN"), ("HUSH_ID_TOKEN", &jwt)]);
     let out = read_db(&h, &job);
@@ -225,8 +235,27 @@ fn roles_are_checked_at_creation_and_managed_with_tokens_manage() {
     let role: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(role["bound_claims"], json!(["sub=x"]));
     assert_eq!((role["ttl"].as_u64(), role["max_ttl"].as_u64()), (Some(900), Some(3600)));
-    assert_eq!(h.cli(&["auth", "role", "create", "ok", "-n", "ci", "--scope", "secrets:read", "--issuer", issuer.url(),
-        "--audience", "a", "--bound-claim", "sub=x"]).status.code(), Some(5));
+    assert_eq!(
+        h.cli(&[
+            "auth",
+            "role",
+            "create",
+            "ok",
+            "-n",
+            "ci",
+            "--scope",
+            "secrets:read",
+            "--issuer",
+            issuer.url(),
+            "--audience",
+            "a",
+            "--bound-claim",
+            "sub=x"
+        ])
+        .status
+        .code(),
+        Some(5)
+    );
     let list = h.cli(&["auth", "role", "list"]);
     assert!(String::from_utf8_lossy(&list.stdout).contains("sub=x"), "{}", show(&list));
     let actions: Vec<String> =
@@ -463,8 +492,7 @@ refusal!(refuses_another_branch, "bound_claim:ref", |issuer, claims| {
     issuer.sign(&claims)
 });
 refusal!(refuses_alg_none, "algorithm", |issuer, claims| issuer.alg_none(&claims));
-refusal!(refuses_hs256_signed_with_the_public_key, "algorithm", |issuer, claims| issuer
-    .hs256_with_public_key(&claims));
+refusal!(refuses_hs256_signed_with_the_public_key, "algorithm", |issuer, claims| issuer.hs256_with_public_key(&claims));
 refusal!(refuses_a_payload_edited_after_signing, "signature", |issuer, claims| {
     let signed = issuer.sign(&claims);
     claims["repository"] = json!("octo-org/octo-repo");
@@ -477,3 +505,16 @@ refusal!(refuses_a_jwt_that_lives_too_long, "lifetime", |issuer, claims| {
     claims["exp"] = json!(now() + 48 * 3600);
     issuer.sign(&claims)
 });
+
+#[test]
+fn a_role_edited_in_the_data_store_grants_nothing() {
+    let (h, issuer) = setup(&[]);
+    create_role(&h, &issuer, "r", &["--bound-claim", "repository=octo-org/octo-repo"]);
+    let jwt = issuer.sign(&issuer.github_claims(AUDIENCE, "octo-org/octo-repo", "refs/heads/main"));
+    // Someone with the data file widens the role's scopes: its MAC no longer verifies.
+    h.sql("UPDATE login_roles SET definition = replace(definition, '\"secrets:read\"', '\"admin\"')");
+    assert_eq!(login(&h, "r", &jwt).0, 401);
+    assert_eq!(last_login(&h)["reason"], "unknown_role");
+    assert_eq!(h.cli(&["auth", "role", "get", "r"]).status.code(), Some(4));
+    assert!(h.log.lock().unwrap().contains("failed its integrity check"));
+}

@@ -157,8 +157,11 @@ impl Drop for Issuer {
 
 impl Issuer {
     pub fn start() -> Issuer {
-        let keys =
-            Keys { rsa: SigningKey::generate(Alg::Rs256), ec: SigningKey::generate(Alg::Es256), ed: SigningKey::generate(Alg::EdDsa) };
+        let keys = Keys {
+            rsa: SigningKey::generate(Alg::Rs256),
+            ec: SigningKey::generate(Alg::Es256),
+            ed: SigningKey::generate(Alg::EdDsa),
+        };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("oidc-issuer")

@@ -2,11 +2,11 @@
 //! `tokens:manage`), `POST /v1/auth/jwt/login` (a JWT for a hush token) and
 //! `GET /v1/auth/jwt/audience?role=` (what audience to ask the platform for).
 
+use axum::Json;
 use axum::body::Body;
 use axum::extract::{Extension, Path, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 use hush_core::{Scope, ScopeSet, SecretString};
 use hush_service::hush_identity::{BoundClaim, DEFAULT_MAX_JWT_LIFETIME, KeySource, LoginRules};
 use hush_service::{DEFAULT_ROLE_MAX_TTL, DEFAULT_ROLE_TTL, RoleSpec, ServiceError};
@@ -72,7 +72,10 @@ fn parse_role(mut obj: JsonObject) -> Result<RoleSpec, ApiError> {
         (Some(url), _) => KeySource::JwksUrl(url),
         (None, None | Some(Value::Null)) => KeySource::Discovery,
         (None, Some(set)) => KeySource::Jwks(serde_json::from_value(set).map_err(|e| {
-            ApiError::bad_request("invalid_role", format!("field 'jwks' is not a JWKS document ({{\"keys\": [...]}}): {e}"))
+            ApiError::bad_request(
+                "invalid_role",
+                format!("field 'jwks' is not a JWKS document ({{\"keys\": [...]}}): {e}"),
+            )
         })?),
     };
     obj.take_string("description")?;

@@ -18,8 +18,8 @@ use crate::rows::{self, Columns};
 use crate::write_rules::{prune_at_or_below, put_record, put_slot, record_outcome};
 use crate::{
     AuditAction, AuditQuery, AuditRecord, Conflict, DataStore, Mutation, NamespaceRecord, NamespaceRef, Outcome,
-    PutVersion, RoleRecord, SealedVersion, SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord, VersionRecord,
-    VersionSlot, WriteOutcome, WriteRequest, now_millis,
+    PutVersion, RoleRecord, SealedVersion, SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord,
+    VersionRecord, VersionSlot, WriteOutcome, WriteRequest, now_millis,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -506,7 +506,8 @@ impl DataStore for PgDataStore {
     }
 
     async fn role(&self, name: &str) -> Result<Option<RoleRecord>, StoreError> {
-        let row = sqlx::query("SELECT * FROM login_roles WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
+        let row =
+            sqlx::query("SELECT * FROM login_roles WHERE name = $1").bind(name).fetch_optional(&self.pool).await?;
         row.as_ref().map(rows::role).transpose()
     }
 

@@ -15,8 +15,8 @@ use super::group_commit::{self, Job};
 use super::read_pool::ReadPool;
 use super::rows::{self, collect, get};
 use crate::{
-    AuditAction, AuditQuery, AuditRecord, DataStore, NamespaceRecord, NamespaceRef, Outcome, SealedVersion,
-    RoleRecord, SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord, VersionRecord, WriteOutcome, WriteRequest,
+    AuditAction, AuditQuery, AuditRecord, DataStore, NamespaceRecord, NamespaceRef, Outcome, RoleRecord, SealedVersion,
+    SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord, VersionRecord, WriteOutcome, WriteRequest,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -261,7 +261,7 @@ impl DataStore for SqliteDataStore {
         self.read.read(move |c| {
             let mut stmt = c.prepare_cached("SELECT * FROM login_roles WHERE name = ?")?;
             let mut rows = stmt.query([name])?;
-            rows.next()?.map(|row| crate::rows::role(row)).transpose()
+            rows.next()?.map(crate::rows::role).transpose()
         })
     }
 

@@ -4,7 +4,8 @@ use hush_core::{NamespaceName, Scope, ScopeSet, SecretName, SecretType};
 use hush_crypto::AUDIT_GENESIS;
 use hush_store::{
     AuditAction, AuditEvent, AuditQuery, Conflict, Mutation, NamespaceRecord, NamespaceRef, Outcome, PutVersion,
-    RewrapVersion, RoleRecord, SecretQuery, StoreError, TokenNamespaces, TokenRecord, WriteOutcome, WriteRequest, now_millis,
+    RewrapVersion, RoleRecord, SecretQuery, StoreError, TokenNamespaces, TokenRecord, WriteOutcome, WriteRequest,
+    now_millis,
 };
 
 fn event(action: AuditAction) -> AuditEvent {
@@ -193,7 +194,8 @@ async fn login_roles_are_stored_whole_and_named_once(f: crate::Fixture) {
         created_by: Some("tok".into()),
         mac: vec![9; 32],
     };
-    let create = |r: RoleRecord| WriteRequest { mutation: Mutation::CreateRole(r), audit: event(AuditAction::RoleCreate) };
+    let create =
+        |r: RoleRecord| WriteRequest { mutation: Mutation::CreateRole(r), audit: event(AuditAction::RoleCreate) };
     f.data.write(create(role("ci", r#"{"a":1}"#))).await.unwrap();
     f.data.write(create(role("build", "{}"))).await.unwrap();
     let err = f.data.write(create(role("ci", "{}"))).await.unwrap_err();
