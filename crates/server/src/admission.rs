@@ -240,4 +240,14 @@ mod tests {
             assert!(!is_public(path), "{path}");
         }
     }
+
+    #[test]
+    fn only_the_two_login_paths_skip_the_token_check_for_the_login_budget() {
+        for path in ["/v1/auth/jwt/login", "/v1/auth/jwt/audience"] {
+            assert!(is_login(path) && !is_public(path), "{path}");
+        }
+        for path in ["/v1/auth/jwt/roles", "/v1/auth/jwt/login/", "/v1/auth/jwt/roles/x", "/v1/auth/jwt/../tokens"] {
+            assert!(!is_login(path), "{path}");
+        }
+    }
 }

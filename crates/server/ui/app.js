@@ -374,7 +374,17 @@ const AUDIT_ACTIONS = ["secret.read", "secret.write", "secret.list", "secret.ver
   "namespace.create", "namespace.delete", "namespace.list", "namespace.rotate-key", "namespace.rewrap",
   "token.create", "token.revoke", "token.list", "audit.list", "audit.verify", "registry.write", "registry.list",
   "registry.delete", "registry.resolve", "registry.read", "registry.export", "registry.test", "git.credential",
-  "admin.backup", "admin.rotate-root", "auth.refused", "init"];
+  "admin.backup", "admin.rotate-root", "auth.refused", "auth.login", "role.create", "role.read", "role.delete",
+  "init"];
+
+/// Who a workload's token stands for (subject and recorded claims), or why its login failed.
+function identityText(e) {
+  const id = e.identity || {};
+  const parts = e.reason ? [`refused: ${e.reason}`] : [];
+  if (id.sub) parts.push(id.sub);
+  for (const [k, v] of Object.entries(id.claims || {})) parts.push(`${k}=${v}`);
+  return parts.join(" ");
+}
 const AUDIT_OUTCOMES = ["ok", "unauthenticated", "denied", "not_found", "conflict", "invalid", "error"];
 
 /// The filters as query parameters (empty ones left out).
@@ -390,7 +400,8 @@ async function loadAudit(before) {
   const rows = got.events.map((e) =>
     el("tr", {}, el("td", { text: when(e.at) }), el("td", { text: e.action }), el("td", { text: e.name || "" }),
       el("td", { text: e.outcome }), el("td", { text: e.token_id || "" }), el("td", { text: e.context || "" }),
-      el("td", { text: e.client_cert || "" }), el("td", { text: e.client_addr || "" })));
+      el("td", { text: e.client_cert || "" }), el("td", { text: e.client_addr || "" }),
+      el("td", { text: identityText(e) })));
   if (before) $("audit-rows").append(...rows);
   else $("audit-rows").replaceChildren(...rows);
   const older = $("audit-older");

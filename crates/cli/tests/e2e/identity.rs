@@ -518,3 +518,46 @@ fn a_role_edited_in_the_data_store_grants_nothing() {
     assert_eq!(h.cli(&["auth", "role", "get", "r"]).status.code(), Some(4));
     assert!(h.log.lock().unwrap().contains("failed its integrity check"));
 }
+
+#[test]
+fn malformed_logins_get_a_clear_error_that_echoes_nothing() {
+    let (h, issuer) = setup(&[]);
+    create_role(&h, &issuer, "r", &["--bound-claim", "repository=octo-org/octo-repo"]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let post = |body: String| {
+        rt.block_on(async {
+            let response = h
+                .http()
+                .post(h.url("/v1/auth/jwt/login"))
+                .header("content-type", "application/json")
+                .body(body)
+                .send()
+                .await
+                .unwrap();
+            (response.status().as_u16(), response.text().await.unwrap())
+        })
+    };
+    let secretish = "eyJhbGciOiJSUzI1NiJ9.c2VjcmV0LXBheWxvYWQ.c2lnbmF0dXJl";
+    let cases = [
+        (json!({"jwt": secretish}).to_string(), 400, "'role' is required"),
+        (json!({"role": "r"}).to_string(), 400, "'jwt' is required"),
+        (json!({"role": "r", "jwt": 42}).to_string(), 400, "'jwt' must be a string"),
+        (json!({"role": "r", "jwt": secretish, "extra": 1}).to_string(), 400, "unknown field 'extra'"),
+        (json!({"role": "r", "jwt": secretish, "ttl": "soon"}).to_string(), 400, "'ttl' must be a duration"),
+        ("not json".to_owned(), 400, "not valid JSON"),
+        (json!({"role": "r", "jwt": "x".repeat(100_000)}).to_string(), 413, ""),
+    ];
+    for (body, status, message) in cases {
+        let (got, text) = post(body);
+        assert_eq!(got, status, "{text}");
+        assert!(text.contains(message), "{message}: {text}");
+        assert!(!text.contains(secretish), "{text}");
+    }
+    // A ttl beyond the role's max-ttl is refused by name, with a good JWT.
+    let jwt = issuer.sign(&issuer.github_claims(AUDIENCE, "octo-org/octo-repo", "refs/heads/main"));
+    let (got, text) = post(json!({"role": "r", "jwt": jwt, "ttl": "2h"}).to_string());
+    assert_eq!(got, 400, "{text}");
+    assert!(text.contains("max-ttl"), "{text}");
+    let (got, text) = post(json!({"role": "r", "jwt": jwt, "ttl": "30m"}).to_string());
+    assert_eq!(got, 200, "{text}");
+}
