@@ -152,8 +152,9 @@ fn token_rows_edited_in_the_data_store_do_not_work() {
     let planted = "hush_00000000000000aa_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
     let admin_id = &h.token[5..21];
     h.sql(&format!(
-        "INSERT INTO tokens SELECT '00000000000000aa', hash, description, all_namespaces, namespace_ids, scopes, \
-         created_at, expires_at, revoked_at, NULL, mac FROM tokens WHERE id = '{admin_id}'"
+        "INSERT INTO tokens (id, hash, description, all_namespaces, namespace_ids, scopes, created_at, expires_at, \
+         revoked_at, created_by, mac, identity) SELECT '00000000000000aa', hash, description, all_namespaces, \
+         namespace_ids, scopes, created_at, expires_at, revoked_at, NULL, mac, identity FROM tokens WHERE id = '{admin_id}'"
     ));
     // Un-revoke.
     h.sql(&format!("UPDATE tokens SET revoked_at = NULL WHERE id = '{}'", &revoked[5..21]));
