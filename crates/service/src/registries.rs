@@ -98,8 +98,10 @@ pub enum RegistrySelector {
     Id(String),
 }
 
-/// A registry entry as listings show it: never a password, the user obfuscated.
-#[derive(Debug, Clone)]
+/// A registry entry as listings show it: never a password. Listings show
+/// the user obfuscated ([`RegistryEntry::user`]); Direktiv's v2 API shows it
+/// as written ([`RegistryEntry::username`]), and `Debug` never does.
+#[derive(Clone)]
 pub struct RegistryEntry {
     /// The scope it was found in.
     pub scope: String,
@@ -113,14 +115,25 @@ pub struct RegistryEntry {
     pub key: String,
     /// The username, obfuscated (`ad***in`).
     pub user: String,
+    /// The username as written.
+    pub username: String,
+}
+
+impl fmt::Debug for RegistryEntry {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RegistryEntry")
+            .field("scope", &self.scope)
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
 }
 
 /// An entry with its credentials.
 pub struct RegistryCredentials {
-    /// The entry.
+    /// The entry (its `username` is the one to log in with).
     pub entry: RegistryEntry,
-    /// The username.
-    pub username: String,
     /// The password or token.
     pub password: SecretString,
 }
@@ -146,7 +159,7 @@ impl Stored {
     }
 
     fn credentials(self, scope: &str) -> RegistryCredentials {
-        RegistryCredentials { entry: self.entry(scope), username: self.username, password: self.password }
+        RegistryCredentials { entry: self.entry(scope), password: self.password }
     }
 }
 
@@ -158,6 +171,7 @@ fn entry(scope: &str, record: &SecretRecord, url: &str, address: &RegistryAddres
         url: if url.trim().is_empty() { address.key() } else { url.to_owned() },
         key: address.key(),
         user: obfuscate_user(username),
+        username: username.to_owned(),
     }
 }
 

@@ -253,7 +253,7 @@ async fn direktivs_v2_api_works_for_its_clients() {
         (s, masked(b)),
         (
             200,
-            json!({"data": {"namespace": "flows", "id": id, "url": "https://ghcr.io", "user": "ad***in", "createdAt": "<time>"}})
+            json!({"data": {"namespace": "flows", "id": id, "url": "https://ghcr.io", "user": "admin", "createdAt": "<time>"}})
         )
     );
     let (s, b) = c.send("GET", regs, None, &[]).await;
@@ -261,7 +261,7 @@ async fn direktivs_v2_api_works_for_its_clients() {
         (s, masked(b.clone())),
         (
             200,
-            json!({"data": [{"namespace": "flows", "id": id, "url": "https://ghcr.io", "user": "ad***in", "createdAt": "<time>"}]})
+            json!({"data": [{"namespace": "flows", "id": id, "url": "https://ghcr.io", "user": "admin", "createdAt": "<time>"}]})
         )
     );
     assert!(!b.to_string().contains("DV2-pw"), "{b}");

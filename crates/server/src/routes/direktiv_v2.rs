@@ -10,8 +10,9 @@
 //! Answers are `{"data": …}`; values and passwords are never returned;
 //! unknown body fields are ignored; times are RFC 3339. Secret lists are in
 //! creation order, as Direktiv's are. Every secret hush holds has a value,
-//! so `initialized` is always true. A registry's `user` is obfuscated, as
-//! in every hush listing.
+//! so `initialized` is always true. A registry's `user` is returned as
+//! written, as Direktiv's v2 API does (only its v1 API and hush's own
+//! listings obfuscate it); the password is write-only.
 
 use axum::Json;
 use axum::body::Body;
@@ -53,7 +54,7 @@ fn secret_json(s: &SecretRecord) -> Value {
 }
 
 fn registry_json(ns: &str, e: &RegistryEntry) -> Value {
-    json!({ "namespace": ns, "id": e.id, "url": e.url, "user": e.user, "createdAt": render::time(e.record.created_at) })
+    json!({ "namespace": ns, "id": e.id, "url": e.url, "user": e.username, "createdAt": render::time(e.record.created_at) })
 }
 
 /// Direktiv answers every body it cannot use with one code.

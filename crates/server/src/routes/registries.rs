@@ -165,7 +165,7 @@ pub(crate) async fn credentials_for(
     let found = app.hush.registry_credentials(&creds, &scope, &target(&raw)?).await?;
     Ok(fields_response(
         &render::registry(&found.entry),
-        &[("username", &found.username), ("password", found.password.expose_secret())],
+        &[("username", &found.entry.username), ("password", found.password.expose_secret())],
     ))
 }
 
@@ -187,7 +187,7 @@ pub(crate) async fn dockerconfig(
 }
 
 fn dockerconfig_body(all: &[RegistryCredentials]) -> SecretJson {
-    let secret: usize = all.iter().map(|c| 3 * (c.username.len() + c.password.len()) + 64).sum();
+    let secret: usize = all.iter().map(|c| 3 * (c.entry.username.len() + c.password.len()) + 64).sum();
     let other: usize = all.iter().map(|c| c.entry.key.len() + 64).sum();
     let mut body = SecretJson::with_capacity(secret, other + 32);
     body.raw(b"{\"auths\":{");
@@ -195,13 +195,13 @@ fn dockerconfig_body(all: &[RegistryCredentials]) -> SecretJson {
         if i > 0 {
             body.raw(b",");
         }
-        let mut pair = Zeroizing::new(String::with_capacity(c.username.len() + c.password.len() + 1));
-        pair.push_str(&c.username);
+        let mut pair = Zeroizing::new(String::with_capacity(c.entry.username.len() + c.password.len() + 1));
+        pair.push_str(&c.entry.username);
         pair.push(':');
         pair.push_str(c.password.expose_secret());
         let auth = Zeroizing::new(STANDARD.encode(pair.as_bytes()));
         body.string(&auths_key(&c.entry.key)).raw(b":{");
-        body.field("username", &c.username).field("password", c.password.expose_secret()).field("auth", &auth);
+        body.field("username", &c.entry.username).field("password", c.password.expose_secret()).field("auth", &auth);
         body.raw(b"}");
     }
     body.raw(b"}}");
@@ -223,7 +223,7 @@ pub(crate) async fn test_stored(
     // The entry's own address, not the caller's spelling of it: a caller
     // who may change entries but not read them must not be able to send a
     // stored password somewhere else, or over plain HTTP when it was https.
-    probe_response(&found.entry.url, &found.username, &found.password).await
+    probe_response(&found.entry.url, &found.entry.username, &found.password).await
 }
 
 /// `POST /v1/registries/test` with `{"url","username","password"}`: tries the given credentials.
