@@ -33,6 +33,7 @@ use crate::grpc;
 use crate::limits::ServerLimits;
 use crate::rate_limits::{RateLimits, retry_after_seconds};
 use crate::request_credentials::presented_token;
+use crate::vault::{self, VaultError};
 
 /// What the gate needs: the service (to check tokens and count refusals),
 /// the limits and the rate limiters' state.
@@ -112,29 +113,35 @@ pub(crate) async fn check(admission: &Arc<Admission>, request: &mut Request) -> 
     if let Some(addr) = client {
         request.extensions_mut().insert(ClientAddress(addr));
     }
-    if is_public(request.uri().path()) {
+    if is_public(request.uri().path()) || vault::is_public(request.uri().path()) {
         return None;
     }
     if is_login(request.uri().path()) {
         let source = client.map(SourceKey::of);
         if let Some(wait) = source.and_then(|s| admission.rates.login_wait(s)) {
             admission.hush.record_refusal(client, client_cert.as_ref(), "rate_limited");
-            return Some(refusal(false, Refusal::FailedAuthRate(wait)));
+            return Some(refusal(Surface::Rest, Refusal::FailedAuthRate(wait)));
         }
         request.extensions_mut().insert(LoginGate { admission: Arc::clone(admission), source });
         return None;
     }
-    let grpc = grpc::is_grpc(request);
+    let surface = if grpc::is_grpc(request) {
+        Surface::Grpc
+    } else if vault::is_vault_path(request.uri().path()) {
+        Surface::Vault
+    } else {
+        Surface::Rest
+    };
     let verdict = match admission.hush.verify_token(&presented_token(request.headers())).await {
         Ok(verdict) => verdict,
         Err(e) => {
             tracing::error!(error = %e, "could not check a token");
-            return Some(refusal(grpc, Refusal::Internal));
+            return Some(refusal(surface, Refusal::Internal));
         }
     };
     match verdict {
         Ok(caller) => {
-            admission.rates.token_request(&caller.token_id).err().map(|w| refusal(grpc, Refusal::TokenRate(w)))
+            admission.rates.token_request(&caller.token_id).err().map(|w| refusal(surface, Refusal::TokenRate(w)))
         }
         Err(refused) => {
             // Without an address (an in-process caller), there is no one to limit.
@@ -142,16 +149,25 @@ pub(crate) async fn check(admission: &Arc<Admission>, request: &mut Request) -> 
             match over {
                 Some(wait) => {
                     admission.hush.record_refusal(client, client_cert.as_ref(), "rate_limited");
-                    Some(refusal(grpc, Refusal::FailedAuthRate(wait)))
+                    Some(refusal(surface, Refusal::FailedAuthRate(wait)))
                 }
                 None if refused.names_a_credential() => None,
                 None => {
                     admission.hush.record_refusal(client, client_cert.as_ref(), refused.reason());
-                    Some(refusal(grpc, Refusal::Unauthenticated(refused.message())))
+                    Some(refusal(surface, Refusal::Unauthenticated(refused.message())))
                 }
             }
         }
     }
+}
+
+/// Which API's shape a refusal takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Surface {
+    Rest,
+    Grpc,
+    /// Vault's: `{"errors":[…]}`, and 403 for any token problem.
+    Vault,
 }
 
 /// Why the gate answered instead of the route.
@@ -162,8 +178,8 @@ enum Refusal {
     Internal,
 }
 
-/// The answer, in REST's JSON or as a gRPC status.
-fn refusal(grpc: bool, why: Refusal) -> Response {
+/// The answer, in REST's JSON, Vault's or as a gRPC status.
+fn refusal(surface: Surface, why: Refusal) -> Response {
     let (status, code, message, wait) = match why {
         Refusal::Unauthenticated(message) => {
             (StatusCode::UNAUTHORIZED, tonic::Code::Unauthenticated, message.to_owned(), None)
@@ -187,8 +203,14 @@ fn refusal(grpc: bool, why: Refusal) -> Response {
             None,
         ),
     };
-    let mut response = if grpc {
+    let mut response = if surface == Surface::Grpc {
         tonic::Status::new(code, message).into_http::<axum::body::Body>()
+    } else if surface == Surface::Vault {
+        match status {
+            StatusCode::UNAUTHORIZED => VaultError::permission_denied(),
+            _ => VaultError::new(status, vec![message]),
+        }
+        .into_response()
     } else {
         let api_code = match status {
             StatusCode::UNAUTHORIZED => "unauthenticated",

@@ -28,6 +28,7 @@ mod reveal;
 mod routes;
 mod secret_body;
 mod server_tls;
+mod vault;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -148,6 +149,11 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/ignite/secrets"),
     ("get", "/v1/ignite/secrets/{name}"),
     ("delete", "/v1/ignite/secrets/{name}"),
+    ("get", "/v1/sys/health"),
+    ("get", "/v1/sys/seal-status"),
+    ("get", "/v1/sys/leader"),
+    ("get", "/v1/sys/internal/ui/mounts/{path}"),
+    ("get", "/v1/auth/token/lookup-self"),
 ];
 
 /// The router.
@@ -207,6 +213,11 @@ pub fn app(state: AppState) -> Router {
         .route("/ui/style.css", get(ui::style))
         .route("/v1/ignite/secrets", get(ignite::list).post(ignite::create))
         .route("/v1/ignite/secrets/{name}", get(ignite::get).delete(ignite::delete))
+        .route("/v1/sys/health", get(vault::sys::health))
+        .route("/v1/sys/seal-status", get(vault::sys::seal_status))
+        .route("/v1/sys/leader", get(vault::sys::leader))
+        .route("/v1/sys/internal/ui/mounts/{*path}", get(vault::sys::ui_mount))
+        .route("/v1/auth/token/lookup-self", get(vault::token::lookup_self))
         // Before a route reads a body: see `admission`. Only matched routes
         // pass it; an unknown one is a 404 whatever the token.
         .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&admission), admission::admit))

@@ -1,5 +1,6 @@
 //! Credentials from request headers: `Authorization: Bearer <token>` (or
-//! Direktiv's `Direktiv-Token: <token>`, so its clients work unchanged) and
+//! Direktiv's `Direktiv-Token: <token>` and Vault's `X-Vault-Token: <token>`,
+//! so their clients work unchanged) and
 //! the optional `X-Hush-Context` that the audit log records; plus, from the
 //! connection, the verified client certificate's subject under mutual TLS.
 
@@ -32,6 +33,9 @@ pub const CONTEXT_HEADER: &str = "x-hush-context";
 /// Direktiv's token header.
 const DIREKTIV_TOKEN_HEADER: &str = "direktiv-token";
 
+/// Vault clients' token header.
+const VAULT_TOKEN_HEADER: &str = "x-vault-token";
+
 /// The token the headers carry, as credentials (anonymous without one).
 pub(crate) fn presented_token(headers: &HeaderMap) -> Credentials {
     let token = headers
@@ -39,6 +43,7 @@ pub(crate) fn presented_token(headers: &HeaderMap) -> Credentials {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
         .or_else(|| headers.get(DIREKTIV_TOKEN_HEADER).and_then(|v| v.to_str().ok()))
+        .or_else(|| headers.get(VAULT_TOKEN_HEADER).and_then(|v| v.to_str().ok()))
         .map(|t| SecretString::copy_from(t.trim()));
     match token {
         Some(t) => Credentials::bearer(t),

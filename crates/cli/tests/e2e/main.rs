@@ -31,4 +31,5 @@ mod tls;
 mod tokens;
 mod ui;
 mod vault;
+mod vault_api;
 mod workflows;

@@ -1,0 +1,137 @@
+//! Vault's HTTP API on hush, driven by the real `bao` CLI (as a user runs it,
+//! with `BAO_ADDR`/`BAO_TOKEN`) and by raw HTTP for the wire details Vault
+//! clients depend on: the exact error body, 403 (never 401) for any token
+//! problem, `Content-Type: application/json` without a charset, the KV
+//! preflight's string version, and the status routes that need no token.
+
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+use crate::components::bao_cli;
+use crate::harness::{Hush, show};
+
+/// Runs `bao ARGS` against `h` with `token`.
+fn bao(bin: &std::path::Path, h: &Hush, token: &str, args: &[&str]) -> Output {
+    Command::new(bin)
+        .args(args)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("HOME", std::env::temp_dir())
+        .env("BAO_ADDR", h.url(""))
+        .env("BAO_TOKEN", token)
+        .output()
+        .expect("bao runs")
+}
+
+#[test]
+fn bao_status_and_token_lookup_work_against_hush() {
+    let Some(bin) = bao_cli("bao_status_and_token_lookup_work_against_hush") else { return };
+    let h = Hush::running();
+
+    let out = bao(&bin, &h, "", &["status", "-format=json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let status: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!((status["sealed"].clone(), status["initialized"].clone()), (false.into(), true.into()), "{status}");
+    assert_eq!(status["version"], env!("CARGO_PKG_VERSION"), "{status}");
+
+    let scoped = h.token(&["default"], &["secrets:read", "secrets:list"]);
+    let out = bao(&bin, &h, &scoped, &["token", "lookup", "-format=json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let looked: Value = serde_json::from_str(&text).unwrap();
+    let data = &looked["data"];
+    assert_eq!(data["id"], format!("hush_{}", &scoped[5..21]), "only the public id: {data}");
+    assert!(!text.contains(&scoped[22..]), "the token's secret part is never shown: {text}");
+    assert_eq!((data["type"].as_str(), data["ttl"].as_i64()), (Some("service"), Some(0)), "{data}");
+    assert!(data["expire_time"].is_null(), "{data}");
+    let policies: Vec<&str> = data["policies"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+    assert_eq!(policies, ["secrets:list", "secrets:read"], "{data}");
+
+    for token in ["hush_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "not-a-token"] {
+        let out = bao(&bin, &h, token, &["token", "lookup"]);
+        assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+        assert!(String::from_utf8_lossy(&out.stderr).contains("permission denied"), "{}", show(&out));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_vault_status_preflight_and_token_routes_answer_as_vault_does() {
+    let h = tokio::task::block_in_place(Hush::running);
+    let (expiring, revoked) = tokio::task::block_in_place(|| {
+        let expiring = h.token(&["default"], &["secrets:read"]);
+        let revoked = h.token(&["default"], &["secrets:read"]);
+        assert_eq!(h.cli(&["token", "revoke", &revoked[5..21]]).status.code(), Some(0));
+        (expiring, revoked)
+    });
+    let expiring_short = tokio::task::block_in_place(|| {
+        let out = h.cli(&["token", "create", "-n", "default", "--scope", "secrets:read", "--ttl", "1h"]);
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_owned()
+    });
+    let http = h.http();
+    let call = |method: &str, path: &str, token: Option<&str>| {
+        let mut r = http.request(method.parse().unwrap(), h.url(path));
+        if let Some(t) = token {
+            r = r.header("X-Vault-Token", t);
+        }
+        r.send()
+    };
+
+    // Status routes need no token; HEAD is hvac's health check.
+    for path in ["/v1/sys/health", "/v1/sys/seal-status", "/v1/sys/leader"] {
+        let r = call("GET", path, None).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        assert_eq!(r.headers()["content-type"], "application/json", "{path}: exactly, no charset");
+    }
+    let r = call("HEAD", "/v1/sys/health", None).await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert!(r.bytes().await.unwrap().is_empty());
+    let health: Value = call("GET", "/v1/sys/health", None).await.unwrap().json().await.unwrap();
+    assert_eq!((health["sealed"].clone(), health["standby"].clone()), (false.into(), false.into()), "{health}");
+
+    // The KV preflight: the mount, with the version as a string.
+    for path in ["secret", "secret/", "secret/app/db"] {
+        let r = call("GET", &format!("/v1/sys/internal/ui/mounts/{path}"), Some(&h.token)).await.unwrap();
+        assert_eq!(r.status(), 200, "{path}");
+        let body: Value = r.json().await.unwrap();
+        assert_eq!(body["data"]["path"], "secret/", "{body}");
+        assert_eq!(body["data"]["options"]["version"], "2", "a string, not a number: {body}");
+        assert_eq!(body["data"]["type"], "kv", "{body}");
+        for key in ["request_id", "lease_id", "renewable", "lease_duration", "wrap_info", "warnings", "auth"] {
+            assert!(body.get(key).is_some(), "{key} missing from the envelope: {body}");
+        }
+    }
+
+    // Every token problem is 403 with exactly Vault's body; never 401.
+    let denied = r#"{"errors":["permission denied"]}"#;
+    for (what, token) in [
+        ("no token", None),
+        ("garbage", Some("nope")),
+        ("unknown", Some("hush_0000000000000000_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")),
+        ("revoked", Some(revoked.as_str())),
+    ] {
+        for path in ["/v1/auth/token/lookup-self", "/v1/sys/internal/ui/mounts/secret/x"] {
+            let r = call("GET", path, token).await.unwrap();
+            assert_eq!(r.status(), 403, "{what} {path}");
+            assert_eq!(r.headers()["content-type"], "application/json", "{what} {path}");
+            assert_eq!(r.text().await.unwrap(), denied, "{what} {path}");
+        }
+    }
+    // Another mount is refused (403: the CLI reports it instead of falling back to KV v1).
+    let r = call("GET", "/v1/sys/internal/ui/mounts/kv/x", Some(&h.token)).await.unwrap();
+    assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (403, denied.to_owned()));
+
+    // lookup-self: an integer ttl and an expiry for a token that expires; the
+    // Bearer header works too.
+    let r = http.get(h.url("/v1/auth/token/lookup-self")).bearer_auth(&expiring_short).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    let ttl = body["data"]["ttl"].as_i64().expect("an integer ttl");
+    assert!((3500..=3600).contains(&ttl), "{body}");
+    let expire = body["data"]["expire_time"].as_str().expect("an expiry");
+    assert!(humantime::parse_rfc3339(expire).is_ok(), "{body}");
+    let r = call("GET", "/v1/auth/token/lookup-self", Some(&expiring)).await.unwrap();
+    let body: Value = r.json().await.unwrap();
+    assert_eq!((body["data"]["ttl"].as_i64(), body["data"]["expire_time"].is_null()), (Some(0), true), "{body}");
+}

@@ -1,0 +1,157 @@
+//! HashiCorp Vault's HTTP API, as far as Vault clients need it to use hush
+//! as a KV v2 server (`bao`/`vault`, hvac, External Secrets Operator,
+//! vault-action): the `sys` routes their preflight and status checks call,
+//! and the token lookup. The wire details follow what those clients
+//! actually read (captured from OpenBao 2.7 and hvac 2.4), not only Vault's
+//! documentation:
+//!
+//! - errors are exactly `{"errors":[…]}` (a missing thing: `404 {"errors":[]}`);
+//! - a missing, bad or under-scoped token is `403 {"errors":["permission denied"]}`,
+//!   never 401 (hvac's `is_authenticated()` raises on 401);
+//! - `Content-Type` is exactly `application/json`;
+//! - answers come in Vault's envelope (`request_id`, `lease_id`, …, `data`).
+//!
+//! The token comes in `X-Vault-Token` (or `Authorization: Bearer`).
+
+pub(crate) mod sys;
+pub(crate) mod token;
+
+use axum::Json;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hush_service::{Caller, ServiceError};
+use serde_json::{Value, json};
+
+use crate::AppState;
+use crate::request_credentials::presented_token;
+
+/// The mount Vault clients address hush's secrets under (`secret/`).
+pub(crate) const MOUNT: &str = "secret";
+
+/// Vault's answer to every authentication or authorization failure.
+pub(crate) const PERMISSION_DENIED: &str = "permission denied";
+
+/// Whether a path is part of the Vault API surface (its refusals take
+/// Vault's shape).
+pub(crate) fn is_vault_path(path: &str) -> bool {
+    let Some(rest) = path.strip_prefix("/v1/") else { return false };
+    rest.starts_with("sys/")
+        || rest.starts_with("auth/token/")
+        || rest.strip_prefix(MOUNT).is_some_and(|tail| tail.starts_with('/'))
+}
+
+/// The Vault paths that need no token: the status checks (`bao status`,
+/// hvac's `sys.read_health_status()`, load balancers).
+pub(crate) fn is_public(path: &str) -> bool {
+    matches!(path, "/v1/sys/health" | "/v1/sys/seal-status" | "/v1/sys/leader")
+}
+
+/// A Vault-shaped error: a status and `{"errors":[…]}`.
+#[derive(Debug)]
+pub(crate) struct VaultError {
+    status: StatusCode,
+    errors: Vec<String>,
+}
+
+impl VaultError {
+    pub(crate) fn new(status: StatusCode, errors: Vec<String>) -> Self {
+        VaultError { status, errors }
+    }
+
+    pub(crate) fn permission_denied() -> Self {
+        Self::new(StatusCode::FORBIDDEN, vec![PERMISSION_DENIED.to_owned()])
+    }
+}
+
+impl From<ServiceError> for VaultError {
+    fn from(e: ServiceError) -> Self {
+        let (status, errors) = match &e {
+            ServiceError::Unauthenticated(_) | ServiceError::Forbidden(_) => {
+                (StatusCode::FORBIDDEN, vec![PERMISSION_DENIED.to_owned()])
+            }
+            ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, Vec::new()),
+            ServiceError::CasMismatch { .. } => {
+                (StatusCode::BAD_REQUEST, vec!["check-and-set parameter did not match the current version".to_owned()])
+            }
+            ServiceError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, vec![e.to_string()]),
+            ServiceError::Internal(_) => {
+                (StatusCode::INTERNAL_SERVER_ERROR, vec!["internal error; the server log has the details".to_owned()])
+            }
+            _ => (StatusCode::BAD_REQUEST, vec![e.to_string()]),
+        };
+        VaultError { status, errors }
+    }
+}
+
+impl IntoResponse for VaultError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "errors": self.errors }))).into_response()
+    }
+}
+
+/// `data` in Vault's response envelope.
+pub(crate) fn envelope(data: Value) -> Response {
+    Json(json!({
+        "request_id": request_id(),
+        "lease_id": "",
+        "renewable": false,
+        "lease_duration": 0,
+        "data": data,
+        "wrap_info": null,
+        "warnings": null,
+        "auth": null,
+    }))
+    .into_response()
+}
+
+/// A fresh request id in UUID form (clients show it, none parses it).
+fn request_id() -> String {
+    let mut b = [0u8; 16];
+    // An all-zero id is harmless if the system's generator ever fails.
+    let _ = getrandom::fill(&mut b);
+    let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+    format!("{}-{}-{}-{}-{}", &hex[0..8], &hex[8..12], &hex[12..16], &hex[16..20], &hex[20..32])
+}
+
+/// The caller behind the request's token, or Vault's 403: every Vault
+/// route that needs a token checks it here (the admission gate lets a
+/// revoked or expired token through to its route).
+pub(crate) async fn caller(app: &AppState, headers: &HeaderMap) -> Result<Caller, VaultError> {
+    match app.hush.verify_token(&presented_token(headers)).await? {
+        Ok(caller) => Ok(caller),
+        Err(_) => Err(VaultError::permission_denied()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vault_paths_are_sys_token_auth_and_the_mount() {
+        for path in
+            ["/v1/sys/health", "/v1/sys/internal/ui/mounts/secret/x", "/v1/auth/token/lookup-self", "/v1/secret/data/x"]
+        {
+            assert!(is_vault_path(path), "{path}");
+        }
+        for path in
+            ["/v1/secrets", "/v1/secretx/data", "/v1/namespaces/default/secrets/x", "/v1/auth/jwt/login", "/v1/health"]
+        {
+            assert!(!is_vault_path(path), "{path}");
+        }
+        for path in ["/v1/sys/health", "/v1/sys/seal-status", "/v1/sys/leader"] {
+            assert!(is_public(path), "{path}");
+        }
+        for path in ["/v1/sys/internal/ui/mounts/secret", "/v1/sys/health/x", "/v1/secret/data/x"] {
+            assert!(!is_public(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn request_ids_look_like_uuids_and_differ() {
+        let (a, b) = (request_id(), request_id());
+        assert_ne!(a, b);
+        assert_eq!(a.len(), 36);
+        assert_eq!(a.matches('-').count(), 4);
+    }
+}
