@@ -154,6 +154,10 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/sys/leader"),
     ("get", "/v1/sys/internal/ui/mounts/{path}"),
     ("get", "/v1/auth/token/lookup-self"),
+    ("get", "/v1/secret/data/{path}"),
+    ("put", "/v1/secret/data/{path}"),
+    ("post", "/v1/secret/data/{path}"),
+    ("get", "/v1/secret/metadata/{path}"),
 ];
 
 /// The router.
@@ -218,6 +222,13 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/sys/leader", get(vault::sys::leader))
         .route("/v1/sys/internal/ui/mounts/{*path}", get(vault::sys::ui_mount))
         .route("/v1/auth/token/lookup-self", get(vault::token::lookup_self))
+        .route(
+            "/v1/secret/data/{*path}",
+            get(vault::kv_data::read).put(vault::kv_data::write).post(vault::kv_data::write),
+        )
+        .route("/v1/secret/metadata", axum::routing::any(vault::kv_metadata::metadata))
+        .route("/v1/secret/metadata/", axum::routing::any(vault::kv_metadata::metadata))
+        .route("/v1/secret/metadata/{*path}", axum::routing::any(vault::kv_metadata::metadata))
         // Before a route reads a body: see `admission`. Only matched routes
         // pass it; an unknown one is a 404 whatever the token.
         .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&admission), admission::admit))

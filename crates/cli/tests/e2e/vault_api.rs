@@ -134,4 +134,111 @@ async fn the_vault_status_preflight_and_token_routes_answer_as_vault_does() {
     let r = call("GET", "/v1/auth/token/lookup-self", Some(&expiring)).await.unwrap();
     let body: Value = r.json().await.unwrap();
     assert_eq!((body["data"]["ttl"].as_i64(), body["data"]["expire_time"].is_null()), (Some(0), true), "{body}");
+
+    // hvac lists with the HTTP method LIST; a missing secret is exactly `404 {"errors":[]}`.
+    tokio::task::block_in_place(|| {
+        let out = h.cli_as(&h.token, &["secret", "create", "lonely", "--value-stdin"], Some(b"v"));
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    });
+    let with_ns = |method: &str, path: &str| {
+        http.request(method.parse().unwrap(), h.url(path))
+            .header("X-Vault-Token", &h.token)
+            .header("X-Vault-Namespace", "default/")
+            .send()
+    };
+    let r = with_ns("LIST", "/v1/secret/metadata/").await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: Value = r.json().await.unwrap();
+    assert_eq!(body["data"]["keys"], serde_json::json!(["lonely"]), "{body}");
+    let r = with_ns("GET", "/v1/secret/data/missing").await.unwrap();
+    assert_eq!(r.status(), 404);
+    assert_eq!(r.headers()["content-type"], "application/json");
+    assert_eq!(r.text().await.unwrap(), r#"{"errors":[]}"#);
+    let r = with_ns("LIST", "/v1/secret/metadata/nothing-here").await.unwrap();
+    assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (404, r#"{"errors":[]}"#.to_owned()));
+}
+
+#[test]
+fn bao_kv_put_get_list_work_against_hush_and_match_hushs_own_api() {
+    let Some(bin) = bao_cli("bao_kv_put_get_list_work_against_hush_and_match_hushs_own_api") else { return };
+    let h = Hush::running();
+    assert_eq!(h.cli(&["namespace", "create", "team"]).status.code(), Some(0));
+    let team = h.token(&["team"], &["secrets:read", "secrets:list", "secrets:write"]);
+    let ok = |out: Output| {
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+
+    // Written through KV, read through KV and through hush.
+    ok(bao(&bin, &h, &team, &["kv", "put", "secret/app/db", "user=svc", "password=KV-pw-31a"]));
+    let got: Value =
+        serde_json::from_str(&ok(bao(&bin, &h, &team, &["kv", "get", "-format=json", "secret/app/db"]))).unwrap();
+    assert_eq!(got["data"]["data"], serde_json::json!({"user": "svc", "password": "KV-pw-31a"}), "{got}");
+    assert_eq!(got["data"]["metadata"]["version"], 1, "{got}");
+    assert_eq!(ok(bao(&bin, &h, &team, &["kv", "get", "-field=password", "secret/app/db"])), "KV-pw-31a");
+    let own = h.cli_as(&team, &["secret", "get", "app/db", "-n", "team"], None);
+    let own: Value = serde_json::from_slice(&own.stdout).unwrap_or_else(|_| panic!("{}", show(&own)));
+    assert_eq!(own, serde_json::json!({"user": "svc", "password": "KV-pw-31a"}));
+
+    // Written through hush, read through KV: text is {"value": …}.
+    let out = h.cli_as(&team, &["secret", "create", "app/token", "-n", "team", "--value-stdin"], Some(b"HUSH-tok-9f"));
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    assert_eq!(ok(bao(&bin, &h, &team, &["kv", "get", "-field=value", "secret/app/token"])), "HUSH-tok-9f");
+
+    // Versions, cas, and one level of listing with folders.
+    ok(bao(&bin, &h, &team, &["kv", "put", "-cas=1", "secret/app/db", "user=svc", "password=KV-pw-2"]));
+    let out = bao(&bin, &h, &team, &["kv", "put", "-cas=1", "secret/app/db", "user=x", "password=y"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("check-and-set parameter did not match"), "{}", show(&out));
+    assert_eq!(ok(bao(&bin, &h, &team, &["kv", "get", "-version=1", "-field=password", "secret/app/db"])), "KV-pw-31a");
+    assert_eq!(ok(bao(&bin, &h, &team, &["kv", "get", "-field=password", "secret/app/db"])), "KV-pw-2");
+    ok(bao(&bin, &h, &team, &["kv", "put", "secret/top", "value=1"]));
+    let listed: Value =
+        serde_json::from_str(&ok(bao(&bin, &h, &team, &["kv", "list", "-format=json", "secret/"]))).unwrap();
+    assert_eq!(listed, serde_json::json!(["app/", "top"]));
+    let listed: Value =
+        serde_json::from_str(&ok(bao(&bin, &h, &team, &["kv", "list", "-format=json", "secret/app"]))).unwrap();
+    assert_eq!(listed, serde_json::json!(["db", "token"]));
+
+    // A git secret shows its typed fields; a KV write to it must keep them.
+    let out = h.cli_as(
+        &team,
+        &["secret", "create", "forge", "-n", "team", "--type", "git", "--username", "bot", "--token-stdin"],
+        Some(b"GIT-tok-5e"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let got: Value =
+        serde_json::from_str(&ok(bao(&bin, &h, &team, &["kv", "get", "-format=json", "secret/forge"]))).unwrap();
+    assert_eq!(got["data"]["data"], serde_json::json!({"username": "bot", "token": "GIT-tok-5e", "url": ""}), "{got}");
+    let out = bao(&bin, &h, &team, &["kv", "put", "secret/forge", "password=GIT-new-1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("git secret") && err.contains("username and token") && !err.contains("GIT-new-1"), "{err}");
+    ok(bao(&bin, &h, &team, &["kv", "put", "secret/forge", "username=bot", "token=GIT-tok-6f"]));
+    assert_eq!(ok(bao(&bin, &h, &team, &["kv", "get", "-field=token", "secret/forge"])), "GIT-tok-6f");
+
+    // A missing secret: exit 2 and "No value found", as with Vault.
+    let out = bao(&bin, &h, &team, &["kv", "get", "secret/app/nope"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("No value found"), "{}", show(&out));
+
+    // The admin token acts in every namespace: it must name one.
+    let out = bao(&bin, &h, &h.token, &["kv", "get", "secret/app/db"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("X-Vault-Namespace"), "{}", show(&out));
+    assert_eq!(ok(bao(&bin, &h, &h.token, &["kv", "get", "-namespace=team", "-field=user", "secret/app/db"])), "svc");
+    let out = bao(&bin, &h, &h.token, &["kv", "get", "-namespace=nowhere", "secret/app/db"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+
+    // Reads through KV are audited like hush reads, with the context vault-api.
+    let audit = h.cli(&["audit", "list", "--name", "app/db", "--action", "secret.read", "--json"]);
+    let page: Value = serde_json::from_slice(&audit.stdout).unwrap_or_else(|_| panic!("{}", show(&audit)));
+    let events = page["events"].as_array().expect("a list of events");
+    // Every read of app/db above went through KV with the context vault-api,
+    // but the one `hush secret get`.
+    let (kv, own): (Vec<&Value>, Vec<&Value>) = events.iter().partition(|e| e["context"] == "vault-api");
+    assert_eq!((kv.len(), own.len()), (6, 1), "{events:?}");
+    assert!(own[0]["context"].is_null(), "{events:?}");
+    let text = format!("{events:?}{}", h.log.lock().unwrap());
+    assert!(!text.contains("KV-pw-31a") && !text.contains("KV-pw-2"), "no value in the audit or the log");
 }

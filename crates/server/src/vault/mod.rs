@@ -13,17 +13,28 @@
 //!
 //! The token comes in `X-Vault-Token` (or `Authorization: Bearer`).
 
+pub(crate) mod kv_data;
+pub(crate) mod kv_metadata;
 pub(crate) mod sys;
 pub(crate) mod token;
 
 use axum::Json;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use hush_service::{Caller, ServiceError};
+use hush_core::NamespaceName;
+use hush_service::{Caller, Credentials, Missing, ServiceError, TokenNamespaces};
 use serde_json::{Value, json};
 
-use crate::AppState;
-use crate::request_credentials::presented_token;
+use crate::request_credentials::{CONTEXT_HEADER, credentials, presented_token};
+use crate::{ApiError, AppState};
+
+/// The header naming the hush namespace (Vault Enterprise's namespaces).
+const NAMESPACE_HEADER: &str = "x-vault-namespace";
+
+/// The audit context of calls through the Vault API (unless the caller
+/// sets `X-Hush-Context`).
+const AUDIT_CONTEXT: &str = "vault-api";
 
 /// The mount Vault clients address hush's secrets under (`secret/`).
 pub(crate) const MOUNT: &str = "secret";
@@ -69,6 +80,9 @@ impl From<ServiceError> for VaultError {
             ServiceError::Unauthenticated(_) | ServiceError::Forbidden(_) => {
                 (StatusCode::FORBIDDEN, vec![PERMISSION_DENIED.to_owned()])
             }
+            ServiceError::NotFound(Missing::Namespace) => {
+                (StatusCode::NOT_FOUND, vec!["namespace not found".to_owned()])
+            }
             ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, Vec::new()),
             ServiceError::CasMismatch { .. } => {
                 (StatusCode::BAD_REQUEST, vec!["check-and-set parameter did not match the current version".to_owned()])
@@ -81,6 +95,17 @@ impl From<ServiceError> for VaultError {
         };
         VaultError { status, errors }
     }
+}
+
+impl From<ApiError> for VaultError {
+    fn from(e: ApiError) -> Self {
+        VaultError { status: e.status(), errors: vec![e.message().to_owned()] }
+    }
+}
+
+/// A 400 with this message.
+pub(crate) fn bad_request(message: &str) -> VaultError {
+    VaultError::new(StatusCode::BAD_REQUEST, vec![message.to_owned()])
 }
 
 impl IntoResponse for VaultError {
@@ -105,7 +130,7 @@ pub(crate) fn envelope(data: Value) -> Response {
 }
 
 /// A fresh request id in UUID form (clients show it, none parses it).
-fn request_id() -> String {
+pub(crate) fn request_id() -> String {
     let mut b = [0u8; 16];
     // An all-zero id is harmless if the system's generator ever fails.
     let _ = getrandom::fill(&mut b);
@@ -120,6 +145,48 @@ pub(crate) async fn caller(app: &AppState, headers: &HeaderMap) -> Result<Caller
     match app.hush.verify_token(&presented_token(headers)).await? {
         Ok(caller) => Ok(caller),
         Err(_) => Err(VaultError::permission_denied()),
+    }
+}
+
+/// The request's credentials, with the audit context `vault-api` unless
+/// the caller gave one.
+pub(crate) fn vault_credentials(parts: &Parts) -> Result<Credentials, VaultError> {
+    let creds = credentials(&parts.headers, &parts.extensions)?;
+    if parts.headers.contains_key(CONTEXT_HEADER) {
+        return Ok(creds);
+    }
+    Ok(creds.with_context(AUDIT_CONTEXT)?)
+}
+
+/// Who asks and where: the request's namespace (see [`namespace`]) and its
+/// credentials, or Vault's 403 for a token that does not work.
+pub(crate) async fn namespace_and_credentials(
+    app: &AppState,
+    parts: &Parts,
+) -> Result<(NamespaceName, Credentials), VaultError> {
+    let who = caller(app, &parts.headers).await?;
+    Ok((namespace(&who, &parts.headers)?, vault_credentials(parts)?))
+}
+
+/// The hush namespace a request is about: `X-Vault-Namespace` (its `/`s
+/// trimmed; empty means none), else the token's only namespace.
+pub(crate) fn namespace(caller: &Caller, headers: &HeaderMap) -> Result<NamespaceName, VaultError> {
+    let named = match headers.get(NAMESPACE_HEADER) {
+        None => None,
+        Some(v) => {
+            let text = v.to_str().map_err(|_| bad_request("the X-Vault-Namespace header must be printable ASCII"))?;
+            Some(text.trim_matches('/')).filter(|t| !t.is_empty())
+        }
+    };
+    if let Some(name) = named {
+        return NamespaceName::parse(name).map_err(|e| bad_request(&format!("X-Vault-Namespace: {e}")));
+    }
+    match &caller.namespaces {
+        TokenNamespaces::Only(bound) if bound.len() == 1 => Ok(bound[0].name.clone()),
+        TokenNamespaces::Only(bound) if bound.is_empty() => Err(VaultError::permission_denied()),
+        _ => Err(bad_request(
+            "this token may act in several namespaces: name one with the X-Vault-Namespace header (bao/vault -namespace=NS)",
+        )),
     }
 }
 

@@ -1,0 +1,275 @@
+//! KV v2 secret data: `GET /v1/secret/data/{path}` (`?version=N`, 0 or none
+//! for the current one) and `PUT|POST` (`{"data":{…},"options":{"cas":N}}`).
+//! `{path}` is the hush secret's name, in the namespace the request names
+//! (see [`super::namespace`]).
+//!
+//! How values map (the same both ways):
+//! - a generic value that is a JSON object is the KV `data` map itself;
+//! - other UTF-8 text is `{"value": text}`; other bytes `{"value_base64": …}`;
+//! - git and registry secrets show their typed fields (`username`, `token`,
+//!   `url` / `username`, `password`, `server_address`); a KV write to one
+//!   must give those fields, or gets a 400 that names them;
+//! - a write to a new name makes a generic secret.
+//!
+//! Values are written into responses only through [`SecretJson`] (a
+//! zeroizing buffer), and request bodies are wiped after parsing.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{Path, Query, Request, State};
+use axum::response::Response;
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use hush_core::{SecretBytes, SecretName, SecretString, SecretType, SecretValue};
+use hush_service::{Credentials, RevealedSecret, SecretRecord, ServiceError};
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+use super::{VaultError, bad_request, envelope, namespace_and_credentials};
+use crate::AppState;
+use crate::json_body::{JsonObject, read_object, wipe_value};
+use crate::render;
+use crate::reveal::SecretJson;
+
+/// `GET /v1/secret/data/{path}`.
+pub(crate) async fn read(
+    State(app): State<AppState>,
+    Path(path): Path<String>,
+    Query(query): Query<HashMap<String, String>>,
+    request: Request,
+) -> Result<Response, VaultError> {
+    let (parts, _) = request.into_parts();
+    let (ns, creds) = namespace_and_credentials(&app, &parts).await?;
+    let name = secret_name(&path)?;
+    let version = match query.get("version").map(String::as_str) {
+        None | Some("") | Some("0") => None,
+        Some(v) => Some(v.parse::<u64>().map_err(|_| bad_request("version must be a whole number"))?),
+    };
+    let secret = app.hush.get_secret(&creds, &ns, &name, version).await?;
+    Ok(reveal(&secret))
+}
+
+/// `PUT|POST /v1/secret/data/{path}`: a new version; 200 with its metadata.
+pub(crate) async fn write(
+    State(app): State<AppState>,
+    Path(path): Path<String>,
+    request: Request,
+) -> Result<Response, VaultError> {
+    let (parts, body) = request.into_parts();
+    let (ns, creds) = namespace_and_credentials(&app, &parts).await?;
+    let name = secret_name(&path)?;
+    let (mut data, cas) = parse_write(&app, body).await?;
+    let result = write_as(&app, &creds, &ns, &name, &data, cas).await;
+    wipe_value(&mut data);
+    let record = result?;
+    Ok(envelope(version_metadata(record.version, record.updated_at)))
+}
+
+/// Writes `data` as a generic value; if the secret exists with a typed
+/// value, writes it as that type instead.
+async fn write_as(
+    app: &AppState,
+    creds: &Credentials,
+    ns: &hush_core::NamespaceName,
+    name: &SecretName,
+    data: &Value,
+    cas: Option<u64>,
+) -> Result<SecretRecord, VaultError> {
+    match app.hush.put_secret(creds, ns, name, generic_value(data)?, cas).await {
+        Err(ServiceError::TypeConflict { existing }) => {
+            Ok(app.hush.put_secret(creds, ns, name, typed_value(existing, data)?, cas).await?)
+        }
+        other => Ok(other?),
+    }
+}
+
+async fn parse_write(app: &AppState, body: Body) -> Result<(Value, Option<u64>), VaultError> {
+    let mut obj: JsonObject = read_object(body, app.body_limit).await.map_err(VaultError::from)?;
+    let options = obj.take_value("options");
+    let data = obj.take_value("data");
+    obj.ignore_rest();
+    let cas = match options.as_ref().and_then(|o| o.get("cas")) {
+        None | Some(Value::Null) => None,
+        Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| bad_request("options.cas must be a whole number"))?),
+        Some(Value::String(s)) => Some(s.parse().map_err(|_| bad_request("options.cas must be a whole number"))?),
+        Some(_) => return Err(bad_request("options.cas must be a whole number")),
+    };
+    match data {
+        Some(d @ Value::Object(_)) => Ok((d, cas)),
+        Some(mut other) => {
+            wipe_value(&mut other);
+            Err(bad_request("'data' must be an object"))
+        }
+        None => Err(bad_request("no data provided")),
+    }
+}
+
+/// `data` as a generic value: `{"value": text}` and `{"value_base64": …}`
+/// alone are the value itself; any other map is stored as its JSON text.
+fn generic_value(data: &Value) -> Result<SecretValue, VaultError> {
+    let map = data.as_object().expect("checked to be an object");
+    if map.len() == 1 {
+        if let Some(Value::String(text)) = map.get("value") {
+            return Ok(SecretValue::Generic(SecretBytes::copy_from(text.as_bytes())));
+        }
+        if let Some(Value::String(encoded)) = map.get("value_base64") {
+            let bytes = STANDARD.decode(encoded).map_err(|_| bad_request("data.value_base64 is not valid base64"))?;
+            return Ok(SecretValue::Generic(SecretBytes::new(bytes)));
+        }
+    }
+    let mut text = Zeroizing::new(Vec::new());
+    serde_json::to_writer(&mut *text, data).map_err(|_| bad_request("data could not be encoded"))?;
+    Ok(SecretValue::Generic(SecretBytes::copy_from(&text)))
+}
+
+/// `data` as the fields of a git or registry secret.
+fn typed_value(existing: SecretType, data: &Value) -> Result<SecretValue, VaultError> {
+    let map = data.as_object().expect("checked to be an object");
+    let (required, optional): (&[&str], &str) = match existing {
+        SecretType::Git => (&["username", "token"], "url"),
+        SecretType::Registry => (&["username", "password"], "server_address"),
+        SecretType::Generic => unreachable!("a generic write does not conflict with a generic secret"),
+    };
+    let field = |key: &str| map.get(key).and_then(Value::as_str);
+    let unknown: Vec<&str> =
+        map.keys().map(String::as_str).filter(|k| !required.contains(k) && *k != optional).collect();
+    if required.iter().any(|k| field(k).is_none()) || !unknown.is_empty() {
+        return Err(bad_request(&format!(
+            "this is a {existing} secret: data must have the string fields {} (and optionally {optional}), and no others",
+            required.join(" and ")
+        )));
+    }
+    let extra = field(optional).unwrap_or_default().to_owned();
+    Ok(match existing {
+        SecretType::Git => SecretValue::Git {
+            username: field("username").unwrap_or_default().to_owned(),
+            token: SecretString::copy_from(field("token").unwrap_or_default()),
+            url: extra,
+        },
+        _ => SecretValue::Registry {
+            username: field("username").unwrap_or_default().to_owned(),
+            password: SecretString::copy_from(field("password").unwrap_or_default()),
+            server_address: extra,
+        },
+    })
+}
+
+fn secret_name(path: &str) -> Result<SecretName, VaultError> {
+    SecretName::parse(path.trim_end_matches('/')).map_err(|e| bad_request(&e.to_string()))
+}
+
+/// A version's metadata as KV v2 shows it.
+fn version_metadata(version: u64, created_at: i64) -> Value {
+    json!({
+        "created_time": render::time(created_at),
+        "custom_metadata": null,
+        "deletion_time": "",
+        "destroyed": false,
+        "version": version,
+    })
+}
+
+/// The read's answer: the envelope around `{"data": DATA, "metadata": …}`.
+fn reveal(secret: &RevealedSecret) -> Response {
+    let metadata =
+        serde_json::to_vec(&version_metadata(secret.version.version, secret.version.created_at)).unwrap_or_default();
+    let head = serde_json::to_vec(&json!({
+        "request_id": super::request_id(),
+        "lease_id": "",
+        "renewable": false,
+        "lease_duration": 0,
+        "wrap_info": null,
+        "warnings": null,
+        "auth": null,
+    }))
+    .unwrap_or_default();
+    // `head` is an object: drop its `}` to add `"data"` after the rest.
+    let open = &head[..head.len().saturating_sub(1)];
+    // A typed secret's fields; `None` for a generic value.
+    let fields = match &secret.value {
+        SecretValue::Generic(_) => None,
+        SecretValue::Git { username, token, url } => {
+            Some([("username", username.as_str()), ("token", token.expose_secret()), ("url", url.as_str())])
+        }
+        SecretValue::Registry { username, password, server_address } => Some([
+            ("username", username.as_str()),
+            ("password", password.expose_secret()),
+            ("server_address", server_address.as_str()),
+        ]),
+    };
+    let size = match (&secret.value, &fields) {
+        (_, Some(fields)) => fields.iter().map(|(n, v)| n.len() + v.len() + 6).sum(),
+        (SecretValue::Generic(v), None) => v.expose_secret().len() * 4 / 3 + 32,
+        _ => 0,
+    };
+    let mut body = SecretJson::with_capacity(size, head.len() + metadata.len() + 32);
+    body.raw(open).raw(b",\"data\":{\"metadata\":").raw(&metadata).raw(b",\"data\":");
+    match (&secret.value, fields) {
+        (_, Some(fields)) => {
+            body.raw(b"{");
+            for (name, text) in fields {
+                body.field(name, text);
+            }
+            body.raw(b"}");
+        }
+        (SecretValue::Generic(v), None) => match std::str::from_utf8(v.expose_secret()) {
+            Ok(text) if is_json_object(text) => {
+                body.raw(text.as_bytes());
+            }
+            Ok(text) => {
+                body.raw(b"{").field("value", text).raw(b"}");
+            }
+            Err(_) => {
+                let encoded = Zeroizing::new(STANDARD.encode(v.expose_secret()));
+                body.raw(b"{").field("value_base64", &encoded).raw(b"}");
+            }
+        },
+        _ => {
+            body.raw(b"{}");
+        }
+    }
+    body.raw(b"}}");
+    body.into_response()
+}
+
+/// Whether `text` is one JSON object (checked without copying its strings).
+fn is_json_object(text: &str) -> bool {
+    text.trim_start().starts_with('{') && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn generic(data: Value) -> Vec<u8> {
+        match generic_value(&data).unwrap() {
+            SecretValue::Generic(b) => b.expose_secret().to_vec(),
+            _ => unreachable!(),
+        }
+    }
+
+    #[test]
+    fn kv_maps_become_generic_values_and_back() {
+        assert_eq!(generic(json!({"value": "plain"})), b"plain");
+        assert_eq!(generic(json!({"value_base64": "AP8="})), [0u8, 255]);
+        for map in [json!({"user": "a", "password": "b"}), json!({"value": "x", "other": "y"}), json!({"value": 1})] {
+            assert_eq!(serde_json::from_slice::<Value>(&generic(map.clone())).unwrap(), map);
+        }
+        assert!(is_json_object(r#" {"a":1}"#));
+        for text in ["plain", "[1]", "{not json", "\"{}\""] {
+            assert!(!is_json_object(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn typed_secrets_need_their_fields() {
+        let ok = typed_value(SecretType::Git, &json!({"username": "u", "token": "t"})).unwrap();
+        assert!(matches!(ok, SecretValue::Git { .. }));
+        for data in [json!({"username": "u"}), json!({"value": "x"}), json!({"username": "u", "token": "t", "x": "y"})]
+        {
+            let err = typed_value(SecretType::Git, &data).unwrap_err();
+            assert!(format!("{err:?}").contains("username and token"), "{err:?}");
+        }
+    }
+}
