@@ -156,6 +156,31 @@ async fn the_vault_status_preflight_and_token_routes_answer_as_vault_does() {
     assert_eq!(r.text().await.unwrap(), r#"{"errors":[]}"#);
     let r = with_ns("LIST", "/v1/secret/metadata/nothing-here").await.unwrap();
     assert_eq!((r.status().as_u16(), r.text().await.unwrap()), (404, r#"{"errors":[]}"#.to_owned()));
+
+    // Bad writes: a 400 in Vault's shape that names the problem, never the value; nothing is stored.
+    for (body, expected) in [
+        (r#"{"data":{"password":"BAD-pw-1"}"#, "line 1"),
+        (r#"{"data":"BAD-pw-2"}"#, "'data' must be an object"),
+        (r#"{"data":{"password":"BAD-pw-3"},"options":{"cas":"one"}}"#, "options.cas must be a whole number"),
+        (r#"{"options":{"cas":0}}"#, "no data provided"),
+        (r#"{"data":{"value_base64":"BAD-pw-4!"}}"#, "not valid base64"),
+    ] {
+        let r = http
+            .put(h.url("/v1/secret/data/bad"))
+            .header("X-Vault-Token", &h.token)
+            .header("X-Vault-Namespace", "default")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{body}");
+        let answer: Value = r.json().await.unwrap();
+        let errors = answer["errors"].as_array().unwrap_or_else(|| panic!("{body}: {answer}"));
+        assert_eq!(answer.as_object().unwrap().len(), 1, "only errors: {answer}");
+        let text = errors[0].as_str().unwrap();
+        assert!(text.contains(expected) && !text.contains("BAD-pw"), "{body}: {text}");
+    }
+    assert_eq!(with_ns("GET", "/v1/secret/data/bad").await.unwrap().status(), 404, "nothing was stored");
 }
 
 #[test]

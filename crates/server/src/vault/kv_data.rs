@@ -88,20 +88,26 @@ async fn parse_write(app: &AppState, body: Body) -> Result<(Value, Option<u64>),
     let mut obj: JsonObject = read_object(body, app.body_limit).await.map_err(VaultError::from)?;
     let options = obj.take_value("options");
     let data = obj.take_value("data");
+    let data_was_given = data.is_some();
     obj.ignore_rest();
     let cas = match options.as_ref().and_then(|o| o.get("cas")) {
-        None | Some(Value::Null) => None,
-        Some(Value::Number(n)) => Some(n.as_u64().ok_or_else(|| bad_request("options.cas must be a whole number"))?),
-        Some(Value::String(s)) => Some(s.parse().map_err(|_| bad_request("options.cas must be a whole number"))?),
-        Some(_) => return Err(bad_request("options.cas must be a whole number")),
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Number(n)) => n.as_u64().map(Some).ok_or(()),
+        Some(Value::String(s)) => s.parse().map(Some).map_err(|_| ()),
+        Some(_) => Err(()),
     };
-    match data {
-        Some(d @ Value::Object(_)) => Ok((d, cas)),
-        Some(mut other) => {
-            wipe_value(&mut other);
-            Err(bad_request("'data' must be an object"))
+    match (data, cas) {
+        (Some(d @ Value::Object(_)), Ok(cas)) => Ok((d, cas)),
+        (data, cas) => {
+            if let Some(mut data) = data {
+                wipe_value(&mut data);
+            }
+            Err(bad_request(match cas {
+                Err(()) => "options.cas must be a whole number",
+                Ok(_) if data_was_given => "'data' must be an object",
+                Ok(_) => "no data provided",
+            }))
         }
-        None => Err(bad_request("no data provided")),
     }
 }
 
@@ -118,9 +124,27 @@ fn generic_value(data: &Value) -> Result<SecretValue, VaultError> {
             return Ok(SecretValue::Generic(SecretBytes::new(bytes)));
         }
     }
-    let mut text = Zeroizing::new(Vec::new());
+    // Sized first, so the zeroizing buffer never reallocates (and leaves
+    // an unwiped copy behind) while the values are written into it.
+    let mut counter = ByteCount(0);
+    serde_json::to_writer(&mut counter, data).map_err(|_| bad_request("data could not be encoded"))?;
+    let mut text = Zeroizing::new(Vec::with_capacity(counter.0));
     serde_json::to_writer(&mut *text, data).map_err(|_| bad_request("data could not be encoded"))?;
     Ok(SecretValue::Generic(SecretBytes::copy_from(&text)))
+}
+
+/// A writer that only counts the bytes written to it.
+struct ByteCount(usize);
+
+impl std::io::Write for ByteCount {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0 += buf.len();
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
 }
 
 /// `data` as the fields of a git or registry secret.
