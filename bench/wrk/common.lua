@@ -5,6 +5,7 @@
 --   BENCH_TOKEN   the bearer token (hush) or X-Vault-Token (OpenBao)
 --   BENCH_SECRET  the secret's name (default x)
 --   BENCH_VALUE   the value written by write.lua
+--   BENCH_API     vault: hush is read through its Vault KV v2 API (kv-read)
 --
 -- Every response is checked: statuses outside 2xx are counted per thread and
 -- reported by done() as "BENCH non2xx=N statuses=CODE:COUNT,...", next to the
@@ -16,7 +17,11 @@ M.server = os.getenv("BENCH_SERVER") or error("BENCH_SERVER is not set")
 M.token = os.getenv("BENCH_TOKEN") or error("BENCH_TOKEN is not set")
 M.secret = os.getenv("BENCH_SECRET") or "x"
 
-if M.server == "hush" then
+if M.server == "hush" and os.getenv("BENCH_API") == "vault" then
+  -- hush's Vault KV v2 API: the same secret, as Vault clients read it.
+  M.path = "/v1/secret/data/" .. M.secret
+  M.headers = { ["X-Vault-Token"] = M.token, ["X-Vault-Namespace"] = "default" }
+elseif M.server == "hush" then
   M.path = "/v1/namespaces/default/secrets/" .. M.secret
   M.headers = { ["Authorization"] = "Bearer " .. M.token }
 elseif M.server == "openbao" then
