@@ -486,7 +486,17 @@ async fn a_flood_of_unknown_routes_cannot_fill_the_log() {
     // Once the burst is spent, a logged line says how many were held back.
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(http.get(h.url("/nope-last")).send().await.unwrap().status(), 404);
-    let log = h.log.lock().unwrap().clone();
-    let last = log.lines().rev().find(|l| l.contains("/nope-last")).expect("the next line is logged");
+    // The access log line is written as the response goes out, and the
+    // harness reads the server's output on its own thread: wait for it.
+    let mut last = None;
+    for _ in 0..100 {
+        let log = h.log.lock().unwrap().clone();
+        last = log.lines().rev().find(|l| l.contains("/nope-last")).map(str::to_owned);
+        if last.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let last = last.expect("the next line is logged");
     assert!(last.contains("suppressed="), "{last}");
 }
