@@ -181,6 +181,23 @@ async fn the_vault_status_preflight_and_token_routes_answer_as_vault_does() {
         assert!(text.contains(expected) && !text.contains("BAD-pw"), "{body}: {text}");
     }
     assert_eq!(with_ns("GET", "/v1/secret/data/bad").await.unwrap().status(), 404, "nothing was stored");
+
+    // Response wrapping is refused, never ignored: the secret does not come back in the clear.
+    for (method, path) in
+        [("GET", "/v1/secret/data/lonely"), ("LIST", "/v1/secret/metadata/"), ("GET", "/v1/auth/token/lookup-self")]
+    {
+        let r = http
+            .request(method.parse().unwrap(), h.url(path))
+            .header("X-Vault-Token", &h.token)
+            .header("X-Vault-Namespace", "default")
+            .header("X-Vault-Wrap-TTL", "60s")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "{method} {path}");
+        let answer: Value = r.json().await.unwrap();
+        assert!(answer["errors"][0].as_str().is_some_and(|e| e.contains("X-Vault-Wrap-TTL")), "{answer}");
+    }
 }
 
 #[test]

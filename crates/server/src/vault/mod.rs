@@ -32,6 +32,9 @@ use crate::{ApiError, AppState};
 /// The header naming the hush namespace (Vault Enterprise's namespaces).
 const NAMESPACE_HEADER: &str = "x-vault-namespace";
 
+/// The header asking for a response-wrapped answer.
+const WRAP_TTL_HEADER: &str = "x-vault-wrap-ttl";
+
 /// The audit context of calls through the Vault API (unless the caller
 /// sets `X-Hush-Context`).
 const AUDIT_CONTEXT: &str = "vault-api";
@@ -141,11 +144,21 @@ pub(crate) fn request_id() -> String {
 /// The caller behind the request's token, or Vault's 403: every Vault
 /// route that needs a token checks it here (the admission gate lets a
 /// revoked or expired token through to its route).
+///
+/// Response wrapping (`X-Vault-Wrap-TTL`) is refused with a 400 here, never
+/// ignored: a client that asked for a wrapped answer must not get the
+/// secret in the clear instead.
 pub(crate) async fn caller(app: &AppState, headers: &HeaderMap) -> Result<Caller, VaultError> {
-    match app.hush.verify_token(&presented_token(headers)).await? {
-        Ok(caller) => Ok(caller),
-        Err(_) => Err(VaultError::permission_denied()),
+    let caller = match app.hush.verify_token(&presented_token(headers)).await? {
+        Ok(caller) => caller,
+        Err(_) => return Err(VaultError::permission_denied()),
+    };
+    if headers.contains_key(WRAP_TTL_HEADER) {
+        return Err(bad_request(
+            "response wrapping (X-Vault-Wrap-TTL) is not supported by hush; send the request without it",
+        ));
     }
+    Ok(caller)
 }
 
 /// The request's credentials, with the audit context `vault-api` unless
