@@ -45,7 +45,8 @@ impl Hush {
         name: &NamespaceName,
         audit: AuditEvent,
     ) -> Result<NamespaceRecord, ServiceError> {
-        let record = NamespaceRecord { id: random_id()?, name: name.clone(), created_at: now_millis() };
+        let record =
+            NamespaceRecord { id: random_id()?, name: name.clone(), created_at: now_millis(), kv: Default::default() };
         let mut audit = audit;
         audit.namespace_id = Some(record.id.clone());
         self.store_new_data_key(&record.id, 1).await?;

@@ -5,8 +5,8 @@ use async_trait::async_trait;
 use hush_core::{NamespaceName, SecretName, SecretType};
 
 use crate::{
-    AuditAction, AuditEvent, AuditRecord, Millis, NamespaceRecord, RoleRecord, SealedVersion, SecretRecord, StoreError,
-    TokenRecord, VersionRecord, audit_event::Outcome,
+    AuditAction, AuditEvent, AuditRecord, KvSettings, Millis, NamespaceRecord, RoleRecord, SealedVersion, SecretRecord,
+    StoreError, TokenRecord, VersionRecord, audit_event::Outcome,
 };
 
 /// A change and the audit event that records it. Both commit together or not
@@ -63,6 +63,29 @@ pub enum Mutation {
         /// Its name.
         name: String,
     },
+    /// Create a secret's KV metadata record (a secret with no version yet)
+    /// or change its KV settings: only the fields given change.
+    PutSecretMetadata(SecretMetadataChange),
+    /// Delete, undelete or destroy versions of a secret. Versions that do
+    /// not exist, and destroyed ones, are left alone. Not found if the
+    /// secret does not exist.
+    ChangeVersions {
+        /// Namespace id.
+        namespace_id: String,
+        /// Secret name.
+        name: SecretName,
+        /// Which versions.
+        versions: Vec<u64>,
+        /// What to do to them.
+        change: VersionChange,
+    },
+    /// Set a namespace's KV defaults. Not found if absent.
+    SetNamespaceKv {
+        /// Namespace id.
+        id: String,
+        /// The new defaults.
+        kv: KvSettings,
+    },
     /// Revoke a token (if not revoked yet). Not found if absent.
     RevokeToken {
         /// Token id.
@@ -72,6 +95,41 @@ pub enum Mutation {
         /// The record's MAC with `revoked_at` set to `at`.
         mac: Vec<u8>,
     },
+}
+
+/// A change to a secret's KV settings; `None` leaves a field as it is.
+#[derive(Debug, Clone)]
+pub struct SecretMetadataChange {
+    /// Namespace id.
+    pub namespace_id: String,
+    /// Secret name.
+    pub name: SecretName,
+    /// The id to give the secret if this creates its record.
+    pub new_secret_id: String,
+    /// When.
+    pub at: Millis,
+    /// New `max_versions`.
+    pub max_versions: Option<u32>,
+    /// New `cas_required`.
+    pub cas_required: Option<bool>,
+    /// New `delete_version_after`, in milliseconds.
+    pub delete_version_after: Option<Millis>,
+    /// New custom metadata (a JSON object of strings), replacing the old.
+    pub custom_metadata: Option<String>,
+}
+
+/// What [`Mutation::ChangeVersions`] does to each version.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VersionChange {
+    /// Mark it deleted at this time (it stays stored and can be undeleted).
+    Delete {
+        /// When.
+        at: Millis,
+    },
+    /// Clear its deletion.
+    Undelete,
+    /// Erase its ciphertext for good.
+    Destroy,
 }
 
 /// Where a new version lands: decided by the store inside the write

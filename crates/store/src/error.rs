@@ -15,6 +15,8 @@ pub enum Conflict {
         /// The existing type.
         existing: hush_core::SecretType,
     },
+    /// The secret requires `cas` (its KV setting `cas_required`) and the write gave none.
+    CasRequired,
     /// The thing to create already exists.
     AlreadyExists,
 }

@@ -31,12 +31,12 @@ mod write_rules;
 
 pub use audit_event::{AuditAction, AuditEvent, AuditRecord, Outcome, RefusalSummary};
 pub use data_store::{
-    AuditQuery, DataStore, Mutation, PutVersion, RewrapVersion, Sealer, SecretQuery, VersionSlot, WriteOutcome,
-    WriteRequest,
+    AuditQuery, DataStore, Mutation, PutVersion, RewrapVersion, Sealer, SecretMetadataChange, SecretQuery,
+    VersionChange, VersionSlot, WriteOutcome, WriteRequest,
 };
 pub use error::{Conflict, StoreError};
 pub use key_store::{AuditAnchor, Installation, KeyStore, WrappedKeys};
 pub use records::{
-    Millis, NamespaceRecord, NamespaceRef, RoleRecord, SealedVersion, SecretRecord, TokenNamespaces, TokenRecord,
-    VersionRecord, now_millis,
+    KvSettings, Millis, NamespaceRecord, NamespaceRef, RoleRecord, SealedVersion, SecretRecord, TokenNamespaces,
+    TokenRecord, VersionRecord, now_millis,
 };

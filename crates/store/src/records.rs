@@ -22,6 +22,36 @@ pub struct NamespaceRecord {
     pub name: NamespaceName,
     /// Creation time.
     pub created_at: Millis,
+    /// Defaults for its secrets' Vault KV settings.
+    pub kv: KvSettings,
+}
+
+/// Vault KV v2 settings, of one secret or (as defaults for its secrets) of
+/// a namespace. Zero or `false` means "not set": a secret's unset setting
+/// falls back to its namespace's, and that to the server's.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct KvSettings {
+    /// How many versions to keep.
+    pub max_versions: u32,
+    /// Whether every write must say which version it expects (`cas`).
+    pub cas_required: bool,
+    /// How long after it is written a version reads as deleted, in milliseconds.
+    pub delete_version_after: Millis,
+}
+
+impl KvSettings {
+    /// These settings, with each unset one taken from `fallback`.
+    pub fn or(self, fallback: KvSettings) -> KvSettings {
+        KvSettings {
+            max_versions: if self.max_versions > 0 { self.max_versions } else { fallback.max_versions },
+            cas_required: self.cas_required || fallback.cas_required,
+            delete_version_after: if self.delete_version_after > 0 {
+                self.delete_version_after
+            } else {
+                fallback.delete_version_after
+            },
+        }
+    }
 }
 
 /// A secret's metadata (never its value).
@@ -43,6 +73,10 @@ pub struct SecretRecord {
     pub updated_at: Millis,
     /// When a value was last returned to a caller.
     pub last_read_at: Option<Millis>,
+    /// Its own Vault KV settings.
+    pub kv: KvSettings,
+    /// Vault KV custom metadata: a JSON object of strings, never secret.
+    pub custom_metadata: Option<String>,
 }
 
 /// One stored version's metadata.
@@ -54,6 +88,17 @@ pub struct VersionRecord {
     pub key_version: u32,
     /// When it was written.
     pub created_at: Millis,
+    /// When it was deleted, or will read as deleted (`delete_version_after`).
+    pub deleted_at: Option<Millis>,
+    /// Whether it was destroyed: its ciphertext is gone for good.
+    pub destroyed: bool,
+}
+
+impl VersionRecord {
+    /// Whether the version can be read at `now`: neither destroyed nor deleted.
+    pub fn is_readable(&self, now: Millis) -> bool {
+        !self.destroyed && self.deleted_at.is_none_or(|at| at > now)
+    }
 }
 
 /// A version's ciphertext with what is needed to open it.

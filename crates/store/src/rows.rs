@@ -6,8 +6,8 @@
 use hush_core::{NamespaceName, ScopeSet, SecretName, SecretType};
 
 use crate::{
-    AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, RefusalSummary, RoleRecord, SealedVersion,
-    SecretRecord, StoreError, VersionRecord,
+    AuditAction, AuditEvent, AuditRecord, KvSettings, NamespaceRecord, Outcome, RefusalSummary, RoleRecord,
+    SealedVersion, SecretRecord, StoreError, VersionRecord,
 };
 
 /// Typed access to a row's columns by name.
@@ -46,6 +46,16 @@ pub(crate) fn namespace(row: &impl Columns) -> Result<NamespaceRecord, StoreErro
         id: row.text("id")?,
         name: namespace_name(&row.text("name")?)?,
         created_at: row.int("created_at")?,
+        kv: kv_settings(row, "kv_max_versions", "kv_cas_required", "kv_delete_version_after")?,
+    })
+}
+
+fn kv_settings(row: &impl Columns, max: &str, cas: &str, after: &str) -> Result<KvSettings, StoreError> {
+    Ok(KvSettings {
+        max_versions: u32::try_from(row.int(max)?)
+            .map_err(|_| StoreError::corrupt(format!("{max} is out of range")))?,
+        cas_required: row.int(cas)? != 0,
+        delete_version_after: row.int(after)?,
     })
 }
 
@@ -63,6 +73,8 @@ pub(crate) fn secret(row: &impl Columns) -> Result<SecretRecord, StoreError> {
         created_at: row.int("created_at")?,
         updated_at: row.int("updated_at")?,
         last_read_at: row.opt_int("last_read_at")?,
+        kv: kv_settings(row, "max_versions", "cas_required", "delete_version_after")?,
+        custom_metadata: row.opt_text("custom_metadata")?,
     })
 }
 
@@ -73,6 +85,8 @@ pub(crate) fn version(row: &impl Columns, created_column: &str) -> Result<Versio
         key_version: u32::try_from(row.int("key_version")?)
             .map_err(|_| StoreError::corrupt("secret_versions.key_version is out of range"))?,
         created_at: row.int(created_column)?,
+        deleted_at: row.opt_int("deleted_at")?,
+        destroyed: row.int("destroyed")? != 0,
     })
 }
 

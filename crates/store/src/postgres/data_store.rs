@@ -17,9 +17,9 @@ use super::connect::{self, DATA};
 use crate::rows::{self, Columns};
 use crate::write_rules::{prune_at_or_below, put_record, put_slot, record_outcome};
 use crate::{
-    AuditAction, AuditQuery, AuditRecord, Conflict, DataStore, Mutation, NamespaceRecord, NamespaceRef, Outcome,
-    PutVersion, RoleRecord, SealedVersion, SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord,
-    VersionRecord, VersionSlot, WriteOutcome, WriteRequest, now_millis,
+    AuditAction, AuditQuery, AuditRecord, Conflict, DataStore, KvSettings, Mutation, NamespaceRecord, NamespaceRef,
+    Outcome, PutVersion, RoleRecord, SealedVersion, SecretMetadataChange, SecretQuery, SecretRecord, StoreError,
+    TokenNamespaces, TokenRecord, VersionChange, VersionRecord, VersionSlot, WriteOutcome, WriteRequest, now_millis,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -27,6 +27,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/data/0002_audit_client_cert.sql"),
     include_str!("../../migrations/postgres/data/0003_audit_refusals.sql"),
     include_str!("../../migrations/postgres/data/0004_login_roles.sql"),
+    include_str!("../../migrations/postgres/data/0005_kv_versions.sql"),
 ];
 
 /// The advisory lock every write holds for its transaction.
@@ -222,6 +223,47 @@ async fn apply(tx: &mut Tx, mutation: &Mutation) -> Result<WriteOutcome, StoreEr
             }
             Ok(WriteOutcome::Rewrapped(replaced))
         }
+        Mutation::PutSecretMetadata(change) => put_secret_metadata(tx, change).await,
+        Mutation::ChangeVersions { namespace_id, name, versions, change } => {
+            let secret = existing_secret(tx, namespace_id, name.as_str()).await?.ok_or(StoreError::NotFound)?;
+            let versions: Vec<i64> = versions.iter().map(|v| *v as i64).collect();
+            let query = match change {
+                VersionChange::Delete { at } => sqlx::query(
+                    "UPDATE secret_versions SET deleted_at = $3 WHERE secret_id = $1 AND version = ANY($2) \
+                     AND destroyed = 0 AND (deleted_at IS NULL OR deleted_at > $3)",
+                )
+                .bind(&secret.id)
+                .bind(&versions)
+                .bind(at),
+                VersionChange::Undelete => sqlx::query(
+                    "UPDATE secret_versions SET deleted_at = NULL \
+                     WHERE secret_id = $1 AND version = ANY($2) AND destroyed = 0",
+                )
+                .bind(&secret.id)
+                .bind(&versions),
+                VersionChange::Destroy => sqlx::query(
+                    "UPDATE secret_versions SET destroyed = 1, ciphertext = ''::bytea \
+                     WHERE secret_id = $1 AND version = ANY($2)",
+                )
+                .bind(&secret.id)
+                .bind(&versions),
+            };
+            query.execute(&mut **tx).await?;
+            Ok(WriteOutcome::Done)
+        }
+        Mutation::SetNamespaceKv { id, kv } => {
+            let changed = sqlx::query(
+                "UPDATE namespaces SET kv_max_versions = $1, kv_cas_required = $2, kv_delete_version_after = $3 \
+                 WHERE id = $4",
+            )
+            .bind(i64::from(kv.max_versions))
+            .bind(i64::from(kv.cas_required))
+            .bind(kv.delete_version_after)
+            .bind(id)
+            .execute(&mut **tx)
+            .await?;
+            if changed.rows_affected() == 0 { Err(StoreError::NotFound) } else { Ok(WriteOutcome::Done) }
+        }
         Mutation::RevokeToken { id, at, mac } => {
             let row =
                 sqlx::query("SELECT revoked_at FROM tokens WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
@@ -242,19 +284,61 @@ async fn apply(tx: &mut Tx, mutation: &Mutation) -> Result<WriteOutcome, StoreEr
     }
 }
 
-async fn put_version(tx: &mut Tx, p: &PutVersion) -> Result<WriteOutcome, StoreError> {
-    if !namespace_exists(tx, &p.namespace_id).await? {
-        return Err(StoreError::NotFound);
-    }
-    let existing = sqlx::query("SELECT * FROM secrets WHERE namespace_id = $1 AND name = $2")
-        .bind(&p.namespace_id)
-        .bind(p.name.as_str())
+/// A namespace's KV defaults, if it exists.
+async fn namespace_kv(tx: &mut Tx, id: &str) -> Result<Option<KvSettings>, StoreError> {
+    let row = sqlx::query("SELECT * FROM namespaces WHERE id = $1").bind(id).fetch_optional(&mut **tx).await?;
+    Ok(row.map(|r| rows::namespace(&r)).transpose()?.map(|ns| ns.kv))
+}
+
+async fn existing_secret(tx: &mut Tx, namespace_id: &str, name: &str) -> Result<Option<SecretRecord>, StoreError> {
+    sqlx::query("SELECT * FROM secrets WHERE namespace_id = $1 AND name = $2")
+        .bind(namespace_id)
+        .bind(name)
         .fetch_optional(&mut **tx)
         .await?
         .map(|r| rows::secret(&r))
-        .transpose()?;
-    let (version, secret_id) = put_slot(existing.as_ref(), p)?;
-    let ciphertext = (p.seal)(VersionSlot { secret_id: &secret_id, version }).map_err(StoreError::Seal)?;
+        .transpose()
+}
+
+async fn put_secret_metadata(tx: &mut Tx, c: &SecretMetadataChange) -> Result<WriteOutcome, StoreError> {
+    if !namespace_exists(tx, &c.namespace_id).await? {
+        return Err(StoreError::NotFound);
+    }
+    if existing_secret(tx, &c.namespace_id, c.name.as_str()).await?.is_none() {
+        sqlx::query(
+            "INSERT INTO secrets (namespace_id, name, id, type, version, created_at, updated_at) \
+             VALUES ($1, $2, $3, 'generic', 0, $4, $4)",
+        )
+        .bind(&c.namespace_id)
+        .bind(c.name.as_str())
+        .bind(&c.new_secret_id)
+        .bind(c.at)
+        .execute(&mut **tx)
+        .await?;
+    }
+    sqlx::query(
+        "UPDATE secrets SET max_versions = COALESCE($1, max_versions), cas_required = COALESCE($2, cas_required), \
+         delete_version_after = COALESCE($3, delete_version_after), \
+         custom_metadata = COALESCE($4, custom_metadata), updated_at = $5 WHERE namespace_id = $6 AND name = $7",
+    )
+    .bind(c.max_versions.map(i64::from))
+    .bind(c.cas_required.map(i64::from))
+    .bind(c.delete_version_after)
+    .bind(&c.custom_metadata)
+    .bind(c.at)
+    .bind(&c.namespace_id)
+    .bind(c.name.as_str())
+    .execute(&mut **tx)
+    .await?;
+    Ok(WriteOutcome::Done)
+}
+
+async fn put_version(tx: &mut Tx, p: &PutVersion) -> Result<WriteOutcome, StoreError> {
+    let namespace_kv = namespace_kv(tx, &p.namespace_id).await?.ok_or(StoreError::NotFound)?;
+    let existing = existing_secret(tx, &p.namespace_id, p.name.as_str()).await?;
+    let slot = put_slot(existing.as_ref(), namespace_kv, p)?;
+    let (secret_id, version) = (slot.secret_id.as_str(), slot.version);
+    let ciphertext = (p.seal)(VersionSlot { secret_id, version }).map_err(StoreError::Seal)?;
     if existing.is_none() {
         sqlx::query(
             "INSERT INTO secrets (namespace_id, name, id, type, version, created_at, updated_at) \
@@ -262,7 +346,7 @@ async fn put_version(tx: &mut Tx, p: &PutVersion) -> Result<WriteOutcome, StoreE
         )
         .bind(&p.namespace_id)
         .bind(p.name.as_str())
-        .bind(&secret_id)
+        .bind(secret_id)
         .bind(p.secret_type.as_str())
         .bind(p.at)
         .execute(&mut **tx)
@@ -271,28 +355,30 @@ async fn put_version(tx: &mut Tx, p: &PutVersion) -> Result<WriteOutcome, StoreE
         sqlx::query("UPDATE secrets SET version = $1, updated_at = $2 WHERE id = $3")
             .bind(version as i64)
             .bind(p.at)
-            .bind(&secret_id)
+            .bind(secret_id)
             .execute(&mut **tx)
             .await?;
     }
     sqlx::query(
-        "INSERT INTO secret_versions (secret_id, version, key_version, ciphertext, created_at) VALUES ($1, $2, $3, $4, $5)",
+        "INSERT INTO secret_versions (secret_id, version, key_version, ciphertext, created_at, deleted_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(&secret_id)
+    .bind(secret_id)
     .bind(version as i64)
     .bind(i64::from(p.key_version))
     .bind(&ciphertext)
     .bind(p.at)
+    .bind(slot.deleted_at)
     .execute(&mut **tx)
     .await?;
-    if let Some(oldest_gone) = prune_at_or_below(version, p.keep_versions) {
+    if let Some(oldest_gone) = prune_at_or_below(version, slot.keep) {
         sqlx::query("DELETE FROM secret_versions WHERE secret_id = $1 AND version <= $2")
-            .bind(&secret_id)
+            .bind(secret_id)
             .bind(oldest_gone as i64)
             .execute(&mut **tx)
             .await?;
     }
-    Ok(WriteOutcome::Secret(put_record(existing, p, secret_id, version)))
+    Ok(WriteOutcome::Secret(put_record(existing, p, slot.secret_id, version)))
 }
 
 #[async_trait]
@@ -369,7 +455,7 @@ impl DataStore for PgDataStore {
     }
 
     async fn namespace(&self, name: &NamespaceName) -> Result<Option<NamespaceRecord>, StoreError> {
-        let row = sqlx::query("SELECT id, name, created_at FROM namespaces WHERE name = $1")
+        let row = sqlx::query("SELECT * FROM namespaces WHERE name = $1")
             .bind(name.as_str())
             .fetch_optional(&self.pool)
             .await?;
@@ -377,8 +463,7 @@ impl DataStore for PgDataStore {
     }
 
     async fn namespaces(&self) -> Result<Vec<NamespaceRecord>, StoreError> {
-        let rows =
-            sqlx::query("SELECT id, name, created_at FROM namespaces ORDER BY name").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT * FROM namespaces ORDER BY name").fetch_all(&self.pool).await?;
         rows.iter().map(rows::namespace).collect()
     }
 
@@ -398,7 +483,8 @@ impl DataStore for PgDataStore {
         version: Option<u64>,
     ) -> Result<Option<SealedVersion>, StoreError> {
         let row = sqlx::query(
-            "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at \
+            "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at, \
+                 v.deleted_at, v.destroyed \
              FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
              WHERE s.namespace_id = $1 AND s.name = $2 AND v.version = COALESCE($3, s.version)",
         )
@@ -416,7 +502,8 @@ impl DataStore for PgDataStore {
         secret_type: SecretType,
     ) -> Result<Vec<SealedVersion>, StoreError> {
         let rows = sqlx::query(
-            "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at \
+            "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at, \
+                 v.deleted_at, v.destroyed \
              FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.version \
              WHERE s.namespace_id = $1 AND s.type = $2 ORDER BY s.name",
         )
@@ -453,9 +540,10 @@ impl DataStore for PgDataStore {
         limit: u32,
     ) -> Result<Vec<SealedVersion>, StoreError> {
         let rows = sqlx::query(
-            "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at \
+            "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at, \
+                 v.deleted_at, v.destroyed \
              FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
-             WHERE s.namespace_id = $1 AND v.key_version < $2 ORDER BY s.name, v.version LIMIT $3",
+             WHERE s.namespace_id = $1 AND v.key_version < $2 AND v.destroyed = 0 ORDER BY s.name, v.version LIMIT $3",
         )
         .bind(namespace_id)
         .bind(i64::from(key_version))
@@ -468,7 +556,7 @@ impl DataStore for PgDataStore {
     async fn count_stale_versions(&self, namespace_id: &str, key_version: u32) -> Result<u64, StoreError> {
         let row = sqlx::query(
             "SELECT COUNT(*) AS n FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
-             WHERE s.namespace_id = $1 AND v.key_version < $2",
+             WHERE s.namespace_id = $1 AND v.key_version < $2 AND v.destroyed = 0",
         )
         .bind(namespace_id)
         .bind(i64::from(key_version))
@@ -479,7 +567,7 @@ impl DataStore for PgDataStore {
 
     async fn versions(&self, secret_id: &str) -> Result<Vec<VersionRecord>, StoreError> {
         let rows = sqlx::query(
-            "SELECT version AS v_version, key_version, created_at FROM secret_versions WHERE secret_id = $1 \
+            "SELECT version AS v_version, key_version, created_at, deleted_at, destroyed FROM secret_versions WHERE secret_id = $1 \
              ORDER BY version DESC",
         )
         .bind(secret_id)

@@ -24,6 +24,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/data/0002_audit_client_cert.sql"),
     include_str!("../../migrations/data/0003_audit_refusals.sql"),
     include_str!("../../migrations/data/0004_login_roles.sql"),
+    include_str!("../../migrations/data/0005_kv_versions.sql"),
 ];
 
 /// How many requests wait for the writer before new ones are pushed back on.
@@ -118,7 +119,7 @@ impl DataStore for SqliteDataStore {
 
     async fn namespace(&self, name: &NamespaceName) -> Result<Option<NamespaceRecord>, StoreError> {
         self.read.read(|c| {
-            let mut stmt = c.prepare_cached("SELECT id, name, created_at FROM namespaces WHERE name = ?")?;
+            let mut stmt = c.prepare_cached("SELECT * FROM namespaces WHERE name = ?")?;
             let mut rows = stmt.query([name.as_str()])?;
             rows.next()?.map(rows::namespace).transpose()
         })
@@ -127,7 +128,7 @@ impl DataStore for SqliteDataStore {
     async fn namespaces(&self) -> Result<Vec<NamespaceRecord>, StoreError> {
         self.read
             .scan(|c| {
-                let mut stmt = c.prepare_cached("SELECT id, name, created_at FROM namespaces ORDER BY name")?;
+                let mut stmt = c.prepare_cached("SELECT * FROM namespaces ORDER BY name")?;
                 collect(stmt.query([])?, rows::namespace)
             })
             .await
@@ -149,7 +150,8 @@ impl DataStore for SqliteDataStore {
     ) -> Result<Option<SealedVersion>, StoreError> {
         self.read.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at \
+                "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at, \
+                 v.deleted_at, v.destroyed \
                  FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
                  WHERE s.namespace_id = ? AND s.name = ? AND v.version = COALESCE(?, s.version)",
             )?;
@@ -167,7 +169,8 @@ impl DataStore for SqliteDataStore {
         self.read
             .scan(move |c| {
                 let mut stmt = c.prepare_cached(
-                    "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at \
+                    "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at, \
+                 v.deleted_at, v.destroyed \
                      FROM secrets s JOIN secret_versions v ON v.secret_id = s.id AND v.version = s.version \
                      WHERE s.namespace_id = ? AND s.type = ? ORDER BY s.name",
                 )?;
@@ -202,9 +205,10 @@ impl DataStore for SqliteDataStore {
         self.read
             .scan(move |c| {
                 let mut stmt = c.prepare_cached(
-                    "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at \
+                    "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at, \
+                 v.deleted_at, v.destroyed \
                      FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
-                     WHERE s.namespace_id = ? AND v.key_version < ? ORDER BY s.name, v.version LIMIT ?",
+                     WHERE s.namespace_id = ? AND v.key_version < ? AND v.destroyed = 0 ORDER BY s.name, v.version LIMIT ?",
                 )?;
                 collect(stmt.query(params![namespace_id, i64::from(key_version), i64::from(limit)])?, rows::sealed)
             })
@@ -215,7 +219,7 @@ impl DataStore for SqliteDataStore {
         self.read.read(|c| {
             let n: i64 = c.query_row(
                 "SELECT COUNT(*) FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
-                 WHERE s.namespace_id = ? AND v.key_version < ?",
+                 WHERE s.namespace_id = ? AND v.key_version < ? AND v.destroyed = 0",
                 params![namespace_id, i64::from(key_version)],
                 |r| r.get(0),
             )?;
@@ -232,7 +236,7 @@ impl DataStore for SqliteDataStore {
     async fn versions(&self, secret_id: &str) -> Result<Vec<VersionRecord>, StoreError> {
         self.read.read(|c| {
             let mut stmt = c.prepare_cached(
-                "SELECT version AS v_version, key_version, created_at FROM secret_versions \
+                "SELECT version AS v_version, key_version, created_at, deleted_at, destroyed FROM secret_versions \
                  WHERE secret_id = ? ORDER BY version DESC",
             )?;
             collect(stmt.query([secret_id])?, |r| rows::version(r, "created_at"))

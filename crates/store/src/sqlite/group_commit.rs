@@ -21,8 +21,8 @@ use tokio::sync::{mpsc, oneshot};
 use super::rows;
 use crate::write_rules::{prune_at_or_below, put_record, put_slot, record_outcome};
 use crate::{
-    AuditEvent, Conflict, Mutation, NamespaceRecord, PutVersion, StoreError, TokenRecord, VersionSlot, WriteOutcome,
-    WriteRequest, now_millis,
+    AuditEvent, Conflict, KvSettings, Mutation, NamespaceRecord, PutVersion, SecretMetadataChange, SecretRecord,
+    StoreError, TokenRecord, VersionChange, VersionSlot, WriteOutcome, WriteRequest, now_millis,
 };
 
 /// Most requests committed in one transaction.
@@ -236,6 +236,45 @@ fn apply<'m>(
             }
             Ok(WriteOutcome::Rewrapped(replaced))
         }
+        Mutation::PutSecretMetadata(change) => put_secret_metadata(tx, change),
+        Mutation::ChangeVersions { namespace_id, name, versions, change } => {
+            let secret_id: Option<String> = tx
+                .prepare_cached("SELECT id FROM secrets WHERE namespace_id = ? AND name = ?")?
+                .query_row([namespace_id.as_str(), name.as_str()], |r| r.get(0))
+                .optional()?;
+            let secret_id = secret_id.ok_or(StoreError::NotFound)?;
+            for version in versions {
+                let version = *version as i64;
+                match change {
+                    VersionChange::Delete { at } => tx
+                        .prepare_cached(
+                            "UPDATE secret_versions SET deleted_at = ? WHERE secret_id = ? AND version = ? \
+                             AND destroyed = 0 AND (deleted_at IS NULL OR deleted_at > ?)",
+                        )?
+                        .execute(params![at, secret_id, version, at])?,
+                    VersionChange::Undelete => tx
+                        .prepare_cached(
+                            "UPDATE secret_versions SET deleted_at = NULL \
+                             WHERE secret_id = ? AND version = ? AND destroyed = 0",
+                        )?
+                        .execute(params![secret_id, version])?,
+                    VersionChange::Destroy => tx
+                        .prepare_cached(
+                            "UPDATE secret_versions SET destroyed = 1, ciphertext = x'' \
+                             WHERE secret_id = ? AND version = ?",
+                        )?
+                        .execute(params![secret_id, version])?,
+                };
+            }
+            Ok(WriteOutcome::Done)
+        }
+        Mutation::SetNamespaceKv { id, kv } => {
+            let changed = tx.execute(
+                "UPDATE namespaces SET kv_max_versions = ?, kv_cas_required = ?, kv_delete_version_after = ? WHERE id = ?",
+                params![i64::from(kv.max_versions), i64::from(kv.cas_required), kv.delete_version_after, id],
+            )?;
+            if changed == 0 { Err(StoreError::NotFound) } else { Ok(WriteOutcome::Done) }
+        }
         Mutation::RevokeToken { id, at, mac } => {
             let revoked: Option<Option<i64>> =
                 tx.query_row("SELECT revoked_at FROM tokens WHERE id = ?", [id], |r| r.get(0)).optional()?;
@@ -255,6 +294,47 @@ fn namespace_exists(tx: &Transaction<'_>, id: &str) -> Result<bool, StoreError> 
     Ok(tx.prepare_cached("SELECT 1 FROM namespaces WHERE id = ?")?.exists([id])?)
 }
 
+/// A namespace's KV defaults, if it exists.
+fn namespace_kv(tx: &Transaction<'_>, id: &str) -> Result<Option<KvSettings>, StoreError> {
+    let mut stmt = tx.prepare_cached("SELECT * FROM namespaces WHERE id = ?")?;
+    let mut rows = stmt.query([id])?;
+    Ok(rows.next()?.map(rows::namespace).transpose()?.map(|ns| ns.kv))
+}
+
+fn existing_secret(tx: &Transaction<'_>, namespace_id: &str, name: &str) -> Result<Option<SecretRecord>, StoreError> {
+    let mut stmt = tx.prepare_cached("SELECT * FROM secrets WHERE namespace_id = ? AND name = ?")?;
+    let mut rows = stmt.query([namespace_id, name])?;
+    rows.next()?.map(rows::secret).transpose()
+}
+
+fn put_secret_metadata(tx: &Transaction<'_>, c: &SecretMetadataChange) -> Result<WriteOutcome, StoreError> {
+    if !namespace_exists(tx, &c.namespace_id)? {
+        return Err(StoreError::NotFound);
+    }
+    if existing_secret(tx, &c.namespace_id, c.name.as_str())?.is_none() {
+        tx.prepare_cached(
+            "INSERT INTO secrets (namespace_id, name, id, type, version, created_at, updated_at) \
+             VALUES (?, ?, ?, 'generic', 0, ?, ?)",
+        )?
+        .execute(params![c.namespace_id, c.name.as_str(), c.new_secret_id, c.at, c.at])?;
+    }
+    tx.prepare_cached(
+        "UPDATE secrets SET max_versions = COALESCE(?, max_versions), cas_required = COALESCE(?, cas_required), \
+         delete_version_after = COALESCE(?, delete_version_after), custom_metadata = COALESCE(?, custom_metadata), \
+         updated_at = ? WHERE namespace_id = ? AND name = ?",
+    )?
+    .execute(params![
+        c.max_versions.map(i64::from),
+        c.cas_required.map(i64::from),
+        c.delete_version_after,
+        c.custom_metadata,
+        c.at,
+        c.namespace_id,
+        c.name.as_str()
+    ])?;
+    Ok(WriteOutcome::Done)
+}
+
 fn create_namespace(tx: &Transaction<'_>, ns: &NamespaceRecord) -> Result<WriteOutcome, StoreError> {
     if tx.prepare_cached("SELECT 1 FROM namespaces WHERE name = ? OR id = ?")?.exists([ns.name.as_str(), &ns.id])? {
         return Err(StoreError::Conflict(Conflict::AlreadyExists));
@@ -267,17 +347,12 @@ fn create_namespace(tx: &Transaction<'_>, ns: &NamespaceRecord) -> Result<WriteO
 }
 
 fn put_version(tx: &Transaction<'_>, p: &PutVersion) -> Result<WriteOutcome, StoreError> {
-    if !namespace_exists(tx, &p.namespace_id)? {
-        return Err(StoreError::NotFound);
-    }
-    let existing = {
-        let mut stmt = tx.prepare_cached("SELECT * FROM secrets WHERE namespace_id = ? AND name = ?")?;
-        let mut rows = stmt.query([p.namespace_id.as_str(), p.name.as_str()])?;
-        rows.next()?.map(rows::secret).transpose()?
-    };
-    let (version, secret_id) = put_slot(existing.as_ref(), p)?;
+    let namespace_kv = namespace_kv(tx, &p.namespace_id)?.ok_or(StoreError::NotFound)?;
+    let existing = existing_secret(tx, &p.namespace_id, p.name.as_str())?;
+    let slot = put_slot(existing.as_ref(), namespace_kv, p)?;
+    let (secret_id, version) = (slot.secret_id.as_str(), slot.version);
     // Sealed here, inside the transaction, for exactly the slot being written.
-    let ciphertext = (p.seal)(VersionSlot { secret_id: &secret_id, version }).map_err(StoreError::Seal)?;
+    let ciphertext = (p.seal)(VersionSlot { secret_id, version }).map_err(StoreError::Seal)?;
     if existing.is_none() {
         tx.prepare_cached(
             "INSERT INTO secrets (namespace_id, name, id, type, version, created_at, updated_at) \
@@ -292,14 +367,15 @@ fn put_version(tx: &Transaction<'_>, p: &PutVersion) -> Result<WriteOutcome, Sto
         ])?;
     }
     tx.prepare_cached(
-        "INSERT INTO secret_versions (secret_id, version, key_version, ciphertext, created_at) VALUES (?, ?, ?, ?, ?)",
+        "INSERT INTO secret_versions (secret_id, version, key_version, ciphertext, created_at, deleted_at) \
+         VALUES (?, ?, ?, ?, ?, ?)",
     )?
-    .execute(params![secret_id, version as i64, i64::from(p.key_version), ciphertext, p.at])?;
-    if let Some(oldest_gone) = prune_at_or_below(version, p.keep_versions) {
+    .execute(params![secret_id, version as i64, i64::from(p.key_version), ciphertext, p.at, slot.deleted_at])?;
+    if let Some(oldest_gone) = prune_at_or_below(version, slot.keep) {
         tx.prepare_cached("DELETE FROM secret_versions WHERE secret_id = ? AND version <= ?")?
             .execute(params![secret_id, oldest_gone as i64])?;
     }
-    Ok(WriteOutcome::Secret(put_record(existing, p, secret_id, version)))
+    Ok(WriteOutcome::Secret(put_record(existing, p, slot.secret_id, version)))
 }
 
 fn create_token(tx: &Transaction<'_>, t: &TokenRecord) -> Result<WriteOutcome, StoreError> {

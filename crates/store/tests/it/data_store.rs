@@ -3,9 +3,9 @@ use std::collections::HashSet;
 use hush_core::{NamespaceName, Scope, ScopeSet, SecretName, SecretType};
 use hush_crypto::AUDIT_GENESIS;
 use hush_store::{
-    AuditAction, AuditEvent, AuditQuery, Conflict, Mutation, NamespaceRecord, NamespaceRef, Outcome, PutVersion,
-    RewrapVersion, RoleRecord, SecretQuery, StoreError, TokenNamespaces, TokenRecord, WriteOutcome, WriteRequest,
-    now_millis,
+    AuditAction, AuditEvent, AuditQuery, Conflict, KvSettings, Mutation, NamespaceRecord, NamespaceRef, Outcome,
+    PutVersion, RewrapVersion, RoleRecord, SecretMetadataChange, SecretQuery, StoreError, TokenNamespaces, TokenRecord,
+    VersionChange, WriteOutcome, WriteRequest, now_millis,
 };
 
 fn event(action: AuditAction) -> AuditEvent {
@@ -13,7 +13,12 @@ fn event(action: AuditAction) -> AuditEvent {
 }
 
 async fn make_namespace(data: &dyn hush_store::DataStore, name: &str) -> NamespaceRecord {
-    let ns = NamespaceRecord { id: format!("id-{name}"), name: NamespaceName::parse(name).unwrap(), created_at: 1 };
+    let ns = NamespaceRecord {
+        id: format!("id-{name}"),
+        name: NamespaceName::parse(name).unwrap(),
+        created_at: 1,
+        kv: Default::default(),
+    };
     data.write(WriteRequest {
         mutation: Mutation::CreateNamespace(ns.clone()),
         audit: event(AuditAction::NamespaceCreate),
@@ -322,7 +327,113 @@ async fn rewrap_replaces_only_stale_versions(f: crate::Fixture) {
     assert_eq!((a1.ciphertext.as_slice(), a1.version.key_version), (b"new".as_slice(), 2));
 }
 
+/// Vault KV settings and per-version state: metadata before data, cas and
+/// max_versions from the secret or its namespace, delete/undelete/destroy,
+/// and delete_version_after as a deletion time in the future.
+async fn kv_metadata_and_version_state(f: crate::Fixture) {
+    let ns = make_namespace(&*f.data, "default").await;
+    let name = SecretName::parse("app/db").unwrap();
+    let meta = |change: fn(&mut SecretMetadataChange)| {
+        let mut c = SecretMetadataChange {
+            namespace_id: ns.id.clone(),
+            name: name.clone(),
+            new_secret_id: "kv1".into(),
+            at: now_millis(),
+            max_versions: None,
+            cas_required: None,
+            delete_version_after: None,
+            custom_metadata: None,
+        };
+        change(&mut c);
+        WriteRequest { mutation: Mutation::PutSecretMetadata(c), audit: event(AuditAction::SecretWrite) }
+    };
+    // Metadata before any data: a record at version 0, listed, with no value.
+    f.data.write(meta(|c| c.custom_metadata = Some(r#"{"owner":"ci"}"#.into()))).await.unwrap();
+    let record = f.data.secret(&ns.id, &name).await.unwrap().unwrap();
+    assert_eq!((record.version, record.id.as_str()), (0, "kv1"));
+    assert_eq!(record.custom_metadata.as_deref(), Some(r#"{"owner":"ci"}"#));
+    let listed = f.data.secrets(&ns.id, &SecretQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(f.data.sealed_version(&ns.id, &name, None).await.unwrap().is_none());
+
+    // cas_required: a write without cas is refused; with cas 0 it lands as
+    // version 1 of the same record. Fields not given stay as they were.
+    f.data.write(meta(|c| c.cas_required = Some(true))).await.unwrap();
+    let err = f.data.write(put_any(&ns, "app/db", "other", None, b"v1")).await.unwrap_err();
+    assert!(matches!(err, StoreError::Conflict(Conflict::CasRequired)), "{err:?}");
+    f.data.write(put(&ns, "app/db", "other", 0, b"v1")).await.unwrap();
+    let record = f.data.secret(&ns.id, &name).await.unwrap().unwrap();
+    assert_eq!((record.version, record.id.as_str(), record.kv.cas_required), (1, "kv1", true));
+    assert_eq!(record.custom_metadata.as_deref(), Some(r#"{"owner":"ci"}"#));
+
+    // max_versions on the secret wins over the write's default (3).
+    f.data
+        .write(meta(|c| {
+            c.cas_required = Some(false);
+            c.max_versions = Some(5)
+        }))
+        .await
+        .unwrap();
+    for v in 1..6u64 {
+        f.data.write(put(&ns, "app/db", "other", v, format!("v{}", v + 1).as_bytes())).await.unwrap();
+    }
+    let versions: Vec<u64> = f.data.versions("kv1").await.unwrap().iter().map(|v| v.version).collect();
+    assert_eq!(versions, vec![6, 5, 4, 3, 2]);
+
+    // Delete, undelete, destroy; unknown versions are skipped.
+    let change = |versions: Vec<u64>, change: VersionChange| WriteRequest {
+        mutation: Mutation::ChangeVersions { namespace_id: ns.id.clone(), name: name.clone(), versions, change },
+        audit: event(AuditAction::SecretDelete),
+    };
+    let now = now_millis();
+    f.data.write(change(vec![6, 5, 99], VersionChange::Delete { at: now })).await.unwrap();
+    let v6 = f.data.sealed_version(&ns.id, &name, None).await.unwrap().unwrap();
+    assert_eq!(v6.version.deleted_at, Some(now));
+    assert!(!v6.version.is_readable(now));
+    f.data.write(change(vec![6], VersionChange::Undelete)).await.unwrap();
+    assert!(f.data.sealed_version(&ns.id, &name, None).await.unwrap().unwrap().version.is_readable(now));
+    f.data.write(change(vec![5], VersionChange::Destroy)).await.unwrap();
+    let v5 = f.data.sealed_version(&ns.id, &name, Some(5)).await.unwrap().unwrap();
+    assert!(v5.version.destroyed && v5.ciphertext.is_empty(), "destroy erases the ciphertext");
+    // A destroyed version cannot be undeleted, and rotation skips it.
+    f.data.write(change(vec![5], VersionChange::Undelete)).await.unwrap();
+    assert!(!f.data.sealed_version(&ns.id, &name, Some(5)).await.unwrap().unwrap().version.is_readable(now));
+    assert_eq!(f.data.count_stale_versions(&ns.id, 2).await.unwrap(), 4);
+    let err = f
+        .data
+        .write(WriteRequest {
+            mutation: Mutation::ChangeVersions {
+                namespace_id: ns.id.clone(),
+                name: SecretName::parse("nope").unwrap(),
+                versions: vec![1],
+                change: VersionChange::Destroy,
+            },
+            audit: event(AuditAction::SecretDelete),
+        })
+        .await
+        .unwrap_err();
+    assert!(matches!(err, StoreError::NotFound), "{err:?}");
+
+    // Namespace defaults: delete_version_after makes each new version read
+    // as deleted from its write time plus the delay.
+    let kv = KvSettings { max_versions: 0, cas_required: false, delete_version_after: 60_000 };
+    f.data
+        .write(WriteRequest {
+            mutation: Mutation::SetNamespaceKv { id: ns.id.clone(), kv },
+            audit: event(AuditAction::SecretWrite),
+        })
+        .await
+        .unwrap();
+    assert_eq!(f.data.namespace(&ns.name).await.unwrap().unwrap().kv, kv);
+    f.data.write(put_any(&ns, "later", "s-later", None, b"x")).await.unwrap();
+    let later = f.data.sealed_version(&ns.id, &SecretName::parse("later").unwrap(), None).await.unwrap().unwrap();
+    let deleted_at = later.version.deleted_at.expect("a deletion time");
+    assert_eq!(deleted_at - later.version.created_at, 60_000);
+    assert!(later.version.is_readable(deleted_at - 1) && !later.version.is_readable(deleted_at));
+}
+
 crate::on_both_backends!(
+    kv_metadata_and_version_state,
     rewrap_replaces_only_stale_versions,
     versions_cas_types_and_pruning,
     listing_by_prefix_and_cursor,
