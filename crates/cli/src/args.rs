@@ -611,6 +611,10 @@ pub struct ServeArgs {
     /// Versions kept per secret; older ones are deleted on write.
     #[arg(long, env = "HUSH_KEEP_VERSIONS", default_value_t = 10, value_parser = clap::value_parser!(u32).range(1..=1000))]
     pub keep_versions: u32,
+    /// Where Vault clients find hush's secrets: the KV v2 mount name in
+    /// `/v1/MOUNT/data/…` (`bao kv get MOUNT/app/db`).
+    #[arg(long, env = "HUSH_VAULT_MOUNT", default_value = "secret", value_parser = parse_vault_mount)]
+    pub vault_mount: hush_server::VaultMount,
     /// Log line format.
     #[arg(long, env = "HUSH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
@@ -1145,4 +1149,9 @@ mod tests {
         DockerHelperCli::command().debug_assert();
         GitHelperCli::command().debug_assert();
     }
+}
+
+/// A `--vault-mount` name.
+fn parse_vault_mount(text: &str) -> Result<hush_server::VaultMount, String> {
+    hush_server::VaultMount::parse(text)
 }

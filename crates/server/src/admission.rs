@@ -33,7 +33,7 @@ use crate::grpc;
 use crate::limits::ServerLimits;
 use crate::rate_limits::{RateLimits, retry_after_seconds};
 use crate::request_credentials::presented_token;
-use crate::vault::{self, VaultError};
+use crate::vault::{self, VaultError, VaultMount};
 
 /// What the gate needs: the service (to check tokens and count refusals),
 /// the limits and the rate limiters' state.
@@ -42,12 +42,14 @@ pub(crate) struct Admission {
     hush: Arc<Hush>,
     limits: Arc<ServerLimits>,
     rates: RateLimits,
+    /// Where the Vault API is mounted (its refusals take Vault's shape).
+    vault_mount: VaultMount,
 }
 
 impl Admission {
-    pub(crate) fn new(hush: Arc<Hush>, limits: Arc<ServerLimits>) -> Arc<Self> {
+    pub(crate) fn new(hush: Arc<Hush>, limits: Arc<ServerLimits>, vault_mount: VaultMount) -> Arc<Self> {
         let rates = RateLimits::new(&limits);
-        Arc::new(Admission { hush, limits, rates })
+        Arc::new(Admission { hush, limits, rates, vault_mount })
     }
 }
 
@@ -127,7 +129,7 @@ pub(crate) async fn check(admission: &Arc<Admission>, request: &mut Request) -> 
     }
     let surface = if grpc::is_grpc(request) {
         Surface::Grpc
-    } else if vault::is_vault_path(request.uri().path()) {
+    } else if vault::is_vault_path(request.uri().path(), &admission.vault_mount) {
         Surface::Vault
     } else {
         Surface::Rest

@@ -54,9 +54,10 @@ impl From<ServiceError> for ApiError {
             ServiceError::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             ServiceError::Forbidden(_) => StatusCode::FORBIDDEN,
             ServiceError::NotFound(_) => StatusCode::NOT_FOUND,
-            ServiceError::CasMismatch { .. } | ServiceError::TypeConflict { .. } | ServiceError::AlreadyExists(_) => {
-                StatusCode::CONFLICT
-            }
+            ServiceError::CasMismatch { .. }
+            | ServiceError::CasRequired
+            | ServiceError::TypeConflict { .. }
+            | ServiceError::AlreadyExists(_) => StatusCode::CONFLICT,
             ServiceError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

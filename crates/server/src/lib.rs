@@ -48,6 +48,7 @@ pub use limits::{ForwardedHeader, MEMORY_BUDGET, ServerLimits, WORST_CONNECTION_
 pub use request_credentials::CONTEXT_HEADER;
 pub use routes::meta::OPENAPI;
 pub use server_tls::{ServerTls, TlsFiles};
+pub use vault::VaultMount;
 
 /// How long one request may take before the server gives up on it.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
@@ -61,6 +62,8 @@ pub struct AppState {
     pub body_limit: usize,
     /// Timeouts, connection caps and rate limits.
     pub limits: Arc<ServerLimits>,
+    /// Where the Vault KV v2 API is mounted (`/v1/{mount}/…`).
+    pub vault_mount: VaultMount,
 }
 
 impl AppState {
@@ -68,7 +71,13 @@ impl AppState {
     pub fn new(hush: Arc<Hush>) -> Self {
         // JSON escaping can grow a value six-fold; base64 by 4/3. Leave room for the rest.
         let body_limit = hush.config().max_value_bytes.saturating_mul(6).saturating_add(64 * 1024);
-        AppState { hush, body_limit, limits: Arc::new(ServerLimits::default()) }
+        AppState { hush, body_limit, limits: Arc::new(ServerLimits::default()), vault_mount: VaultMount::default() }
+    }
+
+    /// The same state with the Vault KV v2 API under another mount.
+    pub fn with_vault_mount(mut self, mount: VaultMount) -> Self {
+        self.vault_mount = mount;
+        self
     }
 
     /// The same state under other limits.
@@ -154,10 +163,27 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/sys/leader"),
     ("get", "/v1/sys/internal/ui/mounts/{path}"),
     ("get", "/v1/auth/token/lookup-self"),
+    ("post", "/v1/auth/token/revoke-self"),
+    ("put", "/v1/auth/token/revoke-self"),
     ("get", "/v1/secret/data/{path}"),
     ("put", "/v1/secret/data/{path}"),
     ("post", "/v1/secret/data/{path}"),
+    ("patch", "/v1/secret/data/{path}"),
+    ("delete", "/v1/secret/data/{path}"),
     ("get", "/v1/secret/metadata/{path}"),
+    ("put", "/v1/secret/metadata/{path}"),
+    ("post", "/v1/secret/metadata/{path}"),
+    ("patch", "/v1/secret/metadata/{path}"),
+    ("delete", "/v1/secret/metadata/{path}"),
+    ("post", "/v1/secret/delete/{path}"),
+    ("put", "/v1/secret/delete/{path}"),
+    ("post", "/v1/secret/undelete/{path}"),
+    ("put", "/v1/secret/undelete/{path}"),
+    ("post", "/v1/secret/destroy/{path}"),
+    ("put", "/v1/secret/destroy/{path}"),
+    ("get", "/v1/secret/config"),
+    ("post", "/v1/secret/config"),
+    ("put", "/v1/secret/config"),
 ];
 
 /// The router.
@@ -176,9 +202,11 @@ pub fn app(state: AppState) -> Router {
             .route(&format!("{base}/test"), post(registries::test_stored))
     };
     let direktiv_routes = || get(direktiv::list).post(direktiv::create).delete(direktiv::delete);
-    let admission = admission::Admission::new(Arc::clone(&state.hush), Arc::clone(&state.limits));
+    let admission =
+        admission::Admission::new(Arc::clone(&state.hush), Arc::clone(&state.limits), state.vault_mount.clone());
     let router = registry_routes("/v1/namespaces/{ns}/registries", Router::new());
     let router = registry_routes("/v1/registries/{scope}", router);
+    let router = vault::routes(router, &state.vault_mount);
     let rest: Router = router
         .route("/v1/health", get(meta::health))
         .route("/v1/openapi.json", get(meta::openapi))
@@ -217,18 +245,6 @@ pub fn app(state: AppState) -> Router {
         .route("/ui/style.css", get(ui::style))
         .route("/v1/ignite/secrets", get(ignite::list).post(ignite::create))
         .route("/v1/ignite/secrets/{name}", get(ignite::get).delete(ignite::delete))
-        .route("/v1/sys/health", get(vault::sys::health))
-        .route("/v1/sys/seal-status", get(vault::sys::seal_status))
-        .route("/v1/sys/leader", get(vault::sys::leader))
-        .route("/v1/sys/internal/ui/mounts/{*path}", get(vault::sys::ui_mount))
-        .route("/v1/auth/token/lookup-self", get(vault::token::lookup_self))
-        .route(
-            "/v1/secret/data/{*path}",
-            get(vault::kv_data::read).put(vault::kv_data::write).post(vault::kv_data::write),
-        )
-        .route("/v1/secret/metadata", axum::routing::any(vault::kv_metadata::metadata))
-        .route("/v1/secret/metadata/", axum::routing::any(vault::kv_metadata::metadata))
-        .route("/v1/secret/metadata/{*path}", axum::routing::any(vault::kv_metadata::metadata))
         // Before a route reads a body: see `admission`. Only matched routes
         // pass it; an unknown one is a 404 whatever the token.
         .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&admission), admission::admit))

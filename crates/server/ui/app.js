@@ -375,7 +375,8 @@ const AUDIT_ACTIONS = ["secret.read", "secret.write", "secret.list", "secret.ver
   "token.create", "token.revoke", "token.list", "audit.list", "audit.verify", "registry.write", "registry.list",
   "registry.delete", "registry.resolve", "registry.read", "registry.export", "registry.test", "git.credential",
   "admin.backup", "admin.rotate-root", "auth.refused", "auth.login", "role.create", "role.read", "role.delete",
-  "init"];
+  "secret.metadata", "secret.version.delete", "secret.version.undelete", "secret.version.destroy",
+  "namespace.kv-config", "init"];
 
 /// Who a workload's token stands for (subject and recorded claims), or why its login failed.
 function identityText(e) {

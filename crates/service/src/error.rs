@@ -24,6 +24,12 @@ pub enum Missing {
     GitCredential,
     /// No login role has that name.
     Role,
+    /// The secret has metadata (written through the Vault API) but no value yet.
+    NoValue,
+    /// That version is deleted; it can be undeleted.
+    DeletedVersion,
+    /// That version was destroyed; its value is gone for good.
+    DestroyedVersion,
 }
 
 /// A service call failed.
@@ -53,6 +59,9 @@ pub enum ServiceError {
         /// The version found (0: the secret does not exist).
         current: u64,
     },
+    /// The secret (or its namespace) requires `cas` and the write gave none.
+    #[error("this secret requires check-and-set: give the version you expect (cas)")]
+    CasRequired,
     /// The secret exists with another type.
     #[error("the secret exists with type {existing}; a secret's type cannot change (delete it first)")]
     TypeConflict {
@@ -84,6 +93,9 @@ fn missing_message(m: Missing) -> &'static str {
         Missing::Registry => "no registry entry matches",
         Missing::GitCredential => "no git secret's url matches",
         Missing::Role => "login role not found",
+        Missing::NoValue => "the secret has no value yet (only metadata was written)",
+        Missing::DeletedVersion => "that version of the secret is deleted (undelete it to read it)",
+        Missing::DestroyedVersion => "that version of the secret was destroyed",
     }
 }
 
@@ -111,6 +123,10 @@ impl ServiceError {
             ServiceError::NotFound(Missing::Registry) => "registry_not_found",
             ServiceError::NotFound(Missing::GitCredential) => "credential_not_found",
             ServiceError::NotFound(Missing::Role) => "role_not_found",
+            ServiceError::NotFound(Missing::NoValue) => "no_value",
+            ServiceError::NotFound(Missing::DeletedVersion) => "version_deleted",
+            ServiceError::NotFound(Missing::DestroyedVersion) => "version_destroyed",
+            ServiceError::CasRequired => "cas_required",
             ServiceError::CasMismatch { .. } => "cas_mismatch",
             ServiceError::TypeConflict { .. } => "type_conflict",
             ServiceError::AlreadyExists(_) => "already_exists",
@@ -127,9 +143,10 @@ impl ServiceError {
             ServiceError::Unauthenticated(_) => Outcome::Unauthenticated,
             ServiceError::Forbidden(_) => Outcome::Denied,
             ServiceError::NotFound(_) => Outcome::NotFound,
-            ServiceError::CasMismatch { .. } | ServiceError::TypeConflict { .. } | ServiceError::AlreadyExists(_) => {
-                Outcome::Conflict
-            }
+            ServiceError::CasMismatch { .. }
+            | ServiceError::CasRequired
+            | ServiceError::TypeConflict { .. }
+            | ServiceError::AlreadyExists(_) => Outcome::Conflict,
             ServiceError::Internal(_) => Outcome::Error,
         }
     }

@@ -40,7 +40,7 @@ impl Hush {
         let result = async {
             let (_, ns) = self.authorize_in(creds, &mut event, namespace, Scope::SecretsRead).await?;
             let mut candidates = Vec::new();
-            for sealed in self.data.current_of_type(&ns.id, SecretType::Git).await? {
+            for sealed in self.readable_of_type(&ns.id, SecretType::Git).await? {
                 let SecretValue::Git { username, token, url } = self.open_sealed(&ns, &sealed).await? else {
                     continue;
                 };

@@ -20,6 +20,7 @@ mod git_credentials;
 mod hush;
 mod key_cache;
 mod key_wrapper;
+mod kv;
 mod login;
 mod namespaces;
 mod pagination;
@@ -46,15 +47,16 @@ pub fn postgres_url_shown(url: &str) -> String {
 }
 /// Workload identity: login rules, bound claims, identities.
 pub use hush_identity;
+pub use kv::{SecretMetadataUpdate, VersionAction};
 pub use login::LOGIN_FAILED;
 pub use pagination::{DEFAULT_PAGE, MAX_PAGE};
 pub use registries::{RegistryCredentials, RegistryEntry, RegistryScope, RegistrySelector, RegistryTarget};
 pub use roles::{DEFAULT_ROLE_MAX_TTL, DEFAULT_ROLE_TTL, LoginRole, RoleNamespace, RoleSpec};
 pub use rotation::{MAX_REWRAP_BATCH, RewrapBatch, RootRotation};
-pub use secrets::{ListSecrets, RevealedSecret, SecretPage};
+pub use secrets::{ListSecrets, RevealedSecret, SecretPage, VersionRead};
 pub use tokens::{NewToken, TokenSpec};
 
 pub use hush_store::{
-    AuditAction, AuditEvent, AuditRecord, NamespaceRecord, Outcome, RefusalSummary, SecretRecord, TokenNamespaces,
-    TokenRecord, VersionRecord,
+    AuditAction, AuditEvent, AuditRecord, KvSettings, NamespaceRecord, Outcome, RefusalSummary, SecretRecord,
+    TokenNamespaces, TokenRecord, VersionRecord,
 };

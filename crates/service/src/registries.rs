@@ -224,7 +224,7 @@ impl Hush {
     /// Every registry secret of a scope, opened. One whose address does not
     /// parse (written through the secrets API) is left out, with a warning.
     async fn stored_entries(&self, ns: &NamespaceRecord) -> Result<Vec<Stored>, ServiceError> {
-        let sealed = self.data.current_of_type(&ns.id, hush_core::SecretType::Registry).await?;
+        let sealed = self.readable_of_type(&ns.id, hush_core::SecretType::Registry).await?;
         let mut out = Vec::with_capacity(sealed.len());
         for sealed in sealed {
             let SecretValue::Registry { username, password, server_address } = self.open_sealed(ns, &sealed).await?

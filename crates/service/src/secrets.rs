@@ -36,6 +36,20 @@ impl fmt::Debug for RevealedSecret {
     }
 }
 
+/// What reading a version found.
+#[derive(Debug)]
+pub enum VersionRead {
+    /// Its value.
+    Value(RevealedSecret),
+    /// It is deleted or destroyed: its metadata, no value.
+    Gone {
+        /// The secret.
+        record: SecretRecord,
+        /// The version asked for.
+        version: VersionRecord,
+    },
+}
+
 /// One page of a secret listing.
 #[derive(Debug, Clone)]
 pub struct SecretPage {
@@ -154,6 +168,7 @@ impl Hush {
             }
             Err(StoreError::Conflict(Conflict::Version { current })) => Err(ServiceError::CasMismatch { current }),
             Err(StoreError::Conflict(Conflict::Type { existing })) => Err(ServiceError::TypeConflict { existing }),
+            Err(StoreError::Conflict(Conflict::CasRequired)) => Err(ServiceError::CasRequired),
             Err(StoreError::NotFound) => Err(ServiceError::NotFound(Missing::Namespace)),
             Err(e) => Err(ServiceError::internal(e)),
         }
@@ -245,7 +260,8 @@ impl Hush {
         }
     }
 
-    /// Reads a secret's current value, or `version`. Records the read.
+    /// Reads a secret's current value, or `version`. Records the read. A
+    /// deleted or destroyed version, or a secret with only metadata, is not found.
     pub async fn get_secret(
         &self,
         creds: &Credentials,
@@ -253,9 +269,32 @@ impl Hush {
         name: &SecretName,
         version: Option<u64>,
     ) -> Result<RevealedSecret, ServiceError> {
+        match self.read_secret_version(creds, namespace, name, version).await? {
+            VersionRead::Value(revealed) => Ok(revealed),
+            VersionRead::Gone { version, .. } if version.destroyed => {
+                Err(ServiceError::NotFound(Missing::DestroyedVersion))
+            }
+            VersionRead::Gone { .. } => Err(ServiceError::NotFound(Missing::DeletedVersion)),
+        }
+    }
+
+    /// Reads a secret's current value, or `version`, or says that version is
+    /// deleted or destroyed (with its metadata, as Vault answers). Records
+    /// the read; a gone version is audited as not found.
+    pub async fn read_secret_version(
+        &self,
+        creds: &Credentials,
+        namespace: &NamespaceName,
+        name: &SecretName,
+        version: Option<u64>,
+    ) -> Result<VersionRead, ServiceError> {
         let mut event = self.event(creds, AuditAction::SecretRead, Some(namespace), Some(name.as_str()));
         event.event.version = version;
         let result = self.get_secret_inner(creds, &mut event, namespace, name, version).await;
+        if let Ok(VersionRead::Gone { version, .. }) = &result {
+            event.event.version = Some(version.version);
+            event.event.outcome = hush_store::Outcome::NotFound;
+        }
         self.finish(event, result).await
     }
 
@@ -266,20 +305,37 @@ impl Hush {
         namespace: &NamespaceName,
         name: &SecretName,
         version: Option<u64>,
-    ) -> Result<RevealedSecret, ServiceError> {
+    ) -> Result<VersionRead, ServiceError> {
         let (_, ns) = self.authorize_in(creds, event, namespace, Scope::SecretsRead).await?;
         let Some(sealed) = self.data.sealed_version(&ns.id, name, version).await? else {
-            let missing = match version {
-                Some(_) if self.data.secret(&ns.id, name).await?.is_some() => Missing::Version,
-                _ => Missing::Secret,
+            let missing = match (version, self.data.secret(&ns.id, name).await?) {
+                (_, None) => Missing::Secret,
+                (None, Some(_)) => Missing::NoValue,
+                (Some(_), Some(_)) => Missing::Version,
             };
             return Err(ServiceError::NotFound(missing));
         };
+        if !sealed.version.is_readable(now_millis()) {
+            return Ok(VersionRead::Gone { record: sealed.secret, version: sealed.version });
+        }
         let value = self.open_sealed(&ns, &sealed).await?;
         let now = self.record_read(event, &sealed).await?;
         let mut record = sealed.secret;
         record.last_read_at = Some(now);
-        Ok(RevealedSecret { record, version: sealed.version, value })
+        Ok(VersionRead::Value(RevealedSecret { record, version: sealed.version, value }))
+    }
+
+    /// The current version of every secret of `secret_type` in a namespace
+    /// that can be read now (not deleted, not destroyed), by name.
+    pub(crate) async fn readable_of_type(
+        &self,
+        namespace_id: &str,
+        secret_type: hush_core::SecretType,
+    ) -> Result<Vec<SealedVersion>, ServiceError> {
+        let now = now_millis();
+        let mut sealed = self.data.current_of_type(namespace_id, secret_type).await?;
+        sealed.retain(|s| s.version.is_readable(now));
+        Ok(sealed)
     }
 
     /// Lists secrets (metadata only), by name, a page at a time.

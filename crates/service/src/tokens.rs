@@ -8,6 +8,7 @@ use hush_store::{
     AuditAction, AuditEvent, Mutation, NamespaceRef, StoreError, TokenNamespaces, TokenRecord, WriteRequest, now_millis,
 };
 
+use crate::hush::PendingEvent;
 use crate::hush::require;
 use crate::{Caller, Credentials, Hush, Missing, ServiceError};
 
@@ -204,27 +205,48 @@ impl Hush {
                 Some(t) if covers(&caller, &t) => t,
                 _ => return Err(ServiceError::NotFound(Missing::Token)),
             };
-            let at = now_millis();
-            let mut revoked = (*target).clone();
-            revoked.revoked_at = Some(at);
-            let mac = self.token_key.seal_record(&revoked.canonical()).to_vec();
-            let audit = event.for_write();
-            self.tokens.clear();
-            let written = self
-                .data
-                .write(WriteRequest { mutation: Mutation::RevokeToken { id: id.to_owned(), at, mac }, audit })
-                .await;
-            // Cleared again after the write; the cache's generation keeps
-            // lookups that started before it from re-caching the old record.
-            self.tokens.clear();
-            match written {
-                Ok(_) => Ok(()),
-                Err(StoreError::NotFound) => Err(ServiceError::NotFound(Missing::Token)),
-                Err(e) => Err(ServiceError::internal(e)),
-            }
+            self.write_revocation(&mut event, &target).await
         }
         .await;
         self.finish(event, result).await
+    }
+}
+
+impl Hush {
+    /// Revokes the caller's own token (Vault's `revoke-self`): no scope is
+    /// needed to give up one's own rights.
+    pub async fn revoke_own_token(&self, creds: &Credentials) -> Result<(), ServiceError> {
+        let mut event = self.event(creds, AuditAction::TokenRevoke, None, None);
+        let result = async {
+            let caller = self.authenticate(creds, &mut event).await?;
+            event.event.name = Some(caller.token_id.clone());
+            let target = self.token_record(&caller.token_id).await?.ok_or(ServiceError::NotFound(Missing::Token))?;
+            self.write_revocation(&mut event, &target).await
+        }
+        .await;
+        self.finish(event, result).await
+    }
+
+    /// Marks `target` revoked (MACed anew), with the call's audit event.
+    async fn write_revocation(&self, event: &mut PendingEvent, target: &TokenRecord) -> Result<(), ServiceError> {
+        let at = now_millis();
+        let mut revoked = target.clone();
+        revoked.revoked_at = Some(at);
+        let mac = self.token_key.seal_record(&revoked.canonical()).to_vec();
+        let audit = event.for_write();
+        self.tokens.clear();
+        let written = self
+            .data
+            .write(WriteRequest { mutation: Mutation::RevokeToken { id: target.id.clone(), at, mac }, audit })
+            .await;
+        // Cleared again after the write; the cache's generation keeps
+        // lookups that started before it from re-caching the old record.
+        self.tokens.clear();
+        match written {
+            Ok(_) => Ok(()),
+            Err(StoreError::NotFound) => Err(ServiceError::NotFound(Missing::Token)),
+            Err(e) => Err(ServiceError::internal(e)),
+        }
     }
 }
 

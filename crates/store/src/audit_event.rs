@@ -72,6 +72,16 @@ pub enum AuditAction {
     Backup,
     /// Every key in the key store was re-wrapped under a new root key.
     RootRotate,
+    /// A secret's KV settings or custom metadata were written (Vault's metadata write).
+    SecretMetadata,
+    /// A secret version was marked deleted (it can be undeleted).
+    SecretVersionDelete,
+    /// A deleted secret version was restored.
+    SecretVersionUndelete,
+    /// A secret version's ciphertext was erased for good.
+    SecretVersionDestroy,
+    /// A namespace's KV defaults were set (Vault's `config`).
+    NamespaceKvConfig,
     /// Requests from one client address were refused before they reached a
     /// call (no token, or none hush issued; or too many such): one event per
     /// address per period, counting them (see [`RefusalSummary`]).
@@ -82,7 +92,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 31] = [
+    pub const ALL: [AuditAction; 36] = [
         AuditAction::SecretWrite,
         AuditAction::SecretRead,
         AuditAction::SecretList,
@@ -114,6 +124,11 @@ impl AuditAction {
         AuditAction::RoleDelete,
         AuditAction::RoleRead,
         AuditAction::Login,
+        AuditAction::SecretMetadata,
+        AuditAction::SecretVersionDelete,
+        AuditAction::SecretVersionUndelete,
+        AuditAction::SecretVersionDestroy,
+        AuditAction::NamespaceKvConfig,
     ];
 
     /// The stored name, e.g. `secret.read`.
@@ -150,6 +165,11 @@ impl AuditAction {
             AuditAction::RoleDelete => "role.delete",
             AuditAction::RoleRead => "role.read",
             AuditAction::Login => "auth.login",
+            AuditAction::SecretMetadata => "secret.metadata",
+            AuditAction::SecretVersionDelete => "secret.version.delete",
+            AuditAction::SecretVersionUndelete => "secret.version.undelete",
+            AuditAction::SecretVersionDestroy => "secret.version.destroy",
+            AuditAction::NamespaceKvConfig => "namespace.kv-config",
             AuditAction::Unrecognized => "unrecognized",
         }
     }

@@ -158,7 +158,8 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let limits = server_limits(&args.limits);
     tracing::debug!(?limits, "limits");
     warn_if_few_file_descriptors(limits.max_connections);
-    let state = hush_server::AppState::new(Arc::clone(&hush)).with_limits(limits);
+    let state =
+        hush_server::AppState::new(Arc::clone(&hush)).with_limits(limits).with_vault_mount(args.vault_mount.clone());
     let reload = tls.as_ref().map(|_| Arc::new(tokio::sync::Notify::new()));
     let on_hangup = tokio::spawn(notify_on_hangup(hangups, reload.clone()));
     let fresh = tls
@@ -314,6 +315,7 @@ fn print_config(args: &ServeArgs) {
     println!("root_key        = {root}");
     println!("max_value_size  = {} bytes", args.max_value_size);
     println!("keep_versions   = {}", args.keep_versions);
+    println!("vault_mount     = {}", args.vault_mount.as_str());
     println!("log_format      = {:?}", args.log_format);
     let l = server_limits(&args.limits);
     let secs = |d: Duration| humantime::format_duration(d).to_string();

@@ -1,5 +1,9 @@
 //! KV v2 secret data: `GET /v1/secret/data/{path}` (`?version=N`, 0 or none
-//! for the current one) and `PUT|POST` (`{"data":{…},"options":{"cas":N}}`).
+//! for the current one; a deleted or destroyed version is a 404 whose body
+//! still carries its metadata, as Vault answers), `PUT|POST`
+//! (`{"data":{…},"options":{"cas":N}}`), `PATCH` (a JSON merge patch of the
+//! current data, RFC 7396, written with `cas` set to the version it patched)
+//! and `DELETE` (marks the current version deleted).
 //! `{path}` is the hush secret's name, in the namespace the request names
 //! (see [`super::namespace`]).
 //!
@@ -18,11 +22,14 @@ use std::collections::HashMap;
 
 use axum::body::Body;
 use axum::extract::{Path, Query, Request, State};
-use axum::response::Response;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use hush_core::{SecretBytes, SecretName, SecretString, SecretType, SecretValue};
-use hush_service::{Credentials, RevealedSecret, SecretRecord, ServiceError};
+use hush_service::{
+    Credentials, RevealedSecret, SecretRecord, ServiceError, VersionAction, VersionRead, VersionRecord,
+};
 use serde_json::{Value, json};
 use zeroize::Zeroizing;
 
@@ -46,8 +53,15 @@ pub(crate) async fn read(
         None | Some("") | Some("0") => None,
         Some(v) => Some(v.parse::<u64>().map_err(|_| bad_request("version must be a whole number"))?),
     };
-    let secret = app.hush.get_secret(&creds, &ns, &name, version).await?;
-    Ok(reveal(&secret))
+    match app.hush.read_secret_version(&creds, &ns, &name, version).await? {
+        VersionRead::Value(secret) => Ok(reveal(&secret)),
+        VersionRead::Gone { record, version } => {
+            let metadata = version_metadata(&record, version.version, version.created_at, &version);
+            let mut response = envelope(json!({ "data": null, "metadata": metadata }));
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            Ok(response)
+        }
+    }
 }
 
 /// `PUT|POST /v1/secret/data/{path}`: a new version; 200 with its metadata.
@@ -63,7 +77,103 @@ pub(crate) async fn write(
     let result = write_as(&app, &creds, &ns, &name, &data, cas).await;
     wipe_value(&mut data);
     let record = result?;
-    Ok(envelope(version_metadata(record.version, record.updated_at)))
+    Ok(envelope(written_metadata(&record)))
+}
+
+/// `PATCH /v1/secret/data/{path}`: merges `data` into the current data
+/// (a `null` removes a key) and writes the result as a new version, with
+/// `cas` set to the version that was patched (or the `cas` given).
+pub(crate) async fn patch(
+    State(app): State<AppState>,
+    Path(path): Path<String>,
+    request: Request,
+) -> Result<Response, VaultError> {
+    let (parts, body) = request.into_parts();
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !content_type.starts_with(MERGE_PATCH) {
+        return Err(VaultError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            vec![format!("PATCH requires Content-Type: {MERGE_PATCH}")],
+        ));
+    }
+    let (ns, creds) = namespace_and_credentials(&app, &parts).await?;
+    let name = secret_name(&path)?;
+    let (patch, cas) = parse_write(&app, body).await?;
+    let current = match app.hush.read_secret_version(&creds, &ns, &name, None).await {
+        Ok(VersionRead::Value(secret)) => secret,
+        Ok(VersionRead::Gone { .. }) | Err(ServiceError::NotFound(_)) => {
+            return Err(VaultError::new(StatusCode::NOT_FOUND, Vec::new()));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let mut data = data_of(&current.value);
+    merge_patch(&mut data, patch);
+    let cas = cas.unwrap_or(current.version.version);
+    let result = write_as(&app, &creds, &ns, &name, &data, Some(cas)).await;
+    wipe_value(&mut data);
+    Ok(envelope(written_metadata(&result?)))
+}
+
+/// `DELETE /v1/secret/data/{path}`: marks the current version deleted; 204.
+pub(crate) async fn delete_latest(
+    State(app): State<AppState>,
+    Path(path): Path<String>,
+    request: Request,
+) -> Result<Response, VaultError> {
+    let (parts, _) = request.into_parts();
+    let (ns, creds) = namespace_and_credentials(&app, &parts).await?;
+    let name = secret_name(&path)?;
+    app.hush.change_versions(&creds, &ns, &name, &[], VersionAction::Delete).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// The content type Vault requires of a data `PATCH`.
+const MERGE_PATCH: &str = "application/merge-patch+json";
+
+/// Applies a JSON merge patch (RFC 7396) to `target`, wiping what it
+/// replaces. Written here because the crates that do it (json-patch) would
+/// drop replaced strings without wiping them.
+fn merge_patch(target: &mut Value, patch: Value) {
+    let Value::Object(patch) = patch else {
+        let mut old = std::mem::replace(target, patch);
+        wipe_value(&mut old);
+        return;
+    };
+    if !target.is_object() {
+        let mut old = std::mem::replace(target, Value::Object(Default::default()));
+        wipe_value(&mut old);
+    }
+    let map = target.as_object_mut().expect("made an object above");
+    for (key, value) in patch {
+        if value.is_null() {
+            if let Some(mut old) = map.remove(&key) {
+                wipe_value(&mut old);
+            }
+        } else {
+            merge_patch(map.entry(key).or_insert(Value::Null), value);
+        }
+    }
+}
+
+/// A value as KV data (the inverse of [`generic_value`] and [`typed_value`]),
+/// for a patch to merge into; the caller wipes it.
+fn data_of(value: &SecretValue) -> Value {
+    let text = |t: &str| Value::String(t.to_owned());
+    match value {
+        SecretValue::Git { username, token, url } => {
+            json!({ "username": text(username), "token": text(token.expose_secret()), "url": text(url) })
+        }
+        SecretValue::Registry { username, password, server_address } => json!({
+            "username": text(username),
+            "password": text(password.expose_secret()),
+            "server_address": text(server_address),
+        }),
+        SecretValue::Generic(bytes) => match std::str::from_utf8(bytes.expose_secret()) {
+            Ok(t) if is_json_object(t) => serde_json::from_str(t).unwrap_or_else(|_| json!({})),
+            Ok(t) => json!({ "value": text(t) }),
+            Err(_) => json!({ "value_base64": STANDARD.encode(bytes.expose_secret()) }),
+        },
+    }
 }
 
 /// Writes `data` as a generic value; if the secret exists with a typed
@@ -179,25 +289,41 @@ fn typed_value(existing: SecretType, data: &Value) -> Result<SecretValue, VaultE
     })
 }
 
-fn secret_name(path: &str) -> Result<SecretName, VaultError> {
+pub(crate) fn secret_name(path: &str) -> Result<SecretName, VaultError> {
     SecretName::parse(path.trim_end_matches('/')).map_err(|e| bad_request(&e.to_string()))
 }
 
 /// A version's metadata as KV v2 shows it.
-fn version_metadata(version: u64, created_at: i64) -> Value {
+fn version_metadata(record: &SecretRecord, version: u64, created_at: i64, state: &VersionRecord) -> Value {
     json!({
         "created_time": render::time(created_at),
-        "custom_metadata": null,
-        "deletion_time": "",
-        "destroyed": false,
+        "custom_metadata": custom_metadata(record),
+        "deletion_time": state.deleted_at.map(render::time).unwrap_or_default(),
+        "destroyed": state.destroyed,
         "version": version,
     })
 }
 
+/// The metadata of the version a write just made.
+fn written_metadata(record: &SecretRecord) -> Value {
+    json!({
+        "created_time": render::time(record.updated_at),
+        "custom_metadata": custom_metadata(record),
+        "deletion_time": "",
+        "destroyed": false,
+        "version": record.version,
+    })
+}
+
+/// A secret's custom metadata as JSON (`null` if it has none).
+pub(crate) fn custom_metadata(record: &SecretRecord) -> Value {
+    record.custom_metadata.as_deref().and_then(|m| serde_json::from_str(m).ok()).unwrap_or(Value::Null)
+}
+
 /// The read's answer: the envelope around `{"data": DATA, "metadata": …}`.
 fn reveal(secret: &RevealedSecret) -> Response {
-    let metadata =
-        serde_json::to_vec(&version_metadata(secret.version.version, secret.version.created_at)).unwrap_or_default();
+    let metadata = version_metadata(&secret.record, secret.version.version, secret.version.created_at, &secret.version);
+    let metadata = serde_json::to_vec(&metadata).unwrap_or_default();
     let head = serde_json::to_vec(&json!({
         "request_id": super::request_id(),
         "lease_id": "",
@@ -284,6 +410,35 @@ mod tests {
         for text in ["plain", "[1]", "{not json", "\"{}\""] {
             assert!(!is_json_object(text), "{text}");
         }
+    }
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        // RFC 7396, appendix A (the cases that apply to objects).
+        let table = [
+            (json!({"a": "b"}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": "b"}), json!({"b": "c"}), json!({"a": "b", "b": "c"})),
+            (json!({"a": "b"}), json!({"a": null}), json!({})),
+            (json!({"a": "b", "b": "c"}), json!({"a": null}), json!({"b": "c"})),
+            (json!({"a": ["b"]}), json!({"a": "c"}), json!({"a": "c"})),
+            (json!({"a": {"b": "c"}}), json!({"a": {"b": "d", "c": null}}), json!({"a": {"b": "d"}})),
+            (json!({"a": [{"b": "c"}]}), json!({"a": [1]}), json!({"a": [1]})),
+            (json!({"e": null}), json!({"a": 1}), json!({"e": null, "a": 1})),
+            (json!({}), json!({"a": {"bb": {"ccc": null}}}), json!({"a": {"bb": {}}})),
+        ];
+        for (mut target, patch, expected) in table {
+            merge_patch(&mut target, patch.clone());
+            assert_eq!(target, expected, "{patch}");
+        }
+    }
+
+    #[test]
+    fn values_read_back_as_the_data_they_were_written_from() {
+        for data in [json!({"value": "plain"}), json!({"value_base64": "AP8="}), json!({"user": "a", "n": 1})] {
+            assert_eq!(data_of(&generic_value(&data).unwrap()), data);
+        }
+        let git = typed_value(SecretType::Git, &json!({"username": "u", "token": "t"})).unwrap();
+        assert_eq!(data_of(&git), json!({"username": "u", "token": "t", "url": ""}));
     }
 
     #[test]

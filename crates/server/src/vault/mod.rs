@@ -13,15 +13,19 @@
 //!
 //! The token comes in `X-Vault-Token` (or `Authorization: Bearer`).
 
+pub(crate) mod kv_config;
 pub(crate) mod kv_data;
 pub(crate) mod kv_metadata;
+pub(crate) mod kv_versions;
 pub(crate) mod sys;
 pub(crate) mod token;
 
-use axum::Json;
+use std::sync::Arc;
+
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::{Json, Router};
 use hush_core::NamespaceName;
 use hush_service::{Caller, Credentials, Missing, ServiceError, TokenNamespaces};
 use serde_json::{Value, json};
@@ -39,19 +43,82 @@ const WRAP_TTL_HEADER: &str = "x-vault-wrap-ttl";
 /// sets `X-Hush-Context`).
 const AUDIT_CONTEXT: &str = "vault-api";
 
-/// The mount Vault clients address hush's secrets under (`secret/`).
-pub(crate) const MOUNT: &str = "secret";
+/// The mount Vault clients address hush's secrets under, `secret` unless
+/// `--vault-mount` names another. One word, and none of the names hush's
+/// own API uses under `/v1/`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultMount(Arc<str>);
+
+/// The first path segments hush's own routes (and Vault's `sys`/`auth`) use.
+const TAKEN: &[&str] =
+    &["sys", "auth", "health", "openapi.json", "namespaces", "registries", "tokens", "audit", "admin", "ignite"];
+
+impl VaultMount {
+    /// Checks a mount name: `[a-z0-9_-]`, 1 to 64 of them, not one of hush's own.
+    pub fn parse(name: &str) -> Result<VaultMount, String> {
+        let name = name.trim_matches('/');
+        let well_formed = !name.is_empty()
+            && name.len() <= 64
+            && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+        if !well_formed {
+            return Err("a Vault mount name is 1 to 64 of a-z, 0-9, '_' and '-'".to_owned());
+        }
+        if TAKEN.contains(&name) {
+            return Err(format!("{name:?} is taken by hush's own API under /v1/; choose another Vault mount name"));
+        }
+        Ok(VaultMount(name.into()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Default for VaultMount {
+    fn default() -> Self {
+        VaultMount("secret".into())
+    }
+}
+
+/// The Vault API's routes: `sys`, the token routes and the KV v2 mount.
+pub(crate) fn routes(router: Router<AppState>, mount: &VaultMount) -> Router<AppState> {
+    use axum::routing::{any, get, post};
+    let m = mount.as_str();
+    router
+        .route("/v1/sys/health", get(sys::health))
+        .route("/v1/sys/seal-status", get(sys::seal_status))
+        .route("/v1/sys/leader", get(sys::leader))
+        .route("/v1/sys/internal/ui/mounts/{*path}", get(sys::ui_mount))
+        .route("/v1/auth/token/lookup-self", get(token::lookup_self))
+        .route("/v1/auth/token/revoke-self", post(token::revoke_self).put(token::revoke_self))
+        .route(
+            &format!("/v1/{m}/data/{{*path}}"),
+            get(kv_data::read)
+                .put(kv_data::write)
+                .post(kv_data::write)
+                .patch(kv_data::patch)
+                .delete(kv_data::delete_latest),
+        )
+        .route(&format!("/v1/{m}/metadata"), any(kv_metadata::metadata))
+        .route(&format!("/v1/{m}/metadata/"), any(kv_metadata::metadata))
+        .route(&format!("/v1/{m}/metadata/{{*path}}"), any(kv_metadata::metadata))
+        .route(&format!("/v1/{m}/delete/{{*path}}"), post(kv_versions::delete).put(kv_versions::delete))
+        .route(&format!("/v1/{m}/undelete/{{*path}}"), post(kv_versions::undelete).put(kv_versions::undelete))
+        .route(&format!("/v1/{m}/destroy/{{*path}}"), post(kv_versions::destroy).put(kv_versions::destroy))
+        .route(&format!("/v1/{m}/config"), get(kv_config::read).post(kv_config::write).put(kv_config::write))
+}
 
 /// Vault's answer to every authentication or authorization failure.
 pub(crate) const PERMISSION_DENIED: &str = "permission denied";
 
 /// Whether a path is part of the Vault API surface (its refusals take
 /// Vault's shape).
-pub(crate) fn is_vault_path(path: &str) -> bool {
+pub(crate) fn is_vault_path(path: &str, mount: &VaultMount) -> bool {
     let Some(rest) = path.strip_prefix("/v1/") else { return false };
     rest.starts_with("sys/")
         || rest.starts_with("auth/token/")
-        || rest.strip_prefix(MOUNT).is_some_and(|tail| tail.starts_with('/'))
+        || rest.strip_prefix(mount.as_str()).is_some_and(|tail| tail.starts_with('/'))
 }
 
 /// The Vault paths that need no token: the status checks (`bao status`,
@@ -89,6 +156,9 @@ impl From<ServiceError> for VaultError {
             ServiceError::NotFound(_) => (StatusCode::NOT_FOUND, Vec::new()),
             ServiceError::CasMismatch { .. } => {
                 (StatusCode::BAD_REQUEST, vec!["check-and-set parameter did not match the current version".to_owned()])
+            }
+            ServiceError::CasRequired => {
+                (StatusCode::BAD_REQUEST, vec!["check-and-set parameter required for this call".to_owned()])
             }
             ServiceError::TooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, vec![e.to_string()]),
             ServiceError::Internal(_) => {
@@ -209,21 +279,34 @@ mod tests {
 
     #[test]
     fn vault_paths_are_sys_token_auth_and_the_mount() {
+        let mount = VaultMount::default();
         for path in
             ["/v1/sys/health", "/v1/sys/internal/ui/mounts/secret/x", "/v1/auth/token/lookup-self", "/v1/secret/data/x"]
         {
-            assert!(is_vault_path(path), "{path}");
+            assert!(is_vault_path(path, &mount), "{path}");
         }
         for path in
             ["/v1/secrets", "/v1/secretx/data", "/v1/namespaces/default/secrets/x", "/v1/auth/jwt/login", "/v1/health"]
         {
-            assert!(!is_vault_path(path), "{path}");
+            assert!(!is_vault_path(path, &mount), "{path}");
         }
+        let kv = VaultMount::parse("kv/").unwrap();
+        assert!(is_vault_path("/v1/kv/data/x", &kv) && !is_vault_path("/v1/secret/data/x", &kv));
         for path in ["/v1/sys/health", "/v1/sys/seal-status", "/v1/sys/leader"] {
             assert!(is_public(path), "{path}");
         }
         for path in ["/v1/sys/internal/ui/mounts/secret", "/v1/sys/health/x", "/v1/secret/data/x"] {
             assert!(!is_public(path), "{path}");
+        }
+    }
+
+    #[test]
+    fn mount_names_are_one_word_and_not_hush_routes() {
+        for ok in ["secret", "kv", "team-kv", "kv_2", "/kv/"] {
+            assert!(VaultMount::parse(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "a/b", "KV", "sys", "auth", "namespaces", "tokens", "audit", "health", "x y", &"k".repeat(65)] {
+            assert!(VaultMount::parse(bad).is_err(), "{bad}");
         }
     }
 

@@ -18,7 +18,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::{MOUNT, VaultError, caller, envelope};
+use super::{VaultError, VaultMount, caller, envelope};
 use crate::AppState;
 
 /// The version hush reports to Vault clients.
@@ -93,16 +93,18 @@ pub(crate) async fn ui_mount(
     Path(path): Path<String>,
 ) -> Result<Response, VaultError> {
     caller(&app, &headers).await?;
-    let under_mount = path.trim_end_matches('/') == MOUNT || path.starts_with(&format!("{MOUNT}/"));
+    let mount = app.vault_mount.as_str();
+    let under_mount = path.trim_end_matches('/') == mount || path.starts_with(&format!("{mount}/"));
     if !under_mount {
         return Err(VaultError::permission_denied());
     }
-    Ok(envelope(mount_description()))
+    Ok(envelope(mount_description(&app.vault_mount)))
 }
 
-fn mount_description() -> Value {
+fn mount_description(mount: &VaultMount) -> Value {
+    let mount = mount.as_str();
     json!({
-        "accessor": format!("kv_{MOUNT}"),
+        "accessor": format!("kv_{mount}"),
         "config": {
             "default_lease_ttl": 0,
             "force_no_cache": false,
@@ -112,7 +114,7 @@ fn mount_description() -> Value {
         "external_entropy_access": false,
         "local": false,
         "options": { "version": "2" },
-        "path": format!("{MOUNT}/"),
+        "path": format!("{mount}/"),
         "seal_wrap": false,
         "type": "kv",
         "uuid": "",
