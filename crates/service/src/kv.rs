@@ -166,7 +166,12 @@ impl Hush {
             let (caller, ns) = self.authorize_in(creds, &mut event, namespace, Scope::SecretsWrite).await?;
             require(&caller, Scope::NamespacesManage)?;
             let audit = event.for_write();
-            self.data.write(WriteRequest { mutation: Mutation::SetNamespaceKv { id: ns.id, kv }, audit }).await?;
+            let written =
+                self.data.write(WriteRequest { mutation: Mutation::SetNamespaceKv { id: ns.id, kv }, audit }).await;
+            // The cached record carries the old defaults (writes never use
+            // it: the store reads the namespace's row in the write itself).
+            self.namespaces.remove(namespace);
+            written?;
             Ok(())
         }
         .await;

@@ -284,3 +284,181 @@ fn bao_kv_put_get_list_work_against_hush_and_match_hushs_own_api() {
     let text = format!("{events:?}{}", h.log.lock().unwrap());
     assert!(!text.contains("KV-pw-31a") && !text.contains("KV-pw-2"), "no value in the audit or the log");
 }
+
+/// `bao kv … PATH` as a user runs it, with `-format=json` (put before the
+/// path), parsed.
+fn bao_json(bin: &std::path::Path, h: &Hush, token: &str, args: &[&str]) -> Value {
+    let (path, rest) = args.split_last().expect("a path");
+    let mut all = rest.to_vec();
+    all.extend(["-format=json", path]);
+    let out = bao(bin, h, token, &all);
+    assert_eq!(out.status.code(), Some(0), "{args:?}: {}", show(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|_| panic!("{args:?}: {}", show(&out)))
+}
+
+#[test]
+fn bao_kv_version_lifecycle_metadata_and_rollback_work_against_hush() {
+    let Some(bin) = bao_cli("bao_kv_version_lifecycle_metadata_and_rollback_work_against_hush") else { return };
+    let h = Hush::running();
+    let t = h.token(&["default"], &["secrets:read", "secrets:list", "secrets:write", "secrets:delete"]);
+    let ok = |args: &[&str]| {
+        let out = bao(&bin, &h, &t, args);
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", show(&out));
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let field = |args: &[&str]| ok(&[&["kv", "get"], args].concat());
+
+    // patch merges into the current data (HTTP PATCH, and the read-write fallback).
+    ok(&["kv", "put", "secret/app/db", "user=svc", "password=LC-pw-1"]);
+    ok(&["kv", "patch", "secret/app/db", "password=LC-pw-2", "port=5432"]);
+    let got = bao_json(&bin, &h, &t, &["kv", "get", "secret/app/db"]);
+    assert_eq!(got["data"]["data"], serde_json::json!({"user": "svc", "password": "LC-pw-2", "port": "5432"}));
+    assert_eq!(got["data"]["metadata"]["version"], 2);
+    ok(&["kv", "patch", "-method=rw", "secret/app/db", "port=6543"]);
+    assert_eq!(field(&["-field=port", "secret/app/db"]), "6543");
+    let out = bao(&bin, &h, &t, &["kv", "patch", "secret/app/none", "a=b"]);
+    assert_eq!(out.status.code(), Some(2), "patching nothing: {}", show(&out));
+
+    // delete marks the current version deleted: reads fail, the metadata
+    // says when, and undelete brings it back.
+    ok(&["kv", "delete", "secret/app/db"]);
+    // As with Vault, `kv get` shows the metadata of a deleted version (exit
+    // 0) and no data.
+    let got = bao_json(&bin, &h, &t, &["kv", "get", "secret/app/db"]);
+    assert!(got["data"]["data"].is_null(), "a deleted version is not served: {got}");
+    assert_ne!(got["data"]["metadata"]["deletion_time"], "", "{got}");
+    let meta = bao_json(&bin, &h, &t, &["kv", "metadata", "get", "secret/app/db"]);
+    assert_eq!(meta["data"]["current_version"], 3, "{meta}");
+    assert_ne!(meta["data"]["versions"]["3"]["deletion_time"], "", "{meta}");
+    assert_eq!(meta["data"]["versions"]["2"]["deletion_time"], "", "{meta}");
+    // hush's own API refuses it too, and says why.
+    let own = h.cli_as(&t, &["secret", "get", "app/db"], None);
+    assert_ne!(own.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&own.stderr).contains("deleted"), "{}", show(&own));
+    ok(&["kv", "undelete", "-versions=3", "secret/app/db"]);
+    assert_eq!(field(&["-field=port", "secret/app/db"]), "6543");
+
+    // destroy erases a version for good: it cannot be undeleted.
+    ok(&["kv", "destroy", "-versions=1", "secret/app/db"]);
+    let got = bao_json(&bin, &h, &t, &["kv", "get", "-version=1", "secret/app/db"]);
+    assert!(got["data"]["data"].is_null() && got["data"]["metadata"]["destroyed"] == true, "{got}");
+    ok(&["kv", "undelete", "-versions=1", "secret/app/db"]);
+    let meta = bao_json(&bin, &h, &t, &["kv", "metadata", "get", "secret/app/db"]);
+    assert_eq!(meta["data"]["versions"]["1"]["destroyed"], true, "{meta}");
+    let got = bao_json(&bin, &h, &t, &["kv", "get", "-version=1", "secret/app/db"]);
+    assert!(got["data"]["data"].is_null(), "destroyed stays destroyed: {got}");
+
+    // rollback writes an old version's data as the new current version.
+    ok(&["kv", "rollback", "-version=2", "secret/app/db"]);
+    assert_eq!(field(&["-field=port", "secret/app/db"]), "5432");
+    assert_eq!(bao_json(&bin, &h, &t, &["kv", "get", "secret/app/db"])["data"]["metadata"]["version"], 4);
+
+    // metadata put: custom metadata, echoed in data reads; max_versions prunes; cas_required is enforced.
+    ok(&["kv", "metadata", "put", "-custom-metadata=owner=ci", "-max-versions=2", "-cas-required", "secret/app/db"]);
+    let out = bao(&bin, &h, &t, &["kv", "put", "secret/app/db", "user=x"]);
+    assert_eq!(out.status.code(), Some(2), "cas is required now: {}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("check-and-set parameter required"), "{}", show(&out));
+    ok(&["kv", "put", "-cas=4", "secret/app/db", "user=svc", "password=LC-pw-5"]);
+    let got = bao_json(&bin, &h, &t, &["kv", "get", "secret/app/db"]);
+    assert_eq!(got["data"]["metadata"]["custom_metadata"], serde_json::json!({"owner": "ci"}), "{got}");
+    ok(&["kv", "metadata", "patch", "-custom-metadata=team=platform", "secret/app/db"]);
+    let meta = bao_json(&bin, &h, &t, &["kv", "metadata", "get", "secret/app/db"]);
+    let data = &meta["data"];
+    assert_eq!(data["custom_metadata"], serde_json::json!({"owner": "ci", "team": "platform"}), "{meta}");
+    assert_eq!((data["max_versions"].as_u64(), data["cas_required"].as_bool()), (Some(2), Some(true)), "{meta}");
+    let versions: Vec<&String> = data["versions"].as_object().unwrap().keys().collect();
+    assert_eq!(versions, ["4", "5"], "max_versions 2 keeps two: {meta}");
+
+    // Metadata before data: a record with current_version 0, listed, no value.
+    ok(&["kv", "metadata", "put", "-custom-metadata=managed-by=external-secrets", "secret/pushed"]);
+    let meta = bao_json(&bin, &h, &t, &["kv", "metadata", "get", "secret/pushed"]);
+    assert_eq!(meta["data"]["current_version"], 0, "{meta}");
+    let listed = bao_json(&bin, &h, &t, &["kv", "list", "secret/"]);
+    assert_eq!(listed, serde_json::json!(["app/", "pushed"]));
+    let out = bao(&bin, &h, &t, &["kv", "get", "secret/pushed"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    let own = h.cli_as(&t, &["secret", "get", "pushed"], None);
+    assert_ne!(own.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&own.stderr).contains("no value yet"), "{}", show(&own));
+    ok(&["kv", "put", "secret/pushed", "token=LC-pushed"]);
+    assert_eq!(field(&["-field=token", "secret/pushed"]), "LC-pushed");
+
+    // metadata delete removes every version and the metadata.
+    ok(&["kv", "metadata", "delete", "secret/pushed"]);
+    let out = bao(&bin, &h, &t, &["kv", "metadata", "get", "secret/pushed"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+
+    // Each change is audited under its own action, with the version.
+    let audit = h.cli(&["audit", "list", "--name", "app/db", "--json", "--limit", "200"]);
+    let page: Value = serde_json::from_slice(&audit.stdout).unwrap_or_else(|_| panic!("{}", show(&audit)));
+    let seen: Vec<(String, Option<u64>)> = page["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["action"].as_str().unwrap_or_default().to_owned(), e["version"].as_u64()))
+        .collect();
+    for expected in [
+        ("secret.version.delete".to_owned(), Some(3)),
+        ("secret.version.undelete".to_owned(), Some(3)),
+        ("secret.version.destroy".to_owned(), Some(1)),
+        ("secret.metadata".to_owned(), None),
+    ] {
+        assert!(seen.contains(&expected), "{expected:?} in {seen:?}");
+    }
+    let log = h.log.lock().unwrap().clone();
+    for value in ["LC-pw-1", "LC-pw-2", "LC-pw-5", "LC-pushed"] {
+        assert!(!log.contains(value), "{value} in the server log");
+    }
+
+    // revoke-self: the token stops working, with no tokens:manage scope.
+    ok(&["token", "revoke", "-self"]);
+    let out = bao(&bin, &h, &t, &["kv", "get", "secret/app/db"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("permission denied"), "{}", show(&out));
+}
+
+#[test]
+fn the_kv_mount_can_be_renamed_and_config_sets_namespace_defaults() {
+    let Some(bin) = bao_cli("the_kv_mount_can_be_renamed_and_config_sets_namespace_defaults") else { return };
+    let mut h = Hush::init();
+    h.start(&[], &["--vault-mount", "kv"]);
+    let t = h.token(&["default"], &["secrets:read", "secrets:list", "secrets:write"]);
+    let run = |token: &str, args: &[&str]| bao(&bin, &h, token, args);
+    let out = run(&t, &["kv", "put", "kv/app", "a=CFG-1"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let out = run(&t, &["kv", "get", "secret/app"]);
+    assert_ne!(out.status.code(), Some(0), "the old mount is gone: {}", show(&out));
+
+    // Namespace defaults: reading needs secrets:list; setting them needs namespaces:manage.
+    let config = |token: &str, method: &str, body: &str| {
+        let out = Command::new("curl")
+            .args(["-s", "-o", "/dev/stderr", "-w", "%{http_code}", "-X", method, "-H"])
+            .arg(format!("X-Vault-Token: {token}"))
+            .args(["-H", "X-Vault-Namespace: default", "--data", body, &h.url("/v1/kv/config")])
+            .output()
+            .unwrap();
+        (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, _) = config(&t, "POST", r#"{"max_versions":3,"cas_required":true}"#);
+    assert_eq!(code, "403", "secrets:write alone may not change the namespace's defaults");
+    let (code, body) =
+        config(&h.token, "POST", r#"{"max_versions":3,"cas_required":true,"delete_version_after":"1h"}"#);
+    assert_eq!(code, "204", "{body}");
+    let (code, body) = config(&t, "GET", "");
+    assert_eq!(code, "200", "{body}");
+    let read: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        read["data"],
+        serde_json::json!({"max_versions": 3, "cas_required": true, "delete_version_after": "1h0m0s"}),
+        "{read}"
+    );
+    let out = run(&t, &["kv", "put", "kv/app", "a=CFG-2"]);
+    assert_eq!(out.status.code(), Some(2), "the namespace now requires cas: {}", show(&out));
+    let out = run(&t, &["kv", "put", "-cas=1", "kv/app", "a=CFG-2"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let written: Value = serde_json::from_slice(&run(&t, &["kv", "get", "-format=json", "kv/app"]).stdout).unwrap();
+    assert_ne!(
+        written["data"]["metadata"]["deletion_time"], "",
+        "delete_version_after gives a deletion time: {written}"
+    );
+}
