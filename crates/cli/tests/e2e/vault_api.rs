@@ -462,3 +462,60 @@ fn the_kv_mount_can_be_renamed_and_config_sets_namespace_defaults() {
         "delete_version_after gives a deletion time: {written}"
     );
 }
+
+#[test]
+fn hvac_drives_every_kv_v2_method_against_hush() {
+    use serde_json::json;
+    let Some(venv) = crate::components::python_clients("hvac_drives_every_kv_v2_method_against_hush") else { return };
+    let has_hvac = Command::new(venv.join("bin/python")).args(["-c", "import hvac"]).output();
+    if !has_hvac.is_ok_and(|o| o.status.success()) {
+        let message = "hvac_drives_every_kv_v2_method_against_hush: SKIPPED, not run: hvac is not in the test venv \
+                       (scripts/test installs it)";
+        assert!(std::env::var("CI").as_deref() != Ok("true"), "{message}; in CI it must run");
+        eprintln!("\n!!!!!!!! {message} !!!!!!!!\n");
+        return;
+    }
+    let h = Hush::running();
+    assert_eq!(h.cli(&["namespace", "create", "team"]).status.code(), Some(0));
+    // The admin token names the namespace (hvac's `namespace=` sends X-Vault-Namespace).
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/e2e/hvac_client.py");
+    let out =
+        Command::new(venv.join("bin/python")).arg(script).arg(h.url("")).arg(&h.token).arg("team").output().unwrap();
+    assert!(out.status.success(), "{}", show(&out));
+    let r: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(&out)));
+
+    assert_eq!((r["authenticated"].clone(), r["anonymous_authenticated"].clone()), (json!(true), json!(false)), "{r}");
+    assert_eq!(r["health"]["sealed"], false, "{r}");
+    assert_eq!(r["health_head"], 200, "{r}");
+    assert_eq!(r["lookup_self"], "service", "{r}");
+    assert_eq!(r["configure"], 204, "{r}");
+    assert_eq!(r["read_configuration"]["max_versions"], 5, "{r}");
+    assert_eq!((r["create"]["version"].clone(), r["update_cas"]["version"].clone()), (json!(1), json!(2)), "{r}");
+    assert_eq!(r["stale_cas"]["raised"], "InvalidRequest", "{r}");
+    assert_eq!(r["read"]["data"], json!({"user": "svc", "password": "HV-pw-2"}), "{r}");
+    assert_eq!(r["read"]["metadata"]["version"], 2, "{r}");
+    assert_eq!(r["read_secret"], json!({"user": "svc", "password": "HV-pw-2"}), "{r}");
+    assert_eq!(r["read_v1"]["password"], "HV-pw-1", "{r}");
+    assert_eq!(r["patch"], 3, "{r}");
+    assert_eq!(r["after_patch"], json!({"user": "svc", "password": "HV-pw-2", "port": "5432"}), "{r}");
+    assert_eq!(r["missing"]["raised"], "InvalidPath", "{r}");
+    assert_eq!((r["list"].clone(), r["list_app"].clone()), (json!(["app/"]), json!(["db"])), "{r}");
+    assert_eq!(r["update_metadata"], 204, "{r}");
+    let meta = &r["read_metadata"];
+    assert_eq!((meta["max_versions"].clone(), meta["current_version"].clone()), (json!(4), json!(3)), "{r}");
+    assert_eq!(meta["custom_metadata"], json!({"owner": "ci"}), "{r}");
+    assert_eq!(r["delete_latest"], 204, "{r}");
+    assert_eq!(r["read_deleted"]["raised"], "InvalidPath", "hvac raises on a deleted version: {r}");
+    assert!(r["read_deleted_quietly"]["data"].is_null(), "{r}");
+    assert_ne!(r["read_deleted_quietly"]["metadata"]["deletion_time"], "", "{r}");
+    assert_eq!((r["undelete"].clone(), r["after_undelete"]["port"].clone()), (json!(204), json!("5432")), "{r}");
+    assert_eq!((r["delete_versions"].clone(), r["destroy"].clone()), (json!(204), json!(204)), "{r}");
+    let versions = &r["versions_after"];
+    assert_ne!(versions["1"]["deletion_time"], "", "{r}");
+    assert_eq!((versions["2"]["destroyed"].clone(), versions["3"]["destroyed"].clone()), (json!(true), json!(false)));
+    assert_eq!(r["delete_all"], 204, "{r}");
+    assert_eq!(r["gone"]["raised"], "InvalidPath", "{r}");
+    assert_eq!((r["revoke_self"].clone(), r["after_revoke"].clone()), (json!(204), json!(false)), "{r}");
+    let log = h.log.lock().unwrap().clone();
+    assert!(!log.contains("HV-pw-1") && !log.contains("HV-pw-2"), "no value in the server log");
+}
