@@ -519,3 +519,73 @@ fn hvac_drives_every_kv_v2_method_against_hush() {
     let log = h.log.lock().unwrap().clone();
     assert!(!log.contains("HV-pw-1") && !log.contains("HV-pw-2"), "no value in the server log");
 }
+
+/// One secret, two ways: written through the Vault API, it reads back the
+/// same through hush's REST, gRPC and CLI, and `hush run` injects it (as
+/// `hush://` and as `vault://` pointed at hush's own Vault API); written
+/// through hush, the Vault API reads it.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_secret_reads_the_same_through_kv_rest_grpc_cli_and_hush_run() {
+    let Some(venv) = crate::components::python_clients("a_secret_reads_the_same_through_kv_rest_grpc_cli_and_hush_run")
+    else {
+        return;
+    };
+    let h = tokio::task::block_in_place(Hush::running);
+    let t = tokio::task::block_in_place(|| h.token(&["default"], &["secrets:read", "secrets:list", "secrets:write"]));
+    let http = h.http();
+    for (name, body) in
+        [("app/db", r#"{"data":{"user":"svc","password":"RT-pw-1"}}"#), ("plain", r#"{"data":{"value":"RT-plain-2"}}"#)]
+    {
+        let r = http.put(h.url(&format!("/v1/secret/data/{name}"))).header("X-Vault-Token", &t).body(body).send();
+        assert_eq!(r.await.unwrap().status(), 200, "{name}");
+    }
+
+    // REST: a KV map is a generic value holding its JSON; {"value": …} is the text itself.
+    let rest = |name: &'static str| {
+        let request = http.get(h.url(&format!("/v1/namespaces/default/secrets/{name}"))).bearer_auth(&t).send();
+        async move { request.await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let db = rest("app/db").await;
+    let inner: Value = serde_json::from_str(db["value"].as_str().expect("text")).unwrap();
+    assert_eq!(inner, serde_json::json!({"user": "svc", "password": "RT-pw-1"}), "{db}");
+    assert_eq!(rest("plain").await["value"], "RT-plain-2");
+
+    tokio::task::block_in_place(|| {
+        // gRPC (grpcurl, bytes as base64).
+        let out = Command::new(venv.join("bin/grpcurl"))
+            .args(["-plaintext", "-H", &format!("authorization: Bearer {t}"), "-d", r#"{"name":"plain"}"#])
+            .arg(h.host_port())
+            .arg("hush.v1.SecretService/GetSecret")
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", show(&out));
+        let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+        use base64::Engine;
+        let encoded = got["value"]["genericSecret"]["value"].as_str().unwrap_or_else(|| panic!("{got}"));
+        assert_eq!(base64::engine::general_purpose::STANDARD.decode(encoded).unwrap(), b"RT-plain-2");
+
+        // The CLI.
+        let out = h.cli_as(&t, &["secret", "get", "plain"], None);
+        assert_eq!(String::from_utf8_lossy(&out.stdout).trim_end(), "RT-plain-2", "{}", show(&out));
+
+        // hush run: hush:// for the plain one, vault:// through hush's own Vault API for a field of the map.
+        let seen = tempfile::tempdir().unwrap();
+        let script = format!("printf '%s|%s' \"$A\" \"$B\" > {}/seen", seen.path().display());
+        let out = crate::harness::cli_with(
+            &h.addr,
+            &t,
+            &["run", "--env", "A=hush://plain", "--env", "B=vault://secret/app/db#password", "--", "sh", "-c", &script],
+            None,
+            &[("VAULT_ADDR", &h.url("")), ("VAULT_TOKEN", &t)],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        assert_eq!(std::fs::read_to_string(seen.path().join("seen")).unwrap(), "RT-plain-2|RT-pw-1");
+
+        // The other way round: written through hush's CLI, read through KV.
+        let out = h.cli_as(&t, &["secret", "create", "from-hush", "--value-stdin"], Some(br#"{"k":"RT-json-3"}"#));
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    });
+    let r = http.get(h.url("/v1/secret/data/from-hush")).header("X-Vault-Token", &t).send().await.unwrap();
+    let got: Value = r.json().await.unwrap();
+    assert_eq!(got["data"]["data"], serde_json::json!({"k": "RT-json-3"}), "a JSON object is the KV map: {got}");
+}
