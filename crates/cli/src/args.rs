@@ -76,7 +76,7 @@ pub struct NamespaceArg {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the server (initialising it on first start).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Initialise a data store and key store without serving; prints the admin token.
     Init(InitArgs),
     /// Create, list and delete namespaces.
@@ -1113,6 +1113,11 @@ fn parse_size(text: &str) -> Result<usize, String> {
     n.checked_mul(factor).filter(|n| *n > 0).ok_or_else(|| format!("{text:?} is out of range"))
 }
 
+/// A `--vault-mount` name.
+fn parse_vault_mount(text: &str) -> Result<hush_server::VaultMount, String> {
+    hush_server::VaultMount::parse(text)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1149,9 +1154,4 @@ mod tests {
         DockerHelperCli::command().debug_assert();
         GitHelperCli::command().debug_assert();
     }
-}
-
-/// A `--vault-mount` name.
-fn parse_vault_mount(text: &str) -> Result<hush_server::VaultMount, String> {
-    hush_server::VaultMount::parse(text)
 }

@@ -62,7 +62,7 @@ pub fn main() -> ExitCode {
 /// Runs a command; returns the exit code (0, or the child's for `hush run`).
 async fn run(command: Command) -> anyhow::Result<u8> {
     match command {
-        Command::Serve(args) => commands::serve::serve(args).await,
+        Command::Serve(args) => commands::serve::serve(*args).await,
         Command::Init(args) => commands::serve::init(args).await,
         Command::Namespace(cmd) => commands::namespace::run(cmd).await,
         Command::Secret(cmd) => commands::secret::run(cmd).await,

@@ -51,9 +51,16 @@ pub fn registry(e: &RegistryEntry) -> Value {
     })
 }
 
-/// One version's metadata.
+/// One version's metadata: `deleted_at` is when it was (or, under a KV
+/// `delete_version_after`, will be) deleted; a destroyed version's value is gone.
 pub fn version(v: &VersionRecord) -> Value {
-    json!({ "version": v.version, "created_at": time(v.created_at), "key_version": v.key_version })
+    json!({
+        "version": v.version,
+        "created_at": time(v.created_at),
+        "key_version": v.key_version,
+        "deleted_at": opt_time(v.deleted_at),
+        "destroyed": v.destroyed,
+    })
 }
 
 /// A namespace.

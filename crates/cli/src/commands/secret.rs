@@ -61,11 +61,16 @@ pub(crate) async fn run(cmd: SecretCommand) -> anyhow::Result<()> {
                     .as_array()
                     .map(|a| {
                         a.iter()
-                            .map(|x| ["version", "created_at", "key_version"].map(|k| output::field(x, k)).to_vec())
+                            .map(|x| {
+                                let mut row =
+                                    ["version", "created_at", "key_version"].map(|k| output::field(x, k)).to_vec();
+                                row.push(version_state(x));
+                                row
+                            })
                             .collect()
                     })
                     .unwrap_or_default();
-                output::table(&["VERSION", "CREATED", "KEY"], &rows);
+                output::table(&["VERSION", "CREATED", "KEY", "STATE"], &rows);
             }
             Ok(())
         }
@@ -218,4 +223,16 @@ fn print_revealed(r: &RevealedValue, field: Option<&str>, as_json: bool) -> anyh
     text.push('\n');
     wipe(&mut value);
     write_stdout(text.as_bytes())
+}
+
+/// A version's state for the table: `destroyed`, `deleted TIME` (a time
+/// still to come under a KV `delete_version_after`), or `live`.
+fn version_state(version: &serde_json::Value) -> String {
+    if version["destroyed"] == true {
+        "destroyed".to_owned()
+    } else if let Some(at) = version["deleted_at"].as_str() {
+        format!("deleted {at}")
+    } else {
+        "live".to_owned()
+    }
 }
