@@ -347,6 +347,11 @@ fn bao_kv_version_lifecycle_metadata_and_rollback_work_against_hush() {
     assert_eq!(meta["data"]["versions"]["1"]["destroyed"], true, "{meta}");
     let got = bao_json(&bin, &h, &t, &["kv", "get", "-version=1", "secret/app/db"]);
     assert!(got["data"]["data"].is_null(), "destroyed stays destroyed: {got}");
+    // hush's own listing of versions shows the same states.
+    let out = h.cli_as(&t, &["secret", "versions", "app/db"], None);
+    let table = String::from_utf8_lossy(&out.stdout);
+    let state = |v: &str| table.lines().find(|l| l.starts_with(v)).map(|l| l.split_whitespace().nth(3).unwrap_or(""));
+    assert_eq!((state("1"), state("3")), (Some("destroyed"), Some("live")), "{}", show(&out));
 
     // rollback writes an old version's data as the new current version.
     ok(&["kv", "rollback", "-version=2", "secret/app/db"]);
