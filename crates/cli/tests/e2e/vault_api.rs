@@ -461,6 +461,10 @@ fn the_kv_mount_can_be_renamed_and_config_sets_namespace_defaults() {
     assert_eq!(out.status.code(), Some(2), "the namespace now requires cas: {}", show(&out));
     let out = run(&t, &["kv", "put", "-cas=1", "kv/app", "a=CFG-2"]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    // cas_required holds for hush's own API too.
+    let out = h.cli_as(&t, &["secret", "create", "app", "--value-stdin"], Some(b"CFG-3"));
+    assert_ne!(out.status.code(), Some(0), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("check-and-set"), "{}", show(&out));
     let written: Value = serde_json::from_slice(&run(&t, &["kv", "get", "-format=json", "kv/app"]).stdout).unwrap();
     assert_ne!(
         written["data"]["metadata"]["deletion_time"], "",
@@ -593,4 +597,39 @@ async fn a_secret_reads_the_same_through_kv_rest_grpc_cli_and_hush_run() {
     let r = http.get(h.url("/v1/secret/data/from-hush")).header("X-Vault-Token", &t).send().await.unwrap();
     let got: Value = r.json().await.unwrap();
     assert_eq!(got["data"]["data"], serde_json::json!({"k": "RT-json-3"}), "a JSON object is the KV map: {got}");
+}
+
+/// A git secret whose current version is deleted through KV is no longer
+/// handed out by the git credential lookup; undeleted, it is again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_deleted_current_version_is_not_handed_to_credential_helpers() {
+    let h = tokio::task::block_in_place(Hush::running);
+    let t = tokio::task::block_in_place(|| {
+        let t = h.token(&["default"], &["secrets:read", "secrets:write", "secrets:delete"]);
+        let args =
+            ["secret", "create", "forge", "--type", "git", "--username", "bot", "--url", "https://git.example.com"];
+        let out = h.cli_as(&t, &[&args[..], &["--token-stdin"]].concat(), Some(b"DEL-tok-1"));
+        assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+        t
+    });
+    let http = h.http();
+    let lookup = || {
+        http.get(h.url("/v1/namespaces/default/git-credentials?url=https://git.example.com/org/repo"))
+            .bearer_auth(&t)
+            .send()
+    };
+    assert_eq!(lookup().await.unwrap().status(), 200);
+    let r = http.delete(h.url("/v1/secret/data/forge")).header("X-Vault-Token", &t).send().await.unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(lookup().await.unwrap().status(), 404, "a deleted version is not a credential");
+    let r = http
+        .post(h.url("/v1/secret/undelete/forge"))
+        .header("X-Vault-Token", &t)
+        .body(r#"{"versions":["1"]}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let got: Value = lookup().await.unwrap().json().await.unwrap();
+    assert_eq!(got["token"], "DEL-tok-1", "{got}");
 }
