@@ -190,7 +190,7 @@ mod tests {
             ("A=\"hunter2\n", "line 1: the quoted value is not closed"),
             ("A='hunter2' x", "line 1: unexpected text"),
             ("\n\nA=vault://hunter2", "line 3: vault:// reference is malformed: name a field"),
-            ("A=op://hunter2/x/y", "line 1: op:// references are not supported yet"),
+            ("A=op://hunter2/x", "line 1: op:// reference is malformed: expected op://VAULT/ITEM/FIELD"),
         ];
         for (text, want) in table {
             let message = parse(text).unwrap_err().to_string();

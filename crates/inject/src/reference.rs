@@ -1,6 +1,7 @@
 //! Parsing secret references: `hush://[ns/]name[#field]`, `env://NAME`,
-//! `file://PATH`, `cmd://COMMAND`, `vault://[mount/]path#field` and
-//! Dagger's `vault://path.field`, each optionally ending in `?cacheKey=K`.
+//! `file://PATH`, `cmd://COMMAND`, `vault://[mount/]path#field`, Dagger's
+//! `vault://path.field` and 1Password's `op://vault/item/[section/]field`,
+//! each optionally ending in `?cacheKey=K`.
 //!
 //! Errors never quote the text they were given: a user who passes a value
 //! where a reference belongs (`--env TOKEN=hunter2`) must not see it echoed
@@ -14,11 +15,11 @@ use std::fmt;
 pub enum ReferenceError {
     /// There is no `scheme://`.
     #[error(
-        "not a reference: expected SCHEME://…, e.g. env://NAME, file://PATH, cmd://COMMAND, vault://PATH#FIELD or hush://NAME"
+        "not a reference: expected SCHEME://…, e.g. env://NAME, file://PATH, cmd://COMMAND, vault://PATH#FIELD, op://VAULT/ITEM/FIELD or hush://NAME"
     )]
     NotAReference,
     /// The scheme is not one hush knows.
-    #[error("unknown reference scheme {0:?} (known: hush, env, file, cmd, vault)")]
+    #[error("unknown reference scheme {0:?} (known: hush, env, file, cmd, vault, op)")]
     UnknownScheme(String),
     /// A scheme hush knows of but cannot resolve yet.
     #[error("{0}:// references are not supported yet")]
@@ -32,6 +33,10 @@ pub enum ReferenceError {
     /// A `vault://` reference without a field, or with an empty segment.
     #[error("vault:// reference is malformed: {0}")]
     BadVaultReference(&'static str),
+    /// An `op://` reference with too few or too many segments, an empty
+    /// one, or a query other than `?cacheKey=`.
+    #[error("op:// reference is malformed: {0}")]
+    BadOnePasswordReference(&'static str),
 }
 
 /// Where a secret value comes from.
@@ -48,6 +53,8 @@ pub enum Source {
     /// A field of a Vault/OpenBao KV v2 secret. `mount: None` is
     /// `VAULT_PATH_PREFIX`, else `secret`, when resolved.
     Vault { mount: Option<String>, path: String, field: String },
+    /// A field of a 1Password item, each part a name or an id.
+    OnePassword { vault: String, item: String, section: Option<String>, field: String },
 }
 
 /// A parsed reference.
@@ -75,7 +82,7 @@ impl Reference {
             "file" => Source::File(non_empty("file", body)?.to_owned()),
             "cmd" => Source::Command(non_empty("cmd", body)?.to_owned()),
             "vault" => parse_vault(body)?,
-            "op" => return Err(ReferenceError::Unsupported("op")),
+            "op" => parse_onepassword(body)?,
             other if is_scheme_like(other) => return Err(ReferenceError::UnknownScheme(other.to_owned())),
             _ => return Err(ReferenceError::NotAReference),
         };
@@ -133,6 +140,50 @@ fn parse_vault(body: &str) -> Result<Source, ReferenceError> {
     Ok(Source::Vault { mount, path: path.to_owned(), field: field.to_owned() })
 }
 
+/// `vault/item/field` or `vault/item/section/field`, as `op read` takes them.
+fn parse_onepassword(body: &str) -> Result<Source, ReferenceError> {
+    const SHAPE: &str = "expected op://VAULT/ITEM/FIELD or op://VAULT/ITEM/SECTION/FIELD";
+    if body.is_empty() {
+        return Err(ReferenceError::Empty("op"));
+    }
+    if body.contains('?') {
+        return Err(ReferenceError::BadOnePasswordReference(
+            "query parameters such as ?attribute= are not supported (only ?cacheKey=)",
+        ));
+    }
+    let segments: Vec<&str> = body.split('/').collect();
+    let (vault, item, section, field) = match segments[..] {
+        [vault, item, field] => (vault, item, None, field),
+        [vault, item, section, field] => (vault, item, Some(section), field),
+        [_] | [_, _] => return Err(ReferenceError::BadOnePasswordReference(SHAPE)),
+        _ => {
+            return Err(ReferenceError::BadOnePasswordReference(
+                "too many segments: at most op://VAULT/ITEM/SECTION/FIELD",
+            ));
+        }
+    };
+    let empty = if vault.is_empty() {
+        Some("the vault is empty")
+    } else if item.is_empty() {
+        Some("the item is empty")
+    } else if section == Some("") {
+        Some("the section is empty")
+    } else if field.is_empty() {
+        Some("the field is empty")
+    } else {
+        None
+    };
+    if let Some(problem) = empty {
+        return Err(ReferenceError::BadOnePasswordReference(problem));
+    }
+    Ok(Source::OnePassword {
+        vault: vault.to_owned(),
+        item: item.to_owned(),
+        section: section.map(str::to_owned),
+        field: field.to_owned(),
+    })
+}
+
 fn parse_hush(body: &str) -> Result<Source, ReferenceError> {
     let (path, field) = match body.split_once('#') {
         Some((path, field)) => (path, Some(field)),
@@ -184,6 +235,10 @@ impl fmt::Display for Reference {
                 Some(m) => write!(f, "vault://{m}/{path}#{field}"),
                 None => write!(f, "vault://{path}#{field}"),
             },
+            Source::OnePassword { vault, item, section, field } => match section {
+                Some(s) => write!(f, "op://{vault}/{item}/{s}/{field}"),
+                None => write!(f, "op://{vault}/{item}/{field}"),
+            },
         }
     }
 }
@@ -206,6 +261,15 @@ mod tests {
 
     fn hush(ns: Option<&str>, name: &str, field: Option<&str>) -> Source {
         Source::Hush { namespace: ns.map(Into::into), name: name.into(), field: field.map(Into::into) }
+    }
+
+    fn op(vault: &str, item: &str, section: Option<&str>, field: &str) -> Source {
+        Source::OnePassword {
+            vault: vault.into(),
+            item: item.into(),
+            section: section.map(Into::into),
+            field: field.into(),
+        }
     }
 
     #[test]
@@ -235,6 +299,18 @@ mod tests {
                 Source::Vault { mount: Some("kv".into()), path: "a.b/c".into(), field: "f".into() },
                 Some("z"),
             ),
+            ("op://dev/Stripe/publishable-key", op("dev", "Stripe", None, "publishable-key"), None),
+            ("op://Management/PagerDuty/Admin/email", op("Management", "PagerDuty", Some("Admin"), "email"), None),
+            (
+                "op://Prod Vault/Prod DB/pass word?cacheKey=v2",
+                op("Prod Vault", "Prod DB", None, "pass word"),
+                Some("v2"),
+            ),
+            (
+                "op://kfnxq4cbvwomqykyy6ckcvbaxm/u2tygvhg6yalhxsl4v3gn6jkma/password",
+                op("kfnxq4cbvwomqykyy6ckcvbaxm", "u2tygvhg6yalhxsl4v3gn6jkma", None, "password"),
+                None,
+            ),
         ];
         for (text, source, key) in table {
             let r = Reference::parse(text).unwrap_or_else(|e| panic!("{text}: {e}"));
@@ -254,7 +330,17 @@ mod tests {
             ("vault://kv/hunter2#", "field is empty"),
             ("vault://kv//hunter2#f", "empty, . or .."),
             ("vault://kv/../hunter2#f", "empty, . or .."),
-            ("op://vault/hunter2/field", "op:// references are not supported yet"),
+            ("op://", "op:// reference has nothing after"),
+            ("op://hunter2", "expected op://VAULT/ITEM/FIELD"),
+            ("op://vault/hunter2", "expected op://VAULT/ITEM/FIELD"),
+            ("op://vault/hunter2/s/f/x", "too many segments"),
+            ("op:///hunter2/f", "the vault is empty"),
+            ("op://v//hunter2", "the item is empty"),
+            ("op://v/hunter2/", "the field is empty"),
+            ("op://v/hunter2//f", "the section is empty"),
+            ("op://v/hunter2/s/", "the field is empty"),
+            ("op://v/i/hunter2?attribute=otp", "query parameters"),
+            ("op://hunter2/x?cacheKey=k", "expected op://VAULT/ITEM/FIELD"),
             ("hush://hunter2 x", "malformed"),
             ("hush://ns/hunter2#", "field"),
         ];
@@ -270,5 +356,10 @@ mod tests {
         let r = Reference::parse("cmd://echo hunter2").unwrap();
         assert_eq!(r.to_string(), "cmd://echo …");
         assert_eq!(Reference::parse("hush://a/b#token").unwrap().to_string(), "hush://a/b#token");
+        for text in ["op://dev/Stripe/key", "op://Prod Vault/Prod DB/Admin/pass word"] {
+            assert_eq!(Reference::parse(text).unwrap().to_string(), text);
+        }
+        assert_eq!(Reference::parse("op://v/i/f?cacheKey=k").unwrap().to_string(), "op://v/i/f");
+        assert!(Reference::looks_like_reference("op://v/i/f"));
     }
 }

@@ -1,5 +1,5 @@
 //! Turning references into values: reading the environment or a file,
-//! running a command, or asking the hush server or Vault/OpenBao.
+//! running a command, or asking the hush server, Vault/OpenBao or 1Password.
 
 use std::io::Read;
 use std::os::unix::ffi::OsStringExt;
@@ -68,6 +68,14 @@ pub enum ResolveError {
         /// What went wrong.
         reason: String,
     },
+    /// 1Password (Connect or the `op` CLI) refused, failed, or is not configured.
+    #[error("{reference}: {reason}")]
+    OnePassword {
+        /// The reference, as shown in messages.
+        reference: String,
+        /// What went wrong.
+        reason: String,
+    },
     /// The secret has no such field.
     #[error("{reference}: the secret has no field {field:?} (it has: {available})")]
     NoField {
@@ -115,6 +123,9 @@ impl Resolver {
             Source::Command(command) => run_command(reference, command).await,
             Source::Vault { mount, path, field } => {
                 crate::vault::read(&reference.to_string(), mount.as_deref(), path, field).await
+            }
+            Source::OnePassword { vault, item, section, field } => {
+                crate::onepassword::read(&reference.to_string(), vault, item, section.as_deref(), field).await
             }
             Source::Hush { namespace, name, field } => {
                 let client = self.client.as_ref().ok_or_else(|| ResolveError::NoServer(reference.to_string()))?;
