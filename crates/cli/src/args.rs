@@ -153,6 +153,12 @@ pub struct WorkflowRunArgs {
     /// Log only warnings and errors.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Most calls one foreach state makes at once.
+    #[arg(long, env = "HUSH_WORKFLOW_MAX_PARALLEL", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub max_parallel: u16,
+    /// Most states one instance may visit (a switch that loops ends there).
+    #[arg(long, env = "HUSH_WORKFLOW_MAX_STATES", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
+    pub max_states: u32,
     #[command(flatten)]
     pub ns: NamespaceArg,
     #[command(flatten)]

@@ -74,6 +74,49 @@ pub struct State {
     pub transition: Option<usize>,
     /// A line written to the instance log when the state starts.
     pub log: Option<Template>,
+    /// Where errors of the state go instead of failing the instance.
+    pub catch: Vec<Catch>,
+    /// How long the whole state may take.
+    pub timeout: Option<Duration>,
+}
+
+/// One `catch` entry: errors whose code matches `pattern` go to `transition`
+/// (or end the instance successfully without one), with the error under `.error`.
+#[derive(Debug)]
+pub struct Catch {
+    /// The glob as written (`*` matches any run of characters).
+    pub pattern: String,
+    /// The glob compiled.
+    pub matcher: regex_lite::Regex,
+    /// Index of the state to go to.
+    pub transition: Option<usize>,
+}
+
+impl Catch {
+    /// Whether an error with `code` is caught here.
+    pub fn covers(&self, code: &str) -> bool {
+        self.matcher.is_match(code)
+    }
+}
+
+/// One `switch` condition.
+#[derive(Debug)]
+pub struct Condition {
+    /// Taken when this is truthy (neither `false` nor `null`).
+    pub condition: Template,
+    /// Where to go then.
+    pub transition: Option<usize>,
+    /// Replaces the data then.
+    pub transform: Option<Template>,
+}
+
+/// How a `parallel` state's actions must end.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ParallelMode {
+    /// All must succeed.
+    And,
+    /// The first to succeed wins; the others are cancelled.
+    Or,
 }
 
 /// What a state does.
@@ -83,6 +126,43 @@ pub enum StateKind {
     Noop,
     /// Calls a function.
     Action(Action),
+    /// Calls a function once per element of an array, `.` bound to it.
+    Foreach {
+        /// The array.
+        array: Template,
+        /// The call.
+        action: Action,
+    },
+    /// Calls several functions at once.
+    Parallel {
+        /// The calls, in file order.
+        actions: Vec<Action>,
+        /// How they must end.
+        mode: ParallelMode,
+    },
+    /// Picks the next state by the first truthy condition.
+    Switch {
+        /// The conditions, in order.
+        conditions: Vec<Condition>,
+        /// Where to go when none holds.
+        default_transition: Option<usize>,
+        /// Replaces the data when none holds.
+        default_transform: Option<Template>,
+    },
+    /// Waits.
+    Delay {
+        /// How long.
+        duration: Duration,
+    },
+    /// Raises an error (catchable).
+    Error {
+        /// Its code.
+        code: String,
+        /// Its message; `%s` and `%v` are filled from `args` in order.
+        message: String,
+        /// Values for the message.
+        args: Vec<Template>,
+    },
 }
 
 /// An action state's call.
@@ -121,17 +201,32 @@ impl Retries {
     }
 }
 
+impl State {
+    /// The calls this state makes.
+    pub fn actions(&self) -> Vec<&Action> {
+        match &self.kind {
+            StateKind::Action(a) | StateKind::Foreach { action: a, .. } => vec![a],
+            StateKind::Parallel { actions, .. } => actions.iter().collect(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The states it may go to next: its transition, its conditions', its catches'.
+    pub fn next_states(&self) -> Vec<usize> {
+        let mut next: Vec<usize> = self.transition.into_iter().collect();
+        if let StateKind::Switch { conditions, default_transition, .. } = &self.kind {
+            next.extend(conditions.iter().filter_map(|c| c.transition));
+            next.extend(*default_transition);
+        }
+        next.extend(self.catch.iter().filter_map(|c| c.transition));
+        next
+    }
+}
+
 impl Workflow {
     /// Secret names the file's actions list, sorted, subflows not included.
     pub fn secrets(&self) -> BTreeSet<&str> {
-        self.states
-            .iter()
-            .filter_map(|s| match &s.kind {
-                StateKind::Action(a) => Some(a.secrets.iter().map(String::as_str)),
-                StateKind::Noop => None,
-            })
-            .flatten()
-            .collect()
+        self.states.iter().flat_map(|s| s.actions()).flat_map(|a| a.secrets.iter().map(String::as_str)).collect()
     }
 
     /// This file and every subflow file it reaches, each once, in the order

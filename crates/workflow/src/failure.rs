@@ -1,18 +1,23 @@
 //! How an instance fails: an error code, as Direktiv reports them, and a
 //! message. Messages are scrubbed before anyone sees them.
+//!
+//! Codes Direktiv has (`direktiv.jq.badCommand`, `direktiv.retries.exceeded`,
+//! …) are Direktiv's, so its workflows' `catch` patterns work; the rest are
+//! hush's own. Direktiv has no code for a missing secret (its instance
+//! crashes, uncatchably); hush raises a catchable `direktiv.secrets.notFound`.
 
 use std::fmt;
 
 /// Codes the runner itself raises.
 pub mod code {
     /// A secret the action lists does not exist.
-    pub const SECRET_NOT_FOUND: &str = "secret.notFound";
+    pub const SECRET_NOT_FOUND: &str = "direktiv.secrets.notFound";
     /// A secret could not be read (denied, unreachable, not text).
     pub const SECRET_UNAVAILABLE: &str = "secret.unavailable";
     /// A jq expression failed.
-    pub const JQ_FAILED: &str = "jq.failed";
+    pub const JQ_FAILED: &str = "direktiv.jq.badCommand";
     /// A transform did not produce an object.
-    pub const JQ_NOT_OBJECT: &str = "jq.notObject";
+    pub const JQ_NOT_OBJECT: &str = "direktiv.jq.notObject";
     /// A function exited with a failure or could not start.
     pub const FUNCTION_FAILED: &str = "function.failed";
     /// A function printed something that is not JSON.
@@ -23,12 +28,20 @@ pub mod code {
     pub const REQUEST_FAILED: &str = "request.failed";
     /// An HTTP request was answered with an error status.
     pub const REQUEST_STATUS: &str = "request.status";
-    /// A call took longer than its action's `timeout`.
-    pub const FUNCTION_TIMEOUT: &str = "function.timeout";
+    /// A call took longer than its action's `timeout`, or a state than its own.
+    pub const TIMEOUT: &str = "direktiv.cancels.timeout.soft";
+    /// An action's retries were used up (the message names the last failure).
+    pub const RETRIES_EXCEEDED: &str = "direktiv.retries.exceeded";
+    /// Every action of a `parallel` state in `mode: or` failed.
+    pub const PARALLEL_ALL_FAILED: &str = "direktiv.parallel.allFailed";
     /// Subflows nest too deep.
     pub const LIMITS_DEPTH: &str = "limits.depth";
     /// An instance tree started too many instances.
     pub const LIMITS_INSTANCES: &str = "limits.instances";
+    /// An instance visited too many states (a `switch` loop).
+    pub const LIMITS_STATES: &str = "limits.states";
+    /// A `foreach` array is not a list.
+    pub const FOREACH_BAD_ARRAY: &str = "direktiv.foreach.badArray";
 }
 
 /// A failed state or instance.

@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use serde_json::{Map, Value};
 
-use crate::definition::{Action, Function, FunctionKind, Retries, State, StateKind, Workflow};
+use crate::definition::{
+    Action, Catch, Condition, Function, FunctionKind, ParallelMode, Retries, State, StateKind, Workflow,
+};
 use crate::template::Template;
 
 /// Largest workflow file read.
@@ -391,6 +393,22 @@ fn template(value: &Value, place: String, problems: &mut Problems) -> Option<Tem
     Template::compile(value).map_err(|e| problems.add(place, e.to_string())).ok()
 }
 
+/// The fields every state may have, besides its type's own.
+const COMMON_FIELDS: [&str; 7] = ["id", "type", "transform", "transition", "log", "catch", "timeout"];
+
+/// State types Direktiv has that hush does not run, and why.
+const REFUSED_STATES: [(&str, &str); 6] = [
+    ("consumeEvent", "events need Direktiv's event bus; hush runs workflows locally"),
+    ("eventAnd", "events need Direktiv's event bus; hush runs workflows locally"),
+    ("eventXor", "events need Direktiv's event bus; hush runs workflows locally"),
+    ("generateEvent", "events need Direktiv's event bus; hush runs workflows locally"),
+    ("getter", "variables need Direktiv's variable store; pass values in the input instead"),
+    ("setter", "variables need Direktiv's variable store; pass values in the output instead"),
+];
+
+/// Longest `delay` accepted.
+const MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
+
 fn state(
     id: &str,
     map: &Map<String, Value>,
@@ -399,15 +417,23 @@ fn state(
     problems: &mut Problems,
 ) -> Option<State> {
     let place = |field: &str| state_place(id, field);
+    let fields = |own: &[&str], problems: &mut Problems| {
+        let allowed: Vec<&str> = COMMON_FIELDS.iter().chain(own).copied().collect();
+        unknown_fields(map, &allowed, place, problems);
+    };
+    let target =
+        |value: &Value, field: &str, problems: &mut Problems| transition_of(value, ids, &place(field), problems);
     let kind = match map.get("type").and_then(Value::as_str) {
         Some("noop") => {
-            unknown_fields(map, &["id", "type", "transform", "transition", "log"], place, problems);
+            fields(&[], problems);
             Some(StateKind::Noop)
         }
         Some("action") => {
-            unknown_fields(map, &["id", "type", "action", "transform", "transition", "log"], place, problems);
+            fields(&["action"], problems);
             match map.get("action") {
-                Some(Value::Object(action)) => action_of(id, action, functions, problems).map(StateKind::Action),
+                Some(Value::Object(action)) => {
+                    action_of(id, "action", action, functions, problems).map(StateKind::Action)
+                }
                 Some(other) => {
                     problems.add(place("action"), format!("expected a mapping, found {}", kind_of(other)));
                     None
@@ -418,8 +444,137 @@ fn state(
                 }
             }
         }
+        Some("foreach") => {
+            fields(&["array", "action"], problems);
+            let array = match map.get("array") {
+                Some(v @ Value::String(_)) => template(v, place("array"), problems),
+                Some(other) => {
+                    problems.add(place("array"), format!("expected jq(…) giving a list, found {}", kind_of(other)));
+                    None
+                }
+                None => {
+                    problems.add(place("array"), "a foreach state needs `array`: jq(…) giving a list");
+                    None
+                }
+            };
+            let action = match map.get("action") {
+                Some(Value::Object(action)) => action_of(id, "action", action, functions, problems),
+                _ => {
+                    problems.add(place("action"), "a foreach state needs `action`, a mapping");
+                    None
+                }
+            };
+            Some(StateKind::Foreach { array: array?, action: action? })
+        }
+        Some("parallel") => {
+            fields(&["actions", "mode"], problems);
+            let mode = match map.get("mode").and_then(Value::as_str) {
+                None | Some("and") => ParallelMode::And,
+                Some("or") => ParallelMode::Or,
+                Some(_) => {
+                    problems.add(place("mode"), "expected `and` (all must succeed) or `or` (the first success wins)");
+                    ParallelMode::And
+                }
+            };
+            let actions: Vec<Option<Action>> = match map.get("actions") {
+                Some(Value::Array(list)) if !list.is_empty() => list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| match a {
+                        Value::Object(a) => action_of(id, &format!("actions[{i}]"), a, functions, problems),
+                        other => {
+                            problems.add(
+                                place(&format!("actions[{i}]")),
+                                format!("expected a mapping, found {}", kind_of(other)),
+                            );
+                            None
+                        }
+                    })
+                    .collect(),
+                _ => {
+                    problems.add(place("actions"), "a parallel state needs `actions`, a non-empty list");
+                    Vec::new()
+                }
+            };
+            let actions: Option<Vec<Action>> = actions.into_iter().collect();
+            actions.filter(|a| !a.is_empty()).map(|actions| StateKind::Parallel { actions, mode })
+        }
+        Some("switch") => {
+            fields(&["conditions", "defaultTransition", "defaultTransform"], problems);
+            if map.contains_key("transition") {
+                problems
+                    .add(place("transition"), "a switch state goes where its conditions say: use defaultTransition");
+            }
+            let conditions = match map.get("conditions") {
+                Some(Value::Array(list)) if !list.is_empty() => list
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, c)| condition_of(c, &place(&format!("conditions[{i}]")), ids, problems))
+                    .collect(),
+                _ => {
+                    problems.add(place("conditions"), "a switch state needs `conditions`, a non-empty list");
+                    Vec::new()
+                }
+            };
+            let default_transition =
+                map.get("defaultTransition").and_then(|v| target(v, "defaultTransition", problems));
+            let default_transform =
+                map.get("defaultTransform").and_then(|t| template(t, place("defaultTransform"), problems));
+            Some(StateKind::Switch { conditions, default_transition, default_transform })
+        }
+        Some("delay") => {
+            fields(&["duration"], problems);
+            match map.get("duration").and_then(Value::as_str).and_then(parse_duration) {
+                Some(duration) if duration <= MAX_DELAY => Some(StateKind::Delay { duration }),
+                _ => {
+                    problems.add(place("duration"), "expected an ISO 8601 duration up to a day (PT5S, PT1M)");
+                    None
+                }
+            }
+        }
+        Some("error") => {
+            fields(&["error", "message", "args"], problems);
+            let code = match map.get("error").and_then(Value::as_str) {
+                Some(c) if is_error_code(c) => Some(c.to_owned()),
+                _ => {
+                    problems.add(place("error"), "expected an error code: letters, digits, '.', '_' and '-'");
+                    None
+                }
+            };
+            let message = match map.get("message") {
+                None => String::new(),
+                Some(Value::String(m)) => m.clone(),
+                Some(other) => {
+                    problems.add(place("message"), format!("expected a string, found {}", kind_of(other)));
+                    String::new()
+                }
+            };
+            let args = match map.get("args") {
+                None => Vec::new(),
+                Some(Value::Array(list)) => list
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, a)| template(a, place(&format!("args[{i}]")), problems))
+                    .collect(),
+                Some(other) => {
+                    problems.add(place("args"), format!("expected a list, found {}", kind_of(other)));
+                    Vec::new()
+                }
+            };
+            code.map(|code| StateKind::Error { code, message, args })
+        }
+        Some(refused) if REFUSED_STATES.iter().any(|(name, _)| *name == refused) => {
+            let why = REFUSED_STATES.iter().find(|(name, _)| *name == refused).map_or("", |(_, why)| why);
+            problems.add(place("type"), format!("{refused} states are not supported: {why}"));
+            None
+        }
         Some(other) => {
-            problems.add(place("type"), format!("unknown state type {other:?} (expected action or noop)"));
+            problems.add(
+                place("type"),
+                format!(
+                    "unknown state type {other:?} (expected action, foreach, parallel, switch, delay, error or noop)"
+                ),
+            );
             None
         }
         None => {
@@ -431,29 +586,104 @@ fn state(
     let log = map.get("log").and_then(|t| template(t, place("log"), problems));
     let transition = match map.get("transition") {
         None | Some(Value::Null) => None,
-        Some(Value::String(next)) => {
+        Some(v) => target(v, "transition", problems),
+    };
+    let catch = match map.get("catch") {
+        None => Vec::new(),
+        Some(Value::Array(list)) => list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| catch_of(c, &place(&format!("catch[{i}]")), ids, problems))
+            .collect(),
+        Some(other) => {
+            problems.add(place("catch"), format!("expected a list, found {}", kind_of(other)));
+            Vec::new()
+        }
+    };
+    let timeout = map.get("timeout").and_then(|v| match v.as_str().and_then(parse_duration) {
+        Some(d) if !d.is_zero() && d <= MAX_TIMEOUT => Some(d),
+        _ => {
+            problems.add(place("timeout"), "expected an ISO 8601 duration up to a day (PT15M, PT30S)");
+            None
+        }
+    });
+    Some(State { id: id.to_owned(), kind: kind?, transform, transition, log, catch, timeout })
+}
+
+/// A state id to go to.
+fn transition_of(value: &Value, ids: &[String], place: &str, problems: &mut Problems) -> Option<usize> {
+    match value {
+        Value::String(next) => {
             let found = ids.iter().position(|s| s == next);
             if found.is_none() {
-                problems.add(place("transition"), format!("no state has the id {next:?}"));
+                problems.add(place, format!("no state has the id {next:?}"));
             }
             found
         }
-        Some(other) => {
-            problems.add(place("transition"), format!("expected a state id, found {}", kind_of(other)));
+        other => {
+            problems.add(place, format!("expected a state id, found {}", kind_of(other)));
+            None
+        }
+    }
+}
+
+fn condition_of(value: &Value, place: &str, ids: &[String], problems: &mut Problems) -> Option<Condition> {
+    let Some(map) = value.as_object() else {
+        problems.add(place, format!("expected a mapping, found {}", kind_of(value)));
+        return None;
+    };
+    unknown_fields(map, &["condition", "transition", "transform"], |_| place.to_owned(), problems);
+    let condition = match map.get("condition") {
+        Some(c) => template(c, format!("{place} condition"), problems),
+        None => {
+            problems.add(place, "every condition needs `condition`: jq(…)");
             None
         }
     };
-    Some(State { id: id.to_owned(), kind: kind?, transform, transition, log })
+    let transition =
+        map.get("transition").and_then(|t| transition_of(t, ids, &format!("{place} transition"), problems));
+    let transform = map.get("transform").and_then(|t| template(t, format!("{place} transform"), problems));
+    Some(Condition { condition: condition?, transition, transform })
 }
 
-fn action_of(id: &str, map: &Map<String, Value>, functions: &[Function], problems: &mut Problems) -> Option<Action> {
-    let place = |field: &str| state_place(id, &format!("action.{field}"));
-    unknown_fields(
-        map,
-        &["function", "secrets", "input", "retries", "timeout"],
-        |_| state_place(id, "action"),
-        problems,
-    );
+fn catch_of(value: &Value, place: &str, ids: &[String], problems: &mut Problems) -> Option<Catch> {
+    let Some(map) = value.as_object() else {
+        problems.add(place, format!("expected a mapping, found {}", kind_of(value)));
+        return None;
+    };
+    unknown_fields(map, &["error", "transition"], |_| place.to_owned(), problems);
+    let Some(pattern) = map.get("error").and_then(Value::as_str).filter(|p| !p.is_empty()) else {
+        problems.add(place, "every catch needs `error`: a code, or a glob such as \"*\" or \"direktiv.*\"");
+        return None;
+    };
+    let transition =
+        map.get("transition").and_then(|t| transition_of(t, ids, &format!("{place} transition"), problems));
+    let matcher = glob(pattern);
+    Some(Catch { pattern: pattern.to_owned(), matcher, transition })
+}
+
+/// An error-code glob as a whole-code regular expression: `*` matches any
+/// run of characters (dots included), everything else itself.
+fn glob(pattern: &str) -> regex_lite::Regex {
+    let body: Vec<String> = pattern.split('*').map(regex_lite::escape).collect();
+    regex_lite::Regex::new(&format!("^{}$", body.join(".*"))).expect("escaped text and .* always compile")
+}
+
+fn is_error_code(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= 128
+        && code.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'))
+}
+
+fn action_of(
+    id: &str,
+    at: &str,
+    map: &Map<String, Value>,
+    functions: &[Function],
+    problems: &mut Problems,
+) -> Option<Action> {
+    let place = |field: &str| state_place(id, &format!("{at}.{field}"));
+    unknown_fields(map, &["function", "secrets", "input", "retries", "timeout"], |_| state_place(id, at), problems);
     let function = match map.get("function").and_then(Value::as_str) {
         Some(name) => {
             let found = functions.iter().position(|f| f.id == name);
@@ -621,6 +851,21 @@ mod tests {
         }
         for image in ["direktiv/requests", "alpine", "direktiv/request-x:v1", "evil/direktiv/requestx"] {
             assert!(!is_request_image(image), "{image}");
+        }
+    }
+
+    #[test]
+    fn error_globs() {
+        for (pattern, code, caught) in [
+            ("*", "direktiv.retries.exceeded", true),
+            ("direktiv.*", "direktiv.secrets.notFound", true),
+            ("direktiv.*", "validation.failed", false),
+            ("my.code", "my.code", true),
+            ("my.code", "my.codes", false),
+            ("my.c?de", "my.code", false),
+            ("*.timeout", "function.timeout", true),
+        ] {
+            assert_eq!(glob(pattern).is_match(code), caught, "{pattern} {code}");
         }
     }
 

@@ -71,7 +71,10 @@ async fn run_workflow(args: WorkflowRunArgs) -> anyhow::Result<u8> {
     }
     let log = Log::new(Box::new(std::io::stderr()), format, level, secrets);
     let source = Arc::new(ServerSource::new(client(&args.conn)?, &args.ns.namespace));
-    let runner = Runner::new(source, log.clone(), Podman::from_env()).map_err(|f| anyhow::anyhow!("{f}"))?;
+    let runner = Runner::new(source, log.clone(), Podman::from_env())
+        .map_err(|f| anyhow::anyhow!("{f}"))?
+        .with_max_parallel(usize::from(args.max_parallel))
+        .with_max_states(args.max_states as usize);
     match runner.run(&workflow, input, args.strict).await {
         Ok(outcome) => {
             output::json(&outcome.output);

@@ -277,7 +277,9 @@ states:
     assert_eq!(out.status.code(), Some(1), "{}", show(&out));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stderr.contains(r#"wf[use]: secret.notFound: secret "does-not-exist" does not exist in namespace "default""#),
+        stderr.contains(
+            r#"wf[use]: direktiv.secrets.notFound: secret "does-not-exist" does not exist in namespace "default""#
+        ),
         "{stderr}"
     );
     assert!(!dir.path().join("ran").exists(), "the function ran");

@@ -2,6 +2,8 @@
 //! retries, failures and their scrubbing, and what functions receive.
 #![allow(missing_debug_implementations)]
 
+mod control_flow;
+
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -133,13 +135,13 @@ async fn failures_name_the_state_code_and_expression_and_are_scrubbed() {
     let cases: &[(&str, &str, &str)] = &[
         (
             "functions: [{id: echo, type: process, cmd: [cat]}]\nstates:\n- {id: s, type: action, action: {function: echo, secrets: [k], input: {v: 'jq(error(.secrets.k))'}}}\n",
-            "jq.failed",
-            "wf[s]: jq.failed: jq(error(.secrets.k)): \"***\"",
+            "direktiv.jq.badCommand",
+            "wf[s]: direktiv.jq.badCommand: jq(error(.secrets.k)): \"***\"",
         ),
         (
             "states: [{id: t, type: noop, transform: 'jq([1])'}]\n",
-            "jq.notObject",
-            "wf[t]: jq.notObject: the transform produced a list",
+            "direktiv.jq.notObject",
+            "wf[t]: direktiv.jq.notObject: the transform produced a list",
         ),
         (
             "functions: [{id: f, type: process, cmd: [sh, -c, 'echo secret kval-123 >&2; exit 3']}]\nstates:\n- {id: p, type: action, action: {function: f, secrets: [k]}}\n",
@@ -187,7 +189,9 @@ async fn retries_follow_codes_and_give_up_after_max_attempts() {
     std::fs::remove_file(dir.path().join("count")).unwrap();
     let fewer = yaml.replace("max_attempts: 2", "max_attempts: 1");
     let r = run_in(dir.path(), &fewer, json!({}), &[], false).await;
-    assert_eq!(r.result.unwrap_err().code, "function.failed");
+    let exhausted = r.result.unwrap_err();
+    assert_eq!(exhausted.code, "direktiv.retries.exceeded");
+    assert!(exhausted.message.contains("the last attempt failed with function.failed"), "{exhausted}");
 
     std::fs::remove_file(dir.path().join("count")).unwrap();
     let other_codes = yaml.replace("'function\\..*'", "request.status");
@@ -206,7 +210,9 @@ async fn a_failing_subflow_reports_where_in_both_files() {
     let failure = r.result.unwrap_err();
     assert_eq!(failure.trace, vec!["kid[inner]", "parent[outer]"]);
     assert!(
-        r.log.contains("kid[inner]: jq.notObject: the transform produced a number, not an object (in parent[outer])"),
+        r.log.contains(
+            "kid[inner]: direktiv.jq.notObject: the transform produced a number, not an object (in parent[outer])"
+        ),
         "{}",
         r.log
     );
@@ -217,7 +223,7 @@ async fn a_call_that_takes_too_long_is_stopped() {
     let yaml = "functions: [{id: f, type: process, cmd: [sleep, '30']}]\nstates: [{id: s, type: action, action: {function: f, timeout: PT0.2S}}]\n";
     let started = std::time::Instant::now();
     let r = run(yaml, json!({}), &[]).await;
-    assert_eq!(r.result.unwrap_err().code, "function.timeout");
+    assert_eq!(r.result.unwrap_err().code, "direktiv.cancels.timeout.soft");
     assert!(started.elapsed() < std::time::Duration::from_secs(20), "the sleeping function was not stopped");
 }
 
