@@ -154,6 +154,13 @@ pub enum StateKind {
         /// How long.
         duration: Duration,
     },
+    /// Checks data against a JSON Schema.
+    Validate {
+        /// The schema, compiled.
+        schema: Arc<jsonschema::Validator>,
+        /// What is checked; without one, the state's data.
+        subject: Option<Template>,
+    },
     /// Raises an error (catchable).
     Error {
         /// Its code.

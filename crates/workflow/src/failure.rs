@@ -40,6 +40,8 @@ pub mod code {
     pub const LIMITS_INSTANCES: &str = "limits.instances";
     /// An instance visited too many states (a `switch` loop).
     pub const LIMITS_STATES: &str = "limits.states";
+    /// A `validate` state's subject fails its schema.
+    pub const SCHEMA_FAILED: &str = "direktiv.schema.failed";
     /// A `foreach` array is not a list.
     pub const FOREACH_BAD_ARRAY: &str = "direktiv.foreach.badArray";
 }

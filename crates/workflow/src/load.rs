@@ -509,7 +509,7 @@ fn state(
                 Some(Value::Array(list)) if !list.is_empty() => list
                     .iter()
                     .enumerate()
-                    .filter_map(|(i, c)| condition_of(c, &place(&format!("conditions[{i}]")), ids, problems))
+                    .filter_map(|(i, c)| condition_of(c, id, &format!("conditions[{i}]"), ids, problems))
                     .collect(),
                 _ => {
                     problems.add(place("conditions"), "a switch state needs `conditions`, a non-empty list");
@@ -528,6 +528,29 @@ fn state(
                 Some(duration) if duration <= MAX_DELAY => Some(StateKind::Delay { duration }),
                 _ => {
                     problems.add(place("duration"), "expected an ISO 8601 duration up to a day (PT5S, PT1M)");
+                    None
+                }
+            }
+        }
+        Some("validate") => {
+            fields(&["schema", "subject"], problems);
+            let subject = map.get("subject").and_then(|t| template(t, place("subject"), problems));
+            match map.get("schema") {
+                Some(schema @ (Value::Object(_) | Value::Bool(_))) => match jsonschema::validator_for(schema) {
+                    Ok(validator) => Some(StateKind::Validate { schema: Arc::new(validator), subject }),
+                    Err(e) => {
+                        let at = e.schema_path().as_str();
+                        let at = if at.is_empty() { String::new() } else { format!(" at {at}") };
+                        problems.add(place("schema"), format!("not a valid JSON Schema{at}: {e}"));
+                        None
+                    }
+                },
+                Some(other) => {
+                    problems.add(place("schema"), format!("expected a JSON Schema mapping, found {}", kind_of(other)));
+                    None
+                }
+                None => {
+                    problems.add(place("schema"), "a validate state needs `schema`");
                     None
                 }
             }
@@ -572,7 +595,7 @@ fn state(
             problems.add(
                 place("type"),
                 format!(
-                    "unknown state type {other:?} (expected action, foreach, parallel, switch, delay, error or noop)"
+                    "unknown state type {other:?} (expected action, foreach, parallel, switch, delay, validate, error or noop)"
                 ),
             );
             None
@@ -593,7 +616,7 @@ fn state(
         Some(Value::Array(list)) => list
             .iter()
             .enumerate()
-            .filter_map(|(i, c)| catch_of(c, &place(&format!("catch[{i}]")), ids, problems))
+            .filter_map(|(i, c)| catch_of(c, id, &format!("catch[{i}]"), ids, problems))
             .collect(),
         Some(other) => {
             problems.add(place("catch"), format!("expected a list, found {}", kind_of(other)));
@@ -627,39 +650,40 @@ fn transition_of(value: &Value, ids: &[String], place: &str, problems: &mut Prob
     }
 }
 
-fn condition_of(value: &Value, place: &str, ids: &[String], problems: &mut Problems) -> Option<Condition> {
+fn condition_of(value: &Value, state: &str, at: &str, ids: &[String], problems: &mut Problems) -> Option<Condition> {
+    let place =
+        |field: &str| state_place(state, &if field.is_empty() { at.to_owned() } else { format!("{at}.{field}") });
     let Some(map) = value.as_object() else {
-        problems.add(place, format!("expected a mapping, found {}", kind_of(value)));
+        problems.add(place(""), format!("expected a mapping, found {}", kind_of(value)));
         return None;
     };
-    unknown_fields(map, &["condition", "transition", "transform"], |_| place.to_owned(), problems);
+    unknown_fields(map, &["condition", "transition", "transform"], |_| place(""), problems);
     let condition = match map.get("condition") {
-        Some(c) => template(c, format!("{place} condition"), problems),
+        Some(c) => template(c, place("condition"), problems),
         None => {
-            problems.add(place, "every condition needs `condition`: jq(…)");
+            problems.add(place(""), "every condition needs `condition`: jq(…)");
             None
         }
     };
-    let transition =
-        map.get("transition").and_then(|t| transition_of(t, ids, &format!("{place} transition"), problems));
-    let transform = map.get("transform").and_then(|t| template(t, format!("{place} transform"), problems));
+    let transition = map.get("transition").and_then(|t| transition_of(t, ids, &place("transition"), problems));
+    let transform = map.get("transform").and_then(|t| template(t, place("transform"), problems));
     Some(Condition { condition: condition?, transition, transform })
 }
 
-fn catch_of(value: &Value, place: &str, ids: &[String], problems: &mut Problems) -> Option<Catch> {
+fn catch_of(value: &Value, state: &str, at: &str, ids: &[String], problems: &mut Problems) -> Option<Catch> {
+    let place =
+        |field: &str| state_place(state, &if field.is_empty() { at.to_owned() } else { format!("{at}.{field}") });
     let Some(map) = value.as_object() else {
-        problems.add(place, format!("expected a mapping, found {}", kind_of(value)));
+        problems.add(place(""), format!("expected a mapping, found {}", kind_of(value)));
         return None;
     };
-    unknown_fields(map, &["error", "transition"], |_| place.to_owned(), problems);
+    unknown_fields(map, &["error", "transition"], |_| place(""), problems);
     let Some(pattern) = map.get("error").and_then(Value::as_str).filter(|p| !p.is_empty()) else {
-        problems.add(place, "every catch needs `error`: a code, or a glob such as \"*\" or \"direktiv.*\"");
+        problems.add(place(""), "every catch needs `error`: a code, or a glob such as \"*\" or \"direktiv.*\"");
         return None;
     };
-    let transition =
-        map.get("transition").and_then(|t| transition_of(t, ids, &format!("{place} transition"), problems));
-    let matcher = glob(pattern);
-    Some(Catch { pattern: pattern.to_owned(), matcher, transition })
+    let transition = map.get("transition").and_then(|t| transition_of(t, ids, &place("transition"), problems));
+    Some(Catch { pattern: pattern.to_owned(), matcher: glob(pattern), transition })
 }
 
 /// An error-code glob as a whole-code regular expression: `*` matches any

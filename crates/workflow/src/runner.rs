@@ -323,6 +323,19 @@ impl Runner {
                 log.info(Some(&state.id), &format!("waiting {}", humantime::format_duration(*duration)));
                 tokio::time::sleep(*duration).await;
             }
+            StateKind::Validate { schema, subject } => {
+                let subject = match subject {
+                    Some(template) => template.eval(&data).map_err(jq_failure)?,
+                    None => data.clone(),
+                };
+                let problems = schema_problems(schema, &subject);
+                if !problems.is_empty() {
+                    return Err(Failure::new(
+                        code::SCHEMA_FAILED,
+                        format!("the subject fails its JSON Schema: {}", problems.join("; ")),
+                    ));
+                }
+            }
             StateKind::Error { code, message, args } => {
                 let mut values = Vec::with_capacity(args.len());
                 for arg in args {
@@ -536,6 +549,29 @@ where
         .await
         .map(|(won, _rest)| won)
         .map_err(|last| Failure::new(code::PARALLEL_ALL_FAILED, format!("every action failed; the last with {last}")))
+}
+
+/// Most schema problems named in one message.
+const MAX_SCHEMA_PROBLEMS: usize = 5;
+
+/// Where `subject` fails `schema`: the path in the subject and the schema
+/// keyword it fails (`at /age: type`), never the value found there, which
+/// may have come from a secret.
+fn schema_problems(schema: &jsonschema::Validator, subject: &Value) -> Vec<String> {
+    let mut problems: Vec<String> = schema
+        .iter_errors(subject)
+        .take(MAX_SCHEMA_PROBLEMS + 1)
+        .map(|e| {
+            let at = e.instance_path().as_str();
+            let keyword = e.schema_path().as_str().rsplit('/').next().unwrap_or("").to_owned();
+            format!("at {}: {keyword}", if at.is_empty() { "/" } else { at })
+        })
+        .collect();
+    if problems.len() > MAX_SCHEMA_PROBLEMS {
+        problems.truncate(MAX_SCHEMA_PROBLEMS);
+        problems.push("…".to_owned());
+    }
+    problems
 }
 
 /// Puts a call's result under `.return`.

@@ -338,7 +338,30 @@ fn invalid_workflows_are_refused_naming_the_state_and_field() {
             "functions: [{id: f, type: reusable, image: direktiv/request}]\nstates:\n- {id: s, type: action, action: {function: f, input: {a: 'jq(.x |)'}}}\n",
             &[r#"state "s" field "action.input": jq(.x |): expected"#],
         ),
-        ("states:\n- {id: s, type: switch}\n", &[r#"state "s" field "type": unknown state type "switch""#]),
+        ("states:\n- {id: s, type: teleport}\n", &[r#"state "s" field "type": unknown state type "teleport""#]),
+        (
+            "states:\n- {id: s, type: consumeEvent}\n",
+            &[r#"state "s" field "type": consumeEvent states are not supported: events need Direktiv's event bus"#],
+        ),
+        ("states:\n- {id: s, type: getter}\n", &[r#"state "s" field "type": getter states are not supported"#]),
+        ("states:\n- {id: s, type: switch}\n", &[r#"state "s" field "conditions": a switch state needs"#]),
+        (
+            "states:\n- {id: s, type: switch, conditions: [{condition: 'jq(true)', transition: nowhere}]}\n",
+            &[r#"state "s" field "conditions[0].transition": no state has the id "nowhere""#],
+        ),
+        ("states:\n- {id: s, type: foreach, array: [1]}\n", &[r#"state "s" field "array": expected jq(…)"#]),
+        ("states:\n- {id: s, type: parallel, actions: [], mode: xor}\n", &[r#"state "s" field "mode""#, "actions"]),
+        ("states:\n- {id: s, type: delay, duration: soon}\n", &[r#"state "s" field "duration""#]),
+        ("states:\n- {id: s, type: error, error: 'has space'}\n", &[r#"state "s" field "error""#]),
+        (
+            "states:\n- {id: s, type: validate, schema: {type: 12}}\n",
+            &[r#"state "s" field "schema": not a valid JSON Schema"#],
+        ),
+        (
+            "states:\n- {id: s, type: noop, catch: [{transition: s}]}\n",
+            &[r#"state "s" field "catch[0]": every catch needs `error`"#],
+        ),
+        ("states:\n- {id: s, type: noop, timeout: forever}\n", &[r#"state "s" field "timeout""#]),
         ("states:\n- {id: s, type: noop, colour: red}\n", &[r#"state "s": unknown field "colour""#]),
         (
             "states:\n- {id: s, type: action, action: {function: nope}}\n",

@@ -215,3 +215,47 @@ states:
     let r = run(timed_out, json!({}), &[]).await;
     assert_eq!(r.result.unwrap(), json!({"code": "direktiv.cancels.timeout.soft"}));
 }
+
+#[tokio::test]
+async fn validate_failures_name_the_path_and_keyword_never_the_value() {
+    let yaml = r#"
+functions:
+- {id: echo, type: process, cmd: [cat]}
+states:
+- id: fetch
+  type: action
+  action: {function: echo, secrets: [tok], input: {token: 'jq(.secrets.tok)', port: 'jq(.port)'}}
+  transition: check
+- id: check
+  type: validate
+  subject: 'jq(.return)'
+  schema:
+    type: object
+    required: [token, port, user]
+    properties:
+      token: {type: string, maxLength: 4}
+      port: {type: integer}
+  catch: [{error: direktiv.schema.failed, transition: report}]
+  transition: ok
+- {id: ok, type: noop, transform: 'jq({valid: true})'}
+- {id: report, type: noop, transform: 'jq({error: .error})'}
+"#;
+    let dir = tempfile::tempdir().unwrap();
+    let r = run_in(dir.path(), yaml, json!({"port": "eighty"}), &[("tok", CANARY)], false).await;
+    let out = r.result.unwrap();
+    assert_eq!(out["error"]["code"], "direktiv.schema.failed", "{out}");
+    let message = out["error"]["msg"].as_str().unwrap();
+    for part in ["at /: required", "at /token: maxLength", "at /port: type"] {
+        assert!(message.contains(part), "{part} in {message}");
+    }
+    assert!(!message.contains("eighty"), "no value from the data: {message}");
+    assert_no_canary("caught error", message);
+    assert_no_canary("log", &r.log);
+
+    let r = run_in(dir.path(), yaml, json!({"port": 80}), &[("tok", "abc")], false).await;
+    let out = r.result.unwrap();
+    assert_eq!(out["error"]["code"], "direktiv.schema.failed", "user is still missing: {out}");
+    let valid = yaml.replace("[token, port, user]", "[token, port]");
+    let r = run_in(dir.path(), &valid, json!({"port": 80}), &[("tok", "abc")], false).await;
+    assert_eq!(r.result.unwrap(), json!({"valid": true}));
+}
