@@ -506,6 +506,23 @@ fn a_container_function_is_pulled_with_the_namespaces_registry_credentials() {
     assert!(stderr.contains("echo: pulled function says hi"), "{stderr}");
     assert!(!stderr.contains(REGISTRY_PASSWORD), "{stderr}");
 
+    // A foreach whose action is the same container: three pulls-and-runs
+    // with the namespace's credentials, the returns in element order.
+    let each = dir.path().join("each.yaml");
+    std::fs::write(
+        &each,
+        format!(
+            "id: boxed-each\nfunctions:\n- {{id: echo, type: knative-workflow, image: \"{image}\"}}\nstates:\n\
+             - {{id: run, type: foreach, array: 'jq(.items)', action: {{function: echo, input: {{n: 'jq(.value)'}}}}}}\n"
+        ),
+    )
+    .unwrap();
+    let out = workflow(&h, &["run", each.to_str().unwrap(), "--input", r#"{"items": [1, 2, 3]}"#], &env);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let returned = &output_json(&out)["return"];
+    assert_eq!(returned, &json!([{"got": {"n": 1}}, {"got": {"n": 2}}, {"got": {"n": 3}}]), "{}", show(&out));
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(REGISTRY_PASSWORD), "{}", show(&out));
+
     // Another namespace has no entry of its own and global has none either.
     assert_eq!(h.cli(&["namespace", "create", "other"]).status.code(), Some(0));
     let mut rmi = Command::new("podman");
@@ -625,4 +642,129 @@ fn subflow_files_stay_inside_the_workflows_directory_and_are_not_quoted() {
     std::fs::write(&file, "functions: [{id: c, type: subflow, workflow: deeper/mid.yaml}]\nstates: [{id: s, type: action, action: {function: c}}]\n").unwrap();
     let out = workflow(&h, &["run", file.to_str().unwrap()], &[]);
     assert_eq!(output_json(&out), json!({"return": {"return": {"from": "leaf"}}}), "{}", show(&out));
+}
+
+/// The canary the control-flow table reads as a secret.
+const CANARY: &str = "WF-CANARY-5d1c";
+
+/// One workflow per new state type, run by `hush workflow run --strict`
+/// against a real server at trace level: the exact output (or exit code and
+/// error), and the canary nowhere in the output or the log.
+#[test]
+fn control_flow_states_run_against_the_server_and_never_show_the_canary() {
+    let h = Hush::running();
+    secret(&h, "default", "canary", CANARY);
+    let dir = tempfile::tempdir().unwrap();
+    let echo = "functions:\n- {id: echo, type: process, cmd: [cat]}\n- {id: leak, type: process, cmd: [sh, -c, 'cat >&2; exit 1']}\n";
+    type Case = (&'static str, &'static str, &'static str, Result<Value, &'static str>);
+    let cases: &[Case] = &[
+        (
+            "foreach",
+            "states:\n- {id: each, type: foreach, array: 'jq([range(50)])', action: {function: echo, secrets: [canary], input: {i: 'jq(.value)', t: 'jq(.secrets.canary)'}}, transform: 'jq({n: (.return | length), first: .return[0], last: .return[49].i})'}\n",
+            "{}",
+            Ok(json!({"n": 50, "first": {"i": 0, "t": "***"}, "last": 49})),
+        ),
+        (
+            "parallel",
+            "states:\n- {id: both, type: parallel, actions: [{function: echo, secrets: [canary], input: {a: 'jq(.secrets.canary)'}}, {function: echo, input: {b: 'jq(.x)'}}]}\n",
+            r#"{"x": 2}"#,
+            Ok(json!({"x": 2, "return": [{"a": "***"}, {"b": 2}]})),
+        ),
+        (
+            "parallel-or",
+            "states:\n- {id: race, type: parallel, mode: or, actions: [{function: leak, secrets: [canary], input: {a: 'jq(.secrets.canary)'}}, {function: echo, input: {won: true}}]}\n",
+            "{}",
+            Ok(json!({"return": [null, {"won": true}]})),
+        ),
+        (
+            "switch",
+            "states:\n- {id: pick, type: switch, conditions: [{condition: 'jq(.n > 1)', transition: big}], defaultTransition: small}\n- {id: big, type: noop, transform: 'jq({size: \"big\"})'}\n- {id: small, type: noop, transform: 'jq({size: \"small\"})'}\n",
+            r#"{"n": 5}"#,
+            Ok(json!({"size": "big"})),
+        ),
+        (
+            "switch-loop",
+            "states:\n- {id: spin, type: switch, conditions: [{condition: 'jq(true)', transition: again}]}\n- {id: again, type: noop, transition: spin}\n",
+            "{}",
+            Err("limits.states: the instance visited more than 50 states"),
+        ),
+        (
+            "validate",
+            "states:\n- {id: check, type: validate, subject: 'jq(.user)', schema: {type: object, required: [name]}, catch: [{error: 'direktiv.schema.*', transition: bad}]}\n- {id: bad, type: noop, transform: 'jq({error: .error})'}\n",
+            r#"{"user": {"nom": "x"}}"#,
+            Ok(
+                json!({"error": {"code": "direktiv.schema.failed", "msg": "the subject fails its JSON Schema: at /: required"}}),
+            ),
+        ),
+        (
+            "error-catch",
+            "states:\n- {id: raise, type: error, error: input.missing, message: 'no %s given', args: ['jq(.want)'], catch: [{error: 'input.*', transition: handled}]}\n- {id: handled, type: noop, transform: 'jq({caught: .error.code, why: .error.msg})'}\n",
+            r#"{"want": "region"}"#,
+            Ok(json!({"caught": "input.missing", "why": "no region given"})),
+        ),
+        (
+            "caught-leak",
+            "states:\n- {id: call, type: action, action: {function: leak, secrets: [canary], input: {t: 'jq(.secrets.canary)'}}, catch: [{error: '*', transition: after}]}\n- {id: after, type: noop, transform: 'jq({code: .error.code, said: .error.msg})'}\n",
+            "{}",
+            Ok(json!({"code": "function.failed", "said": null})),
+        ),
+        (
+            "uncaught",
+            "states:\n- {id: raise, type: error, error: my.code, message: stop}\n",
+            "{}",
+            Err("wf[raise]: my.code: stop"),
+        ),
+    ];
+    for (name, states, input, expected) in cases {
+        let file = dir.path().join(format!("{name}.yaml"));
+        std::fs::write(&file, format!("id: wf\n{echo}{states}")).unwrap();
+        let args = ["run", file.to_str().unwrap(), "--strict", "--max-states", "50", "--input", input];
+        let out = workflow(&h, &args, &[]);
+        let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        assert!(!stdout.contains(CANARY) && !stderr.contains(CANARY), "{name}: the canary leaked\n{}", show(&out));
+        match expected {
+            Ok(expected) => {
+                assert_eq!(out.status.code(), Some(0), "{name}: {}", show(&out));
+                let mut got = output_json(&out);
+                if *name == "caught-leak" {
+                    // The function's message is its stderr: it echoed the canary, masked.
+                    let said = got["said"].take();
+                    assert!(said.as_str().is_none_or(|s| !s.contains(CANARY)), "{name}: {said}");
+                }
+                assert_eq!(&got, expected, "{name}: {}", show(&out));
+            }
+            Err(message) => {
+                assert_eq!(out.status.code(), Some(1), "{name}: {}", show(&out));
+                assert!(stderr.contains(message), "{name}: expected {message:?} in\n{stderr}");
+            }
+        }
+    }
+
+    // delay: the log's own timestamps show the wait.
+    let file = dir.path().join("delay.yaml");
+    std::fs::write(&file, "states:\n- {id: wait, type: delay, duration: PT0.5S, transition: after}\n- {id: after, type: noop, log: woke}\n").unwrap();
+    let out = workflow(&h, &["run", file.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let at = |needle: &str| {
+        let line = stderr.lines().find(|l| l.contains(needle)).unwrap_or_else(|| panic!("{needle}: {stderr}"));
+        humantime::parse_rfc3339(line.split_whitespace().next().unwrap()).unwrap()
+    };
+    let waited = at("woke").duration_since(at("waiting 500ms")).unwrap();
+    assert!(waited >= std::time::Duration::from_millis(500), "waited {waited:?}: {stderr}");
+
+    // check lists the secrets of foreach and parallel actions too, and fails on a missing one.
+    let file = dir.path().join("many.yaml");
+    std::fs::write(
+        &file,
+        format!("{echo}states:\n- {{id: a, type: foreach, array: 'jq([])', action: {{function: echo, secrets: [canary]}}, transition: b}}\n- {{id: b, type: parallel, actions: [{{function: echo, secrets: [absent]}}]}}\n"),
+    )
+    .unwrap();
+    let out = workflow(&h, &["check", file.to_str().unwrap(), "--json"], &[]);
+    assert_eq!(out.status.code(), Some(4), "{}", show(&out));
+    let v = output_json(&out);
+    assert_eq!(
+        (v["files"][0]["secrets"].clone(), v["missing"].clone()),
+        (json!(["absent", "canary"]), json!(["absent"]))
+    );
 }
