@@ -156,6 +156,12 @@ pub struct WorkflowRunArgs {
     /// Most calls one foreach state makes at once.
     #[arg(long, env = "HUSH_WORKFLOW_MAX_PARALLEL", default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
     pub max_parallel: u16,
+    /// Longest a jq expression may run before it is stopped (e.g. 1s, 500ms).
+    #[arg(long, env = "HUSH_WORKFLOW_JQ_TIMEOUT", default_value = "1s", value_parser = humantime::parse_duration)]
+    pub jq_timeout: std::time::Duration,
+    /// Memory a jq expression's evaluator may use, e.g. 1024MiB or 256MiB.
+    #[arg(long, env = "HUSH_WORKFLOW_JQ_MEMORY", default_value = "1024MiB", value_parser = parse_size)]
+    pub jq_memory: usize,
     /// Most states one instance may visit (a switch that loops ends there).
     #[arg(long, env = "HUSH_WORKFLOW_MAX_STATES", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=10_000_000))]
     pub max_states: u32,

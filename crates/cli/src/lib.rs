@@ -24,6 +24,9 @@ use crate::args::{Cli, Command, LogFormat};
 /// Started as `docker-credential-hush` or `git-credential-hush` (links to
 /// this binary), it is that credential helper.
 pub fn main() -> ExitCode {
+    if std::env::args_os().nth(1).is_some_and(|a| a == commands::workflow::JQ_WORKER) {
+        return commands::workflow::jq_worker();
+    }
     let argv0 = std::env::args_os().next().unwrap_or_default();
     let started_as = std::path::Path::new(&argv0).file_name().and_then(|n| n.to_str()).unwrap_or("").to_owned();
     let command = match started_as.as_str() {

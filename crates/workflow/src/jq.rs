@@ -7,7 +7,9 @@
 //! `debug` / `stderr` print nothing (they would write values, secrets
 //! included, around the scrubbed instance log).
 //!
-//! jaq has no execution limits: a run keeps at most [`MAX_OUTPUTS`] outputs.
+//! jaq has no execution limits: a run keeps at most [`MAX_OUTPUTS`] outputs,
+//! and `hush workflow run` evaluates in limited worker processes
+//! ([`crate::jq_sandbox`]).
 
 use jaq_core::load::{Arena, File, Loader};
 use jaq_core::native::{Fun, bome, run, v};
@@ -81,8 +83,17 @@ impl Jq {
     }
 
     /// Runs against `input`: one output is that value, several an array of
-    /// them, none `null`.
+    /// them, none `null`. In a worker process with time and memory limits
+    /// when a [`crate::jq_sandbox`] is installed, else here.
     pub fn run(&self, input: &Value) -> Result<Value, JqError> {
+        match crate::jq_sandbox::installed() {
+            Some(sandbox) => sandbox.run(&self.source, input),
+            None => self.run_here(input),
+        }
+    }
+
+    /// Runs against `input` in this process, without limits but on outputs.
+    pub fn run_here(&self, input: &Value) -> Result<Value, JqError> {
         let input = Val::deserialize(input).map_err(|e| JqError(format!("cannot read input: {e}")))?;
         let ctx = Ctx::<Data>::new(&self.filter.lut, Vars::new([]));
         let mut outputs = Vec::new();

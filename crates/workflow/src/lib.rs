@@ -4,6 +4,7 @@
 //! - [`load`]: YAML files into validated [`definition::Workflow`]s (subflows
 //!   loaded too);
 //! - [`jq`]: jq expressions (the `jaq` crates) with a safe function set;
+//! - [`jq_sandbox`]: their evaluation in worker processes with time and memory limits;
 //! - [`template`]: `jq(...)` inside JSON templates (action input, transforms);
 //! - [`runner`]: states, data flow, secrets, retries and subflows;
 //! - [`functions`]: the built-in HTTP request, processes and podman containers;
@@ -19,6 +20,7 @@ pub mod definition;
 pub mod failure;
 pub mod functions;
 pub mod jq;
+pub mod jq_sandbox;
 pub mod load;
 pub mod log;
 pub mod output_check;

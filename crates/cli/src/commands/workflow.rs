@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use hush_workflow::functions::container::Podman;
+use hush_workflow::jq_sandbox::{Limits as JqLimits, Sandbox};
 use hush_workflow::{Level, Log, LogFormat, Runner, SecretSet, SecretSource, ServerSource};
 use serde_json::{Value, json};
 
@@ -64,6 +65,11 @@ async fn run_workflow(args: WorkflowRunArgs) -> anyhow::Result<u8> {
     if let Err(e) = rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable) {
         output::warn(&format!("cannot protect this process from its functions (prctl): {e}"));
     }
+    // jq runs in limited worker processes (this binary, as JQ_WORKER).
+    let limits = JqLimits { time: args.jq_timeout, memory_bytes: args.jq_memory as u64, ..JqLimits::default() };
+    let program = std::env::current_exe().context("cannot find this program to start jq workers")?;
+    let worker_args = vec![JQ_WORKER.to_owned(), limits.memory_bytes.to_string(), limits.output_bytes.to_string()];
+    hush_workflow::jq_sandbox::install(Sandbox::new(program, worker_args, limits));
     let secrets = SecretSet::default();
     if let Some(token) = &args.conn.auth_token {
         // The runner's own token is masked wherever it might be printed.
@@ -148,4 +154,23 @@ async fn check(args: WorkflowCheckArgs) -> anyhow::Result<u8> {
         missing.join(", ")
     ));
     Ok(exit_code::NOT_FOUND)
+}
+
+/// The hidden first argument that makes this binary a jq worker.
+pub const JQ_WORKER: &str = "__jq-worker";
+
+/// `hush __jq-worker MEMORY_BYTES OUTPUT_BYTES`: evaluates jq for `hush
+/// workflow run` (see `hush_workflow::jq_sandbox`) until its stdin closes.
+pub fn jq_worker() -> std::process::ExitCode {
+    let number = |i: usize| std::env::args().nth(i).and_then(|a| a.parse::<u64>().ok());
+    let defaults = JqLimits::default();
+    let limits = JqLimits {
+        memory_bytes: number(2).unwrap_or(defaults.memory_bytes),
+        output_bytes: number(3).and_then(|n| usize::try_from(n).ok()).unwrap_or(defaults.output_bytes),
+        ..defaults
+    };
+    match hush_workflow::jq_sandbox::serve_worker(limits) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(_) => std::process::ExitCode::from(exit_code::ERROR),
+    }
 }

@@ -768,3 +768,35 @@ fn control_flow_states_run_against_the_server_and_never_show_the_canary() {
         (json!(["absent", "canary"]), json!(["absent"]))
     );
 }
+
+/// jq that would hang or exhaust the runner ends with a clear, catchable
+/// error: a loop is stopped at the time limit, deep recursion ends only its
+/// worker, and the next expression runs in a fresh one.
+#[test]
+fn runaway_jq_is_stopped_and_the_runner_goes_on() {
+    let h = Hush::running();
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("forever", "jq(def f: f; f)", "took longer than 500ms and was stopped"),
+        // Stopped at the time limit or the memory limit, whichever comes first.
+        ("huge", "jq([range(1e12)])", ""),
+        ("deep", "jq(def f: 1 + f; f)", "ended its evaluator: it recursed too deep or needed more than 256 MiB"),
+    ];
+    for (name, expression, expected) in cases {
+        let file = dir.path().join(format!("{name}.yaml"));
+        let yaml = format!(
+            "id: wf\nstates:\n- id: bad\n  type: noop\n  transform: {{x: '{expression}'}}\n  catch: [{{error: 'direktiv.jq.*', transition: after}}]\n\
+             - {{id: after, type: noop, transform: 'jq({{caught: .error.msg, still: (1 + 1)}})'}}\n"
+        );
+        std::fs::write(&file, yaml).unwrap();
+        let started = std::time::Instant::now();
+        let out = workflow(&h, &["run", file.to_str().unwrap(), "--jq-timeout", "500ms", "--jq-memory", "256MiB"], &[]);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", show(&out));
+        let got = output_json(&out);
+        let caught = got["caught"].as_str().unwrap_or_else(|| panic!("{name}: {got}"));
+        let limited = caught.contains("and was stopped") || caught.contains("needed more than 256 MiB");
+        assert!(caught.contains(expected) && limited, "{name}: {caught}");
+        assert_eq!(got["still"], 2, "{name}: the next expression ran: {got}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(60), "{name}: took {:?}", started.elapsed());
+    }
+}
