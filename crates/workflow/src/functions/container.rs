@@ -138,10 +138,54 @@ pub async fn call(
             ));
         }
     }
-    let mut args = podman_cmd(&["run", "--rm", "-i", "--pull=never", "--log-driver=none", "--"]);
+    // Named, so a call that is cancelled (a timeout, a lost `parallel` race)
+    // can have its container removed: killing `podman run` alone leaves the
+    // container running under conmon.
+    let name = container_name();
+    let mut args = podman_cmd(&["run", "--rm", "-i", "--pull=never", "--log-driver=none", "--name", &name, "--"]);
     args.push(image.to_owned());
     args.extend(cmd.unwrap_or_default().iter().cloned());
-    run_json(&podman.program, &args, dir, input, stderr_log, what).await
+    let mut guard = RemoveOnDrop {
+        program: podman.program.clone(),
+        args: podman_cmd(&["rm", "-f", "-t", "0", &name]),
+        armed: true,
+    };
+    let result = run_json(&podman.program, &args, dir, input, stderr_log, what).await;
+    // Finished (either way): `--rm` has removed it.
+    guard.armed = false;
+    result
+}
+
+/// A name for one call's container.
+fn container_name() -> String {
+    let mut bytes = [0u8; 8];
+    // Only tells containers apart; a failed draw still gives a usable name.
+    let _ = getrandom::fill(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("hush-fn-{hex}")
+}
+
+/// Removes a container when its call is dropped before it finished.
+struct RemoveOnDrop {
+    program: PathBuf,
+    args: Vec<String>,
+    armed: bool,
+}
+
+impl Drop for RemoveOnDrop {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        // Not waited for: drop cannot block the runtime. podman stops and
+        // removes the container on its own.
+        let _ = std::process::Command::new(&self.program)
+            .args(&self.args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn();
+    }
 }
 
 /// A fresh 0700 directory for the auth file: under `$XDG_RUNTIME_DIR` (a
