@@ -146,7 +146,7 @@ pub async fn restore(backup: &[u8], opts: OpenOptions) -> Result<RestoreReport, 
     let targets = [(&opts.data_dir, DATA_FILE, data), (&opts.key_dir, KEYS_FILE, keys)];
     // Every target is checked before anything is written: a refusal leaves nothing half-restored.
     for (dir, file, _) in &targets {
-        for suffix in ["", "-wal", "-shm"] {
+        for suffix in ["", "-wal", "-shm", "-audit"] {
             if dir.join(format!("{file}{suffix}")).exists() {
                 return Err(RestoreError::NotEmpty(dir.display().to_string()));
             }

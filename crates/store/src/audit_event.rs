@@ -339,7 +339,7 @@ impl AuditEvent {
     pub fn canonical(&self, seq: u64) -> Vec<u8> {
         use crate::canonical::{integer, text};
         let mut out = Vec::with_capacity(128);
-        out.extend_from_slice(b"hush/audit/v1\0");
+        out.extend_from_slice(CANONICAL_PREFIX);
         out.extend_from_slice(&seq.to_be_bytes());
         out.extend_from_slice(&self.at.to_be_bytes());
         text(&mut out, self.token_id.as_deref());
@@ -379,6 +379,55 @@ impl AuditEvent {
         out
     }
 }
+
+impl AuditEvent {
+    /// Reads back [`AuditEvent::canonical`]: the position and the event, or
+    /// `None` if `bytes` are not exactly one encoded event (cut short, an
+    /// unknown action or outcome, an unknown tag, bytes left over).
+    pub fn from_canonical(bytes: &[u8]) -> Option<(u64, AuditEvent)> {
+        let mut r = crate::canonical::Reader::new(bytes);
+        if r.take(CANONICAL_PREFIX.len())? != CANONICAL_PREFIX {
+            return None;
+        }
+        let seq = r.u64()?;
+        let at = r.i64()?;
+        let token_id = r.text()?;
+        let action = AuditAction::parse(&r.text()??)?;
+        let namespace = r.text()?;
+        let namespace_id = r.text()?;
+        let name = r.text()?;
+        let version = r.integer()?.map(|v| v as u64);
+        let outcome = Outcome::parse(&r.text()??)?;
+        let context = r.text()?;
+        let mut event = AuditEvent::new(action, token_id, context);
+        (event.at, event.namespace, event.namespace_id, event.name) = (at, namespace, namespace_id, name);
+        (event.version, event.outcome) = (version, outcome);
+        // Tags come in the order `canonical` writes them, each at most once.
+        let mut last_tag = 0;
+        while !r.is_empty() {
+            let tag = r.byte()?;
+            if tag <= last_tag {
+                return None;
+            }
+            last_tag = tag;
+            match tag {
+                TAG_CLIENT_CERT => event.client_cert = Some(r.text()??),
+                TAG_CLIENT_ADDR => event.client_addr = Some(r.text()??),
+                TAG_REFUSALS => {
+                    let (count, first_at, last_at) = (r.u64()?, r.i64()?, r.i64()?);
+                    event.refusals = Some(RefusalSummary { count, first_at, last_at, reasons: r.text()?? });
+                }
+                TAG_IDENTITY => event.identity = Some(r.text()??),
+                TAG_REASON => event.reason = Some(r.text()??),
+                _ => return None,
+            }
+        }
+        Some((seq, event))
+    }
+}
+
+/// What every canonical encoding starts with (the format's name and version).
+const CANONICAL_PREFIX: &[u8] = b"hush/audit/v1\0";
 
 /// The tag of `client_cert` in the canonical encoding (the first field added
 /// after `hush/audit/v1`).
@@ -468,6 +517,41 @@ mod tests {
             assert_ne!(v.canonical(1), base.canonical(1), "{v:?}");
         }
         assert_ne!(base.canonical(1), base.canonical(2));
+    }
+
+    #[test]
+    fn canonical_reads_back() {
+        let full = AuditEvent {
+            at: -5,
+            token_id: Some("t".into()),
+            action: AuditAction::AuthRefused,
+            namespace: Some("ns".into()),
+            namespace_id: Some("id".into()),
+            name: Some("a/b".into()),
+            version: Some(u64::MAX >> 1),
+            outcome: Outcome::Denied,
+            context: Some("run 7".into()),
+            client_cert: Some("CN=x".into()),
+            client_addr: Some("10.0.0.1".into()),
+            refusals: Some(RefusalSummary { count: 9, first_at: 1, last_at: 2, reasons: "no_token=9".into() }),
+            identity: Some("{\"sub\":\"x\"}".into()),
+            reason: Some("expired".into()),
+        };
+        let bare = AuditEvent::new(AuditAction::SecretRead, None, None);
+        let some = AuditEvent { client_addr: Some("::1".into()), reason: Some(String::new()), ..bare.clone() };
+        for (seq, event) in [(1, full), (u64::MAX, bare), (42, some)] {
+            let bytes = event.canonical(seq);
+            assert_eq!(AuditEvent::from_canonical(&bytes), Some((seq, event.clone())));
+            // A cut never reads back as the whole event (a cut between
+            // tagged fields is a valid, smaller event), and a dangling tag
+            // is refused.
+            for cut in 0..bytes.len() {
+                assert_ne!(AuditEvent::from_canonical(&bytes[..cut]), Some((seq, event.clone())), "cut at {cut}");
+            }
+            let mut longer = bytes.clone();
+            longer.push(TAG_CLIENT_CERT);
+            assert_eq!(AuditEvent::from_canonical(&longer), None);
+        }
     }
 
     #[test]

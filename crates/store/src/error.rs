@@ -50,6 +50,17 @@ pub enum StoreError {
     /// The value could not be sealed (the OS refused randomness); nothing was written.
     #[error("sealing the value failed")]
     Seal(#[source] hush_crypto::RandomError),
+    /// The audit journal beside the SQLite data store could not be read or
+    /// written (I/O, full disk); the events of the calls it failed for were
+    /// not recorded, and their calls failed.
+    #[error("the audit journal {path} failed: {source}")]
+    Journal {
+        /// The file.
+        path: String,
+        /// What the OS said.
+        #[source]
+        source: std::io::Error,
+    },
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,

@@ -1,7 +1,9 @@
 //! The SQLite data store: pooled read-only connections for reads, and one
-//! writer thread behind a group-commit queue for every change.
+//! writer thread behind a group-commit queue for every change (with the
+//! audit journal beside the database file for events that change nothing
+//! else).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
@@ -11,8 +13,9 @@ use rusqlite::{OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::connect::{Access, migrate, open};
-use super::group_commit::{self, Job};
+use super::group_commit::{Job, Writer};
 use super::read_pool::ReadPool;
+use super::recent_reads::RecentReads;
 use super::rows::{self, collect, get};
 use crate::{
     AuditAction, AuditQuery, AuditRecord, DataStore, NamespaceRecord, NamespaceRef, Outcome, RoleRecord, SealedVersion,
@@ -36,6 +39,7 @@ const QUEUE_DEPTH: usize = 4096;
 pub struct SqliteDataStore {
     read: Arc<ReadPool>,
     writer: mpsc::Sender<Job>,
+    recent_reads: Arc<RecentReads>,
 }
 
 impl SqliteDataStore {
@@ -44,14 +48,39 @@ impl SqliteDataStore {
     pub async fn open(path: &Path, audit_key: AuditKey) -> Result<Self, StoreError> {
         let mut conn = open(path, Access::ReadWrite, false)?;
         migrate(&mut conn, path, MIGRATIONS)?;
+        let recent_reads = Arc::new(RecentReads::default());
+        let state = Writer::open(conn, audit_key, &journal_path(path), Arc::clone(&recent_reads))?;
         let read = ReadPool::new(path)?;
         let (writer, rx) = mpsc::channel(QUEUE_DEPTH);
         std::thread::Builder::new()
             .name("hush-writer".into())
-            .spawn(move || group_commit::run(conn, rx, audit_key))
+            .spawn(move || state.run(rx))
             .map_err(|e| StoreError::Database(Box::new(e)))?;
-        Ok(Self { read, writer })
+        Ok(Self { read, writer, recent_reads })
     }
+
+    /// Waits until every journaled audit event is in SQLite, so a query of
+    /// the audit log sees every event acknowledged before it.
+    async fn flush(&self) -> Result<(), StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.writer.send(Job::Flush { reply }).await.map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
+
+    /// A secret row as fetched, with the newest read still in the journal.
+    fn with_recent_read(&self, mut record: SecretRecord) -> SecretRecord {
+        self.recent_reads.apply(&mut record);
+        record
+    }
+}
+
+/// The audit journal of the data store at `path`: `hush.db-audit` beside
+/// `hush.db` (named like SQLite's own `-wal` and `-shm` files, which belong
+/// to it the same way).
+pub fn journal_path(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push("-audit");
+    PathBuf::from(name)
 }
 
 /// Names sort bytewise and use only `[A-Za-z0-9._/-]`, all below DEL, so
@@ -135,11 +164,13 @@ impl DataStore for SqliteDataStore {
     }
 
     async fn secret(&self, namespace_id: &str, name: &SecretName) -> Result<Option<SecretRecord>, StoreError> {
-        self.read.read(|c| {
-            let mut stmt = c.prepare_cached("SELECT * FROM secrets WHERE namespace_id = ? AND name = ?")?;
-            let mut rows = stmt.query([namespace_id, name.as_str()])?;
-            rows.next()?.map(rows::secret).transpose()
-        })
+        self.read
+            .read(|c| {
+                let mut stmt = c.prepare_cached("SELECT * FROM secrets WHERE namespace_id = ? AND name = ?")?;
+                let mut rows = stmt.query([namespace_id, name.as_str()])?;
+                rows.next()?.map(rows::secret).transpose()
+            })
+            .map(|found| found.map(|r| self.with_recent_read(r)))
     }
 
     async fn sealed_version(
@@ -148,16 +179,18 @@ impl DataStore for SqliteDataStore {
         name: &SecretName,
         version: Option<u64>,
     ) -> Result<Option<SealedVersion>, StoreError> {
-        self.read.read(|c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at, \
+        self.read
+            .read(|c| {
+                let mut stmt = c.prepare_cached(
+                    "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at, \
                  v.deleted_at, v.destroyed \
                  FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
                  WHERE s.namespace_id = ? AND s.name = ? AND v.version = COALESCE(?, s.version)",
-            )?;
-            let mut rows = stmt.query(params![namespace_id, name.as_str(), version.map(|v| v as i64)])?;
-            rows.next()?.map(rows::sealed).transpose()
-        })
+                )?;
+                let mut rows = stmt.query(params![namespace_id, name.as_str(), version.map(|v| v as i64)])?;
+                rows.next()?.map(rows::sealed).transpose()
+            })
+            .map(|found| found.map(|s| SealedVersion { secret: self.with_recent_read(s.secret), ..s }))
     }
 
     async fn current_of_type(
@@ -177,6 +210,9 @@ impl DataStore for SqliteDataStore {
                 collect(stmt.query(params![namespace_id, secret_type])?, rows::sealed)
             })
             .await
+            .map(|found| {
+                found.into_iter().map(|s| SealedVersion { secret: self.with_recent_read(s.secret), ..s }).collect()
+            })
     }
 
     async fn secrets(&self, namespace_id: &str, query: &SecretQuery) -> Result<Vec<SecretRecord>, StoreError> {
@@ -193,6 +229,7 @@ impl DataStore for SqliteDataStore {
                 collect(stmt.query(params![namespace_id, prefix, upper, after, limit])?, rows::secret)
             })
             .await
+            .map(|found| found.into_iter().map(|r| self.with_recent_read(r)).collect())
     }
 
     async fn stale_versions(
@@ -228,6 +265,7 @@ impl DataStore for SqliteDataStore {
     }
 
     async fn snapshot_to(&self, path: &Path) -> Result<(), StoreError> {
+        self.flush().await?;
         let target = path.to_string_lossy().into_owned();
         // VACUUM INTO writes a consistent snapshot (one read transaction), without freed pages.
         self.read.scan(move |c| Ok(c.execute("VACUUM INTO ?1", [target]).map(drop)?)).await
@@ -277,6 +315,7 @@ impl DataStore for SqliteDataStore {
     }
 
     async fn audit_events(&self, query: &AuditQuery) -> Result<Vec<AuditRecord>, StoreError> {
+        self.flush().await?;
         // SQLite has no array binding: the id filter goes in as JSON for json_each.
         let ids = query.namespace_ids.as_ref().map(json_list);
         let namespace = query.namespace.as_ref().map(|n| n.to_string());
@@ -303,6 +342,7 @@ impl DataStore for SqliteDataStore {
     }
 
     async fn audit_chain(&self, after_seq: u64, limit: u32) -> Result<Vec<AuditRecord>, StoreError> {
+        self.flush().await?;
         self.read
             .scan(move |c| {
                 let mut stmt = c.prepare_cached("SELECT * FROM audit_events WHERE seq > ? ORDER BY seq LIMIT ?")?;
@@ -312,6 +352,7 @@ impl DataStore for SqliteDataStore {
     }
 
     async fn audit_head(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError> {
+        self.flush().await?;
         self.read.read(|c| {
             let head = c
                 .query_row("SELECT seq, mac FROM audit_events ORDER BY seq DESC LIMIT 1", [], |r| {

@@ -1,11 +1,19 @@
 //! The single writer: group commit for every change to the data store.
 //!
 //! Requests queue on a channel. The writer thread takes whatever is waiting
-//! (up to [`MAX_BATCH`]), applies each in order inside one transaction,
-//! appends each request's audit event to the MAC chain, commits once (one
-//! fsync for the whole batch), and only then answers every request. Under
-//! load, batches grow and the cost of durability is shared; when idle, a lone
-//! request commits at once, with no timer to wait for.
+//! (up to [`MAX_BATCH`]) and makes the whole batch durable at once, then
+//! answers every request:
+//!
+//! - A batch that only records events (reads, listings, refusals: nothing
+//!   else changes) is appended to the [audit journal](super::audit_journal)
+//!   with one `fdatasync`. The events move into SQLite later, many at a time.
+//! - Any other batch applies each request in order inside one SQLite
+//!   transaction, after moving the journaled events in first (so the chain
+//!   in `audit_events` has no gap), appends each request's event to the MAC
+//!   chain, and commits once (one fsync for the whole batch).
+//!
+//! Under load, batches grow and the cost of durability is shared; when idle,
+//! a lone request commits at once, with no timer to wait for.
 //!
 //! Every mutation checks everything before it writes anything, so a refused
 //! one (a conflict, a missing namespace) leaves no trace but its audit event.
@@ -13,16 +21,20 @@
 //! one by one, so one bad request cannot fail its neighbours.
 
 use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
 
 use hush_crypto::{AUDIT_GENESIS, AuditKey};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
 use tokio::sync::{mpsc, oneshot};
 
+use super::audit_journal::{AuditJournal, DRAIN_AT, JournalEntry};
+use super::recent_reads::RecentReads;
 use super::rows;
 use crate::write_rules::{prune_at_or_below, put_record, put_slot, record_outcome};
 use crate::{
-    AuditEvent, Conflict, KvSettings, Mutation, NamespaceRecord, PutVersion, SecretMetadataChange, SecretRecord,
-    StoreError, TokenRecord, VersionChange, VersionSlot, WriteOutcome, WriteRequest, now_millis,
+    AuditEvent, AuditRecord, Conflict, KvSettings, Mutation, NamespaceRecord, PutVersion, SecretMetadataChange,
+    SecretRecord, StoreError, TokenRecord, VersionChange, VersionSlot, WriteOutcome, WriteRequest, now_millis,
 };
 
 /// Most requests committed in one transaction.
@@ -48,28 +60,249 @@ pub(crate) enum Job {
         /// Where the answer goes.
         reply: Reply<()>,
     },
+    /// Move the journaled events into SQLite, so that a query of the audit
+    /// log (or a snapshot) sees every event acknowledged before it.
+    Flush {
+        /// Answered once they are committed.
+        reply: Reply<()>,
+    },
 }
 
-/// The writer thread's loop; ends when every sender is dropped.
-pub(crate) fn run(mut conn: Connection, mut rx: mpsc::Receiver<Job>, key: AuditKey) {
-    let mut batch: Vec<(WriteRequest, Reply<WriteOutcome>)> = Vec::with_capacity(MAX_BATCH);
-    while let Some(first) = rx.blocking_recv() {
-        let mut next = Some(first);
-        while let Some(job) = next.take() {
-            match job {
-                Job::Write { request, reply } => batch.push((request, reply)),
-                Job::Initialize { id, reply } => {
-                    let _ = reply.send(initialize(&mut conn, &id));
+/// The newest event of the chain: its sequence number and MAC.
+type Head = (u64, [u8; 32]);
+
+/// The writer thread's state: the only read-write connection, the audit
+/// key, the journal, and the head of the chain (in SQLite or the journal).
+pub(crate) struct Writer {
+    conn: Connection,
+    key: AuditKey,
+    journal: AuditJournal,
+    head: Head,
+    recent_reads: Arc<RecentReads>,
+}
+
+impl Writer {
+    /// Reads the chain's head, recovers the journal at `journal_path`, and
+    /// moves what it held into SQLite before anything else is written.
+    pub(crate) fn open(
+        mut conn: Connection,
+        key: AuditKey,
+        journal_path: &Path,
+        recent_reads: Arc<RecentReads>,
+    ) -> Result<Self, StoreError> {
+        let head = sqlite_head(&mut conn)?;
+        let journal = AuditJournal::open(journal_path, &key, head)?;
+        let mut writer = Writer { conn, key, journal, head, recent_reads };
+        if let Some(last) = writer.journal.pending().last() {
+            writer.head = head_of(&last.record);
+            let moved = writer.journal.pending().len();
+            writer.drain()?;
+            tracing::info!(events = moved, "moved the audit journal's events into the data store");
+        }
+        Ok(writer)
+    }
+
+    /// The loop; ends when every sender is dropped.
+    pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Job>) {
+        let mut batch: Vec<(WriteRequest, Reply<WriteOutcome>)> = Vec::with_capacity(MAX_BATCH);
+        let mut flushes: Vec<Reply<()>> = Vec::new();
+        while let Some(first) = rx.blocking_recv() {
+            let mut next = Some(first);
+            while let Some(job) = next.take() {
+                match job {
+                    Job::Write { request, reply } => batch.push((request, reply)),
+                    Job::Initialize { id, reply } => {
+                        let _ = reply.send(initialize(&mut self.conn, &id));
+                    }
+                    Job::Flush { reply } => flushes.push(reply),
+                }
+                if batch.len() < MAX_BATCH {
+                    next = rx.try_recv().ok();
                 }
             }
-            if batch.len() < MAX_BATCH {
-                next = rx.try_recv().ok();
+            if !batch.is_empty() {
+                self.commit(&mut batch);
+            }
+            if !flushes.is_empty() || self.journal.pending().len() >= DRAIN_AT {
+                let result = self.drain();
+                if let Err(error) = &result {
+                    tracing::error!(%error, "moving journaled audit events into the data store failed");
+                }
+                for reply in flushes.drain(..) {
+                    let _ = reply.send(result.as_ref().map(|_| ()).map_err(copy_of));
+                }
             }
         }
-        if !batch.is_empty() {
-            commit(&mut conn, &key, &mut batch);
+    }
+
+    /// Commits `batch` and answers every request in it.
+    fn commit(&mut self, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>) {
+        if batch.iter().all(|(r, _)| only_records(&r.mutation)) {
+            return self.journal_batch(batch);
+        }
+        let requests: Vec<&WriteRequest> = batch.iter().map(|(r, _)| r).collect();
+        match self.apply_batch(&requests) {
+            Ok(results) => {
+                tracing::trace!(size = batch.len(), "group commit");
+                for ((_, reply), result) in batch.drain(..).zip(results) {
+                    let _ = reply.send(result);
+                }
+            }
+            Err(error) if batch.len() > 1 => {
+                tracing::warn!(%error, size = batch.len(), "batch failed; retrying its requests one by one");
+                for (request, reply) in batch.drain(..) {
+                    let result = match self.apply_batch(&[&request]) {
+                        Ok(mut results) => results.pop().unwrap_or(Err(StoreError::Closed)),
+                        Err(e) => Err(e),
+                    };
+                    let _ = reply.send(result);
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, "write failed");
+                if let Some((_, reply)) = batch.pop() {
+                    let _ = reply.send(Err(error));
+                }
+            }
         }
     }
+
+    /// Appends a batch of events that change nothing else to the journal.
+    fn journal_batch(&mut self, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>) {
+        let (mut seq, mut mac) = self.head;
+        let mut entries = Vec::with_capacity(batch.len());
+        for (request, _) in batch.iter() {
+            let mut event = request.audit.clone();
+            record_outcome(&mut event, &Ok(WriteOutcome::Done));
+            seq += 1;
+            mac = self.key.chain(&mac, &event.canonical(seq));
+            let read_of = match &request.mutation {
+                Mutation::RecordRead { secret_id, at } => Some((secret_id.clone(), *at)),
+                _ => None,
+            };
+            entries.push(JournalEntry { record: AuditRecord { seq, event, mac: mac.to_vec() }, read_of });
+        }
+        let reads: Vec<(String, i64)> = entries.iter().filter_map(|e| e.read_of.clone()).collect();
+        match self.journal.append(entries) {
+            Ok(()) => {
+                self.head = (seq, mac);
+                self.recent_reads.note(reads);
+                tracing::trace!(size = batch.len(), "journal commit");
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Ok(WriteOutcome::Done));
+                }
+            }
+            Err(error) => {
+                tracing::error!(%error, size = batch.len(), "appending to the audit journal failed");
+                for (_, reply) in batch.drain(..) {
+                    let _ = reply.send(Err(copy_of(&error)));
+                }
+            }
+        }
+    }
+
+    /// Applies every request in one transaction, after the journaled events.
+    /// `Err` means nothing was committed.
+    fn apply_batch(&mut self, requests: &[&WriteRequest]) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        move_journaled(&tx, self.journal.pending())?;
+        let (mut seq, mut mac) = self.head;
+        let mut results = Vec::with_capacity(requests.len());
+        // Reads of one secret in one batch need one `last_read_at` update, not one each.
+        let mut last_reads: HashMap<&str, i64> = HashMap::new();
+        for request in requests {
+            let result = match apply(&tx, &request.mutation, &mut last_reads) {
+                Err(e @ StoreError::Database(_)) => return Err(e),
+                other => other,
+            };
+            let mut event = request.audit.clone();
+            record_outcome(&mut event, &result);
+            seq += 1;
+            mac = self.key.chain(&mac, &event.canonical(seq));
+            append_audit(&tx, seq, &event, &mac)?;
+            results.push(result);
+        }
+        set_last_reads(&tx, last_reads)?;
+        tx.commit()?;
+        self.head = (seq, mac);
+        self.journal_moved();
+        Ok(results)
+    }
+
+    /// Moves the journaled events into SQLite on their own.
+    fn drain(&mut self) -> Result<(), StoreError> {
+        if self.journal.pending().is_empty() {
+            return Ok(());
+        }
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        move_journaled(&tx, self.journal.pending())?;
+        tx.commit()?;
+        self.journal_moved();
+        Ok(())
+    }
+
+    /// After a commit that moved the journaled events: empty the journal.
+    fn journal_moved(&mut self) {
+        if self.journal.pending().is_empty() {
+            return;
+        }
+        // Emptying the file can fail without harm: what it still holds is at
+        // or below SQLite's head, and is skipped when it is read back.
+        if let Err(error) = self.journal.clear() {
+            tracing::warn!(%error, "could not empty the audit journal; its events are in the data store");
+        }
+        self.recent_reads.moved();
+    }
+}
+
+/// Whether a mutation changes nothing but the audit log (and `last_read_at`,
+/// which the journal carries too).
+fn only_records(mutation: &Mutation) -> bool {
+    matches!(mutation, Mutation::AuditOnly | Mutation::RecordRead { .. })
+}
+
+/// An error to answer each of several requests with (errors are not `Clone`).
+fn copy_of(error: &StoreError) -> StoreError {
+    StoreError::Database(Box::new(std::io::Error::other(error.to_string())))
+}
+
+fn head_of(record: &AuditRecord) -> Head {
+    (record.seq, record.mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS))
+}
+
+/// The newest event in `audit_events`, or the genesis.
+fn sqlite_head(conn: &mut Connection) -> Result<Head, StoreError> {
+    let head = conn
+        .query_row("SELECT seq, mac FROM audit_events ORDER BY seq DESC LIMIT 1", [], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?))
+        })
+        .optional()?;
+    Ok(match head {
+        Some((seq, mac)) => (seq as u64, mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS)),
+        None => (0, AUDIT_GENESIS),
+    })
+}
+
+/// Inserts the journaled events and sets the `last_read_at` they carry.
+fn move_journaled(tx: &Transaction<'_>, entries: &[JournalEntry]) -> Result<(), StoreError> {
+    let mut last_reads: HashMap<&str, i64> = HashMap::new();
+    for entry in entries {
+        let mac: [u8; 32] = entry.record.mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS);
+        append_audit(tx, entry.record.seq, &entry.record.event, &mac)?;
+        if let Some((secret_id, at)) = &entry.read_of {
+            let latest = last_reads.entry(secret_id.as_str()).or_insert(*at);
+            *latest = (*latest).max(*at);
+        }
+    }
+    set_last_reads(tx, last_reads)
+}
+
+fn set_last_reads(tx: &Transaction<'_>, last_reads: HashMap<&str, i64>) -> Result<(), StoreError> {
+    for (secret_id, at) in last_reads {
+        tx.prepare_cached("UPDATE secrets SET last_read_at = max(coalesce(last_read_at, 0), ?) WHERE id = ?")?
+            .execute(params![at, secret_id])?;
+    }
+    Ok(())
 }
 
 fn initialize(conn: &mut Connection, id: &str) -> Result<(), StoreError> {
@@ -80,72 +313,6 @@ fn initialize(conn: &mut Connection, id: &str) -> Result<(), StoreError> {
     tx.execute("INSERT INTO installation (id, created_at) VALUES (?, ?)", params![id, now_millis()])?;
     tx.commit()?;
     Ok(())
-}
-
-/// Commits `batch` and answers every request in it.
-fn commit(conn: &mut Connection, key: &AuditKey, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>) {
-    let requests: Vec<&WriteRequest> = batch.iter().map(|(r, _)| r).collect();
-    match apply_batch(conn, key, &requests) {
-        Ok(results) => {
-            tracing::trace!(size = batch.len(), "group commit");
-            for ((_, reply), result) in batch.drain(..).zip(results) {
-                let _ = reply.send(result);
-            }
-        }
-        Err(error) if batch.len() > 1 => {
-            tracing::warn!(%error, size = batch.len(), "batch failed; retrying its requests one by one");
-            for (request, reply) in batch.drain(..) {
-                let result = match apply_batch(conn, key, &[&request]) {
-                    Ok(mut results) => results.pop().unwrap_or(Err(StoreError::Closed)),
-                    Err(e) => Err(e),
-                };
-                let _ = reply.send(result);
-            }
-        }
-        Err(error) => {
-            tracing::error!(%error, "write failed");
-            if let Some((_, reply)) = batch.pop() {
-                let _ = reply.send(Err(error));
-            }
-        }
-    }
-}
-
-/// Applies every request in one transaction. `Err` means nothing was committed.
-fn apply_batch(
-    conn: &mut Connection,
-    key: &AuditKey,
-    requests: &[&WriteRequest],
-) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
-    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-    let head = tx
-        .prepare_cached("SELECT seq, mac FROM audit_events ORDER BY seq DESC LIMIT 1")?
-        .query_row([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, Vec<u8>>(1)?)))
-        .optional()?;
-    let (mut seq, mut mac): (u64, [u8; 32]) = match head {
-        Some((seq, mac)) => (seq as u64, mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS)),
-        None => (0, AUDIT_GENESIS),
-    };
-    let mut results = Vec::with_capacity(requests.len());
-    // Reads of one secret in one batch need one `last_read_at` update, not one each.
-    let mut last_reads: HashMap<&str, i64> = HashMap::new();
-    for request in requests {
-        let result = match apply(&tx, &request.mutation, &mut last_reads) {
-            Err(e @ StoreError::Database(_)) => return Err(e),
-            other => other,
-        };
-        let mut event = request.audit.clone();
-        record_outcome(&mut event, &result);
-        seq += 1;
-        mac = key.chain(&mac, &event.canonical(seq));
-        append_audit(&tx, seq, &event, &mac)?;
-        results.push(result);
-    }
-    for (secret_id, at) in last_reads {
-        tx.prepare_cached("UPDATE secrets SET last_read_at = ? WHERE id = ?")?.execute(params![at, secret_id])?;
-    }
-    tx.commit()?;
-    Ok(results)
 }
 
 fn append_audit(tx: &Transaction<'_>, seq: u64, e: &AuditEvent, mac: &[u8; 32]) -> Result<(), StoreError> {

@@ -8,18 +8,21 @@
 //! page.
 //!
 //! SQLite is driven through rusqlite on threads of our own: one writer thread
-//! owns the only read-write connection of the data store (group commit), and
+//! owns the only read-write connection of the data store (group commit, with
+//! an audit journal beside it for the events of reads), and
 //! point reads run inline on a pooled read-only connection (they take
 //! microseconds; scans that may take longer go to the blocking pool).
 
+mod audit_journal;
 mod connect;
 mod data_store;
 mod group_commit;
 mod key_store;
 mod read_pool;
+mod recent_reads;
 mod rows;
 
-pub use data_store::SqliteDataStore;
+pub use data_store::{SqliteDataStore, journal_path};
 pub use key_store::SqliteKeyStore;
 
 /// File name of the data store inside the data directory.

@@ -5,6 +5,7 @@
 //! PostgreSQL half says so loudly and stops; under `CI=true` it fails.
 #![allow(missing_debug_implementations)]
 
+mod audit_journal;
 mod data_store;
 mod key_store;
 

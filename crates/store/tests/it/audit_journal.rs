@@ -1,0 +1,153 @@
+//! The SQLite store's audit journal: events of reads are durable when
+//! acknowledged, survive the writer stopping without moving them, and move
+//! into `audit_events` with an unbroken chain and their `last_read_at`.
+
+use std::io::Write;
+
+use hush_core::{NamespaceName, SecretName, SecretType};
+use hush_crypto::{AUDIT_GENESIS, AuditKey};
+use hush_store::sqlite::{DATA_FILE, SqliteDataStore, journal_path};
+use hush_store::{
+    AuditAction, AuditEvent, AuditRecord, DataStore, Mutation, NamespaceRecord, PutVersion, SecretQuery, WriteOutcome,
+    WriteRequest, now_millis,
+};
+
+fn event(action: AuditAction, name: &str) -> AuditEvent {
+    let mut e = AuditEvent::new(action, Some("tok".into()), None);
+    e.name = Some(name.into());
+    e
+}
+
+/// Checks that `records` are 1..=n with every MAC chaining from the genesis.
+fn assert_chain(key: &AuditKey, records: &[AuditRecord]) {
+    let mut mac = AUDIT_GENESIS;
+    for (i, r) in records.iter().enumerate() {
+        assert_eq!(r.seq, i as u64 + 1, "sequence without gaps");
+        assert!(key.verify(&mac, &r.event.canonical(r.seq), &r.mac), "event {} chains", r.seq);
+        mac = r.mac.as_slice().try_into().unwrap();
+    }
+}
+
+async fn all_events(data: &SqliteDataStore) -> Vec<AuditRecord> {
+    data.audit_chain(0, 100_000).await.unwrap()
+}
+
+/// Reads and refusals are acknowledged from the journal; a writer that stops
+/// without moving them (as a killed process does) loses none of them, and
+/// the next open moves them in, in order, with the reads' `last_read_at`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journaled_events_survive_and_move_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DATA_FILE);
+    let key = AuditKey::generate().unwrap();
+    let data = SqliteDataStore::open(&path, key.clone()).await.unwrap();
+    let ns = NamespaceRecord {
+        id: "ns1".into(),
+        name: NamespaceName::parse("default").unwrap(),
+        created_at: 1,
+        kv: Default::default(),
+    };
+    data.write(WriteRequest {
+        mutation: Mutation::CreateNamespace(ns.clone()),
+        audit: event(AuditAction::NamespaceCreate, "default"),
+    })
+    .await
+    .unwrap();
+    let put = |name: &str| WriteRequest {
+        mutation: Mutation::PutVersion(PutVersion {
+            namespace_id: ns.id.clone(),
+            name: SecretName::parse(name).unwrap(),
+            new_secret_id: format!("id-{name}"),
+            secret_type: SecretType::Generic,
+            expected_version: None,
+            key_version: 1,
+            seal: Box::new(|_| Ok(b"ct".to_vec())),
+            at: now_millis(),
+            keep_versions: 3,
+        }),
+        audit: event(AuditAction::SecretWrite, name),
+    };
+    let WriteOutcome::Secret(a) = data.write(put("a")).await.unwrap() else { panic!() };
+    assert_eq!(a.last_read_at, None);
+
+    // Many concurrent reads and refusals, and one write among them.
+    let mut tasks = Vec::new();
+    for i in 0..200i64 {
+        let data = data.clone();
+        let secret_id = a.id.clone();
+        tasks.push(tokio::spawn(async move {
+            let mutation =
+                if i % 4 == 0 { Mutation::AuditOnly } else { Mutation::RecordRead { secret_id, at: 1000 + i } };
+            data.write(WriteRequest { mutation, audit: event(AuditAction::SecretRead, "a") }).await.unwrap();
+        }));
+    }
+    tasks.push(tokio::spawn({
+        let (data, put_b) = (data.clone(), put("b"));
+        async move {
+            data.write(put_b).await.unwrap();
+        }
+    }));
+    for t in tasks {
+        t.await.unwrap();
+    }
+    // The row shows the newest read at once, wherever that read's event is.
+    let listed = data.secrets(&ns.id, &SecretQuery { limit: 10, ..Default::default() }).await.unwrap();
+    assert_eq!(listed[0].last_read_at, Some(1199));
+    // A last read after the write: it stays in the journal.
+    data.write(WriteRequest {
+        mutation: Mutation::RecordRead { secret_id: a.id.clone(), at: 5000 },
+        audit: event(AuditAction::SecretRead, "a"),
+    })
+    .await
+    .unwrap();
+    let journal = journal_path(&path);
+    assert!(std::fs::metadata(&journal).unwrap().len() > 0, "the last read is journaled");
+    drop(data);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+
+    // A torn write at the end (a crash mid-append, never acknowledged).
+    std::fs::OpenOptions::new().append(true).open(&journal).unwrap().write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
+
+    let data = SqliteDataStore::open(&path, key.clone()).await.unwrap();
+    assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0, "moved in and emptied at open");
+    let events = all_events(&data).await;
+    assert_eq!(events.len(), 1 + 1 + 200 + 1 + 1);
+    assert_chain(&key, &events);
+    let reads = events.iter().filter(|e| e.event.action == AuditAction::SecretRead).count();
+    assert_eq!(reads, 201);
+    let a = data.secret(&ns.id, &SecretName::parse("a").unwrap()).await.unwrap().unwrap();
+    assert_eq!(a.last_read_at, Some(5000), "the journaled read's time reached the row");
+
+    // Appending goes on from the recovered head.
+    data.write(WriteRequest { mutation: Mutation::AuditOnly, audit: event(AuditAction::SecretList, "") })
+        .await
+        .unwrap();
+    data.write(put("c")).await.unwrap();
+    let events = all_events(&data).await;
+    assert_eq!(events.len(), 206);
+    assert_chain(&key, &events);
+}
+
+/// A journal written under another audit key (or edited) is not taken:
+/// its records do not chain, so the store opens with what SQLite holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_journal_that_does_not_chain_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DATA_FILE);
+    let key = AuditKey::generate().unwrap();
+    let data = SqliteDataStore::open(&path, key.clone()).await.unwrap();
+    for _ in 0..3 {
+        data.write(WriteRequest { mutation: Mutation::AuditOnly, audit: event(AuditAction::SecretList, "") })
+            .await
+            .unwrap();
+    }
+    drop(data);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let other = AuditKey::generate().unwrap();
+    let data = SqliteDataStore::open(&path, other.clone()).await.unwrap();
+    assert!(all_events(&data).await.is_empty());
+    data.write(WriteRequest { mutation: Mutation::AuditOnly, audit: event(AuditAction::SecretList, "") })
+        .await
+        .unwrap();
+    assert_chain(&other, &all_events(&data).await);
+}
