@@ -4,18 +4,18 @@
 //! escaping.
 //!
 //! Every function appends to `out` and may append forms equal to the input or
-//! to each other; the caller deduplicates.
+//! to each other; [`Patterns::new`](crate::patterns::Patterns::new)
+//! deduplicates. Intermediate encodings are wiped when dropped.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 use zeroize::Zeroizing;
 
-/// A pattern under construction: secret-derived bytes, wiped when dropped.
-pub(crate) type PatternBytes = Zeroizing<Vec<u8>>;
+use crate::patterns::PatternList;
 
 /// Every encoded form of `secret`.
-pub(crate) fn encoded_forms(secret: &[u8], out: &mut Vec<PatternBytes>) {
+pub(crate) fn encoded_forms(secret: &[u8], out: &mut PatternList) {
     base64_forms(secret, out);
     url_forms(secret, out);
     json_forms(secret, out);
@@ -29,7 +29,7 @@ pub(crate) fn encoded_forms(secret: &[u8], out: &mut Vec<PatternBytes>) {
 /// purely of the secret's bits are certain, so that middle part is the pattern.
 /// When the secret ends the stream, its last character and the padding are
 /// certain too, so the full tail (with and without `=`) is a pattern as well.
-fn base64_forms(secret: &[u8], out: &mut Vec<PatternBytes>) {
+fn base64_forms(secret: &[u8], out: &mut PatternList) {
     for k in 0..3usize {
         let mut shifted = Zeroizing::new(vec![0u8; k]);
         shifted.extend_from_slice(secret);
@@ -39,9 +39,9 @@ fn base64_forms(secret: &[u8], out: &mut Vec<PatternBytes>) {
         for (padded, unpadded) in [(&STANDARD, &STANDARD_NO_PAD), (&URL_SAFE, &URL_SAFE_NO_PAD)] {
             let unpadded_text = Zeroizing::new(unpadded.encode(&shifted[..]).into_bytes());
             let padded_text = Zeroizing::new(padded.encode(&shifted[..]).into_bytes());
-            out.push(Zeroizing::new(unpadded_text[first..certain_end].to_vec()));
-            out.push(Zeroizing::new(unpadded_text[first..].to_vec()));
-            out.push(Zeroizing::new(padded_text[first..].to_vec()));
+            out.push(&unpadded_text[first..certain_end]);
+            out.push(&unpadded_text[first..]);
+            out.push(&padded_text[first..]);
         }
     }
 }
@@ -51,13 +51,13 @@ const RFC3986: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'
 
 /// URL encoding as RFC 3986 writes it (upper-case hex), as some encoders
 /// write it (lower-case hex), and as HTML forms write it (`+` for a space).
-fn url_forms(secret: &[u8], out: &mut Vec<PatternBytes>) {
+fn url_forms(secret: &[u8], out: &mut PatternList) {
     let upper = Zeroizing::new(percent_encode(secret, RFC3986).to_string().into_bytes());
-    out.push(Zeroizing::new(lower_hex_escapes(&upper)));
+    out.push(&Zeroizing::new(lower_hex_escapes(&upper)));
     if secret.contains(&b' ') {
-        out.push(Zeroizing::new(replace_all(&upper, b"%20", b"+")));
+        out.push(&Zeroizing::new(replace_all(&upper, b"%20", b"+")));
     }
-    out.push(upper);
+    out.push(&upper);
 }
 
 /// `%2F` → `%2f`, leaving everything else as it is.
@@ -95,7 +95,7 @@ fn replace_all(haystack: &[u8], from: &[u8], to: &[u8]) -> Vec<u8> {
 /// The secret inside a JSON string: as serde_json and most encoders write it,
 /// and with every non-ASCII character as a `\uXXXX` escape (Python's default).
 /// A secret that is not UTF-8 cannot appear in JSON text as itself.
-fn json_forms(secret: &[u8], out: &mut Vec<PatternBytes>) {
+fn json_forms(secret: &[u8], out: &mut PatternList) {
     let Ok(text) = std::str::from_utf8(secret) else { return };
     let mut quoted = Zeroizing::new(Vec::with_capacity(secret.len() + 8));
     // Writing a &str into a Vec cannot fail.
@@ -115,17 +115,17 @@ fn json_forms(secret: &[u8], out: &mut Vec<PatternBytes>) {
                 }
             }
         }
-        out.push(ascii);
+        out.push(&ascii);
     }
-    out.push(escaped);
+    out.push(&escaped);
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn forms(f: fn(&[u8], &mut Vec<PatternBytes>), secret: &[u8]) -> Vec<String> {
-        let mut out = Vec::new();
+    fn forms(f: fn(&[u8], &mut PatternList), secret: &[u8]) -> Vec<String> {
+        let mut out = PatternList::default();
         f(secret, &mut out);
         out.iter().map(|p| String::from_utf8(p.to_vec()).unwrap()).collect()
     }

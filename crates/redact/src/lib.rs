@@ -26,10 +26,11 @@
 
 mod encodings;
 mod matcher;
-mod prefix_set;
+mod patterns;
 mod scrubber;
 mod shift_table;
 mod variants;
+mod window_index;
 
 use std::io::{self, Read, Write};
 use std::sync::Arc;
@@ -40,14 +41,14 @@ pub use matcher::CompileError;
 pub use scrubber::Scrubber;
 pub use variants::MIN_ENCODED_LEN;
 
-use crate::encodings::PatternBytes;
 use crate::matcher::Matcher;
+use crate::patterns::PatternList;
 
 /// What a masked range is replaced with unless told otherwise.
 pub const DEFAULT_REPLACEMENT: &[u8] = b"***";
 
 /// A compiled set of secrets to mask. Cheap to clone and share across threads;
-/// it holds the secrets' bytes (inside its automaton) for as long as it lives.
+/// it holds the secrets' bytes (its patterns) for as long as it lives.
 #[derive(Clone)]
 pub struct Redactor {
     inner: Arc<Inner>,
@@ -57,7 +58,6 @@ struct Inner {
     matcher: Matcher,
     replacement: Vec<u8>,
     secrets: usize,
-    patterns: usize,
     ignored: Vec<usize>,
 }
 
@@ -65,7 +65,7 @@ impl std::fmt::Debug for Redactor {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Redactor")
             .field("secrets", &self.inner.secrets)
-            .field("patterns", &self.inner.patterns)
+            .field("patterns", &self.inner.matcher.pattern_count())
             .finish_non_exhaustive()
     }
 }
@@ -123,7 +123,7 @@ impl RedactorBuilder {
     /// Compiles the secrets. Empty and whitespace-only secrets are skipped;
     /// [`Redactor::ignored`] says which.
     pub fn build(self) -> Result<Redactor, CompileError> {
-        let mut patterns: Vec<PatternBytes> = Vec::new();
+        let mut patterns = PatternList::default();
         let mut ignored = Vec::new();
         for (index, secret) in self.secrets.iter().enumerate() {
             if variants::is_blank(secret) {
@@ -131,18 +131,9 @@ impl RedactorBuilder {
             }
             variants::patterns_of(secret, self.encodings, &mut patterns);
         }
-        patterns.retain(|p| !p.is_empty());
-        patterns.sort_unstable_by(|a, b| a[..].cmp(&b[..]));
-        patterns.dedup_by(|a, b| a[..] == b[..]);
-        let matcher = Matcher::new(&patterns)?;
+        let matcher = Matcher::new(patterns)?;
         Ok(Redactor {
-            inner: Arc::new(Inner {
-                matcher,
-                replacement: self.replacement,
-                secrets: self.secrets.len(),
-                patterns: patterns.len(),
-                ignored,
-            }),
+            inner: Arc::new(Inner { matcher, replacement: self.replacement, secrets: self.secrets.len(), ignored }),
         })
     }
 }
@@ -161,7 +152,7 @@ impl Redactor {
 
     /// How many distinct byte strings are masked.
     pub fn pattern_count(&self) -> usize {
-        self.inner.patterns
+        self.inner.matcher.pattern_count()
     }
 
     /// The most input bytes a scrubber ever holds back.

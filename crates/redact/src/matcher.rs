@@ -1,35 +1,27 @@
-//! The compiled pattern set: an Aho-Corasick automaton (from the
-//! `aho-corasick` crate) walked one byte at a time, so that its state carries
-//! across chunks, every match is seen (overlapping ones too), and the length of
-//! the partial match at the end of a chunk is known exactly.
+//! The compiled pattern set, searched two ways:
 //!
-//! The crate's own search APIs either stop at non-overlapping matches, or take
-//! one whole haystack; a stream cut at arbitrary points needs the state, which
-//! only its low-level `Automaton` trait exposes.
+//! - Patterns of at least [`MIN_WINDOW`] bytes (in practice every secret and
+//!   its encodings) by the [`ShiftTable`], which skips through text.
+//! - Shorter ones by an Aho-Corasick automaton (from the `aho-corasick` crate)
+//!   walked one byte at a time, so that its state carries across chunks and
+//!   every match is seen (overlapping ones too). The crate's own search APIs
+//!   either stop at non-overlapping matches, or take one whole haystack; a
+//!   stream cut at arbitrary points needs the state, which only its low-level
+//!   `Automaton` trait exposes.
 //!
-//! Large writes need no automaton when every pattern is long enough: the
-//! shift table finds the matches and the prefix set says how much to hold
-//! back. For such pattern sets the automaton (tens of milliseconds to compile
-//! for a thousand secrets with their encodings) is compiled on first use, by
-//! a small write.
-
-use std::hash::Hasher;
-use std::sync::OnceLock;
+//! How much of a stream to hold back is answered from the sorted patterns
+//! themselves and the shift table's window index: nothing is stored per
+//! prefix, so memory grows with the patterns' bytes and no faster.
 
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{Anchored, MatchKind, dfa, nfa};
 
-use crate::encodings::PatternBytes;
-use crate::prefix_set::PrefixSet;
-use crate::shift_table::ShiftTable;
+use crate::patterns::{MAX_PATTERN_BYTES, PatternList, Patterns};
+use crate::shift_table::{MIN_WINDOW, ShiftTable};
 
 /// Pattern sets up to this many bytes get a DFA (one table lookup per byte,
 /// at most a few MiB); larger ones an NFA (compact, quicker to build).
 const DFA_MAX_PATTERN_BYTES: usize = 8 * 1024;
-
-/// Patterns beyond this many bytes in all are refused, which keeps the
-/// automaton's state ids in range: compiling it later cannot fail.
-const MAX_PATTERN_BYTES: usize = 1 << 30;
 
 /// Why a pattern set could not be compiled.
 #[derive(Debug, thiserror::Error)]
@@ -45,12 +37,11 @@ pub enum CompileError {
 
 /// A compiled set of patterns.
 pub(crate) struct Matcher {
-    /// Built at once without a shift table, on first use with one.
-    automaton: OnceLock<Kind>,
-    prefixes: PrefixSet,
-    /// Skips through long runs of text when every pattern is long enough.
+    patterns: Patterns,
+    /// Finds the patterns of at least [`MIN_WINDOW`] bytes, if there are any.
     shift_table: Option<ShiftTable>,
-    longest_pattern: usize,
+    /// Finds the shorter ones ([`Kind::Empty`] if there are none).
+    automaton: Kind,
 }
 
 enum Kind {
@@ -60,129 +51,101 @@ enum Kind {
 }
 
 impl Matcher {
-    /// Compiles `patterns` (deduplicated, none empty).
-    pub(crate) fn new(patterns: &[PatternBytes]) -> Result<Matcher, CompileError> {
-        let total: usize = patterns.iter().map(|p| p.len()).sum();
-        if total > MAX_PATTERN_BYTES {
-            return Err(CompileError::TooLarge);
-        }
-        let longest_pattern = patterns.iter().map(|p| p.len()).max().unwrap_or(0);
-        let shift_table = ShiftTable::new(patterns);
-        let automaton = OnceLock::new();
-        if shift_table.is_none() {
-            let _ = automaton.set(compile(patterns)?);
-        }
-        Ok(Matcher { automaton, prefixes: PrefixSet::new(patterns), shift_table, longest_pattern })
+    /// Compiles `list` (in any order, duplicates and empty patterns allowed).
+    pub(crate) fn new(list: PatternList) -> Result<Matcher, CompileError> {
+        let patterns = Patterns::new(list).ok_or(CompileError::TooLarge)?;
+        let shift_table = ShiftTable::new(&patterns);
+        let automaton = compile(patterns.iter().filter(|p| p.len() < MIN_WINDOW))?;
+        Ok(Matcher { patterns, shift_table, automaton })
     }
 
-    fn automaton(&self) -> &Kind {
-        self.automaton.get_or_init(|| {
-            let patterns = self.shift_table.as_ref().map_or(&[][..], ShiftTable::patterns);
-            // Sizes were checked in `new`: state ids cannot overflow.
-            compile(patterns).expect("a pattern set within MAX_PATTERN_BYTES compiles")
-        })
+    /// How many distinct patterns there are.
+    pub(crate) fn pattern_count(&self) -> usize {
+        self.patterns.len()
     }
 
     /// The length of the longest pattern.
     pub(crate) fn longest_pattern(&self) -> usize {
-        self.longest_pattern
+        self.patterns.longest()
     }
 
-    /// The state before any input.
+    /// The automaton's state before any input.
     pub(crate) fn start(&self) -> StateID {
-        match self.automaton() {
+        match &self.automaton {
             Kind::Empty => StateID::ZERO,
             Kind::Dfa(a) => start_state(a),
             Kind::Nfa(a) => start_state(a),
         }
     }
 
-    /// How many of the last bytes seen could begin a match that later input
-    /// completes, from `recent`, the stream's last bytes (at least the
-    /// longest pattern's length, or all of it if shorter).
-    pub(crate) fn depth(&self, recent: &[u8]) -> usize {
-        self.prefixes.longest_suffix(recent)
-    }
-
-    /// The state after `bytes`, from the start state: the exact state after a
-    /// stream whose last bytes (at least the longest pattern) are `bytes`.
-    pub(crate) fn walk(&self, bytes: &[u8]) -> StateID {
-        self.scan(self.start(), bytes, |_, _| {})
-    }
-
-    /// Feeds `haystack` from `state`, calling `on_match(end, len)` for the
-    /// longest match ending at each position that has one (`end` exclusive,
-    /// relative to `haystack`); returns the state after the last byte.
+    /// Feeds `haystack` to the automaton from `state`, calling
+    /// `on_match(end, len)` for the longest short pattern ending at each
+    /// position that has one (`end` exclusive, relative to `haystack`);
+    /// returns the state after the last byte.
     pub(crate) fn scan(&self, state: StateID, haystack: &[u8], on_match: impl FnMut(usize, usize)) -> StateID {
-        match self.automaton() {
+        match &self.automaton {
             Kind::Empty => state,
             Kind::Dfa(a) => scan(a, state, haystack, on_match),
             Kind::Nfa(a) => scan(a, state, haystack, on_match),
         }
     }
 
-    /// The shift table, when the patterns allow one.
-    pub(crate) fn shift_table(&self) -> Option<&ShiftTable> {
-        self.shift_table.as_ref()
-    }
-
-    /// Heap bytes held by the automaton (if compiled yet) and side tables.
-    pub(crate) fn memory_usage(&self) -> usize {
-        let automaton = match self.automaton.get() {
-            None | Some(Kind::Empty) => 0,
-            Some(Kind::Dfa(a)) => a.memory_usage(),
-            Some(Kind::Nfa(a)) => a.memory_usage(),
-        };
-        automaton + self.prefixes.memory_usage() + self.shift_table.as_ref().map_or(0, ShiftTable::memory_usage)
-    }
-}
-
-/// A multiplicative hash for keys no input chooses (hashes, state ids):
-/// much cheaper than SipHash for tables with hundreds of thousands of entries.
-#[derive(Default)]
-pub(crate) struct IdHasher(u64);
-
-impl Hasher for IdHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = (self.0.rotate_left(8) ^ u64::from(b)).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    /// Calls `on_match(start, len)` for every occurrence of every pattern of
+    /// at least [`MIN_WINDOW`] bytes wholly inside `haystack`, in no
+    /// particular order and possibly more than once.
+    pub(crate) fn find_long(&self, haystack: &[u8], on_match: impl FnMut(usize, usize)) {
+        if let Some(table) = &self.shift_table {
+            table.find_all(&self.patterns, haystack, on_match);
         }
     }
 
-    fn write_u32(&mut self, n: u32) {
-        self.0 = u64::from(n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    /// How many of the last bytes seen could begin a match that later input
+    /// completes: the longest suffix of `recent` (the stream's last bytes, at
+    /// least the longest pattern's length, or all of it if shorter) that a
+    /// longer pattern begins with.
+    pub(crate) fn depth(&self, recent: &[u8]) -> usize {
+        let most = self.patterns.longest().saturating_sub(1).min(recent.len());
+        (1..=most).rev().find(|&d| self.extends(&recent[recent.len() - d..])).unwrap_or(0)
     }
 
-    fn write_u64(&mut self, n: u64) {
-        self.0 = n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    /// Whether a pattern longer than `prefix` begins with it.
+    fn extends(&self, prefix: &[u8]) -> bool {
+        match &self.shift_table {
+            // Only patterns in the table's index can be that long: one
+            // bucket to look in instead of a binary search.
+            Some(table) if prefix.len() >= table.window() => table.extends(&self.patterns, prefix),
+            _ => self.patterns.extends(prefix),
+        }
     }
 
-    fn write_usize(&mut self, n: usize) {
-        self.0 = (n as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    /// Heap bytes held by the patterns, the shift table and the automaton.
+    pub(crate) fn memory_usage(&self) -> usize {
+        let automaton = match &self.automaton {
+            Kind::Empty => 0,
+            Kind::Dfa(a) => a.memory_usage(),
+            Kind::Nfa(a) => a.memory_usage(),
+        };
+        automaton + self.patterns.memory_usage() + self.shift_table.as_ref().map_or(0, ShiftTable::memory_usage)
     }
 }
 
-fn compile(patterns: &[PatternBytes]) -> Result<Kind, CompileError> {
-    let total: usize = patterns.iter().map(|p| p.len()).sum();
-    Ok(if patterns.is_empty() {
+fn compile<'a>(patterns: impl Iterator<Item = &'a [u8]> + Clone) -> Result<Kind, CompileError> {
+    let total: usize = patterns.clone().map(<[u8]>::len).sum();
+    Ok(if total == 0 {
         Kind::Empty
     } else if total <= DFA_MAX_PATTERN_BYTES {
         let dfa = dfa::DFA::builder()
             .match_kind(MatchKind::Standard)
             .start_kind(aho_corasick::StartKind::Unanchored)
             .prefilter(false)
-            .build(patterns.iter().map(|p| &p[..]))
+            .build(patterns)
             .map_err(CompileError::Automaton)?;
         Kind::Dfa(dfa)
     } else {
         let nfa = nfa::noncontiguous::NFA::builder()
             .match_kind(MatchKind::Standard)
             .prefilter(false)
-            .build(patterns.iter().map(|p| &p[..]))
+            .build(patterns)
             .map_err(CompileError::Automaton)?;
         Kind::Nfa(nfa)
     })

@@ -1,13 +1,15 @@
 //! [`Scrubber`]: one output stream's redaction state.
 //!
-//! Input arrives in chunks cut anywhere. Small chunks advance the automaton
-//! byte by byte; large ones are searched by the shift table, with the seam to
-//! the previous chunk searched apart. A match marks the bytes it covers,
-//! merged with any overlapping or adjacent marked range. After a chunk, everything before the earliest place a match
-//! could still begin is written out at once: the bytes that cannot be the
-//! start of a secret are never delayed, and what is held back is at most the
-//! longest pattern minus one byte. A marked range is written as one
-//! replacement, however many chunks it spans.
+//! Input arrives in chunks cut anywhere. Each chunk is searched twice: by the
+//! automaton for the short patterns, byte by byte with its state carried from
+//! the previous chunk, and by the shift table for the long ones, with the seam
+//! to the previous chunk searched apart. A match marks the bytes it covers,
+//! merged with any overlapping or adjacent marked range. After a chunk,
+//! everything before the earliest place a match could still begin is written
+//! out at once: the bytes that cannot be the start of a secret are never
+//! delayed, and what is held back is at most the longest pattern minus one
+//! byte. A marked range is written as one replacement, however many chunks it
+//! spans.
 
 use std::collections::VecDeque;
 use std::io::{self, Write};
@@ -21,14 +23,14 @@ use crate::Redactor;
 /// [`Scrubber::finish`]. Create one per stream with [`Redactor::scrubber`].
 pub struct Scrubber {
     redactor: Redactor,
-    /// The automaton's state after the last byte; `None` after a large write
-    /// that did not need it (it is then found from `recent`).
-    state: Option<StateID>,
+    /// The automaton's state after the last byte.
+    state: StateID,
     /// Stream offset of the next input byte.
     position: u64,
     /// Stream offset of the first byte not yet released.
     released: u64,
-    /// The bytes from `released` to `position`: a possible start of a secret.
+    /// The bytes from `released` to `position`: a possible start of a secret,
+    /// and all of the stream a match ending in the next chunk can begin in.
     pending: Zeroizing<Vec<u8>>,
     /// Marked ranges not yet wholly released, in order, disjoint.
     masks: VecDeque<Mask>,
@@ -40,7 +42,7 @@ pub struct Scrubber {
     /// The stream's last bytes, as many as the longest pattern: all that
     /// decides what a later match may begin with.
     recent: Zeroizing<Vec<u8>>,
-    /// `recent` followed by the start of a large write (reused allocation).
+    /// `pending` followed by the start of a write (reused allocation).
     seam: Zeroizing<Vec<u8>>,
 }
 
@@ -64,8 +66,8 @@ impl std::fmt::Debug for Scrubber {
 impl Scrubber {
     pub(crate) fn new(redactor: Redactor) -> Scrubber {
         Scrubber {
+            state: redactor.matcher().start(),
             redactor,
-            state: None,
             position: 0,
             released: 0,
             pending: Zeroizing::new(Vec::new()),
@@ -95,30 +97,24 @@ impl Scrubber {
             let end = chunk_start + end as u64;
             found.push((end - len as u64, end));
         };
-        let edge = matcher.longest_pattern();
-        match matcher.shift_table() {
-            Some(table) if chunk.len() >= 2 * edge => {
-                // The table finds the matches wholly inside the chunk; those
-                // that began earlier begin in `recent` and end in the first
-                // `edge` bytes, so it finds them in the seam of the two.
-                let seam = &mut self.seam;
-                seam.clear();
-                seam.extend_from_slice(&self.recent);
-                seam.extend_from_slice(&chunk[..edge]);
-                let before = self.recent.len();
-                table.find_all(seam, |start, len| {
-                    if start < before && start + len > before {
-                        record(start + len - before, len);
-                    }
-                });
-                table.find_all(chunk, |start, len| record(start + len, len));
-                self.state = None;
-            }
-            _ => {
-                let state = self.state.unwrap_or_else(|| matcher.walk(&self.recent));
-                self.state = Some(matcher.scan(state, chunk, &mut record));
-            }
+        self.state = matcher.scan(self.state, chunk, &mut record);
+        // The shift table finds the long matches wholly inside the chunk.
+        // Those that began earlier begin in the held-back bytes (`pending`:
+        // anything before them can begin no match) and end within the
+        // longest pattern's length, so they are in the seam of the two.
+        let held = self.pending.len();
+        if held > 0 {
+            let seam = &mut self.seam;
+            seam.clear();
+            seam.extend_from_slice(&self.pending);
+            seam.extend_from_slice(&chunk[..chunk.len().min(matcher.longest_pattern())]);
+            matcher.find_long(seam, |start, len| {
+                if start < held && start + len > held {
+                    record(start + len - held, len);
+                }
+            });
         }
+        matcher.find_long(chunk, |start, len| record(start + len, len));
         self.position += chunk.len() as u64;
         // Ranges found twice, or out of order, merge here.
         self.found.sort_unstable();
@@ -143,7 +139,7 @@ impl Scrubber {
     /// can then start a new stream.
     pub fn finish(&mut self, out: &mut impl Write) -> io::Result<()> {
         self.release(self.position, &[], self.position, out)?;
-        self.state = None;
+        self.state = self.redactor.matcher().start();
         self.released_mask_end = None;
         self.recent.clear();
         Ok(())

@@ -17,19 +17,13 @@
 //! hashed into the table, so a collision can only shorten a shift, never miss
 //! a match.
 
-use std::collections::HashMap;
-use std::hash::BuildHasherDefault;
-
-use crate::encodings::PatternBytes;
-use crate::matcher::IdHasher;
-
-/// Grams are looked up here at every zero shift: a cheap hash matters.
-type Candidates = HashMap<u32, Vec<u32>, BuildHasherDefault<IdHasher>>;
+use crate::patterns::Patterns;
+use crate::window_index::WindowIndex;
 
 /// Bytes per gram.
 const GRAM: usize = 4;
-/// Patterns shorter than this leave the table unused: the shifts would be too
-/// short to beat the automaton.
+/// Patterns shorter than this are left to the automaton: the shifts would be
+/// too short to beat it.
 pub(crate) const MIN_WINDOW: usize = 8;
 /// Longer windows give longer shifts but fill the table with more grams.
 const MAX_WINDOW: usize = 16;
@@ -46,46 +40,58 @@ pub(crate) struct ShiftTable {
     longest: usize,
     bits: u32,
     shifts: Vec<u8>,
-    /// The exact last gram of each pattern's window → the patterns.
-    candidates: Candidates,
-    patterns: Vec<PatternBytes>,
+    /// The patterns by window: the candidates at a zero shift.
+    index: WindowIndex,
 }
 
 impl ShiftTable {
-    /// A table over `patterns`, or `None` when one is too short to skip by.
-    pub(crate) fn new(patterns: &[PatternBytes]) -> Option<ShiftTable> {
-        let shortest = patterns.iter().map(|p| p.len()).min()?;
-        if shortest < MIN_WINDOW {
-            return None;
-        }
-        let window = shortest.min(MAX_WINDOW);
+    /// A table over the patterns of at least [`MIN_WINDOW`] bytes, or `None`
+    /// if there are none.
+    pub(crate) fn new(patterns: &Patterns) -> Option<ShiftTable> {
+        let long = || patterns.iter().filter(|p| p.len() >= MIN_WINDOW);
+        let window = long().map(<[u8]>::len).min()?.min(MAX_WINDOW);
+        // Patterns are sorted, so those sharing a window are neighbours:
+        // each window's grams are entered once.
+        let mut windows: Vec<&[u8]> = long().map(|p| &p[..window]).collect();
+        windows.dedup();
         let longest_shift = window - GRAM + 1;
-        let grams = patterns.len() * longest_shift * SLOTS_PER_GRAM;
+        let grams = windows.len() * longest_shift * SLOTS_PER_GRAM;
         let bits = grams.next_power_of_two().trailing_zeros().clamp(MIN_BITS, MAX_BITS);
         let mut shifts = vec![longest_shift as u8; 1 << bits];
-        let mut candidates = Candidates::default();
-        for (id, pattern) in patterns.iter().enumerate() {
+        for w in windows {
             for end in GRAM..=window {
-                let slot = &mut shifts[hash(gram_at(pattern, end), bits)];
+                let slot = &mut shifts[hash(gram_at(w, end), bits)];
                 *slot = (*slot).min((window - end) as u8);
             }
-            candidates.entry(gram_at(pattern, window)).or_default().push(id as u32);
         }
-        let longest = patterns.iter().map(|p| p.len()).max().unwrap_or(0);
-        Some(ShiftTable { window, longest, bits, shifts, candidates, patterns: patterns.to_vec() })
+        let index = WindowIndex::new(patterns, window);
+        Some(ShiftTable { window, longest: patterns.longest(), bits, shifts, index })
     }
 
-    /// Calls `on_match(start, len)` for every occurrence of every pattern that
-    /// lies wholly inside `haystack`, in no particular order and possibly
-    /// more than once.
+    /// The window's length: every pattern the table finds is at least this long.
+    pub(crate) fn window(&self) -> usize {
+        self.window
+    }
+
+    /// Calls `on_match(start, len)` for every occurrence of every pattern of
+    /// at least [`MIN_WINDOW`] bytes that lies wholly inside `haystack`, in no
+    /// particular order and possibly more than once.
     ///
     /// Each probe waits on a table load that usually misses L1, so a large
     /// haystack is cut into [`LANES`] overlapping stretches searched in step:
     /// their loads overlap instead of queueing.
-    pub(crate) fn find_all(&self, haystack: &[u8], mut on_match: impl FnMut(usize, usize)) {
+    pub(crate) fn find_all(&self, patterns: &Patterns, haystack: &[u8], mut on_match: impl FnMut(usize, usize)) {
+        let stretch = haystack.len() / LANES;
+        if stretch < 8 * self.longest {
+            // Too short for lanes to pay for the overlap they search twice.
+            let mut end = self.window;
+            while end <= haystack.len() {
+                end += self.probe(patterns, haystack, end, &mut on_match);
+            }
+            return;
+        }
         let mut ends = [0usize; LANES];
         let mut limits = [0usize; LANES];
-        let stretch = haystack.len() / LANES;
         for lane in 0..LANES {
             ends[lane] = lane * stretch + self.window;
             // A match starting in this stretch ends before the next stretch
@@ -101,7 +107,7 @@ impl ShiftTable {
                     continue;
                 }
                 active = true;
-                ends[lane] = end + self.probe(haystack, end, &mut on_match);
+                ends[lane] = end + self.probe(patterns, haystack, end, &mut on_match);
             }
             if !active {
                 break;
@@ -111,34 +117,36 @@ impl ShiftTable {
 
     /// Looks at the window ending at `end`; returns how far it may move.
     #[inline(always)]
-    fn probe(&self, haystack: &[u8], end: usize, on_match: &mut impl FnMut(usize, usize)) -> usize {
-        let gram = gram_at(haystack, end);
-        let shift = self.shifts[hash(gram, self.bits)];
+    fn probe(
+        &self,
+        patterns: &Patterns,
+        haystack: &[u8],
+        end: usize,
+        on_match: &mut impl FnMut(usize, usize),
+    ) -> usize {
+        let shift = self.shifts[hash(gram_at(haystack, end), self.bits)];
         if shift > 0 {
             return shift as usize;
         }
-        if let Some(ids) = self.candidates.get(&gram) {
-            let start = end - self.window;
-            for &id in ids {
-                let pattern = &self.patterns[id as usize];
-                if haystack[start..].starts_with(pattern) {
-                    on_match(start, pattern.len());
-                }
+        let start = end - self.window;
+        for &id in self.index.candidates(&haystack[start..end]) {
+            let pattern = patterns.get(id as usize);
+            if haystack[start..].starts_with(pattern) {
+                on_match(start, pattern.len());
             }
         }
         1
     }
 
-    /// The patterns it finds.
-    pub(crate) fn patterns(&self) -> &[PatternBytes] {
-        &self.patterns
+    /// Whether a pattern longer than `prefix` (at least a window long) begins
+    /// with it.
+    pub(crate) fn extends(&self, patterns: &Patterns, prefix: &[u8]) -> bool {
+        self.index.extends(patterns, prefix)
     }
 
     /// Heap bytes held.
     pub(crate) fn memory_usage(&self) -> usize {
-        self.shifts.len()
-            + self.candidates.len() * 48
-            + self.patterns.iter().map(|p| p.len() + size_of::<PatternBytes>()).sum::<usize>()
+        self.shifts.len() + self.index.memory_usage()
     }
 }
 
@@ -158,25 +166,32 @@ fn hash(gram: u32, bits: u32) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use zeroize::Zeroizing;
+    use crate::patterns::PatternList;
 
-    fn table(patterns: &[&[u8]]) -> Option<ShiftTable> {
-        ShiftTable::new(&patterns.iter().map(|p| Zeroizing::new(p.to_vec())).collect::<Vec<_>>())
+    fn table(patterns: &[&[u8]]) -> Option<(ShiftTable, Patterns)> {
+        let mut list = PatternList::default();
+        for p in patterns {
+            list.push(p);
+        }
+        let patterns = Patterns::new(list).unwrap();
+        Some((ShiftTable::new(&patterns)?, patterns))
     }
 
-    fn find(table: &ShiftTable, haystack: &[u8]) -> Vec<(usize, usize)> {
+    fn find((table, patterns): &(ShiftTable, Patterns), haystack: &[u8]) -> Vec<(usize, usize)> {
         let mut found = Vec::new();
-        table.find_all(haystack, |s, l| found.push((s, l)));
+        table.find_all(patterns, haystack, |s, l| found.push((s, l)));
         found.sort_unstable();
         found.dedup();
         found
     }
 
     #[test]
-    fn short_patterns_leave_it_unused() {
+    fn short_patterns_are_left_to_the_automaton() {
         assert!(table(&[b"1234567"]).is_none());
-        assert!(table(&[b"12345678", b"abc"]).is_none());
         assert!(table(&[]).is_none());
+        let t = table(&[b"12345678", b"abc"]).unwrap();
+        assert_eq!(t.0.window(), 8);
+        assert_eq!(find(&t, b"abc 12345678 abc"), vec![(4, 8)]);
     }
 
     #[test]

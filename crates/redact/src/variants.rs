@@ -3,8 +3,8 @@
 //! values long enough that their encodings do not look like ordinary text) the
 //! encoded forms of each of these.
 
-use crate::encodings::{PatternBytes, encoded_forms};
-use zeroize::Zeroizing;
+use crate::encodings::encoded_forms;
+use crate::patterns::PatternList;
 
 /// Values shorter than this are masked only as themselves: the base64 or URL
 /// encoding of a 3-byte value is 4 characters that occur in unrelated text.
@@ -16,7 +16,7 @@ pub(crate) fn is_blank(secret: &[u8]) -> bool {
 }
 
 /// Appends every pattern `secret` is masked as (duplicates included).
-pub(crate) fn patterns_of(secret: &[u8], encodings: bool, out: &mut Vec<PatternBytes>) {
+pub(crate) fn patterns_of(secret: &[u8], encodings: bool, out: &mut PatternList) {
     if is_blank(secret) {
         return;
     }
@@ -27,7 +27,7 @@ pub(crate) fn patterns_of(secret: &[u8], encodings: bool, out: &mut Vec<PatternB
     plain.sort_unstable();
     plain.dedup();
     for form in plain {
-        out.push(Zeroizing::new(form.to_vec()));
+        out.push(form);
         if encodings && form.len() >= MIN_ENCODED_LEN {
             encoded_forms(form, out);
         }
@@ -39,7 +39,7 @@ mod tests {
     use super::*;
 
     fn patterns(secret: &[u8], encodings: bool) -> Vec<Vec<u8>> {
-        let mut out = Vec::new();
+        let mut out = PatternList::default();
         patterns_of(secret, encodings, &mut out);
         out.iter().map(|p| p.to_vec()).collect()
     }
