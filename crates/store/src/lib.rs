@@ -23,6 +23,7 @@ mod canonical;
 mod data_store;
 mod error;
 mod key_store;
+mod name_range;
 pub mod postgres;
 mod records;
 mod rows;

@@ -14,6 +14,7 @@ use sqlx::postgres::{PgPool, PgRow};
 use sqlx::{Postgres, Row, Transaction};
 
 use super::connect::{self, DATA};
+use crate::name_range::NameRange;
 use crate::rows::{self, Columns};
 use crate::write_rules::{prune_at_or_below, put_record, put_slot, record_outcome};
 use crate::{
@@ -515,18 +516,17 @@ impl DataStore for PgDataStore {
     }
 
     async fn secrets(&self, namespace_id: &str, query: &SecretQuery) -> Result<Vec<SecretRecord>, StoreError> {
-        // Names use only [A-Za-z0-9._/-] and sort bytewise (COLLATE "C"), so
-        // `prefix <= name < prefix || DEL` is the prefix range.
-        let prefix = query.prefix.clone().unwrap_or_default();
-        let upper = format!("{prefix}\u{7f}");
-        let rows = sqlx::query(
-            "SELECT * FROM secrets WHERE namespace_id = $1 AND name >= $2 AND name < $3 AND name > $4 \
-             ORDER BY name LIMIT $5",
-        )
+        // Names sort bytewise here too (COLLATE "C"); one lower bound, as
+        // for SQLite (name_range.rs), so the page is one index range.
+        let NameRange { lower, lower_inclusive, upper } = NameRange::of(query);
+        let rows = sqlx::query(if lower_inclusive {
+            "SELECT * FROM secrets WHERE namespace_id = $1 AND name >= $2 AND name < $3 ORDER BY name LIMIT $4"
+        } else {
+            "SELECT * FROM secrets WHERE namespace_id = $1 AND name > $2 AND name < $3 ORDER BY name LIMIT $4"
+        })
         .bind(namespace_id)
-        .bind(&prefix)
+        .bind(&lower)
         .bind(&upper)
-        .bind(query.after.clone().unwrap_or_default())
         .bind(i64::from(query.limit))
         .fetch_all(&self.pool)
         .await?;

@@ -17,6 +17,7 @@ use super::group_commit::{Job, Writer};
 use super::read_pool::ReadPool;
 use super::recent_reads::RecentReads;
 use super::rows::{self, collect, get};
+use crate::name_range::NameRange;
 use crate::{
     AuditAction, AuditQuery, AuditRecord, DataStore, NamespaceRecord, NamespaceRef, Outcome, RoleRecord, SealedVersion,
     SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord, VersionRecord, WriteOutcome, WriteRequest,
@@ -82,10 +83,6 @@ pub fn journal_path(path: &Path) -> PathBuf {
     name.push("-audit");
     PathBuf::from(name)
 }
-
-/// Names sort bytewise and use only `[A-Za-z0-9._/-]`, all below DEL, so
-/// `prefix <= name < prefix || DEL` selects a prefix through the primary key.
-const AFTER_ALL_NAME_CHARACTERS: char = '\u{7f}';
 
 fn token_from_row(conn: &rusqlite::Connection, row: &rusqlite::Row<'_>) -> Result<TokenRecord, StoreError> {
     let issued: Vec<String> = get::<String>(row, "namespace_ids")?.split_whitespace().map(str::to_owned).collect();
@@ -216,17 +213,17 @@ impl DataStore for SqliteDataStore {
     }
 
     async fn secrets(&self, namespace_id: &str, query: &SecretQuery) -> Result<Vec<SecretRecord>, StoreError> {
-        let prefix = query.prefix.clone().unwrap_or_default();
-        let upper = format!("{prefix}{AFTER_ALL_NAME_CHARACTERS}");
-        let after = query.after.clone().unwrap_or_default();
+        // One lower bound, so the page is a seek on the primary key (name_range.rs).
+        let NameRange { lower, lower_inclusive, upper } = NameRange::of(query);
         let (namespace_id, limit) = (namespace_id.to_owned(), i64::from(query.limit));
         self.read
             .scan(move |c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT * FROM secrets WHERE namespace_id = ? AND name >= ? AND name < ? AND name > ? \
-                     ORDER BY name LIMIT ?",
-                )?;
-                collect(stmt.query(params![namespace_id, prefix, upper, after, limit])?, rows::secret)
+                let mut stmt = c.prepare_cached(if lower_inclusive {
+                    "SELECT * FROM secrets WHERE namespace_id = ? AND name >= ? AND name < ? ORDER BY name LIMIT ?"
+                } else {
+                    "SELECT * FROM secrets WHERE namespace_id = ? AND name > ? AND name < ? ORDER BY name LIMIT ?"
+                })?;
+                collect(stmt.query(params![namespace_id, lower, upper, limit])?, rows::secret)
             })
             .await
             .map(|found| found.into_iter().map(|r| self.with_recent_read(r)).collect())

@@ -129,6 +129,52 @@ async fn listing_by_prefix_and_cursor(f: crate::Fixture) {
     assert!(names(SecretQuery { prefix: Some("zz".into()), limit: 100, ..Default::default() }).await.is_empty());
 }
 
+/// Keyset paging (issue 20: a page is one seek from the tighter of the
+/// prefix and the cursor): paging with each page's last name as the next
+/// cursor returns every name of the prefix exactly once, in order, for any
+/// page size, and whether the first cursor lies before, inside or past the
+/// prefix. The names crowd the prefix's edges.
+async fn paging_by_cursor_and_prefix_returns_every_name_once(f: crate::Fixture) {
+    let ns = make_namespace(&*f.data, "default").await;
+    let other = make_namespace(&*f.data, "other").await;
+    let mut all: Vec<String> = [
+        "a", "ap", "app", "app-", "app.x", "app/-", "app/a", "app/a/b", "app/b", "app/z", "app0", "app_", "appz",
+        "apq", "b", "z",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain((0..40).map(|i| format!("app/k{i:02}")))
+    .collect();
+    for (i, name) in all.iter().enumerate() {
+        f.data.write(put(&ns, name, &format!("s{i}"), 0, b"x")).await.unwrap();
+    }
+    // Another namespace's names never show.
+    f.data.write(put(&other, "app/other", "o1", 0, b"x")).await.unwrap();
+    all.sort();
+    for prefix in [None, Some("app/"), Some("app"), Some("ap"), Some("app/a"), Some("q")] {
+        let wanted: Vec<&String> = all.iter().filter(|n| n.starts_with(prefix.unwrap_or(""))).collect();
+        for start in [None, Some("0"), Some("a"), Some("app/"), Some("app/k19"), Some("zz")] {
+            let expected: Vec<String> =
+                wanted.iter().filter(|n| start.is_none_or(|s| n.as_str() > s)).map(|n| n.to_string()).collect();
+            for limit in [1, 2, 7, 1000] {
+                let mut got = Vec::new();
+                let mut after = start.map(str::to_owned);
+                loop {
+                    let query = SecretQuery { prefix: prefix.map(str::to_owned), after: after.clone(), limit };
+                    let page = f.data.secrets(&ns.id, &query).await.unwrap();
+                    assert!(page.len() <= limit as usize);
+                    got.extend(page.iter().map(|s| s.name.to_string()));
+                    if page.len() < limit as usize {
+                        break;
+                    }
+                    after = page.last().map(|s| s.name.to_string());
+                }
+                assert_eq!(got, expected, "prefix {prefix:?}, first cursor {start:?}, pages of {limit}");
+            }
+        }
+    }
+}
+
 async fn delete_is_idempotent_and_namespace_delete_cascades(f: crate::Fixture) {
     let ns = make_namespace(&*f.data, "team").await;
     let other = make_namespace(&*f.data, "other").await;
@@ -437,6 +483,7 @@ crate::on_both_backends!(
     rewrap_replaces_only_stale_versions,
     versions_cas_types_and_pruning,
     listing_by_prefix_and_cursor,
+    paging_by_cursor_and_prefix_returns_every_name_once,
     delete_is_idempotent_and_namespace_delete_cascades,
     concurrent_writes_are_grouped_and_all_land,
     refused_writes_are_audited_with_their_outcome,
