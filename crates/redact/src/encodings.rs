@@ -8,7 +8,7 @@
 //! deduplicates. Intermediate encodings are wiped when dropped.
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_encode};
 use zeroize::Zeroizing;
 
@@ -30,19 +30,39 @@ pub(crate) fn encoded_forms(secret: &[u8], out: &mut PatternList) {
 /// When the secret ends the stream, its last character and the padding are
 /// certain too, so the full tail (with and without `=`) is a pattern as well.
 fn base64_forms(secret: &[u8], out: &mut PatternList) {
+    let mut shifted = Zeroizing::new(Vec::with_capacity(secret.len() + 2));
     for k in 0..3usize {
-        let mut shifted = Zeroizing::new(vec![0u8; k]);
+        shifted.clear();
+        shifted.resize(k, 0);
         shifted.extend_from_slice(secret);
         // Character c covers bits [6c, 6c + 6); the secret covers [8k, 8(k + n)).
         let first = (8 * k).div_ceil(6);
         let certain_end = (8 * (k + secret.len())) / 6;
-        for (padded, unpadded) in [(&STANDARD, &STANDARD_NO_PAD), (&URL_SAFE, &URL_SAFE_NO_PAD)] {
-            let unpadded_text = Zeroizing::new(unpadded.encode(&shifted[..]).into_bytes());
-            let padded_text = Zeroizing::new(padded.encode(&shifted[..]).into_bytes());
-            out.push(&unpadded_text[first..certain_end]);
-            out.push(&unpadded_text[first..]);
-            out.push(&padded_text[first..]);
+        // Encoded once (it is most of the start-up's encoding work): the
+        // unpadded text is the padded one without its `=`, and the URL-safe
+        // alphabet differs from the standard one only in `-` and `_` for `+`
+        // and `/`.
+        let mut text = Zeroizing::new(STANDARD.encode(&shifted[..]).into_bytes());
+        let unpadded_end = text.len() - text.iter().rev().take_while(|&&b| b == b'=').count();
+        for url_safe in [false, true] {
+            if url_safe {
+                to_url_safe(&mut text);
+            }
+            out.push(&text[first..certain_end]);
+            out.push(&text[first..unpadded_end]);
+            out.push(&text[first..]);
         }
+    }
+}
+
+/// Standard base64 text into the URL-safe alphabet.
+fn to_url_safe(text: &mut [u8]) {
+    for b in text {
+        *b = match *b {
+            b'+' => b'-',
+            b'/' => b'_',
+            other => other,
+        };
     }
 }
 
@@ -123,6 +143,7 @@ fn json_forms(secret: &[u8], out: &mut PatternList) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use base64::engine::general_purpose::{STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD};
 
     fn forms(f: fn(&[u8], &mut PatternList), secret: &[u8]) -> Vec<String> {
         let mut out = PatternList::default();
@@ -149,6 +170,14 @@ mod tests {
         let forms = forms(base64_forms, b"secret1");
         assert!(forms.contains(&STANDARD.encode(b"secret1")), "{forms:?}");
         assert!(forms.contains(&STANDARD_NO_PAD.encode(b"secret1")));
+    }
+
+    #[test]
+    fn url_safe_text_is_the_url_safe_encoding() {
+        let bytes: Vec<u8> = (0..=255).collect();
+        let mut text = STANDARD.encode(&bytes).into_bytes();
+        to_url_safe(&mut text);
+        assert_eq!(text, URL_SAFE.encode(&bytes).into_bytes());
     }
 
     #[test]

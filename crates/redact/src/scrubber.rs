@@ -218,3 +218,232 @@ fn add_mask(masks: &mut VecDeque<Mask>, mut start: u64, mut end: u64, released_m
     }
     masks.push_back(Mask { start, end, replaced });
 }
+
+#[cfg(test)]
+mod tests {
+    //! The scrubber against a reference: every occurrence of every pattern,
+    //! found in the whole input at once by the `aho-corasick` crate's own
+    //! overlapping search, ranges that overlap or touch merged. Whatever the
+    //! chunking, the output must be the reference's, and what is held back
+    //! after each write exactly the longest tail some longer pattern begins
+    //! with.
+
+    use std::collections::BTreeSet;
+    use std::sync::OnceLock;
+
+    use aho_corasick::{AhoCorasick, MatchKind};
+    use proptest::prelude::*;
+    use proptest::test_runner::{RngAlgorithm, TestRng};
+
+    use crate::Redactor;
+    use crate::patterns::{PatternList, Patterns};
+    use crate::variants::patterns_of;
+
+    struct Reference {
+        redactor: Redactor,
+        patterns: Patterns,
+        search: AhoCorasick,
+        sorted: BTreeSet<Vec<u8>>,
+    }
+
+    impl Reference {
+        fn new(secrets: &[Vec<u8>], encodings: bool) -> Reference {
+            let redactor = Redactor::builder().secrets(secrets).encodings(encodings).build().unwrap();
+            let mut list = PatternList::default();
+            for secret in secrets {
+                patterns_of(secret, encodings, &mut list);
+            }
+            let patterns = Patterns::new(list).unwrap();
+            let search = AhoCorasick::builder().match_kind(MatchKind::Standard).build(patterns.iter()).unwrap();
+            let sorted = patterns.iter().map(<[u8]>::to_vec).collect();
+            Reference { redactor, patterns, search, sorted }
+        }
+
+        fn redact(&self, input: &[u8]) -> Vec<u8> {
+            let mut ranges: Vec<(usize, usize)> =
+                self.search.find_overlapping_iter(input).map(|m| (m.start(), m.end())).collect();
+            ranges.sort_unstable();
+            let (mut out, mut at, mut i) = (Vec::new(), 0, 0);
+            while i < ranges.len() {
+                let (start, mut end) = ranges[i];
+                while i < ranges.len() && ranges[i].0 <= end {
+                    end = end.max(ranges[i].1);
+                    i += 1;
+                }
+                out.extend_from_slice(&input[at..start]);
+                out.extend_from_slice(b"***");
+                at = end;
+            }
+            out.extend_from_slice(&input[at..]);
+            out
+        }
+
+        /// The longest tail of `seen` that a longer pattern begins with.
+        fn depth(&self, seen: &[u8]) -> usize {
+            let most = seen.len().min(self.patterns.longest().saturating_sub(1));
+            (1..=most)
+                .rev()
+                .find(|&d| {
+                    let tail = &seen[seen.len() - d..];
+                    // The patterns from `tail` on, `tail` itself skipped: the
+                    // first is a longer one beginning with it, if any is.
+                    let mut from = self.sorted.range(tail.to_vec()..).filter(|p| &p[..] != tail);
+                    from.next().is_some_and(|p| p.starts_with(tail))
+                })
+                .unwrap_or(0)
+        }
+
+        /// Scrubs `input` cut at `cuts`, checking the hold-back after each
+        /// write if `check_depth`.
+        fn scrub(&self, input: &[u8], cuts: &[usize], check_depth: bool) -> Vec<u8> {
+            let mut scrubber = self.redactor.scrubber();
+            let mut out = Vec::new();
+            let mut at = 0;
+            for &cut in cuts.iter().chain([&input.len()]) {
+                let cut = cut.clamp(at, input.len());
+                scrubber.write(&input[at..cut], &mut out).unwrap();
+                at = cut;
+                if check_depth {
+                    assert_eq!(scrubber.held_back(), self.depth(&input[..at]), "held back after {at} bytes");
+                }
+            }
+            scrubber.finish(&mut out).unwrap();
+            out
+        }
+    }
+
+    fn cuts(len: usize) -> impl Strategy<Value = Vec<usize>> {
+        prop::collection::vec(0..=len, 0..12).prop_map(|mut cuts| {
+            cuts.sort_unstable();
+            cuts
+        })
+    }
+
+    /// Secrets short and long (the automaton and the shift table both at
+    /// work) over a small alphabet, so that overlaps and near-misses are
+    /// common; input made of them, their pieces and filler.
+    fn small_case() -> impl Strategy<Value = (Vec<Vec<u8>>, bool, Vec<u8>, Vec<usize>)> {
+        let secret = prop::collection::vec(prop::sample::select(b"abcx".to_vec()), 1..20);
+        let piece = prop::collection::vec(prop::sample::select(b"abcxyz\n".to_vec()), 0..30);
+        (prop::collection::vec(secret, 1..5), any::<bool>(), prop::collection::vec(piece, 0..12))
+            .prop_map(|(secrets, encodings, pieces)| {
+                let mut input = Vec::new();
+                for (i, piece) in pieces.iter().enumerate() {
+                    input.extend_from_slice(piece);
+                    input.extend_from_slice(&secrets[i % secrets.len()]);
+                }
+                (secrets, encodings, input)
+            })
+            .prop_flat_map(|(secrets, encodings, input)| {
+                let len = input.len();
+                (Just(secrets), Just(encodings), Just(input), cuts(len))
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(500))]
+
+        #[test]
+        fn small_sets_agree_with_the_reference((secrets, encodings, input, cuts) in small_case()) {
+            let reference = Reference::new(&secrets, encodings);
+            let want = reference.redact(&input);
+            prop_assert_eq!(reference.scrub(&input, &cuts, true), want);
+        }
+    }
+
+    /// 10,000 random secrets of 16-64 bytes with their encodings, about
+    /// 100,000 patterns: compiled once for all cases.
+    fn many() -> &'static Reference {
+        static MANY: OnceLock<Reference> = OnceLock::new();
+        MANY.get_or_init(|| {
+            let mut rng = TestRng::deterministic_rng(RngAlgorithm::ChaCha);
+            let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.+/=!@#% \"\\";
+            let secrets: Vec<Vec<u8>> = (0..10_000)
+                .map(|_| {
+                    let len = 16 + rng.next_u32() as usize % 49;
+                    (0..len).map(|_| alphabet[rng.next_u32() as usize % alphabet.len()]).collect()
+                })
+                .collect();
+            let reference = Reference::new(&secrets, true);
+            assert!(reference.patterns.len() > 80_000, "{} patterns", reference.patterns.len());
+            reference
+        })
+    }
+
+    /// Input for [`many`]: whole patterns (secrets and encoded forms), their
+    /// beginnings and ends (near-misses), and log-like filler; up to `pieces`
+    /// of them.
+    fn many_input(pieces: usize) -> impl Strategy<Value = Vec<u8>> {
+        let count = many().patterns.len();
+        let piece = prop_oneof![
+            (0..count).prop_map(|id| many().patterns.get(id).to_vec()),
+            (0..count, 1..16usize).prop_map(|(id, cut)| {
+                let p = many().patterns.get(id);
+                p[..p.len() - cut.min(p.len() - 1)].to_vec()
+            }),
+            (0..count, 1..16usize).prop_map(|(id, cut)| {
+                let p = many().patterns.get(id);
+                p[cut.min(p.len() - 1)..].to_vec()
+            }),
+            prop::collection::vec(prop::sample::select(b"abcdef0123456789 =\n".to_vec()), 0..80),
+        ];
+        prop::collection::vec(piece, 0..pieces).prop_map(|pieces| pieces.concat())
+    }
+
+    /// Writes of any size, and some of a few bytes.
+    fn many_case() -> impl Strategy<Value = (Vec<u8>, Vec<usize>)> {
+        many_input(24).prop_flat_map(|input| {
+            let len = input.len();
+            // Cuts near each other as well as anywhere: writes of a few bytes.
+            let near = prop::collection::vec(0..=len.min(64), 0..8);
+            (Just(input), cuts(len), near).prop_map(|(input, mut cuts, near)| {
+                let base = cuts.first().copied().unwrap_or(0);
+                cuts.extend(near.into_iter().map(|d| (base + d).min(input.len())));
+                cuts.sort_unstable();
+                (input, cuts)
+            })
+        })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(200))]
+
+        #[test]
+        fn ten_thousand_secrets_agree_with_the_reference((input, cuts) in many_case()) {
+            let reference = many();
+            let want = reference.redact(&input);
+            prop_assert_eq!(reference.scrub(&input, &cuts, false), want);
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(16))]
+
+        /// Writes long enough for the shift table to search in lanes: matches
+        /// across the lanes' edges too.
+        #[test]
+        fn ten_thousand_secrets_in_large_writes((input, cuts) in many_input(3000).prop_flat_map(|input| {
+            let len = input.len();
+            (Just(input), prop::collection::vec(0..=len, 0..3))
+        })) {
+            let mut cuts = cuts;
+            cuts.sort_unstable();
+            let reference = many();
+            prop_assert_eq!(reference.scrub(&input, &cuts, false), reference.redact(&input));
+        }
+    }
+
+    #[test]
+    fn ten_thousand_secrets_hold_back_exactly() {
+        let reference = many();
+        let mut input = b"start ".to_vec();
+        for id in (0..reference.patterns.len()).step_by(997) {
+            let p = reference.patterns.get(id);
+            input.extend_from_slice(&p[..p.len() / 2]);
+            input.extend_from_slice(b" x ");
+            input.extend_from_slice(p);
+        }
+        let cuts: Vec<usize> = (0..input.len()).step_by(7).collect();
+        assert_eq!(reference.scrub(&input, &cuts, true), reference.redact(&input));
+    }
+}

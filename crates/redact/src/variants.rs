@@ -20,6 +20,7 @@ pub(crate) fn patterns_of(secret: &[u8], encodings: bool, out: &mut PatternList)
     if is_blank(secret) {
         return;
     }
+    out.start_secret();
     let mut plain: Vec<&[u8]> = vec![secret, secret.trim_ascii()];
     plain.extend(secret.split(|&b| b == b'\n' || b == b'\r').map(<[u8]>::trim_ascii).filter(|line| !line.is_empty()));
     // A one-line value without surrounding blanks is its own trimmed form and
