@@ -123,7 +123,11 @@ impl RedactorBuilder {
     /// Compiles the secrets. Empty and whitespace-only secrets are skipped;
     /// [`Redactor::ignored`] says which.
     pub fn build(self) -> Result<Redactor, CompileError> {
-        let mut patterns = PatternList::default();
+        // Room for all the patterns up front, up to a bound (beyond it the
+        // list grows as it must).
+        let bytes: usize = self.secrets.iter().map(|s| s.len()).sum();
+        let room = bytes.saturating_mul(variants::pattern_bytes_per_byte(self.encodings)).min(ROOM_AT_MOST);
+        let mut patterns = PatternList::with_capacity(room);
         let mut ignored = Vec::new();
         for (index, secret) in self.secrets.iter().enumerate() {
             if variants::is_blank(secret) {
@@ -211,6 +215,10 @@ impl Redactor {
         &self.inner.replacement
     }
 }
+
+/// The most room reserved for patterns before they are made: 64 MiB of address
+/// space, of which only what the patterns fill is ever used.
+const ROOM_AT_MOST: usize = 64 << 20;
 
 /// Read size of [`Redactor::copy`]: large enough that a pipe is drained in a
 /// few reads, small enough to stay in the L2 cache.

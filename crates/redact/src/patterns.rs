@@ -32,6 +32,13 @@ pub(crate) struct PatternList {
 }
 
 impl PatternList {
+    /// A list with room for `bytes` bytes of patterns. Room never written is
+    /// never taken from the system, so an overestimate costs nothing, and
+    /// saves copying the list as it grows.
+    pub(crate) fn with_capacity(bytes: usize) -> PatternList {
+        PatternList { bytes: Bytes(Vec::with_capacity(bytes)), ..PatternList::default() }
+    }
+
     /// Starts the patterns of another secret.
     pub(crate) fn start_secret(&mut self) {
         self.secret_start = self.ends.len();

@@ -10,6 +10,14 @@ use crate::patterns::PatternList;
 /// encoding of a 3-byte value is 4 characters that occur in unrelated text.
 pub const MIN_ENCODED_LEN: usize = 6;
 
+/// About the most pattern bytes a secret makes per byte of its own: the
+/// value, trimmed and line by line (at most 3 times its length), each with
+/// up to 18 base64 forms of 4/3 its length and 5 URL and JSON forms of up to
+/// 6 times its length, once duplicates are dropped.
+pub(crate) fn pattern_bytes_per_byte(encodings: bool) -> usize {
+    if encodings { 48 } else { 3 }
+}
+
 /// Whether a secret has nothing to mask (empty or only whitespace).
 pub(crate) fn is_blank(secret: &[u8]) -> bool {
     secret.iter().all(u8::is_ascii_whitespace)
