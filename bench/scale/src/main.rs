@@ -37,11 +37,13 @@ struct Args {
     /// An admin token of the installation (printed by `hush init`).
     #[arg(long, env = "HUSH_TOKEN", hide_env_values = true)]
     token: String,
-    /// Write secrets from this number on (the previous run's --secrets).
-    #[arg(long, default_value_t = 0)]
+    /// How many secrets the installation holds already (the previous run's
+    /// --secrets): writing starts at this number.
+    #[arg(long)]
     from: u64,
-    /// Write secrets up to this number (exclusive).
-    #[arg(long, default_value_t = 0)]
+    /// How many it holds after this run: secrets number --from to this one
+    /// (exclusive) are written. Equal to --from to write none.
+    #[arg(long)]
     secrets: u64,
     /// Then read secrets until the audit log holds this many events (0: no reads).
     #[arg(long, default_value_t = 0)]
@@ -53,7 +55,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    if args.from > args.secrets && args.secrets != 0 {
+    if args.from > args.secrets {
         return Err(anyhow!("--from {} is beyond --secrets {}", args.from, args.secrets));
     }
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting tokio")?;
@@ -71,8 +73,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let seeder = Arc::new(Seeder::new(opened.hush, creds, args.tasks));
     seeder.namespaces().await?;
     let versions = if args.secrets > args.from { seeder.secrets(args.from, args.secrets).await? } else { 0 };
-    let (reads, head) = seeder.events(args.secrets.max(args.from), args.events).await?;
+    let (reads, head) = seeder.events(args.secrets, args.events).await?;
     eprintln!("[seed] done in {:.1}s", started.elapsed().as_secs_f64());
-    println!("secrets={} versions={versions} audit_head={head} reads={reads}", args.secrets.max(args.from));
+    println!("secrets={} versions={versions} audit_head={head} reads={reads}", args.secrets);
     Ok(())
 }
