@@ -146,10 +146,10 @@ pub async fn restore(backup: &[u8], opts: OpenOptions) -> Result<RestoreReport, 
     let targets = [(&opts.data_dir, DATA_FILE, data), (&opts.key_dir, KEYS_FILE, keys)];
     // Every target is checked before anything is written: a refusal leaves nothing half-restored.
     for (dir, file, _) in &targets {
-        for suffix in ["", "-wal", "-shm", "-audit"] {
-            if dir.join(format!("{file}{suffix}")).exists() {
-                return Err(RestoreError::NotEmpty(dir.display().to_string()));
-            }
+        let journal = hush_store::sqlite::journal_files(&dir.join(file));
+        let sqlite = ["", "-wal", "-shm"].map(|suffix| dir.join(format!("{file}{suffix}")));
+        if sqlite.iter().chain(&journal).any(|p| p.exists()) {
+            return Err(RestoreError::NotEmpty(dir.display().to_string()));
         }
     }
     for (dir, file, bytes) in targets {

@@ -50,9 +50,9 @@ impl SqliteDataStore {
         let mut conn = open(path, Access::ReadWrite, false)?;
         migrate(&mut conn, path, MIGRATIONS)?;
         let recent_reads = Arc::new(RecentReads::default());
-        let state = Writer::open(conn, audit_key, &journal_path(path), Arc::clone(&recent_reads))?;
-        let read = ReadPool::new(path)?;
         let (writer, rx) = mpsc::channel(QUEUE_DEPTH);
+        let state = Writer::open(conn, audit_key, path, Arc::clone(&recent_reads), writer.downgrade())?;
+        let read = ReadPool::new(path)?;
         std::thread::Builder::new()
             .name("hush-writer".into())
             .spawn(move || state.run(rx))
@@ -75,13 +75,11 @@ impl SqliteDataStore {
     }
 }
 
-/// The audit journal of the data store at `path`: `hush.db-audit` beside
-/// `hush.db` (named like SQLite's own `-wal` and `-shm` files, which belong
-/// to it the same way).
-pub fn journal_path(path: &Path) -> PathBuf {
-    let mut name = path.as_os_str().to_owned();
-    name.push("-audit");
-    PathBuf::from(name)
+/// The audit journal's files of the data store at `path`: `hush.db-audit-N`
+/// beside `hush.db` (named like SQLite's own `-wal` and `-shm` files, which
+/// belong to it the same way).
+pub fn journal_files(path: &Path) -> Vec<PathBuf> {
+    (0..super::audit_journal::STRIPES).map(|i| super::audit_journal::stripe_path(path, i)).collect()
 }
 
 fn token_from_row(conn: &rusqlite::Connection, row: &rusqlite::Row<'_>) -> Result<TokenRecord, StoreError> {

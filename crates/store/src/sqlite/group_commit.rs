@@ -1,16 +1,21 @@
 //! The single writer: group commit for every change to the data store.
 //!
 //! Requests queue on a channel. The writer thread takes whatever is waiting
-//! (up to [`MAX_BATCH`]) and makes the whole batch durable at once, then
-//! answers every request:
+//! and makes the whole batch durable at once, then answers every request:
 //!
 //! - A batch that only records events (reads, listings, refusals: nothing
-//!   else changes) is appended to the [audit journal](super::audit_journal)
-//!   with one `fdatasync`. The events move into SQLite later, many at a time.
-//! - Any other batch applies each request in order inside one SQLite
-//!   transaction, after moving the journaled events in first (so the chain
-//!   in `audit_events` has no gap), appends each request's event to the MAC
-//!   chain, and commits once (one fsync for the whole batch).
+//!   else changes) is numbered, chained and handed to one of the
+//!   [audit journal](super::audit_journal)'s stripes, whose thread appends it
+//!   with one `fdatasync`. While it is on its way, the next batch gathers and
+//!   goes to another stripe, so up to [`STRIPES`] syncs overlap. Batches are
+//!   answered strictly in sequence order, each once it and every batch
+//!   before it are on disk. The events move into SQLite later, many at a
+//!   time.
+//! - Any other batch waits until no journal batch is on its way, then
+//!   applies each request in order inside one SQLite transaction, after
+//!   moving the journaled events in first (so the chain in `audit_events`
+//!   has no gap), appends each request's event to the MAC chain, and commits
+//!   once (one fsync for the whole batch).
 //!
 //! Under load, batches grow and the cost of durability is shared; when idle,
 //! a lone request commits at once, with no timer to wait for.
@@ -18,17 +23,21 @@
 //! Every mutation checks everything before it writes anything, so a refused
 //! one (a conflict, a missing namespace) leaves no trace but its audit event.
 //! A database failure aborts the whole batch; its requests are then retried
-//! one by one, so one bad request cannot fail its neighbours.
+//! one by one, so one bad request cannot fail its neighbours. A journal
+//! stripe that fails fails its batch and every later one, and the journal is
+//! not used again until its events are safely in SQLite: no record is ever
+//! written after one that might be missing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::Arc;
 
 use hush_crypto::{AUDIT_GENESIS, AuditKey};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
-use super::audit_journal::{AuditJournal, DRAIN_AT, JournalEntry};
+use super::audit_journal::{AuditJournal, DRAIN_AT, JournalEntry, STRIPES, encode};
 use super::recent_reads::RecentReads;
 use super::rows;
 use crate::write_rules::{prune_at_or_below, put_record, put_slot, record_outcome};
@@ -36,9 +45,6 @@ use crate::{
     AuditEvent, AuditRecord, Conflict, KvSettings, Mutation, NamespaceRecord, PutVersion, SecretMetadataChange,
     SecretRecord, StoreError, TokenRecord, VersionChange, VersionSlot, WriteOutcome, WriteRequest, now_millis,
 };
-
-/// Most requests committed in one transaction.
-const MAX_BATCH: usize = 512;
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
 
@@ -61,85 +67,271 @@ pub(crate) enum Job {
         reply: Reply<()>,
     },
     /// Move the journaled events into SQLite, so that a query of the audit
-    /// log (or a snapshot) sees every event acknowledged before it.
+    /// log (or a snapshot) sees every event answered before it.
     Flush {
         /// Answered once they are committed.
         reply: Reply<()>,
     },
+    /// A stripe's thread finished appending the batch it was given.
+    Synced {
+        /// Which stripe.
+        stripe: usize,
+        /// Whether the batch is on disk.
+        result: Result<(), StoreError>,
+    },
 }
 
-/// The newest event of the chain: its sequence number and MAC.
+/// The newest event of a chain: its sequence number and MAC.
 type Head = (u64, [u8; 32]);
 
+/// A batch handed to a stripe and not answered yet.
+struct InFlight {
+    stripe: usize,
+    entries: Vec<JournalEntry>,
+    replies: Vec<Reply<WriteOutcome>>,
+    /// Set when the stripe reports back.
+    synced: Option<Result<(), StoreError>>,
+}
+
 /// The writer thread's state: the only read-write connection, the audit
-/// key, the journal, and the head of the chain (in SQLite or the journal).
+/// key, the journal and its stripes' threads, and the chain's heads.
 pub(crate) struct Writer {
     conn: Connection,
     key: AuditKey,
     journal: AuditJournal,
+    /// The newest event numbered, on disk or on its way.
     head: Head,
+    /// The newest event answered.
+    answered_head: Head,
+    /// Where each stripe's thread takes its next batch; `None` while it has one.
+    idle_stripes: Vec<Option<std::sync::mpsc::Sender<Vec<u8>>>>,
+    /// The senders of stripes that are busy, to give back when they report.
+    busy_stripes: Vec<Option<std::sync::mpsc::Sender<Vec<u8>>>>,
+    in_flight: VecDeque<InFlight>,
+    /// A stripe failed: everything goes through SQLite until the journal's
+    /// answered events are moved and its files emptied.
+    journal_failed: bool,
     recent_reads: Arc<RecentReads>,
 }
 
 impl Writer {
-    /// Reads the chain's head, recovers the journal at `journal_path`, and
-    /// moves what it held into SQLite before anything else is written.
+    /// Reads the chain's head, recovers the journal of the database at
+    /// `data_file` and moves what it held into SQLite before anything else
+    /// is written, and starts the stripes' threads, which report to `jobs`.
     pub(crate) fn open(
         mut conn: Connection,
         key: AuditKey,
-        journal_path: &Path,
+        data_file: &Path,
         recent_reads: Arc<RecentReads>,
+        jobs: mpsc::WeakSender<Job>,
     ) -> Result<Self, StoreError> {
         let head = sqlite_head(&mut conn)?;
-        let journal = AuditJournal::open(journal_path, &key, head)?;
-        let mut writer = Writer { conn, key, journal, head, recent_reads };
+        let journal = AuditJournal::open(data_file, &key, head)?;
+        let mut idle_stripes = Vec::with_capacity(STRIPES);
+        for i in 0..STRIPES {
+            let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
+            let (stripe, jobs) = (journal.stripe(i), jobs.clone());
+            std::thread::Builder::new()
+                .name(format!("hush-journal-{i}"))
+                .spawn(move || {
+                    for bytes in rx {
+                        let result = stripe.append(&bytes);
+                        let Some(jobs) = jobs.upgrade() else { break };
+                        if jobs.blocking_send(Job::Synced { stripe: i, result }).is_err() {
+                            break;
+                        }
+                    }
+                })
+                .map_err(|e| StoreError::Database(Box::new(e)))?;
+            idle_stripes.push(Some(tx));
+        }
+        let mut writer = Writer {
+            conn,
+            key,
+            journal,
+            head,
+            answered_head: head,
+            idle_stripes,
+            busy_stripes: (0..STRIPES).map(|_| None).collect(),
+            in_flight: VecDeque::new(),
+            journal_failed: false,
+            recent_reads,
+        };
         if let Some(last) = writer.journal.pending().last() {
             writer.head = head_of(&last.record);
+            writer.answered_head = writer.head;
             let moved = writer.journal.pending().len();
             writer.drain()?;
             tracing::info!(events = moved, "moved the audit journal's events into the data store");
+        } else {
+            // Whatever the files hold is at or below SQLite's head.
+            writer.journal.clear()?;
         }
         Ok(writer)
     }
 
     /// The loop; ends when every sender is dropped.
     pub(crate) fn run(mut self, mut rx: mpsc::Receiver<Job>) {
-        let mut batch: Vec<(WriteRequest, Reply<WriteOutcome>)> = Vec::with_capacity(MAX_BATCH);
+        let mut batch: Vec<(WriteRequest, Reply<WriteOutcome>)> = Vec::new();
         let mut flushes: Vec<Reply<()>> = Vec::new();
-        while let Some(first) = rx.blocking_recv() {
-            let mut next = Some(first);
-            while let Some(job) = next.take() {
-                match job {
-                    Job::Write { request, reply } => batch.push((request, reply)),
-                    Job::Initialize { id, reply } => {
-                        let _ = reply.send(initialize(&mut self.conn, &id));
+        let mut open = true;
+        loop {
+            // Take everything waiting, then do what can be done; wait only
+            // when nothing can (a stripe's report or a new job unblocks it).
+            while open {
+                match rx.try_recv() {
+                    Ok(job) => self.take(job, &mut batch, &mut flushes),
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => open = false,
+                }
+            }
+            if self.step(&mut batch, &mut flushes) {
+                continue;
+            }
+            if !open {
+                break;
+            }
+            match rx.blocking_recv() {
+                Some(job) => self.take(job, &mut batch, &mut flushes),
+                None => open = false,
+            }
+        }
+    }
+
+    fn take(&mut self, job: Job, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>, flushes: &mut Vec<Reply<()>>) {
+        match job {
+            Job::Write { request, reply } => batch.push((request, reply)),
+            Job::Initialize { id, reply } => {
+                let _ = reply.send(initialize(&mut self.conn, &id));
+            }
+            Job::Flush { reply } => flushes.push(reply),
+            Job::Synced { stripe, result } => self.synced(stripe, result),
+        }
+    }
+
+    /// Makes progress if it can: sends the batch to a free stripe, commits
+    /// it through SQLite, or moves the journal into SQLite. `false` when it
+    /// must wait for a stripe (or there is nothing to do).
+    fn step(&mut self, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>, flushes: &mut Vec<Reply<()>>) -> bool {
+        let needs_drain = !flushes.is_empty() || self.journal.pending().len() >= DRAIN_AT;
+        if needs_drain {
+            // Journal batches on their way first; new ones wait for the move.
+            if !self.in_flight.is_empty() {
+                return false;
+            }
+            let result = self.drain();
+            if let Err(error) = &result {
+                tracing::error!(%error, "moving journaled audit events into the data store failed");
+            }
+            let answered = !flushes.is_empty();
+            for reply in flushes.drain(..) {
+                let _ = reply.send(result.as_ref().map(|_| ()).map_err(copy_of));
+            }
+            if result.is_ok() || answered {
+                return true;
+            }
+        }
+        if batch.is_empty() {
+            return false;
+        }
+        if !self.journal_failed && batch.iter().all(|(r, _)| only_records(&r.mutation)) {
+            return match self.idle_stripes.iter().position(Option::is_some) {
+                Some(stripe) => {
+                    self.send_to_stripe(stripe, batch);
+                    true
+                }
+                None => false,
+            };
+        }
+        if !self.in_flight.is_empty() {
+            return false;
+        }
+        self.commit(batch);
+        true
+    }
+
+    /// Numbers and chains a batch of events that change nothing else, and
+    /// hands it to `stripe`'s thread.
+    fn send_to_stripe(&mut self, stripe: usize, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>) {
+        let (mut seq, mut mac) = self.head;
+        let mut entries = Vec::with_capacity(batch.len());
+        let mut replies = Vec::with_capacity(batch.len());
+        for (request, reply) in batch.drain(..) {
+            let mut event = request.audit;
+            record_outcome(&mut event, &Ok(WriteOutcome::Done));
+            seq += 1;
+            mac = self.key.chain(&mac, &event.canonical(seq));
+            let read_of = match request.mutation {
+                Mutation::RecordRead { secret_id, at } => Some((secret_id, at)),
+                _ => None,
+            };
+            entries.push(JournalEntry { record: AuditRecord { seq, event, mac: mac.to_vec() }, read_of });
+            replies.push(reply);
+        }
+        let sender = self.idle_stripes[stripe].take();
+        let handed = sender.as_ref().is_some_and(|tx| tx.send(encode(&entries)).is_ok());
+        self.busy_stripes[stripe] = sender;
+        self.in_flight.push_back(InFlight { stripe, entries, replies, synced: None });
+        self.head = (seq, mac);
+        if !handed {
+            let gone = StoreError::Journal {
+                path: format!("journal stripe {stripe}"),
+                source: std::io::Error::other("its thread has stopped"),
+            };
+            self.synced(stripe, Err(gone));
+        }
+    }
+
+    /// A stripe reported: answer every batch at the front that is on disk.
+    fn synced(&mut self, stripe: usize, result: Result<(), StoreError>) {
+        if let Some(sender) = self.busy_stripes[stripe].take() {
+            self.idle_stripes[stripe] = Some(sender);
+        }
+        if let Some(batch) = self.in_flight.iter_mut().find(|b| b.stripe == stripe && b.synced.is_none()) {
+            batch.synced = Some(result);
+        }
+        while self.in_flight.front().is_some_and(|b| b.synced.is_some()) {
+            let Some(batch) = self.in_flight.pop_front() else { break };
+            match batch.synced {
+                Some(Ok(())) if !self.journal_failed => self.answer(batch),
+                Some(Err(error)) if !self.journal_failed => {
+                    tracing::error!(%error, "appending to the audit journal failed; \
+                        recording events through the database until the journal is emptied");
+                    self.journal_failed = true;
+                    self.head = self.answered_head;
+                    for reply in batch.replies {
+                        let _ = reply.send(Err(copy_of(&error)));
                     }
-                    Job::Flush { reply } => flushes.push(reply),
                 }
-                if batch.len() < MAX_BATCH {
-                    next = rx.try_recv().ok();
-                }
-            }
-            if !batch.is_empty() {
-                self.commit(&mut batch);
-            }
-            if !flushes.is_empty() || self.journal.pending().len() >= DRAIN_AT {
-                let result = self.drain();
-                if let Err(error) = &result {
-                    tracing::error!(%error, "moving journaled audit events into the data store failed");
-                }
-                for reply in flushes.drain(..) {
-                    let _ = reply.send(result.as_ref().map(|_| ()).map_err(copy_of));
+                // After a failure, later batches fail too, even if their own
+                // append worked: they chain through events that are not on disk.
+                _ => {
+                    for reply in batch.replies {
+                        let _ = reply.send(Err(StoreError::Journal {
+                            path: "audit journal".into(),
+                            source: std::io::Error::other("an earlier batch failed to reach the disk"),
+                        }));
+                    }
                 }
             }
         }
     }
 
-    /// Commits `batch` and answers every request in it.
-    fn commit(&mut self, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>) {
-        if batch.iter().all(|(r, _)| only_records(&r.mutation)) {
-            return self.journal_batch(batch);
+    /// Answers a batch that is on disk after every batch before it.
+    fn answer(&mut self, batch: InFlight) {
+        if let Some(last) = batch.entries.last() {
+            self.answered_head = head_of(&last.record);
         }
+        self.recent_reads.note(batch.entries.iter().filter_map(|e| e.read_of.clone()));
+        tracing::trace!(size = batch.entries.len(), "journal commit");
+        self.journal.answered(batch.entries);
+        for reply in batch.replies {
+            let _ = reply.send(Ok(WriteOutcome::Done));
+        }
+    }
+
+    /// Commits `batch` through SQLite and answers every request in it.
+    fn commit(&mut self, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>) {
         let requests: Vec<&WriteRequest> = batch.iter().map(|(r, _)| r).collect();
         match self.apply_batch(&requests) {
             Ok(results) => {
@@ -167,46 +359,12 @@ impl Writer {
         }
     }
 
-    /// Appends a batch of events that change nothing else to the journal.
-    fn journal_batch(&mut self, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>) {
-        let (mut seq, mut mac) = self.head;
-        let mut entries = Vec::with_capacity(batch.len());
-        for (request, _) in batch.iter() {
-            let mut event = request.audit.clone();
-            record_outcome(&mut event, &Ok(WriteOutcome::Done));
-            seq += 1;
-            mac = self.key.chain(&mac, &event.canonical(seq));
-            let read_of = match &request.mutation {
-                Mutation::RecordRead { secret_id, at } => Some((secret_id.clone(), *at)),
-                _ => None,
-            };
-            entries.push(JournalEntry { record: AuditRecord { seq, event, mac: mac.to_vec() }, read_of });
-        }
-        let reads: Vec<(String, i64)> = entries.iter().filter_map(|e| e.read_of.clone()).collect();
-        match self.journal.append(entries) {
-            Ok(()) => {
-                self.head = (seq, mac);
-                self.recent_reads.note(reads);
-                tracing::trace!(size = batch.len(), "journal commit");
-                for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(Ok(WriteOutcome::Done));
-                }
-            }
-            Err(error) => {
-                tracing::error!(%error, size = batch.len(), "appending to the audit journal failed");
-                for (_, reply) in batch.drain(..) {
-                    let _ = reply.send(Err(copy_of(&error)));
-                }
-            }
-        }
-    }
-
     /// Applies every request in one transaction, after the journaled events.
     /// `Err` means nothing was committed.
     fn apply_batch(&mut self, requests: &[&WriteRequest]) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         move_journaled(&tx, self.journal.pending())?;
-        let (mut seq, mut mac) = self.head;
+        let (mut seq, mut mac) = self.answered_head;
         let mut results = Vec::with_capacity(requests.len());
         // Reads of one secret in one batch need one `last_read_at` update, not one each.
         let mut last_reads: HashMap<&str, i64> = HashMap::new();
@@ -225,11 +383,13 @@ impl Writer {
         set_last_reads(&tx, last_reads)?;
         tx.commit()?;
         self.head = (seq, mac);
+        self.answered_head = self.head;
         self.journal_moved();
         Ok(results)
     }
 
-    /// Moves the journaled events into SQLite on their own.
+    /// Moves the journaled events into SQLite on their own. Only while no
+    /// journal batch is on its way.
     fn drain(&mut self) -> Result<(), StoreError> {
         if self.journal.pending().is_empty() {
             return Ok(());
@@ -243,15 +403,17 @@ impl Writer {
 
     /// After a commit that moved the journaled events: empty the journal.
     fn journal_moved(&mut self) {
-        if self.journal.pending().is_empty() {
+        if self.journal.pending().is_empty() && !self.journal_failed {
             return;
         }
-        // Emptying the file can fail without harm: what it still holds is at
-        // or below SQLite's head, and is skipped when it is read back.
-        if let Err(error) = self.journal.clear() {
-            tracing::warn!(%error, "could not empty the audit journal; its events are in the data store");
-        }
         self.recent_reads.moved();
+        // Emptying the files can fail without harm: what they still hold is
+        // at or below SQLite's head, and is skipped when read back. Until
+        // they are empty, a failed journal stays out of use.
+        match self.journal.clear() {
+            Ok(()) => self.journal_failed = false,
+            Err(error) => tracing::warn!(%error, "could not empty the audit journal; its events are in the data store"),
+        }
     }
 }
 

@@ -22,7 +22,7 @@ mod read_pool;
 mod recent_reads;
 mod rows;
 
-pub use data_store::{SqliteDataStore, journal_path};
+pub use data_store::{SqliteDataStore, journal_files};
 pub use key_store::SqliteKeyStore;
 
 /// File name of the data store inside the data directory.

@@ -6,7 +6,7 @@ use std::io::Write;
 
 use hush_core::{NamespaceName, SecretName, SecretType};
 use hush_crypto::{AUDIT_GENESIS, AuditKey};
-use hush_store::sqlite::{DATA_FILE, SqliteDataStore, journal_path};
+use hush_store::sqlite::{DATA_FILE, SqliteDataStore, journal_files};
 use hush_store::{
     AuditAction, AuditEvent, AuditRecord, DataStore, Mutation, NamespaceRecord, PutVersion, SecretQuery, WriteOutcome,
     WriteRequest, now_millis,
@@ -100,16 +100,20 @@ async fn journaled_events_survive_and_move_in_order() {
     })
     .await
     .unwrap();
-    let journal = journal_path(&path);
-    assert!(std::fs::metadata(&journal).unwrap().len() > 0, "the last read is journaled");
+    let journal = journal_files(&path);
+    let journaled =
+        |files: &[std::path::PathBuf]| files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum::<u64>();
+    assert!(journaled(&journal) > 0, "the last read is journaled");
     drop(data);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
     // A torn write at the end (a crash mid-append, never acknowledged).
-    std::fs::OpenOptions::new().append(true).open(&journal).unwrap().write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
+    for file in &journal {
+        std::fs::OpenOptions::new().append(true).open(file).unwrap().write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
+    }
 
     let data = SqliteDataStore::open(&path, key.clone()).await.unwrap();
-    assert_eq!(std::fs::metadata(&journal).unwrap().len(), 0, "moved in and emptied at open");
+    assert_eq!(journaled(&journal), 0, "moved in and emptied at open");
     let events = all_events(&data).await;
     assert_eq!(events.len(), 1 + 1 + 200 + 1 + 1);
     assert_chain(&key, &events);
