@@ -123,11 +123,11 @@ impl ShiftTable {
                 *end += shift.max(1);
             }
             if kept > ZERO_BATCH - LANES {
-                zeros[..kept].iter().for_each(|&end| self.check(patterns, haystack, end, &mut on_match));
+                self.check_batch(patterns, haystack, &zeros[..kept], &mut on_match);
                 kept = 0;
             }
         }
-        zeros[..kept].iter().for_each(|&end| self.check(patterns, haystack, end, &mut on_match));
+        self.check_batch(patterns, haystack, &zeros[..kept], &mut on_match);
         for lane in 0..LANES {
             self.find_alone(patterns, haystack, ends[lane], limits[lane], &mut on_match);
         }
@@ -157,6 +157,32 @@ impl ShiftTable {
     #[inline(always)]
     fn shift(&self, haystack: &[u8], end: usize) -> usize {
         self.shifts[hash(gram_at(haystack, end), self.bits)] as usize
+    }
+
+    /// [`Self::check`] for each of `ends` (at most [`ZERO_BATCH`]), in two
+    /// passes: the index's buckets for all of them first, so that those loads
+    /// (which mostly miss the cache, and mostly find an empty bucket) are in
+    /// flight together; then the few patterns they hold.
+    fn check_batch(
+        &self,
+        patterns: &Patterns,
+        haystack: &[u8],
+        ends: &[usize],
+        on_match: &mut impl FnMut(usize, usize),
+    ) {
+        let mut candidates: [&[u32]; ZERO_BATCH] = [&[]; ZERO_BATCH];
+        for (found, &end) in candidates.iter_mut().zip(ends) {
+            *found = self.index.candidates(&haystack[end - self.window..end]);
+        }
+        for (found, &end) in candidates.iter().zip(ends) {
+            let start = end - self.window;
+            for &id in *found {
+                let pattern = patterns.get(id as usize);
+                if haystack[start..].starts_with(pattern) {
+                    on_match(start, pattern.len());
+                }
+            }
+        }
     }
 
     /// Compares the patterns whose window may be the one ending at `end`
