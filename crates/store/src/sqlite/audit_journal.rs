@@ -50,7 +50,7 @@ use crate::canonical::{self, Reader};
 use crate::{AuditEvent, AuditRecord, Millis, StoreError};
 
 /// How many journaled events trigger moving them into SQLite.
-pub(crate) const DRAIN_AT: usize = 8192;
+pub(crate) const DRAIN_AT: usize = 2048;
 
 /// How many journal files take batches at once.
 pub(crate) const STRIPES: usize = 4;
