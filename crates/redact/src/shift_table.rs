@@ -25,7 +25,7 @@
 //! eight of them in flight.
 
 use crate::patterns::Patterns;
-use crate::window_index::WindowIndex;
+use crate::window_index::{Candidates, WindowIndex};
 
 /// Bytes per gram.
 const GRAM: usize = 4;
@@ -170,13 +170,13 @@ impl ShiftTable {
         ends: &[usize],
         on_match: &mut impl FnMut(usize, usize),
     ) {
-        let mut candidates: [&[u32]; ZERO_BATCH] = [&[]; ZERO_BATCH];
+        let mut candidates: [Candidates; ZERO_BATCH] = std::array::from_fn(|_| Candidates::default());
         for (found, &end) in candidates.iter_mut().zip(ends) {
             *found = self.index.candidates(&haystack[end - self.window..end]);
         }
-        for (found, &end) in candidates.iter().zip(ends) {
+        for (found, &end) in candidates.into_iter().zip(ends) {
             let start = end - self.window;
-            for &id in *found {
+            for id in found {
                 let pattern = patterns.get(id as usize);
                 if haystack[start..].starts_with(pattern) {
                     on_match(start, pattern.len());
@@ -189,7 +189,7 @@ impl ShiftTable {
     /// with the text there.
     fn check(&self, patterns: &Patterns, haystack: &[u8], end: usize, on_match: &mut impl FnMut(usize, usize)) {
         let start = end - self.window;
-        for &id in self.index.candidates(&haystack[start..end]) {
+        for id in self.index.candidates(&haystack[start..end]) {
             let pattern = patterns.get(id as usize);
             if haystack[start..].starts_with(pattern) {
                 on_match(start, pattern.len());
