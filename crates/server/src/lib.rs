@@ -24,6 +24,7 @@ mod query_params;
 mod rate_limits;
 mod render;
 mod request_credentials;
+mod request_timeout;
 mod reveal;
 mod routes;
 mod secret_body;
@@ -32,7 +33,6 @@ mod vault;
 
 use std::future::Future;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -46,12 +46,10 @@ pub use client_address::ClientAddress;
 pub use connection_info::ConnectionInfo;
 pub use limits::{ForwardedHeader, MEMORY_BUDGET, ServerLimits, WORST_CONNECTION_BYTES, default_max_connections};
 pub use request_credentials::CONTEXT_HEADER;
+pub use request_timeout::LONG_REQUEST_TIMEOUT;
 pub use routes::meta::OPENAPI;
 pub use server_tls::{ServerTls, TlsFiles};
 pub use vault::VaultMount;
-
-/// How long one request may take before the server gives up on it.
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// What every handler shares.
 #[derive(Debug, Clone)]
@@ -250,10 +248,8 @@ pub fn app(state: AppState) -> Router {
         .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&admission), admission::admit))
         // Bodies are read by `json_body::read_object` under `body_limit`, with a JSON 413.
         .layer(DefaultBodyLimit::disable())
-        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+        // 30 s, or longer for the calls whose work grows with the store.
+        .layer(axum::middleware::from_fn(request_timeout::limit))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state.clone());
@@ -269,7 +265,7 @@ pub fn app(state: AppState) -> Router {
             }
             match admission::check(&admission, &mut request).await {
                 Some(refused) => refused,
-                None => grpc::call(grpc, request, REQUEST_TIMEOUT).await,
+                None => grpc::call(grpc, request, request_timeout::REQUEST_TIMEOUT).await,
             }
         }
     }))
