@@ -187,8 +187,12 @@ impl Redactor {
     /// Copies `input` to `output`, redacted, flushing after every read so that
     /// output appears as soon as it is known not to hold a secret. Returns the
     /// number of bytes read.
-    pub fn copy(&self, mut input: impl Read, mut output: impl Write) -> io::Result<u64> {
+    pub fn copy(&self, mut input: impl Read, output: impl Write) -> io::Result<u64> {
         let mut buffer = Zeroizing::new(vec![0u8; COPY_BUFFER]);
+        // A read's output leaves in one write, not one per stretch between
+        // masks: with 10,000 secrets in a log that was 90,000 write calls
+        // per 256 MiB. It holds only output, which is already redacted.
+        let mut output = io::BufWriter::with_capacity(COPY_BUFFER, output);
         let mut scrubber = self.scrubber();
         let mut total = 0u64;
         loop {
