@@ -113,18 +113,20 @@ pub(crate) fn role(row: &impl Columns) -> Result<RoleRecord, StoreError> {
 /// Audit rows are decoded without judging their values: the MAC chain is what
 /// says whether a row is genuine, and one odd row must not make the log
 /// unreadable. Integers are read back by bit pattern, as they were stored.
+/// A missing action or outcome (on SQLite, a number that refers to no
+/// string) reads as unrecognized.
 pub(crate) fn audit(row: &impl Columns) -> Result<AuditRecord, StoreError> {
     Ok(AuditRecord {
         seq: row.int("seq")? as u64,
         event: AuditEvent {
             at: row.int("at")?,
             token_id: row.opt_text("token_id")?,
-            action: AuditAction::parse(&row.text("action")?).unwrap_or(AuditAction::Unrecognized),
+            action: row.opt_text("action")?.and_then(|a| AuditAction::parse(&a)).unwrap_or(AuditAction::Unrecognized),
             namespace: row.opt_text("namespace")?,
             namespace_id: row.opt_text("namespace_id")?,
             name: row.opt_text("name")?,
             version: row.opt_int("version")?.map(|v| v as u64),
-            outcome: Outcome::parse(&row.text("outcome")?).unwrap_or(Outcome::Unrecognized),
+            outcome: row.opt_text("outcome")?.and_then(|o| Outcome::parse(&o)).unwrap_or(Outcome::Unrecognized),
             context: row.opt_text("context")?,
             client_cert: row.opt_text("client_cert")?,
             client_addr: row.opt_text("client_addr")?,

@@ -95,8 +95,8 @@ async fn verify_detects_edits_removals_and_truncation() {
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("intact"));
 
-    // An edited row.
-    h.sql("UPDATE audit_events SET name = 'other' WHERE seq = 4");
+    // An edited row (its strings are numbers into audit_text: migration 0006).
+    h.sql("INSERT INTO audit_text (text) VALUES ('other'); UPDATE audit_events SET name = last_insert_rowid() WHERE seq = 4");
     let out = run(&h, &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(6), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("event 4"), "{}", show(&out));
@@ -162,7 +162,10 @@ async fn odd_input_and_odd_rows_never_make_the_log_unreadable() {
     assert_eq!(tokio::task::block_in_place(|| h.cli(&["audit", "verify"])).status.code(), Some(0));
 
     // A row edited to nonsense is reported as tampering, not as a server error.
-    h.sql("UPDATE audit_events SET action = 'bogus', version = -7 WHERE seq = 2");
+    h.sql(
+        "INSERT INTO audit_text (text) VALUES ('bogus'); \
+         UPDATE audit_events SET action = last_insert_rowid(), version = -7 WHERE seq = 2",
+    );
     let out = tokio::task::block_in_place(|| h.cli(&["audit", "list", "--json"]));
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stdout).contains("unrecognized"));

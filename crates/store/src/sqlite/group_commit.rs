@@ -37,6 +37,7 @@ use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, 
 use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
+use super::audit_dictionary::Dictionary;
 use super::audit_journal::{AuditJournal, DRAIN_AT, JournalEntry, STRIPES, encode};
 use super::recent_reads::RecentReads;
 use super::rows;
@@ -112,6 +113,8 @@ pub(crate) struct Writer {
     /// answered events are moved and its files emptied.
     journal_failed: bool,
     recent_reads: Arc<RecentReads>,
+    /// The numbers of the audit log's strings (`audit_dictionary.rs`).
+    dictionary: Dictionary,
 }
 
 impl Writer {
@@ -156,6 +159,7 @@ impl Writer {
             in_flight: VecDeque::new(),
             journal_failed: false,
             recent_reads,
+            dictionary: Dictionary::default(),
         };
         if let Some(last) = writer.journal.pending().last() {
             writer.head = head_of(&last.record);
@@ -362,8 +366,9 @@ impl Writer {
     /// Applies every request in one transaction, after the journaled events.
     /// `Err` means nothing was committed.
     fn apply_batch(&mut self, requests: &[&WriteRequest]) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+        self.dictionary.begin();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        move_journaled(&tx, self.journal.pending())?;
+        move_journaled(&tx, &mut self.dictionary, self.journal.pending())?;
         let (mut seq, mut mac) = self.answered_head;
         let mut results = Vec::with_capacity(requests.len());
         // Reads of one secret in one batch need one `last_read_at` update, not one each.
@@ -377,11 +382,12 @@ impl Writer {
             record_outcome(&mut event, &result);
             seq += 1;
             mac = self.key.chain(&mac, &event.canonical(seq));
-            append_audit(&tx, seq, &event, &mac)?;
+            append_audit(&tx, &mut self.dictionary, seq, &event, &mac)?;
             results.push(result);
         }
         set_last_reads(&tx, last_reads)?;
         tx.commit()?;
+        self.dictionary.committed();
         self.head = (seq, mac);
         self.answered_head = self.head;
         self.journal_moved();
@@ -394,9 +400,11 @@ impl Writer {
         if self.journal.pending().is_empty() {
             return Ok(());
         }
+        self.dictionary.begin();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        move_journaled(&tx, self.journal.pending())?;
+        move_journaled(&tx, &mut self.dictionary, self.journal.pending())?;
         tx.commit()?;
+        self.dictionary.committed();
         self.journal_moved();
         Ok(())
     }
@@ -446,11 +454,15 @@ fn sqlite_head(conn: &mut Connection) -> Result<Head, StoreError> {
 }
 
 /// Inserts the journaled events and sets the `last_read_at` they carry.
-fn move_journaled(tx: &Transaction<'_>, entries: &[JournalEntry]) -> Result<(), StoreError> {
+fn move_journaled(
+    tx: &Transaction<'_>,
+    dictionary: &mut Dictionary,
+    entries: &[JournalEntry],
+) -> Result<(), StoreError> {
     let mut last_reads: HashMap<&str, i64> = HashMap::new();
     for entry in entries {
         let mac: [u8; 32] = entry.record.mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS);
-        append_audit(tx, entry.record.seq, &entry.record.event, &mac)?;
+        append_audit(tx, dictionary, entry.record.seq, &entry.record.event, &mac)?;
         if let Some((secret_id, at)) = &entry.read_of {
             let latest = last_reads.entry(secret_id.as_str()).or_insert(*at);
             *latest = (*latest).max(*at);
@@ -477,32 +489,46 @@ fn initialize(conn: &mut Connection, id: &str) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn append_audit(tx: &Transaction<'_>, seq: u64, e: &AuditEvent, mac: &[u8; 32]) -> Result<(), StoreError> {
+/// Appends one event, its strings as the dictionary's numbers (migration 0006).
+fn append_audit(
+    tx: &Transaction<'_>,
+    dictionary: &mut Dictionary,
+    seq: u64,
+    e: &AuditEvent,
+    mac: &[u8; 32],
+) -> Result<(), StoreError> {
+    let action = dictionary.text(tx, e.action.as_str())?;
+    let outcome = dictionary.text(tx, e.outcome.as_str())?;
+    let namespace = dictionary.namespace(tx, e.namespace.as_deref(), e.namespace_id.as_deref())?;
+    let name = dictionary.opt_text(tx, e.name.as_deref())?;
+    let token_id = dictionary.opt_text(tx, e.token_id.as_deref())?;
+    let client_addr = dictionary.opt_text(tx, e.client_addr.as_deref())?;
+    let identity = dictionary.opt_text(tx, e.identity.as_deref())?;
+    let client_cert = dictionary.opt_text(tx, e.client_cert.as_deref())?;
     tx.prepare_cached(
-        "INSERT INTO audit_events (seq, at, token_id, action, namespace, namespace_id, name, version, outcome, context, \
-         client_cert, client_addr, refused_count, refused_first, refused_last, refused_reasons, identity, reason, mac) \
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        "INSERT INTO audit_events (seq, at, action, outcome, namespace, name, version, token_id, client_addr, mac, \
+         identity, client_cert, context, reason, refused_count, refused_first, refused_last, refused_reasons) \
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     )?
     .execute(params![
         seq as i64,
         e.at,
-        e.token_id,
-        e.action.as_str(),
-        e.namespace,
-        e.namespace_id,
-        e.name,
+        action,
+        outcome,
+        namespace,
+        name,
         e.version.map(|v| v as i64),
-        e.outcome.as_str(),
+        token_id,
+        client_addr,
+        mac.as_slice(),
+        identity,
+        client_cert,
         e.context,
-        e.client_cert,
-        e.client_addr,
+        e.reason,
         e.refusals.as_ref().map(|r| r.count as i64),
         e.refusals.as_ref().map(|r| r.first_at),
         e.refusals.as_ref().map(|r| r.last_at),
         e.refusals.as_ref().map(|r| &r.reasons),
-        e.identity,
-        e.reason,
-        mac.as_slice(),
     ])?;
     Ok(())
 }

@@ -11,8 +11,11 @@
 //! owns the only read-write connection of the data store (group commit, with
 //! an audit journal beside it for the events of reads), and
 //! point reads run inline on a pooled read-only connection (they take
-//! microseconds; scans that may take longer go to the blocking pool).
+//! microseconds; scans that may take longer go to the blocking pool). Audit
+//! events are stored compactly, their repeated strings by number
+//! ([`audit_dictionary`]).
 
+mod audit_dictionary;
 mod audit_journal;
 mod connect;
 mod data_store;

@@ -6,6 +6,9 @@
 #![allow(missing_debug_implementations)]
 
 mod audit_journal;
+mod audit_log;
+mod audit_migration;
+mod audit_size;
 mod data_store;
 mod key_store;
 
