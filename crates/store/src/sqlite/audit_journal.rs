@@ -1,37 +1,46 @@
-//! The audit journal: small append-only files beside the data store where
-//! the writer makes the audit events of calls that change nothing else
-//! (reads, listings, refusals) durable.
+//! The audit journal: a small file beside the data store where the writer
+//! makes the audit events of calls that change nothing else (reads,
+//! listings, refusals) durable.
 //!
 //! Why: a read changes no data, yet its event must be on disk before the
 //! value is returned. Committing it through SQLite costs a transaction with
-//! several page writes to the write-ahead log (the event's row, two index
+//! several page writes to the write-ahead log (the event's row, its index
 //! entries, the secret's `last_read_at`) and an fsync; that was most of a
-//! read's cost. Appending the batch's events to a file and calling
+//! read's cost. Writing the batch's events to a file and calling
 //! `fdatasync` once gives the same durability for a few hundred bytes
 //! written. The events move into SQLite's `audit_events` later, in large
 //! batches ([`AuditJournal::pending`]): when the journal holds [`DRAIN_AT`]
 //! events, before any other change is committed (so the chain in SQLite
 //! never has a gap), and whenever the audit log is read.
 //!
-//! There are [`STRIPES`] files, `hush.db-audit-0` to `-3`, so that several
-//! batches can be on their way to disk at once: one `fdatasync` takes a few
-//! hundred microseconds here, longer than the CPU work of a whole batch, and
-//! the disk completes several at once about as fast as one. The writer
-//! numbers and chains every event before a batch goes to a stripe, and
-//! answers batches strictly in sequence order, so an answered event never
-//! depends on one that is not on disk.
+//! The file, `hush.db-audit-0`, is kept [`PREALLOCATED`] bytes long and
+//! written from its start again after every move into SQLite, over blocks
+//! that already hold data: the `fdatasync` of such a write need not commit
+//! a new file size through the file system's journal, which on this
+//! machine's ext4 takes a third of the time off each sync (130 µs instead
+//! of 205 µs, docs/benchmarks.md).
 //!
-//! Each file holds records one after the other, each
+//! The writer thread writes and syncs each batch itself. An earlier layout
+//! handed batches to four files' threads so that several syncs overlapped;
+//! the thread hand-offs (two wake-ups per batch, each tens of microseconds
+//! on this virtual machine) cost more than the overlap gained, and while
+//! the writer syncs, the next batch gathers anyway.
+//!
+//! The file holds records one after the other, each
 //! `[payload length: u32 LE][payload]`, the payload being
 //! `[chain MAC: 32][secret id read: text][read time: integer][canonical event]`
-//! (the encodings of [`crate::canonical`]). Reading back after a crash, each
-//! file is read up to its first record that is cut short or does not parse
-//! (an unfinished write, never answered), the records of all files are put
-//! in sequence order, and the chain is followed from SQLite's head for as
-//! long as the next number is there and its MAC verifies. Records at or
-//! below SQLite's head were moved already and are skipped, so a crash
-//! between moving the events and emptying the files loses and duplicates
-//! nothing.
+//! (the encodings of [`crate::canonical`]); a length of zero ([`END`])
+//! follows the newest batch. Reading back after a crash, the file is read up
+//! to [`END`] or its first record that is cut short or does not parse (an
+//! unfinished write, never answered), and the chain is followed from
+//! SQLite's head for as long as the next number is there and its MAC
+//! verifies. Records at or below SQLite's head were moved already (older
+//! records still in the file after newer ones, or a file whose restart was
+//! lost in a crash) and are skipped, so a crash between moving the events
+//! and starting the file over loses and duplicates nothing.
+//!
+//! Files `hush.db-audit-1` to `-3` are an earlier layout's: read back like
+//! the first, then removed.
 //!
 //! Hand-written rather than a write-ahead-log crate: the format is twenty
 //! lines, the MAC chain already protects every record, and the crates found
@@ -40,9 +49,8 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use hush_crypto::AuditKey;
 
@@ -52,8 +60,17 @@ use crate::{AuditEvent, AuditRecord, Millis, StoreError};
 /// How many journaled events trigger moving them into SQLite.
 pub(crate) const DRAIN_AT: usize = 2048;
 
-/// How many journal files take batches at once.
-pub(crate) const STRIPES: usize = 4;
+/// Journal files of the earlier layout (one per stripe), which start-up
+/// reads back and removes; a restore refuses a directory holding any.
+pub(crate) const LEGACY_FILES: usize = 4;
+
+/// The file is kept at least this large, filled with zeros ahead of the
+/// records, and grows in steps of it: more than the records written between
+/// two moves into SQLite ([`DRAIN_AT`] events of a few hundred bytes).
+const PREALLOCATED: u64 = 1 << 20;
+
+/// Marks where the records end: a record length of zero.
+const END: [u8; 4] = [0; 4];
 
 /// One journaled event, and the read it records, if any.
 #[derive(Debug, Clone)]
@@ -64,17 +81,62 @@ pub(crate) struct JournalEntry {
     pub(crate) read_of: Option<(String, Millis)>,
 }
 
-/// One journal file, opened for appending.
+/// The journal file. Records are written from its start over what it held
+/// before (zeros, or records SQLite already has), each batch followed by
+/// [`END`].
 #[derive(Debug)]
-pub(crate) struct Stripe {
+struct JournalFile {
     file: File,
     path: PathBuf,
+    /// Where the next batch goes.
+    next: u64,
+    /// The file's size: the bytes below it are allocated.
+    size: u64,
 }
 
-impl Stripe {
-    /// Appends `bytes` (whole records) and waits until they are on disk.
-    pub(crate) fn append(&self, bytes: &[u8]) -> Result<(), StoreError> {
-        (&self.file).write_all(bytes).and_then(|()| self.file.sync_data()).map_err(|e| self.error(e))
+impl JournalFile {
+    fn open(path: PathBuf) -> std::io::Result<Self> {
+        // Not truncated: its blocks stay allocated (its records were read back already).
+        let file = OpenOptions::new().read(true).write(true).create(true).truncate(false).open(&path)?;
+        let size = file.metadata()?.len();
+        let mut journal = JournalFile { file, path, next: 0, size };
+        if size < PREALLOCATED {
+            journal.grow_to(PREALLOCATED)?;
+            journal.file.sync_all()?;
+        }
+        Ok(journal)
+    }
+
+    /// Writes `bytes` (whole records) after the newest batch and waits until
+    /// they are on disk.
+    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        let end = self.next + bytes.len() as u64;
+        self.grow_to(end + END.len() as u64)?;
+        self.file.write_all_at(bytes, self.next)?;
+        self.file.write_all_at(&END, end)?;
+        self.file.sync_data()?;
+        self.next = end;
+        Ok(())
+    }
+
+    /// Makes the file at least `len` bytes long, in whole steps of
+    /// [`PREALLOCATED`], by writing zeros after what it holds (not synced:
+    /// the next append's `fdatasync` covers them).
+    fn grow_to(&mut self, len: u64) -> std::io::Result<()> {
+        if len <= self.size {
+            return Ok(());
+        }
+        let new_size = len.div_ceil(PREALLOCATED) * PREALLOCATED;
+        self.file.write_all_at(&vec![0u8; (new_size - self.size) as usize], self.size)?;
+        self.size = new_size;
+        Ok(())
+    }
+
+    /// Starts the file over: the next batch goes to its start.
+    fn restart(&mut self) -> std::io::Result<()> {
+        self.file.write_all_at(&END, 0)?;
+        self.next = 0;
+        Ok(())
     }
 
     fn error(&self, source: std::io::Error) -> StoreError {
@@ -82,13 +144,13 @@ impl Stripe {
     }
 }
 
-/// The journal files and the answered events in them that SQLite does not
+/// The journal file and the answered events in it that SQLite does not
 /// hold yet.
 #[derive(Debug)]
 pub(crate) struct AuditJournal {
-    stripes: Vec<Arc<Stripe>>,
-    /// Journal files of another layout found at open (more stripes), emptied
-    /// with the others.
+    file: JournalFile,
+    /// Journal files of the earlier layout found at open, removed by the
+    /// first [`AuditJournal::clear`].
     others: Vec<PathBuf>,
     pending: Vec<JournalEntry>,
 }
@@ -105,38 +167,32 @@ impl AuditJournal {
         for path in existing_files(data_file).map_err(|e| io(data_file, e))? {
             let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
             let (records, whole) = parse(&bytes);
-            if whole < bytes.len() {
+            if !ends_cleanly(&bytes, whole) {
                 tracing::warn!(
                     path = %path.display(),
-                    dropped_bytes = bytes.len() - whole,
                     "an audit journal file ends in an unfinished write (a crash before it was answered); ignoring it"
                 );
             }
             found.extend(records);
         }
         let pending = follow_chain(found, key, head);
-        let mut stripes = Vec::with_capacity(STRIPES);
-        let mut created = false;
-        for i in 0..STRIPES {
-            let path = stripe_path(data_file, i);
-            created |= !path.exists();
-            let file = OpenOptions::new().append(true).create(true).open(&path).map_err(|e| io(&path, e))?;
-            stripes.push(Arc::new(Stripe { file, path }));
-        }
+        let path = journal_path(data_file, 0);
+        let created = !path.exists();
+        let file = JournalFile::open(path.clone()).map_err(|e| io(&path, e))?;
         if created {
-            // New files' directory entries must be durable too.
+            // A new file's directory entry must be durable too.
             if let Some(dir) = data_file.parent() {
                 File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io(dir, e))?;
             }
         }
-        let ours: Vec<PathBuf> = stripes.iter().map(|s| s.path.clone()).collect();
-        let others = existing_files(data_file).map_err(|e| io(data_file, e))?.into_iter().filter(|p| !ours.contains(p));
-        Ok(AuditJournal { stripes, others: others.collect(), pending })
+        let others = existing_files(data_file).map_err(|e| io(data_file, e))?.into_iter().filter(|p| *p != path);
+        Ok(AuditJournal { file, others: others.collect(), pending })
     }
 
-    /// Stripe `i`, to hand to the thread that appends to it.
-    pub(crate) fn stripe(&self, i: usize) -> Arc<Stripe> {
-        Arc::clone(&self.stripes[i])
+    /// Writes a batch's records and waits until they are on disk. Not
+    /// [`AuditJournal::answered`] yet: the caller answers, then notes them.
+    pub(crate) fn append(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
+        self.file.append(bytes).map_err(|e| self.file.error(e))
     }
 
     /// Notes events whose batch is on disk and was answered, in order.
@@ -149,15 +205,14 @@ impl AuditJournal {
         &self.pending
     }
 
-    /// Forgets the pending events once SQLite committed them, and empties
-    /// the files. Only while no batch is on its way to a stripe. Not synced:
-    /// if the truncation is lost in a crash, the records read back are at or
-    /// below SQLite's head and are skipped.
+    /// Forgets the pending events once SQLite committed them, and starts
+    /// the file over (its blocks stay allocated). Not synced: whatever the
+    /// file still holds after a crash (the end mark lost, or older records
+    /// after newer ones) is at or below SQLite's head, or does not chain,
+    /// and is skipped.
     pub(crate) fn clear(&mut self) -> Result<(), StoreError> {
         self.pending.clear();
-        for stripe in &self.stripes {
-            stripe.file.set_len(0).map_err(|e| stripe.error(e))?;
-        }
+        self.file.restart().map_err(|e| self.file.error(e))?;
         for path in std::mem::take(&mut self.others) {
             std::fs::remove_file(&path)
                 .map_err(|e| StoreError::Journal { path: path.display().to_string(), source: e })?;
@@ -166,14 +221,15 @@ impl AuditJournal {
     }
 }
 
-/// The path of stripe `i` of the journal of `data_file`.
-pub(crate) fn stripe_path(data_file: &Path, i: usize) -> PathBuf {
+/// The path of journal file `i` of `data_file` (0 is the journal; 1 to 3
+/// were the earlier layout's).
+pub(crate) fn journal_path(data_file: &Path, i: usize) -> PathBuf {
     let mut name = data_file.as_os_str().to_owned();
     name.push(format!("-audit-{i}"));
     PathBuf::from(name)
 }
 
-/// Every journal file of `data_file`, whatever the number of stripes that wrote it.
+/// Every journal file of `data_file`, of this layout or the earlier one.
 fn existing_files(data_file: &Path) -> std::io::Result<Vec<PathBuf>> {
     let (Some(dir), Some(name)) = (data_file.parent(), data_file.file_name()) else { return Ok(Vec::new()) };
     let prefix = format!("{}-audit-", name.to_string_lossy());
@@ -221,17 +277,26 @@ fn decode(payload: &[u8]) -> Option<JournalEntry> {
     Some(JournalEntry { record: AuditRecord { seq, event, mac }, read_of })
 }
 
-/// The records of one file up to the first that is cut short or does not
-/// parse, and how many bytes they take.
+/// The records of one file up to [`END`] or the first record that is cut
+/// short or does not parse, and how many bytes they take.
 fn parse(bytes: &[u8]) -> (Vec<JournalEntry>, usize) {
     let mut entries = Vec::new();
     let mut at = 0;
     while let Some(len) = bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize) {
+        if len == 0 {
+            break;
+        }
         let Some(entry) = bytes.get(at + 4..at + 4 + len).and_then(decode) else { break };
         entries.push(entry);
         at += 4 + len;
     }
     (entries, at)
+}
+
+/// Whether the records of a file that end at `whole` end where they should:
+/// at [`END`] or at the end of the file (rather than at a torn write).
+fn ends_cleanly(bytes: &[u8], whole: usize) -> bool {
+    bytes.len() == whole || bytes.get(whole..whole + END.len()) == Some(&END)
 }
 
 /// The entries that continue the chain from `head`, in order: for each next
@@ -300,16 +365,17 @@ mod tests {
         }
     }
 
-    /// Batches spread over the stripes in any order come back in sequence.
+    /// Batches spread over the earlier layout's files, in any order, come
+    /// back in sequence.
     #[test]
-    fn stripes_are_merged_in_sequence_order() {
+    fn files_are_merged_in_sequence_order() {
         let key = key();
         let entries = chain(&key, 9);
         let (a, b, c) = (encode(&entries[0..2]), encode(&entries[2..6]), encode(&entries[6..9]));
         let mut first = a.clone();
         first.extend_from_slice(&c);
         assert_eq!(seqs(&read_back(&[&b, &first], &key, (0, AUDIT_GENESIS))), (1..=9).collect::<Vec<_>>());
-        // A batch that never reached its stripe ends the chain before it.
+        // A batch that never reached its file ends the chain before it.
         assert_eq!(seqs(&read_back(&[&a, &c], &key, (0, AUDIT_GENESIS))), [1, 2]);
     }
 
@@ -356,33 +422,94 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data_file = dir.path().join("hush.db");
         let entries = chain(&key, 6);
-        let journal = AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap();
-        journal.stripe(1).append(&encode(&entries[..3])).unwrap();
-        journal.stripe(0).append(&encode(&entries[3..5])).unwrap();
+        let mut journal = AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap();
+        journal.append(&encode(&entries[..3])).unwrap();
+        journal.append(&encode(&entries[3..5])).unwrap();
         drop(journal);
-        // Half of a sixth record, as a crash mid-write leaves it.
+        // Half of a sixth record after them, as a crash mid-write leaves it.
         let torn = encode(&entries[5..]);
-        let mut file = OpenOptions::new().append(true).open(stripe_path(&data_file, 2)).unwrap();
-        file.write_all(&torn[..torn.len() / 2]).unwrap();
+        let file = OpenOptions::new().write(true).open(journal_path(&data_file, 0)).unwrap();
+        file.write_all_at(&torn[..torn.len() / 2], encode(&entries[..5]).len() as u64).unwrap();
         drop(file);
         let mut journal = AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap();
         assert_eq!(seqs(journal.pending()), [1, 2, 3, 4, 5]);
-        // Cleared, the files are empty, and it reopens empty.
+        // Cleared, the file starts with the end mark and keeps its blocks, and it reopens empty.
         journal.clear().unwrap();
-        for i in 0..STRIPES {
-            assert_eq!(std::fs::metadata(stripe_path(&data_file, i)).unwrap().len(), 0);
-        }
+        let bytes = std::fs::read(journal_path(&data_file, 0)).unwrap();
+        assert_eq!(bytes.len() as u64, PREALLOCATED);
+        assert_eq!(bytes[..4], END);
         drop(journal);
         assert!(AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap().pending().is_empty());
     }
 
-    /// A file of a layout with more stripes is read back, then removed.
+    /// After the events moved into SQLite, new batches overwrite the file
+    /// from its start; what is left of the older records after them is
+    /// skipped, whether the end mark made it to disk or not.
     #[test]
-    fn files_of_more_stripes_are_read_then_removed() {
+    fn older_records_after_a_restart_are_skipped() {
         let key = key();
         let dir = tempfile::tempdir().unwrap();
         let data_file = dir.path().join("hush.db");
-        let extra = stripe_path(&data_file, STRIPES + 3);
+        let entries = chain(&key, 8);
+        let mut journal = AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap();
+        journal.append(&encode(&entries[..5])).unwrap();
+        // Events 1-5 are in SQLite now: the journal starts over.
+        journal.clear().unwrap();
+        journal.append(&encode(&entries[5..7])).unwrap();
+        drop(journal);
+        let head = (5, entries[4].record.mac.as_slice().try_into().unwrap());
+        assert_eq!(seqs(AuditJournal::open(&data_file, &key, head).unwrap().pending()), [6, 7]);
+        // As if the end mark after 6-7 never reached the disk: the old records show through.
+        let path = journal_path(&data_file, 0);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let new = encode(&entries[5..7]);
+        let old = encode(&entries[..5]);
+        bytes[new.len()..old.len()].copy_from_slice(&old[new.len()..]);
+        std::fs::write(&path, &bytes).unwrap();
+        assert_eq!(seqs(AuditJournal::open(&data_file, &key, head).unwrap().pending()), [6, 7]);
+    }
+
+    /// A journal given more than it has room for grows.
+    #[test]
+    fn the_file_grows_past_its_preallocated_size() {
+        let key = key();
+        let dir = tempfile::tempdir().unwrap();
+        let data_file = dir.path().join("hush.db");
+        let entries = chain(&key, 12_000);
+        let bytes = encode(&entries);
+        assert!(bytes.len() as u64 > PREALLOCATED);
+        let mut journal = AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap();
+        journal.append(&bytes).unwrap();
+        drop(journal);
+        let len = std::fs::metadata(journal_path(&data_file, 0)).unwrap().len();
+        assert_eq!(len % PREALLOCATED, 0);
+        assert!(len >= bytes.len() as u64 + 4);
+        assert_eq!(AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap().pending().len(), 12_000);
+    }
+
+    #[test]
+    fn a_file_ends_cleanly_at_the_end_mark_or_its_end() {
+        let key = key();
+        let records = encode(&chain(&key, 2));
+        let mut marked = records.clone();
+        marked.extend_from_slice(&END);
+        marked.extend_from_slice(b"older bytes");
+        let mut torn = records.clone();
+        torn.extend_from_slice(&[7, 0, 0, 0, 1]);
+        for (bytes, clean) in [(&records, true), (&marked, true), (&torn, false)] {
+            let (found, whole) = parse(bytes);
+            assert_eq!(found.len(), 2);
+            assert_eq!(ends_cleanly(bytes, whole), clean);
+        }
+    }
+
+    /// A file of the earlier layout is read back, then removed.
+    #[test]
+    fn files_of_the_earlier_layout_are_read_then_removed() {
+        let key = key();
+        let dir = tempfile::tempdir().unwrap();
+        let data_file = dir.path().join("hush.db");
+        let extra = journal_path(&data_file, LEGACY_FILES - 1);
         std::fs::write(&extra, encode(&chain(&key, 2))).unwrap();
         let mut journal = AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap();
         assert_eq!(seqs(journal.pending()), [1, 2]);

@@ -53,7 +53,7 @@ impl SqliteDataStore {
         migrate(&mut conn, path, MIGRATIONS)?;
         let recent_reads = Arc::new(RecentReads::default());
         let (writer, rx) = mpsc::channel(QUEUE_DEPTH);
-        let state = Writer::open(conn, audit_key, path, Arc::clone(&recent_reads), writer.downgrade())?;
+        let state = Writer::open(conn, audit_key, path, Arc::clone(&recent_reads))?;
         let read = ReadPool::new(path)?;
         std::thread::Builder::new()
             .name("hush-writer".into())
@@ -81,7 +81,7 @@ impl SqliteDataStore {
 /// beside `hush.db` (named like SQLite's own `-wal` and `-shm` files, which
 /// belong to it the same way).
 pub fn journal_files(path: &Path) -> Vec<PathBuf> {
-    (0..super::audit_journal::STRIPES).map(|i| super::audit_journal::stripe_path(path, i)).collect()
+    (0..super::audit_journal::LEGACY_FILES).map(|i| super::audit_journal::journal_path(path, i)).collect()
 }
 
 fn token_from_row(conn: &rusqlite::Connection, row: &rusqlite::Row<'_>) -> Result<TokenRecord, StoreError> {

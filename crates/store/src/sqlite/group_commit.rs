@@ -4,15 +4,12 @@
 //! and makes the whole batch durable at once, then answers every request:
 //!
 //! - A batch that only records events (reads, listings, refusals: nothing
-//!   else changes) is numbered, chained and handed to one of the
-//!   [audit journal](super::audit_journal)'s stripes, whose thread appends it
-//!   with one `fdatasync`. While it is on its way, the next batch gathers and
-//!   goes to another stripe, so up to [`STRIPES`] syncs overlap. Batches are
-//!   answered strictly in sequence order, each once it and every batch
-//!   before it are on disk. The events move into SQLite later, many at a
-//!   time.
-//! - Any other batch waits until no journal batch is on its way, then
-//!   applies each request in order inside one SQLite transaction, after
+//!   else changes) is numbered, chained and written to the
+//!   [audit journal](super::audit_journal) with one `fdatasync`, by this
+//!   thread (while it waits, the next batch gathers on the channel). The
+//!   events move into SQLite later, many at a time.
+//! - Any other batch applies each request in order inside one SQLite
+//!   transaction, after
 //!   moving the journaled events in first (so the chain in `audit_events`
 //!   has no gap), appends each request's event to the MAC chain, and commits
 //!   once (one fsync for the whole batch).
@@ -24,11 +21,11 @@
 //! one (a conflict, a missing namespace) leaves no trace but its audit event.
 //! A database failure aborts the whole batch; its requests are then retried
 //! one by one, so one bad request cannot fail its neighbours. A journal
-//! stripe that fails fails its batch and every later one, and the journal is
-//! not used again until its events are safely in SQLite: no record is ever
-//! written after one that might be missing.
+//! write that fails fails its batch, and the journal is not used again until
+//! its events are safely in SQLite: no record is ever written after one
+//! that might be missing.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -38,7 +35,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
 use super::audit_dictionary::Dictionary;
-use super::audit_journal::{AuditJournal, DRAIN_AT, JournalEntry, STRIPES, encode};
+use super::audit_journal::{AuditJournal, DRAIN_AT, JournalEntry, encode};
 use super::recent_reads::RecentReads;
 use super::rows;
 use crate::write_rules::{prune_at_or_below, put_record, put_slot, record_outcome};
@@ -73,44 +70,21 @@ pub(crate) enum Job {
         /// Answered once they are committed.
         reply: Reply<()>,
     },
-    /// A stripe's thread finished appending the batch it was given.
-    Synced {
-        /// Which stripe.
-        stripe: usize,
-        /// Whether the batch is on disk.
-        result: Result<(), StoreError>,
-    },
 }
 
 /// The newest event of a chain: its sequence number and MAC.
 type Head = (u64, [u8; 32]);
 
-/// A batch handed to a stripe and not answered yet.
-struct InFlight {
-    stripe: usize,
-    entries: Vec<JournalEntry>,
-    replies: Vec<Reply<WriteOutcome>>,
-    /// Set when the stripe reports back.
-    synced: Option<Result<(), StoreError>>,
-}
-
 /// The writer thread's state: the only read-write connection, the audit
-/// key, the journal and its stripes' threads, and the chain's heads.
+/// key, the journal, and the chain's head.
 pub(crate) struct Writer {
     conn: Connection,
     key: AuditKey,
     journal: AuditJournal,
-    /// The newest event numbered, on disk or on its way.
+    /// The newest event on disk (in SQLite or the journal).
     head: Head,
-    /// The newest event answered.
-    answered_head: Head,
-    /// Where each stripe's thread takes its next batch; `None` while it has one.
-    idle_stripes: Vec<Option<std::sync::mpsc::Sender<Vec<u8>>>>,
-    /// The senders of stripes that are busy, to give back when they report.
-    busy_stripes: Vec<Option<std::sync::mpsc::Sender<Vec<u8>>>>,
-    in_flight: VecDeque<InFlight>,
-    /// A stripe failed: everything goes through SQLite until the journal's
-    /// answered events are moved and its files emptied.
+    /// A journal write failed: everything goes through SQLite until the
+    /// journal's answered events are moved and the file started over.
     journal_failed: bool,
     recent_reads: Arc<RecentReads>,
     /// The numbers of the audit log's strings (`audit_dictionary.rs`).
@@ -120,50 +94,19 @@ pub(crate) struct Writer {
 impl Writer {
     /// Reads the chain's head, recovers the journal of the database at
     /// `data_file` and moves what it held into SQLite before anything else
-    /// is written, and starts the stripes' threads, which report to `jobs`.
+    /// is written.
     pub(crate) fn open(
         mut conn: Connection,
         key: AuditKey,
         data_file: &Path,
         recent_reads: Arc<RecentReads>,
-        jobs: mpsc::WeakSender<Job>,
     ) -> Result<Self, StoreError> {
         let head = sqlite_head(&mut conn)?;
         let journal = AuditJournal::open(data_file, &key, head)?;
-        let mut idle_stripes = Vec::with_capacity(STRIPES);
-        for i in 0..STRIPES {
-            let (tx, rx) = std::sync::mpsc::channel::<Vec<u8>>();
-            let (stripe, jobs) = (journal.stripe(i), jobs.clone());
-            std::thread::Builder::new()
-                .name(format!("hush-journal-{i}"))
-                .spawn(move || {
-                    for bytes in rx {
-                        let result = stripe.append(&bytes);
-                        let Some(jobs) = jobs.upgrade() else { break };
-                        if jobs.blocking_send(Job::Synced { stripe: i, result }).is_err() {
-                            break;
-                        }
-                    }
-                })
-                .map_err(|e| StoreError::Database(Box::new(e)))?;
-            idle_stripes.push(Some(tx));
-        }
-        let mut writer = Writer {
-            conn,
-            key,
-            journal,
-            head,
-            answered_head: head,
-            idle_stripes,
-            busy_stripes: (0..STRIPES).map(|_| None).collect(),
-            in_flight: VecDeque::new(),
-            journal_failed: false,
-            recent_reads,
-            dictionary: Dictionary::default(),
-        };
+        let mut writer =
+            Writer { conn, key, journal, head, journal_failed: false, recent_reads, dictionary: Dictionary::default() };
         if let Some(last) = writer.journal.pending().last() {
             writer.head = head_of(&last.record);
-            writer.answered_head = writer.head;
             let moved = writer.journal.pending().len();
             writer.drain()?;
             tracing::info!(events = moved, "moved the audit journal's events into the data store");
@@ -180,8 +123,8 @@ impl Writer {
         let mut flushes: Vec<Reply<()>> = Vec::new();
         let mut open = true;
         loop {
-            // Take everything waiting, then do what can be done; wait only
-            // when nothing can (a stripe's report or a new job unblocks it).
+            // Take everything waiting, then do what can be done; wait for a
+            // new job only when there is nothing to do.
             while open {
                 match rx.try_recv() {
                     Ok(job) => self.take(job, &mut batch, &mut flushes),
@@ -209,20 +152,15 @@ impl Writer {
                 let _ = reply.send(initialize(&mut self.conn, &id));
             }
             Job::Flush { reply } => flushes.push(reply),
-            Job::Synced { stripe, result } => self.synced(stripe, result),
         }
     }
 
-    /// Makes progress if it can: sends the batch to a free stripe, commits
-    /// it through SQLite, or moves the journal into SQLite. `false` when it
-    /// must wait for a stripe (or there is nothing to do).
+    /// Makes progress if it can: writes the batch to the journal or commits
+    /// it through SQLite, or moves the journal into SQLite. `false` when
+    /// there is nothing to do.
     fn step(&mut self, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>, flushes: &mut Vec<Reply<()>>) -> bool {
         let needs_drain = !flushes.is_empty() || self.journal.pending().len() >= DRAIN_AT;
         if needs_drain {
-            // Journal batches on their way first; new ones wait for the move.
-            if !self.in_flight.is_empty() {
-                return false;
-            }
             let result = self.drain();
             if let Err(error) = &result {
                 tracing::error!(%error, "moving journaled audit events into the data store failed");
@@ -239,24 +177,17 @@ impl Writer {
             return false;
         }
         if !self.journal_failed && batch.iter().all(|(r, _)| only_records(&r.mutation)) {
-            return match self.idle_stripes.iter().position(Option::is_some) {
-                Some(stripe) => {
-                    self.send_to_stripe(stripe, batch);
-                    true
-                }
-                None => false,
-            };
+            self.journal_batch(batch);
+        } else {
+            self.commit(batch);
         }
-        if !self.in_flight.is_empty() {
-            return false;
-        }
-        self.commit(batch);
         true
     }
 
-    /// Numbers and chains a batch of events that change nothing else, and
-    /// hands it to `stripe`'s thread.
-    fn send_to_stripe(&mut self, stripe: usize, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>) {
+    /// Numbers and chains a batch of events that change nothing else,
+    /// writes it to the journal and answers it once it is on disk.
+    fn journal_batch(&mut self, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>) {
+        let before = self.head;
         let (mut seq, mut mac) = self.head;
         let mut entries = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
@@ -272,64 +203,30 @@ impl Writer {
             entries.push(JournalEntry { record: AuditRecord { seq, event, mac: mac.to_vec() }, read_of });
             replies.push(reply);
         }
-        let sender = self.idle_stripes[stripe].take();
-        let handed = sender.as_ref().is_some_and(|tx| tx.send(encode(&entries)).is_ok());
-        self.busy_stripes[stripe] = sender;
-        self.in_flight.push_back(InFlight { stripe, entries, replies, synced: None });
-        self.head = (seq, mac);
-        if !handed {
-            let gone = StoreError::Journal {
-                path: format!("journal stripe {stripe}"),
-                source: std::io::Error::other("its thread has stopped"),
-            };
-            self.synced(stripe, Err(gone));
-        }
-    }
-
-    /// A stripe reported: answer every batch at the front that is on disk.
-    fn synced(&mut self, stripe: usize, result: Result<(), StoreError>) {
-        if let Some(sender) = self.busy_stripes[stripe].take() {
-            self.idle_stripes[stripe] = Some(sender);
-        }
-        if let Some(batch) = self.in_flight.iter_mut().find(|b| b.stripe == stripe && b.synced.is_none()) {
-            batch.synced = Some(result);
-        }
-        while self.in_flight.front().is_some_and(|b| b.synced.is_some()) {
-            let Some(batch) = self.in_flight.pop_front() else { break };
-            match batch.synced {
-                Some(Ok(())) if !self.journal_failed => self.answer(batch),
-                Some(Err(error)) if !self.journal_failed => {
-                    tracing::error!(%error, "appending to the audit journal failed; \
-                        recording events through the database until the journal is emptied");
-                    self.journal_failed = true;
-                    self.head = self.answered_head;
-                    for reply in batch.replies {
-                        let _ = reply.send(Err(copy_of(&error)));
-                    }
-                }
-                // After a failure, later batches fail too, even if their own
-                // append worked: they chain through events that are not on disk.
-                _ => {
-                    for reply in batch.replies {
-                        let _ = reply.send(Err(StoreError::Journal {
-                            path: "audit journal".into(),
-                            source: std::io::Error::other("an earlier batch failed to reach the disk"),
-                        }));
-                    }
+        match self.journal.append(&encode(&entries)) {
+            Ok(()) => {
+                self.head = (seq, mac);
+                self.answer(entries, replies);
+            }
+            Err(error) => {
+                tracing::error!(%error, "writing to the audit journal failed; \
+                    recording events through the database until the journal is started over");
+                // Nothing after `before` was answered: those numbers are used again.
+                self.journal_failed = true;
+                self.head = before;
+                for reply in replies {
+                    let _ = reply.send(Err(copy_of(&error)));
                 }
             }
         }
     }
 
-    /// Answers a batch that is on disk after every batch before it.
-    fn answer(&mut self, batch: InFlight) {
-        if let Some(last) = batch.entries.last() {
-            self.answered_head = head_of(&last.record);
-        }
-        self.recent_reads.note(batch.entries.iter().filter_map(|e| e.read_of.clone()));
-        tracing::trace!(size = batch.entries.len(), "journal commit");
-        self.journal.answered(batch.entries);
-        for reply in batch.replies {
+    /// Answers a batch that is on disk.
+    fn answer(&mut self, entries: Vec<JournalEntry>, replies: Vec<Reply<WriteOutcome>>) {
+        self.recent_reads.note(entries.iter().filter_map(|e| e.read_of.clone()));
+        tracing::trace!(size = entries.len(), "journal commit");
+        self.journal.answered(entries);
+        for reply in replies {
             let _ = reply.send(Ok(WriteOutcome::Done));
         }
     }
@@ -369,7 +266,7 @@ impl Writer {
         self.dictionary.begin();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         move_journaled(&tx, &mut self.dictionary, self.journal.pending())?;
-        let (mut seq, mut mac) = self.answered_head;
+        let (mut seq, mut mac) = self.head;
         let mut results = Vec::with_capacity(requests.len());
         // Reads of one secret in one batch need one `last_read_at` update, not one each.
         let mut last_reads: HashMap<&str, i64> = HashMap::new();
@@ -389,13 +286,11 @@ impl Writer {
         tx.commit()?;
         self.dictionary.committed();
         self.head = (seq, mac);
-        self.answered_head = self.head;
         self.journal_moved();
         Ok(results)
     }
 
-    /// Moves the journaled events into SQLite on their own. Only while no
-    /// journal batch is on its way.
+    /// Moves the journaled events into SQLite on their own.
     fn drain(&mut self) -> Result<(), StoreError> {
         if self.journal.pending().is_empty() {
             return Ok(());

@@ -2,7 +2,7 @@
 //! acknowledged, survive the writer stopping without moving them, and move
 //! into `audit_events` with an unbroken chain and their `last_read_at`.
 
-use std::io::Write;
+use std::os::unix::fs::FileExt;
 
 use hush_core::{NamespaceName, SecretName, SecretType};
 use hush_crypto::{AUDIT_GENESIS, AuditKey};
@@ -100,20 +100,35 @@ async fn journaled_events_survive_and_move_in_order() {
     })
     .await
     .unwrap();
-    let journal = journal_files(&path);
-    let journaled =
-        |files: &[std::path::PathBuf]| files.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum::<u64>();
-    assert!(journaled(&journal) > 0, "the last read is journaled");
+    // The journal is the first of the files; it is preallocated, and its
+    // records run up to a length of zero.
+    let journal = journal_files(&path)[0].clone();
+    let records_end = |file: &std::path::Path| {
+        let bytes = std::fs::read(file).unwrap();
+        let mut at = 0;
+        loop {
+            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+            if len == 0 {
+                return at;
+            }
+            at += 4 + len;
+        }
+    };
+    assert!(records_end(&journal) > 0, "the last read is journaled");
     drop(data);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
 
-    // A torn write at the end (a crash mid-append, never acknowledged).
-    for file in &journal {
-        std::fs::OpenOptions::new().append(true).open(file).unwrap().write_all(&[200, 0, 0, 0, 1, 2, 3]).unwrap();
-    }
+    // A torn write after the records (a crash mid-append, never acknowledged).
+    let end = records_end(&journal) as u64;
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&journal)
+        .unwrap()
+        .write_all_at(&[200, 0, 0, 0, 1, 2, 3], end)
+        .unwrap();
 
     let data = SqliteDataStore::open(&path, key.clone()).await.unwrap();
-    assert_eq!(journaled(&journal), 0, "moved in and emptied at open");
+    assert_eq!(records_end(&journal), 0, "moved in and the journal started over at open");
     let events = all_events(&data).await;
     assert_eq!(events.len(), 1 + 1 + 200 + 1 + 1);
     assert_chain(&key, &events);
