@@ -111,7 +111,7 @@ impl Writer {
             writer.drain()?;
             tracing::info!(events = moved, "moved the audit journal's events into the data store");
         } else {
-            // Whatever the files hold is at or below SQLite's head.
+            // Whatever the files hold is at or below SQLite's head, or does not chain from it.
             writer.journal.clear()?;
         }
         Ok(writer)
@@ -187,7 +187,6 @@ impl Writer {
     /// Numbers and chains a batch of events that change nothing else,
     /// writes it to the journal and answers it once it is on disk.
     fn journal_batch(&mut self, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>) {
-        let before = self.head;
         let (mut seq, mut mac) = self.head;
         let mut entries = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
@@ -211,9 +210,9 @@ impl Writer {
             Err(error) => {
                 tracing::error!(%error, "writing to the audit journal failed; \
                     recording events through the database until the journal is started over");
-                // Nothing after `before` was answered: those numbers are used again.
+                // Nothing of this batch was answered: its numbers are used
+                // again (the head moves only on success).
                 self.journal_failed = true;
-                self.head = before;
                 for reply in replies {
                     let _ = reply.send(Err(copy_of(&error)));
                 }
@@ -310,9 +309,9 @@ impl Writer {
             return;
         }
         self.recent_reads.moved();
-        // Emptying the files can fail without harm: what they still hold is
-        // at or below SQLite's head, and is skipped when read back. Until
-        // they are empty, a failed journal stays out of use.
+        // Starting the file over can fail without harm: what it still holds
+        // is at or below SQLite's head, or does not chain from it, and is
+        // skipped when read back. Until then, a failed journal stays out of use.
         match self.journal.clear() {
             Ok(()) => self.journal_failed = false,
             Err(error) => tracing::warn!(%error, "could not empty the audit journal; its events are in the data store"),
