@@ -325,13 +325,29 @@ fn follow_chain(records: Vec<JournalEntry>, key: &AuditKey, head: (u64, [u8; 32]
     }
     let (mut seq, mut mac) = head;
     let mut chain = Vec::with_capacity(by_seq.len());
+    // Records past where the chain stops: not taken, and worth a line in the
+    // log (a batch that failed, a file edited, another installation's key).
+    let mut left_out = 0;
     while let Some(candidates) = by_seq.remove(&(seq + 1)) {
+        let count = candidates.len();
         let next =
             candidates.into_iter().find(|e| key.verify(&mac, &e.record.event.canonical(e.record.seq), &e.record.mac));
-        let Some(next) = next else { break };
+        let Some(next) = next else {
+            left_out += count;
+            break;
+        };
         seq += 1;
         mac = next.record.mac.as_slice().try_into().unwrap_or(mac);
         chain.push(next);
+    }
+    left_out += by_seq.values().map(Vec::len).sum::<usize>();
+    if left_out > 0 {
+        tracing::warn!(
+            records = left_out,
+            next_seq = seq + 1,
+            "audit journal records after the recovered chain do not continue it (a batch that failed, \
+             or records edited or written under another key); they are not taken"
+        );
     }
     chain
 }

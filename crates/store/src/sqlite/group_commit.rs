@@ -111,8 +111,13 @@ impl Writer {
             writer.drain()?;
             tracing::info!(events = moved, "moved the audit journal's events into the data store");
         } else {
-            // Whatever the files hold is at or below SQLite's head, or does not chain from it.
-            writer.journal.clear()?;
+            // Whatever the files hold is at or below SQLite's head, or does
+            // not chain from it. If the file cannot be started over, events
+            // go through SQLite until it can (as after a failed write).
+            if let Err(error) = writer.journal.clear() {
+                tracing::warn!(%error, "could not start the audit journal over; recording events through the database");
+                writer.journal_failed = true;
+            }
         }
         Ok(writer)
     }
