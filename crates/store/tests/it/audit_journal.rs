@@ -100,20 +100,9 @@ async fn journaled_events_survive_and_move_in_order() {
     })
     .await
     .unwrap();
-    // The journal is the first of the files; it is preallocated, and its
-    // records run up to a length of zero.
+    // The journal is the first of the files.
     let journal = journal_files(&path)[0].clone();
-    let records_end = |file: &std::path::Path| {
-        let bytes = std::fs::read(file).unwrap();
-        let mut at = 0;
-        loop {
-            let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
-            if len == 0 {
-                return at;
-            }
-            at += 4 + len;
-        }
-    };
+    let records_end = crate::journal_records_len;
     assert!(records_end(&journal) > 0, "the last read is journaled");
     drop(data);
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;

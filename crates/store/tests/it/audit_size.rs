@@ -94,18 +94,7 @@ async fn audit_size() {
     // The journal first: fewer events than move at once, so they stay there.
     let journaled = 1000;
     write_reads(&data, 0, journaled, secrets).await;
-    // The journal file is preallocated: count its records, which run up to a length of zero.
-    let journal_bytes = {
-        let bytes = std::fs::read(&journal_files(&path)[0]).unwrap();
-        let mut at = 0;
-        while let Some(len) = bytes.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize) {
-            if len == 0 {
-                break;
-            }
-            at += 4 + len;
-        }
-        at as u64
-    };
+    let journal_bytes = crate::journal_records_len(&journal_files(&path)[0]) as u64;
 
     let started = Instant::now();
     write_reads(&data, journaled, events - journaled, secrets).await;

@@ -59,6 +59,21 @@ pub async fn postgres_fixture(test: &str) -> Option<Fixture> {
     Some(Fixture { dir: None, data: Arc::new(data), keys: Arc::new(keys), audit_key })
 }
 
+/// How many bytes the records of an audit journal file take: the file is
+/// preallocated, and its records (`[length: u32 LE][payload]`) run up to a
+/// length of zero.
+pub fn journal_records_len(file: &std::path::Path) -> usize {
+    let bytes = std::fs::read(file).unwrap();
+    let mut at = 0;
+    while let Some(len) = bytes.get(at..at + 4).map(|b| u32::from_le_bytes(b.try_into().unwrap()) as usize) {
+        if len == 0 {
+            break;
+        }
+        at += 4 + len;
+    }
+    at
+}
+
 /// Runs the test `$name(fixture)` on both backends: `$name::sqlite` and `$name::postgres`.
 #[macro_export]
 macro_rules! on_both_backends {
