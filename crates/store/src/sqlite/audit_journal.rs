@@ -13,10 +13,16 @@
 //! events, before any other change is committed (so the chain in SQLite
 //! never has a gap), and whenever the audit log is read.
 //!
-//! The file, `hush.db-audit-0`, is at least [`PREALLOCATED`] bytes long
+//! There are two files, `hush.db-audit-0` and `-1`. Batches go to one;
+//! when its events are to move into SQLite, the writer switches to the
+//! other and a thread of its own moves them (`audit_mover`), so journaling
+//! never waits for a move. A file is written over only once its events are
+//! committed to SQLite.
+//!
+//! Each file is at least [`PREALLOCATED`] bytes long
 //! (zeros where no record is yet; it grows in such steps only if a batch
-//! needs more) and is written from its start again after every move into
-//! SQLite, over blocks that already hold data: the `fdatasync` of such a
+//! needs more) and is written from its start again each time it takes
+//! batches anew, over blocks that already hold data: the `fdatasync` of such a
 //! write need not commit a new file size through the file system's journal, which on this
 //! machine's ext4 takes a third of the time off each sync (130 µs instead
 //! of 205 µs, docs/benchmarks.md).
@@ -46,8 +52,9 @@
 //! whole may still be read back, so the log can hold the event of a read
 //! whose answer never left, never the reverse.
 //!
-//! Files `hush.db-audit-1` to `-3` are an earlier layout's: read back like
-//! the first, then removed.
+//! Files `hush.db-audit-2` and `-3` are an earlier layout's: read back like
+//! the others, then removed (its `-1` is read back, and then used as the
+//! second file).
 //!
 //! Hand-written rather than a write-ahead-log crate: the format is twenty
 //! lines, the MAC chain already protects every record, and the crates found
@@ -67,8 +74,13 @@ use crate::{AuditEvent, AuditRecord, Millis, StoreError};
 /// How many journaled events trigger moving them into SQLite.
 pub(crate) const DRAIN_AT: usize = 2048;
 
-/// Journal files of the earlier layout (one per stripe), which start-up
-/// reads back and removes; a restore refuses a directory holding any.
+/// The journal's files: one takes new batches while the other's events
+/// move into SQLite.
+const LIVE_FILES: usize = 2;
+
+/// Journal files are numbered below this: 0 and 1 are the journal's, 2 and
+/// 3 an earlier layout's (one per stripe), which start-up reads back and
+/// removes. A restore refuses a directory holding any.
 pub(crate) const LEGACY_FILES: usize = 4;
 
 /// The file is kept at least this large, filled with zeros ahead of the
@@ -114,13 +126,14 @@ impl JournalFile {
         Ok(journal)
     }
 
-    /// Writes `bytes` (whole records) after the newest batch and waits until
-    /// they are on disk.
-    fn append(&mut self, bytes: &[u8]) -> std::io::Result<()> {
-        let end = self.next + bytes.len() as u64;
-        self.grow_to(end + END.len() as u64)?;
-        self.file.write_all_at(bytes, self.next)?;
-        self.file.write_all_at(&END, end)?;
+    /// Writes `records` (whole records, with [`END`] after them) after the
+    /// newest batch and waits until they are on disk. One write: the end
+    /// mark goes with the records, and the next batch writes over it.
+    fn append(&mut self, records: &[u8]) -> std::io::Result<()> {
+        debug_assert!(records.ends_with(&END));
+        let end = self.next + (records.len() - END.len()) as u64;
+        self.grow_to(self.next + records.len() as u64)?;
+        self.file.write_all_at(records, self.next)?;
         self.file.sync_data()?;
         self.next = end;
         Ok(())
@@ -158,23 +171,34 @@ impl JournalFile {
     }
 }
 
-/// The journal file and the answered events in it that SQLite does not
-/// hold yet.
+/// The journal's two files and the answered events in them that SQLite
+/// does not hold yet.
+///
+/// Batches go to the active file. When the writer hands its events to be
+/// moved into SQLite in the background ([`AuditJournal::switch`]), the
+/// other file becomes the active one, and the first stays as it is until
+/// its events are committed ([`AuditJournal::other_moved`]): only then may
+/// it be written over.
 #[derive(Debug)]
 pub(crate) struct AuditJournal {
-    file: JournalFile,
+    files: [JournalFile; LIVE_FILES],
+    /// Which of `files` batches go to.
+    active: usize,
+    /// The other file holds events not yet committed to SQLite.
+    other_busy: bool,
     /// Journal files of the earlier layout found at open, removed by the
     /// first [`AuditJournal::clear`].
-    others: Vec<PathBuf>,
+    legacy: Vec<PathBuf>,
+    /// The answered events of the active file.
     pending: Vec<JournalEntry>,
 }
 
 impl AuditJournal {
     /// Opens (creating) the journal of the data store at `data_file` and
     /// reads back the events that follow `head` (the newest event in SQLite,
-    /// or the genesis) and chain from it under `key`. They are returned as
-    /// [`AuditJournal::pending`]: the caller moves them into SQLite before
-    /// anything else, then calls [`AuditJournal::clear`].
+    /// or the genesis) and chain from it under `key`, from every file. They
+    /// are returned as [`AuditJournal::pending`]: the caller moves them into
+    /// SQLite before anything else, then calls [`AuditJournal::clear`].
     pub(crate) fn open(data_file: &Path, key: &AuditKey, head: (u64, [u8; 32])) -> Result<Self, StoreError> {
         let io = |path: &Path, e: std::io::Error| StoreError::Journal { path: path.display().to_string(), source: e };
         let mut found = Vec::new();
@@ -190,25 +214,32 @@ impl AuditJournal {
             found.extend(records);
         }
         let pending = follow_chain(found, key, head);
-        let path = journal_path(data_file, 0);
-        let created = !path.exists();
-        let file = JournalFile::open(path.clone()).map_err(|e| io(&path, e))?;
+        let mut created = false;
+        let mut open_live = |i: usize| {
+            let path = journal_path(data_file, i);
+            created |= !path.exists();
+            JournalFile::open(path.clone()).map_err(|e| io(&path, e))
+        };
+        let files = [open_live(0)?, open_live(1)?];
         if created {
             // A new file's directory entry must be durable too.
             if let Some(dir) = data_file.parent() {
                 File::open(dir).and_then(|d| d.sync_all()).map_err(|e| io(dir, e))?;
             }
         }
-        let others = existing_files(data_file).map_err(|e| io(data_file, e))?.into_iter().filter(|p| *p != path);
-        Ok(AuditJournal { file, others: others.collect(), pending })
+        let live: Vec<PathBuf> = files.iter().map(|f| f.path.clone()).collect();
+        let legacy = existing_files(data_file).map_err(|e| io(data_file, e))?.into_iter().filter(|p| !live.contains(p));
+        Ok(AuditJournal { files, active: 0, other_busy: false, legacy: legacy.collect(), pending })
     }
 
-    /// Writes a batch's records and waits until they are on disk. Not
-    /// [`AuditJournal::answered`] yet: the caller answers, then notes them.
+    /// Writes a batch ([`encode_batch`]) to the active file and waits until
+    /// it is on disk. Not [`AuditJournal::answered`] yet: the caller
+    /// answers, then notes them.
     pub(crate) fn append(&mut self, bytes: &[u8]) -> Result<(), StoreError> {
-        self.file.append(bytes).map_err(|e| {
-            self.file.mark_end();
-            self.file.error(e)
+        let file = &mut self.files[self.active];
+        file.append(bytes).map_err(|e| {
+            file.mark_end();
+            file.error(e)
         })
     }
 
@@ -217,20 +248,48 @@ impl AuditJournal {
         self.pending.extend(entries);
     }
 
-    /// The answered events SQLite does not hold yet, oldest first.
+    /// The answered events of the active file, oldest first.
     pub(crate) fn pending(&self) -> &[JournalEntry] {
         &self.pending
     }
 
-    /// Forgets the pending events once SQLite committed them, and starts
-    /// the file over (its blocks stay allocated). Not synced: whatever the
-    /// file still holds after a crash (the end mark lost, or older records
-    /// after newer ones) is at or below SQLite's head, or does not chain,
-    /// and is skipped.
+    /// Makes the other file the active one, started over, and returns the
+    /// events of the one it replaces, to be moved into SQLite. That file
+    /// stays untouched until [`AuditJournal::other_moved`], which must come
+    /// before the next switch.
+    pub(crate) fn switch(&mut self) -> Result<Vec<JournalEntry>, StoreError> {
+        if self.other_busy {
+            // A writer bug, not a disk error: refuse rather than write over unmoved events.
+            return Err(
+                self.files[self.active].error(std::io::Error::other("the other journal file is still being moved"))
+            );
+        }
+        let next = 1 - self.active;
+        // The other file's records are all in SQLite already, so starting it
+        // over needs no sync: whatever survives a crash there is skipped.
+        self.files[next].restart().map_err(|e| self.files[next].error(e))?;
+        self.active = next;
+        self.other_busy = true;
+        Ok(std::mem::take(&mut self.pending))
+    }
+
+    /// The events of the file [`AuditJournal::switch`] replaced are
+    /// committed to SQLite: it may be used again.
+    pub(crate) fn other_moved(&mut self) {
+        self.other_busy = false;
+    }
+
+    /// Forgets the pending events once SQLite committed them and everything
+    /// before them, and starts the active file over (its blocks stay
+    /// allocated). Not synced: whatever the files still hold after a crash
+    /// (the end mark lost, or older records after newer ones) is at or
+    /// below SQLite's head, or does not chain, and is skipped.
     pub(crate) fn clear(&mut self) -> Result<(), StoreError> {
         self.pending.clear();
-        self.file.restart().map_err(|e| self.file.error(e))?;
-        for path in std::mem::take(&mut self.others) {
+        self.other_busy = false;
+        let active = &mut self.files[self.active];
+        active.restart().map_err(|e| active.error(e))?;
+        for path in std::mem::take(&mut self.legacy) {
             std::fs::remove_file(&path)
                 .map_err(|e| StoreError::Journal { path: path.display().to_string(), source: e })?;
         }
@@ -238,8 +297,8 @@ impl AuditJournal {
     }
 }
 
-/// The path of journal file `i` of `data_file` (0 is the journal; 1 to 3
-/// were the earlier layout's).
+/// The path of journal file `i` of `data_file` (0 and 1 are the journal;
+/// 2 and 3 were the earlier layout's).
 pub(crate) fn journal_path(data_file: &Path, i: usize) -> PathBuf {
     let mut name = data_file.as_os_str().to_owned();
     name.push(format!("-audit-{i}"));
@@ -263,9 +322,16 @@ fn existing_files(data_file: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// A batch as [`AuditJournal::append`] takes it: its records, then [`END`].
+pub(crate) fn encode_batch(entries: &[JournalEntry]) -> Vec<u8> {
+    let mut out = encode(entries);
+    out.extend_from_slice(&END);
+    out
+}
+
 /// Encodes `entries` as records, one after the other.
 pub(crate) fn encode(entries: &[JournalEntry]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(entries.len() * 256);
+    let mut out = Vec::with_capacity(entries.len() * 256 + END.len());
     for entry in entries {
         let start = out.len();
         out.extend_from_slice(&[0; 4]);
@@ -456,8 +522,8 @@ mod tests {
         let data_file = dir.path().join("hush.db");
         let entries = chain(&key, 6);
         let mut journal = AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap();
-        journal.append(&encode(&entries[..3])).unwrap();
-        journal.append(&encode(&entries[3..5])).unwrap();
+        journal.append(&encode_batch(&entries[..3])).unwrap();
+        journal.append(&encode_batch(&entries[3..5])).unwrap();
         drop(journal);
         // Half of a sixth record after them, as a crash mid-write leaves it.
         let torn = encode(&entries[5..]);
@@ -485,10 +551,10 @@ mod tests {
         let data_file = dir.path().join("hush.db");
         let entries = chain(&key, 8);
         let mut journal = AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap();
-        journal.append(&encode(&entries[..5])).unwrap();
+        journal.append(&encode_batch(&entries[..5])).unwrap();
         // Events 1-5 are in SQLite now: the journal starts over.
         journal.clear().unwrap();
-        journal.append(&encode(&entries[5..7])).unwrap();
+        journal.append(&encode_batch(&entries[5..7])).unwrap();
         drop(journal);
         let head = (5, entries[4].record.mac.as_slice().try_into().unwrap());
         assert_eq!(seqs(AuditJournal::open(&data_file, &key, head).unwrap().pending()), [6, 7]);
@@ -519,6 +585,43 @@ mod tests {
         assert!(pending.iter().all(|e| e.record.event.name.as_deref() == Some("db-password")));
     }
 
+    /// Batches go to the other file after a switch; the file switched away
+    /// from is kept until its events are moved; a crash at any point reads
+    /// back what SQLite does not hold, from both files, in order.
+    #[test]
+    fn a_switch_sends_batches_to_the_other_file_and_both_are_read_back() {
+        let key = key();
+        let dir = tempfile::tempdir().unwrap();
+        let data_file = dir.path().join("hush.db");
+        let entries = chain(&key, 9);
+        let head_at = |seq: usize| (seq as u64, entries[seq - 1].record.mac.as_slice().try_into().unwrap());
+        let mut journal = AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap();
+        journal.append(&encode_batch(&entries[..3])).unwrap();
+        journal.answered(entries[..3].to_vec());
+        assert_eq!(seqs(&journal.switch().unwrap()), [1, 2, 3]);
+        assert!(journal.pending().is_empty());
+        journal.append(&encode_batch(&entries[3..5])).unwrap();
+        journal.answered(entries[3..5].to_vec());
+        assert!(journal.switch().is_err(), "the first file's events are not moved yet");
+        assert_eq!(seqs(journal.pending()), [4, 5], "a refused switch loses nothing");
+        assert_ne!(records_len_of(&data_file, 1), 0, "batches 4-5 went to the second file");
+        // A crash while 1-3 are being moved: everything comes back.
+        let reopened = AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap();
+        assert_eq!(seqs(reopened.pending()), [1, 2, 3, 4, 5]);
+        drop(reopened);
+        // 1-3 are in SQLite: the first file is used again, from its start.
+        journal.other_moved();
+        assert_eq!(seqs(&journal.switch().unwrap()), [4, 5]);
+        journal.append(&encode_batch(&entries[5..9])).unwrap();
+        assert_eq!(seqs(AuditJournal::open(&data_file, &key, head_at(3)).unwrap().pending()), [4, 5, 6, 7, 8, 9]);
+        assert_eq!(seqs(AuditJournal::open(&data_file, &key, head_at(5)).unwrap().pending()), [6, 7, 8, 9]);
+    }
+
+    /// The length of the records at the start of journal file `i`.
+    fn records_len_of(data_file: &Path, i: usize) -> usize {
+        parse(&std::fs::read(journal_path(data_file, i)).unwrap()).1
+    }
+
     /// A journal given more than it has room for grows.
     #[test]
     fn the_file_grows_past_its_preallocated_size() {
@@ -526,14 +629,14 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let data_file = dir.path().join("hush.db");
         let entries = chain(&key, 12_000);
-        let bytes = encode(&entries);
+        let bytes = encode_batch(&entries);
         assert!(bytes.len() as u64 > PREALLOCATED);
         let mut journal = AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap();
         journal.append(&bytes).unwrap();
         drop(journal);
         let len = std::fs::metadata(journal_path(&data_file, 0)).unwrap().len();
         assert_eq!(len % PREALLOCATED, 0);
-        assert!(len >= bytes.len() as u64 + 4);
+        assert!(len >= bytes.len() as u64);
         assert_eq!(AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap().pending().len(), 12_000);
     }
 

@@ -300,14 +300,14 @@ impl DataStore for SqliteDataStore {
         self.read.read(move |c| {
             let mut stmt = c.prepare_cached("SELECT * FROM login_roles WHERE name = ?")?;
             let mut rows = stmt.query([name])?;
-            rows.next()?.map(crate::rows::role).transpose()
+            rows.next()?.map(rows::role).transpose()
         })
     }
 
     async fn roles(&self) -> Result<Vec<RoleRecord>, StoreError> {
         self.read.read(|c| {
             let mut stmt = c.prepare_cached("SELECT * FROM login_roles ORDER BY name")?;
-            collect(stmt.query([])?, |row| crate::rows::role(row))
+            collect(stmt.query([])?, rows::role)
         })
     }
 

@@ -7,9 +7,10 @@
 //!   else changes) is numbered, chained and written to the
 //!   [audit journal](super::audit_journal) with one `fdatasync`, by this
 //!   thread (while it waits, the next batch gathers on the channel). The
-//!   events move into SQLite later, many at a time.
-//! - Any other batch applies each request in order inside one SQLite
-//!   transaction, after
+//!   events move into SQLite later, many at a time, on another thread
+//!   (`audit_mover`) while the writer goes on with the journal's other file.
+//! - Any other batch waits for a move in progress, then applies each
+//!   request in order inside one SQLite transaction, after
 //!   moving the journaled events in first (so the chain in `audit_events`
 //!   has no gap), appends each request's event to the MAC chain, and commits
 //!   once (one fsync for the whole batch).
@@ -28,6 +29,7 @@
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use hush_crypto::{AUDIT_GENESIS, AuditKey};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
@@ -35,7 +37,9 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
 use super::audit_dictionary::Dictionary;
-use super::audit_journal::{AuditJournal, DRAIN_AT, JournalEntry, encode};
+use super::audit_journal::{AuditJournal, DRAIN_AT, JournalEntry, encode_batch};
+use super::audit_mover::Mover;
+use super::connect::{Access, open};
 use super::recent_reads::RecentReads;
 use super::rows;
 use crate::write_rules::{prune_at_or_below, put_record, put_slot, record_outcome};
@@ -87,9 +91,26 @@ pub(crate) struct Writer {
     /// journal's answered events are moved and the file started over.
     journal_failed: bool,
     recent_reads: Arc<RecentReads>,
-    /// The numbers of the audit log's strings (`audit_dictionary.rs`).
+    /// The numbers of the audit log's strings (`audit_dictionary.rs`); lent
+    /// to the mover during a move.
     dictionary: Dictionary,
+    /// The thread that moves a full journal file's events into SQLite
+    /// (`audit_mover.rs`); `None` if it could not start or has stopped,
+    /// and then the writer moves them itself.
+    mover: Option<Mover>,
+    /// The events of the other journal file, whose move failed: they go
+    /// into SQLite before any later event.
+    unmoved: Option<Arc<[JournalEntry]>>,
+    /// After a failed move, none is tried again before this, and flushes
+    /// fail at once (`MOVE_RETRY_*`).
+    retry: Option<(Instant, Duration)>,
 }
+
+/// After a move into SQLite fails, the next waits this long, twice as long
+/// after each further failure, up to the maximum: a database that keeps
+/// failing is not hammered once per batch.
+const MOVE_RETRY_FIRST: Duration = Duration::from_millis(100);
+const MOVE_RETRY_MAX: Duration = Duration::from_secs(10);
 
 impl Writer {
     /// Reads the chain's head, recovers the journal of the database at
@@ -103,12 +124,31 @@ impl Writer {
     ) -> Result<Self, StoreError> {
         let head = sqlite_head(&mut conn)?;
         let journal = AuditJournal::open(data_file, &key, head)?;
-        let mut writer =
-            Writer { conn, key, journal, head, journal_failed: false, recent_reads, dictionary: Dictionary::default() };
+        let mover = match open(data_file, Access::ReadWrite, false)
+            .and_then(|c| Mover::spawn(c).map_err(|e| StoreError::Database(Box::new(e))))
+        {
+            Ok(mover) => Some(mover),
+            Err(error) => {
+                tracing::warn!(%error, "could not start moving audit events in the background; the writer moves them");
+                None
+            }
+        };
+        let mut writer = Writer {
+            conn,
+            key,
+            journal,
+            head,
+            journal_failed: false,
+            recent_reads,
+            dictionary: Dictionary::default(),
+            mover,
+            unmoved: None,
+            retry: None,
+        };
         if let Some(last) = writer.journal.pending().last() {
             writer.head = head_of(&last.record);
             let moved = writer.journal.pending().len();
-            writer.drain()?;
+            writer.move_here()?;
             tracing::info!(events = moved, "moved the audit journal's events into the data store");
         } else {
             // Whatever the files hold is at or below SQLite's head, or does
@@ -137,17 +177,24 @@ impl Writer {
                     Err(TryRecvError::Disconnected) => open = false,
                 }
             }
+            self.collect_move(false);
             if self.step(&mut batch, &mut flushes) {
                 continue;
             }
             if !open {
                 break;
             }
+            if !flushes.is_empty() && self.moving() {
+                // Nothing to do but the flushes, which wait for the move in progress.
+                self.collect_move(true);
+                continue;
+            }
             match rx.blocking_recv() {
                 Some(job) => self.take(job, &mut batch, &mut flushes),
                 None => open = false,
             }
         }
+        self.collect_move(true);
     }
 
     fn take(&mut self, job: Job, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>, flushes: &mut Vec<Reply<()>>) {
@@ -160,23 +207,13 @@ impl Writer {
         }
     }
 
-    /// Makes progress if it can: writes the batch to the journal or commits
-    /// it through SQLite, or moves the journal into SQLite. `false` when
-    /// there is nothing to do.
+    /// Makes progress if it can: starts moving the journal into SQLite,
+    /// writes the batch to the journal or commits it through SQLite.
+    /// `false` when there is nothing to do.
     fn step(&mut self, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>, flushes: &mut Vec<Reply<()>>) -> bool {
-        let needs_drain = !flushes.is_empty() || self.journal.pending().len() >= DRAIN_AT;
-        if needs_drain {
-            let result = self.drain();
-            if let Err(error) = &result {
-                tracing::error!(%error, "moving journaled audit events into the data store failed");
-            }
-            let answered = !flushes.is_empty();
-            for reply in flushes.drain(..) {
-                let _ = reply.send(result.as_ref().map(|_| ()).map_err(copy_of));
-            }
-            if result.is_ok() || answered {
-                return true;
-            }
+        let wants_move = !flushes.is_empty() || self.journal.pending().len() >= DRAIN_AT;
+        if wants_move && self.start_move(flushes) {
+            return true;
         }
         if batch.is_empty() {
             return false;
@@ -185,6 +222,109 @@ impl Writer {
             self.journal_batch(batch);
         } else {
             self.commit(batch);
+        }
+        true
+    }
+
+    /// Whether the mover has events in hand.
+    fn moving(&self) -> bool {
+        self.mover.as_ref().is_some_and(Mover::busy)
+    }
+
+    /// Starts moving journaled events into SQLite, and answers `flushes`
+    /// once every event answered before them is there. `false` if nothing
+    /// could be done now (a move in progress, or a failed one's wait).
+    fn start_move(&mut self, flushes: &mut Vec<Reply<()>>) -> bool {
+        if self.moving() {
+            return false;
+        }
+        if let Some((at, _)) = self.retry
+            && Instant::now() < at
+        {
+            let error = || {
+                StoreError::Database(Box::new(std::io::Error::other(
+                    "moving the audit journal into the data store failed; see the server log (retrying)",
+                )))
+            };
+            let answered = !flushes.is_empty();
+            for reply in flushes.drain(..) {
+                let _ = reply.send(Err(error()));
+            }
+            return answered;
+        }
+        let Some(mover) = &mut self.mover else { return self.answer_after_move_here(flushes) };
+        let (entries, waiting) = if let Some(unmoved) = self.unmoved.take() {
+            // The failed move first; flushes wait for the one after it.
+            (unmoved, Vec::new())
+        } else if self.journal.pending().is_empty() {
+            let answered = !flushes.is_empty();
+            for reply in flushes.drain(..) {
+                let _ = reply.send(Ok(()));
+            }
+            return answered;
+        } else {
+            match self.journal.switch() {
+                Ok(entries) => (Arc::from(entries), std::mem::take(flushes)),
+                Err(error) => {
+                    tracing::warn!(%error, "could not switch audit journal files; moving the events on the writer");
+                    return self.answer_after_move_here(flushes);
+                }
+            }
+        };
+        let lent = std::mem::take(&mut self.dictionary);
+        if let Err(given_back) = mover.start(Arc::clone(&entries), lent, waiting) {
+            let (dictionary, waiting) = *given_back;
+            tracing::error!("the thread moving audit events stopped; the writer moves them from now on");
+            self.dictionary = dictionary;
+            self.mover = None;
+            self.unmoved = Some(entries);
+            flushes.extend(waiting);
+            return self.answer_after_move_here(flushes);
+        }
+        true
+    }
+
+    /// Takes the end of the move in progress, if it has ended (waiting for
+    /// it if `wait`).
+    fn collect_move(&mut self, wait: bool) {
+        let Some(finished) = self.mover.as_mut().and_then(|m| m.finished(wait)) else { return };
+        self.dictionary = finished.dictionary.unwrap_or_else(|| {
+            self.mover = None;
+            Dictionary::default()
+        });
+        match finished.result {
+            Ok(()) => {
+                self.retry = None;
+                self.journal.other_moved();
+                self.recent_reads.moved();
+            }
+            Err(error) => {
+                tracing::warn!(%error, "moving audit events into the data store failed");
+                self.move_failed();
+                self.unmoved = Some(finished.entries);
+            }
+        }
+    }
+
+    /// After a failed move: no other is tried for a while, longer each time.
+    fn move_failed(&mut self) {
+        let wait = self.retry.map_or(MOVE_RETRY_FIRST, |(_, wait)| (wait * 2).min(MOVE_RETRY_MAX));
+        tracing::info!(retry_in_ms = wait.as_millis() as u64, "the next move of audit events waits");
+        self.retry = Some((Instant::now() + wait, wait));
+    }
+
+    /// Moves every journaled event into SQLite on this thread, then answers
+    /// `flushes`.
+    fn answer_after_move_here(&mut self, flushes: &mut Vec<Reply<()>>) -> bool {
+        let result = self.move_here();
+        if let Err(error) = &result {
+            tracing::error!(%error, "moving journaled audit events into the data store failed");
+            self.move_failed();
+        } else {
+            self.retry = None;
+        }
+        for reply in flushes.drain(..) {
+            let _ = reply.send(result.as_ref().map(|_| ()).map_err(copy_of));
         }
         true
     }
@@ -207,7 +347,7 @@ impl Writer {
             entries.push(JournalEntry { record: AuditRecord { seq, event, mac: mac.to_vec() }, read_of });
             replies.push(reply);
         }
-        match self.journal.append(&encode(&entries)) {
+        match self.journal.append(&encode_batch(&entries)) {
             Ok(()) => {
                 self.head = (seq, mac);
                 self.answer(entries, replies);
@@ -237,6 +377,8 @@ impl Writer {
 
     /// Commits `batch` through SQLite and answers every request in it.
     fn commit(&mut self, batch: &mut Vec<(WriteRequest, Reply<WriteOutcome>)>) {
+        // The journaled events go first: wait for the move in progress.
+        self.collect_move(true);
         let requests: Vec<&WriteRequest> = batch.iter().map(|(r, _)| r).collect();
         match self.apply_batch(&requests) {
             Ok(results) => {
@@ -269,6 +411,9 @@ impl Writer {
     fn apply_batch(&mut self, requests: &[&WriteRequest]) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
         self.dictionary.begin();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(unmoved) = &self.unmoved {
+            move_journaled(&tx, &mut self.dictionary, unmoved)?;
+        }
         move_journaled(&tx, &mut self.dictionary, self.journal.pending())?;
         let (mut seq, mut mac) = self.head;
         let mut results = Vec::with_capacity(requests.len());
@@ -294,22 +439,25 @@ impl Writer {
         Ok(results)
     }
 
-    /// Moves the journaled events into SQLite on their own.
-    fn drain(&mut self) -> Result<(), StoreError> {
-        if self.journal.pending().is_empty() {
-            return Ok(());
+    /// Moves every journaled event into SQLite on this thread (after a move
+    /// in progress).
+    fn move_here(&mut self) -> Result<(), StoreError> {
+        self.collect_move(true);
+        if let Some(unmoved) = self.unmoved.clone() {
+            commit_moved(&mut self.conn, &mut self.dictionary, &unmoved)?;
+            self.unmoved = None;
+            self.journal.other_moved();
         }
-        self.dictionary.begin();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-        move_journaled(&tx, &mut self.dictionary, self.journal.pending())?;
-        tx.commit()?;
-        self.dictionary.committed();
+        if !self.journal.pending().is_empty() {
+            commit_moved(&mut self.conn, &mut self.dictionary, self.journal.pending())?;
+        }
         self.journal_moved();
         Ok(())
     }
 
-    /// After a commit that moved the journaled events: empty the journal.
+    /// After a commit that moved every journaled event: empty the journal.
     fn journal_moved(&mut self) {
+        self.unmoved = None;
         if self.journal.pending().is_empty() && !self.journal_failed {
             return;
         }
@@ -324,6 +472,21 @@ impl Writer {
     }
 }
 
+/// Commits `entries` (journaled events, oldest first) to SQLite in one
+/// transaction, numbering their strings with `dictionary`.
+pub(super) fn commit_moved(
+    conn: &mut Connection,
+    dictionary: &mut Dictionary,
+    entries: &[JournalEntry],
+) -> Result<(), StoreError> {
+    dictionary.begin();
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    move_journaled(&tx, dictionary, entries)?;
+    tx.commit()?;
+    dictionary.committed();
+    Ok(())
+}
+
 /// Whether a mutation changes nothing but the audit log (and `last_read_at`,
 /// which the journal carries too).
 fn only_records(mutation: &Mutation) -> bool {
@@ -331,7 +494,7 @@ fn only_records(mutation: &Mutation) -> bool {
 }
 
 /// An error to answer each of several requests with (errors are not `Clone`).
-fn copy_of(error: &StoreError) -> StoreError {
+pub(super) fn copy_of(error: &StoreError) -> StoreError {
     StoreError::Database(Box::new(std::io::Error::other(error.to_string())))
 }
 

@@ -29,11 +29,29 @@ impl SqliteKeyStore {
         Ok(Self { conn: Arc::new(Mutex::new(conn)) })
     }
 
-    /// Runs `f` on the connection. Key store operations are single-row and
-    /// rare, so they run inline rather than on another thread.
+    /// Runs `f` on the connection. Most key store operations are single-row
+    /// and rare, so they run inline rather than on another thread.
     fn with<T>(&self, f: impl FnOnce(&mut Connection) -> Result<T, StoreError>) -> Result<T, StoreError> {
         let mut conn = self.conn.lock().unwrap_or_else(|e| e.into_inner());
         f(&mut conn)
+    }
+
+    /// Runs `f` on the connection on tokio's blocking pool: for the writes
+    /// that come often enough to matter (the audit anchor, every second)
+    /// or take long (a snapshot). Each waits for an fsync; inline, that
+    /// held one of the runtime's threads, and every request queued on it,
+    /// for milliseconds.
+    async fn with_blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|e| e.into_inner());
+            f(&mut conn)
+        })
+        .await
+        .map_err(|e| StoreError::Database(Box::new(e)))?
     }
 }
 
@@ -183,7 +201,7 @@ impl KeyStore for SqliteKeyStore {
 
     async fn snapshot_to(&self, path: &Path) -> Result<(), StoreError> {
         let target = path.to_string_lossy().into_owned();
-        self.with(|c| Ok(c.execute("VACUUM INTO ?1", [target]).map(drop)?))
+        self.with_blocking(move |c| Ok(c.execute("VACUUM INTO ?1", [target]).map(drop)?)).await
     }
 
     async fn audit_anchor(&self) -> Result<Option<AuditAnchor>, StoreError> {
@@ -196,13 +214,15 @@ impl KeyStore for SqliteKeyStore {
     }
 
     async fn set_audit_anchor(&self, anchor: &AuditAnchor) -> Result<(), StoreError> {
-        self.with(|c| {
+        let AuditAnchor { seq, mac } = anchor.clone();
+        self.with_blocking(move |c| {
             c.execute(
                 "INSERT INTO audit_anchor (id, seq, mac) VALUES (1, ?, ?) \
                  ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac WHERE excluded.seq > audit_anchor.seq",
-                params![anchor.seq as i64, anchor.mac],
+                params![seq as i64, mac],
             )?;
             Ok(())
         })
+        .await
     }
 }

@@ -17,6 +17,7 @@
 
 mod audit_dictionary;
 mod audit_journal;
+mod audit_mover;
 mod connect;
 mod data_store;
 mod group_commit;

@@ -8,8 +8,8 @@ use hush_core::{NamespaceName, SecretName, SecretType};
 use hush_crypto::{AUDIT_GENESIS, AuditKey};
 use hush_store::sqlite::{DATA_FILE, SqliteDataStore, journal_files};
 use hush_store::{
-    AuditAction, AuditEvent, AuditRecord, DataStore, Mutation, NamespaceRecord, PutVersion, SecretQuery, WriteOutcome,
-    WriteRequest, now_millis,
+    AuditAction, AuditEvent, AuditRecord, DataStore, Mutation, NamespaceRecord, PutVersion, SecretQuery, SecretRecord,
+    WriteOutcome, WriteRequest, now_millis,
 };
 
 fn event(action: AuditAction, name: &str) -> AuditEvent {
@@ -28,32 +28,18 @@ fn assert_chain(key: &AuditKey, records: &[AuditRecord]) {
     }
 }
 
-async fn all_events(data: &SqliteDataStore) -> Vec<AuditRecord> {
-    data.audit_chain(0, 100_000).await.unwrap()
-}
-
-/// Reads and refusals are acknowledged from the journal; a writer that stops
-/// without moving them (as a killed process does) loses none of them, and
-/// the next open moves them in, in order, with the reads' `last_read_at`.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn journaled_events_survive_and_move_in_order() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join(DATA_FILE);
-    let key = AuditKey::generate().unwrap();
-    let data = SqliteDataStore::open(&path, key.clone()).await.unwrap();
-    let ns = NamespaceRecord {
+fn namespace() -> NamespaceRecord {
+    NamespaceRecord {
         id: "ns1".into(),
         name: NamespaceName::parse("default").unwrap(),
         created_at: 1,
         kv: Default::default(),
-    };
-    data.write(WriteRequest {
-        mutation: Mutation::CreateNamespace(ns.clone()),
-        audit: event(AuditAction::NamespaceCreate, "default"),
-    })
-    .await
-    .unwrap();
-    let put = |name: &str| WriteRequest {
+    }
+}
+
+/// A write of secret `name` in `ns`.
+fn put(ns: &NamespaceRecord, name: &str) -> WriteRequest {
+    WriteRequest {
         mutation: Mutation::PutVersion(PutVersion {
             namespace_id: ns.id.clone(),
             name: SecretName::parse(name).unwrap(),
@@ -66,8 +52,36 @@ async fn journaled_events_survive_and_move_in_order() {
             keep_versions: 3,
         }),
         audit: event(AuditAction::SecretWrite, name),
+    }
+}
+
+/// A new store at `path` with namespace `default` and secret `a` in it.
+async fn open_with_secret(path: &std::path::Path, key: &AuditKey) -> (SqliteDataStore, NamespaceRecord, SecretRecord) {
+    let data = SqliteDataStore::open(path, key.clone()).await.unwrap();
+    let ns = namespace();
+    let create = WriteRequest {
+        mutation: Mutation::CreateNamespace(ns.clone()),
+        audit: event(AuditAction::NamespaceCreate, "default"),
     };
-    let WriteOutcome::Secret(a) = data.write(put("a")).await.unwrap() else { panic!() };
+    data.write(create).await.unwrap();
+    let WriteOutcome::Secret(a) = data.write(put(&ns, "a")).await.unwrap() else { panic!("a secret") };
+    (data, ns, a)
+}
+
+async fn all_events(data: &SqliteDataStore) -> Vec<AuditRecord> {
+    data.audit_chain(0, 100_000).await.unwrap()
+}
+
+/// Reads and refusals are acknowledged from the journal; a writer that stops
+/// without moving them (as a killed process does) loses none of them, and
+/// the next open moves them in, in order, with the reads' `last_read_at`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn journaled_events_survive_and_move_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DATA_FILE);
+    let key = AuditKey::generate().unwrap();
+    let (data, ns, a) = open_with_secret(&path, &key).await;
+    let put = |name: &str| put(&ns, name);
     assert_eq!(a.last_read_at, None);
 
     // Many concurrent reads and refusals, and one write among them.
@@ -158,4 +172,58 @@ async fn a_journal_that_does_not_chain_is_dropped() {
         .await
         .unwrap();
     assert_chain(&other, &all_events(&data).await);
+}
+
+/// Under a stream of reads, full journal files move into SQLite in the
+/// background while batches go on to the other file: several moves, flushes
+/// (queries of the log) and writes among them, and afterwards every event
+/// is there once, in order, chained, with the newest read time on the row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_move_in_the_background_across_both_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DATA_FILE);
+    let key = AuditKey::generate().unwrap();
+    let (data, ns, a) = open_with_secret(&path, &key).await;
+    // 5 rounds of 1,500 concurrent reads: more than two files' worth
+    // (2,048 events start a move), with a query of the log after each round.
+    let mut at = 10_000;
+    let mut expected = 2;
+    let mut used = [false; 2];
+    for round in 0..5 {
+        let mut tasks = Vec::new();
+        for _ in 0..1_500 {
+            at += 1;
+            let (data, secret_id) = (data.clone(), a.id.clone());
+            tasks.push(tokio::spawn(async move {
+                let audit = event(AuditAction::SecretRead, "a");
+                data.write(WriteRequest { mutation: Mutation::RecordRead { secret_id, at }, audit }).await.unwrap();
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        expected += 1_500;
+        for (i, file) in journal_files(&path).iter().take(2).enumerate() {
+            if crate::journal_records_len(file) > 0 {
+                used[i] = true;
+            }
+        }
+        let head = data.audit_head().await.unwrap().unwrap();
+        assert_eq!(head.0, expected, "round {round}: every answered event is in SQLite after a flush");
+    }
+    assert_eq!(used, [true, true], "batches went to both files");
+    // A write goes through SQLite after the journaled events.
+    data.write(WriteRequest { mutation: Mutation::AuditOnly, audit: event(AuditAction::SecretList, "") })
+        .await
+        .unwrap();
+    let events = all_events(&data).await;
+    assert_eq!(events.len() as u64, expected + 1);
+    assert_chain(&key, &events);
+    let row = data.secret(&ns.id, &SecretName::parse("a").unwrap()).await.unwrap().unwrap();
+    assert_eq!(row.last_read_at, Some(at), "the newest read reached the row");
+    // Reopened, nothing is moved twice.
+    drop(data);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let data = SqliteDataStore::open(&path, key.clone()).await.unwrap();
+    assert_eq!(all_events(&data).await.len() as u64, expected + 1);
 }
