@@ -406,6 +406,10 @@ pub struct CacheKeyArgs {
 }
 
 /// Where the stores live.
+///
+/// `hide_env_values` marks an option whose value is secret (a URL with a
+/// password): `--help` never shows its variable's value, and
+/// `--print-config` masks it.
 #[derive(Clone, Args)]
 pub struct StoreDirs {
     /// Directory of the data store (secrets, tokens, audit log).
@@ -605,9 +609,18 @@ they arrive. A request without a token hush issued is answered 401 before its bo
 --failed-auth-per-second (with --failed-auth-burst) from one address it gets 429 with Retry-After, and such \
 refusals are audited as one auth.refused event per address every --audit-refusals-every. X-Forwarded-For \
 (or Forwarded) is believed only from a --trusted-proxy. docs/operations.md has the tuning.\n\n\
-Exit codes: 0 stopped by SIGINT/SIGTERM, 1 could not start (port in use, stores, keys, TLS files), \
-2 bad usage (e.g. a non-loopback --listen without TLS).")]
+Configuration file: --config FILE (or HUSH_CONFIG) reads options from a TOML file whose keys are the long \
+flag names above (listen = \"0.0.0.0:8270\", max-connections = 1000, trusted-proxy = [\"10.0.0.0/8\"], \
+insecure-no-tls = true). Each option comes from the first of: its flag, its variable, the file, its default; \
+--print-config shows which. An unknown key, a value of the wrong type or one its flag would refuse stops the \
+start (exit 2) with the file's line. docs/operations.md has a complete example.\n\n\
+Exit codes: 0 stopped by SIGINT/SIGTERM, 1 could not start (port in use, stores, keys, TLS files, an unreadable \
+--config), 2 bad usage (e.g. a non-loopback --listen without TLS, a bad config file).")]
 pub struct ServeArgs {
+    /// Read options from this TOML file (keys are the long flag names: listen = "0.0.0.0:8270");
+    /// variables and flags override it.
+    #[arg(long, env = "HUSH_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
     #[command(flatten)]
     pub dirs: StoreDirs,
     /// Address to listen on (a non-loopback address needs TLS or --insecure-no-tls).
@@ -630,9 +643,16 @@ pub struct ServeArgs {
     /// Log line format.
     #[arg(long, env = "HUSH_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,
-    /// Print the effective configuration (secrets masked) and exit.
+    /// Print every option's value and where it came from (default, file, variable, flag), secrets
+    /// masked, and exit.
     #[arg(long)]
     pub print_config: bool,
+    /// With --print-config: print JSON.
+    #[arg(long, requires = "print_config")]
+    pub json: bool,
+    /// Each option's value and layer, for --print-config (filled in by `config::parse_command_line`).
+    #[arg(skip)]
+    pub effective: crate::config::Effective,
 }
 
 /// `hush namespace …`

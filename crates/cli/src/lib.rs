@@ -7,6 +7,7 @@
 
 mod args;
 mod commands;
+mod config;
 pub mod exit_code;
 mod helpers;
 mod logging;
@@ -18,7 +19,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-use crate::args::{Cli, Command, LogFormat};
+use crate::args::{Command, LogFormat};
 
 /// Parses the command line, runs the command, and returns the exit code.
 /// Started as `docker-credential-hush` or `git-credential-hush` (links to
@@ -38,7 +39,10 @@ pub fn main() -> ExitCode {
             let args = args::GitHelperCli::parse();
             Command::CredentialHelper(args::HelperCommand::Git { secret: args.secret, operation: args.operation })
         }
-        _ => Cli::parse().command,
+        _ => match config::parse_command_line() {
+            Ok(cli) => cli.command,
+            Err(code) => return code,
+        },
     };
     let (default_log, format) = match &command {
         Command::Serve(a) => ("info", a.log_format),

@@ -108,7 +108,7 @@ pub(crate) async fn init(args: InitArgs) -> anyhow::Result<()> {
 pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let config = ServiceConfig { keep_versions: args.keep_versions, max_value_bytes: args.max_value_size };
     if args.print_config {
-        print_config(&args);
+        crate::config::print(&args);
         return Ok(());
     }
     // From here on SIGHUP (systemctl reload) must not stop the server,
@@ -190,7 +190,7 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 }
 
 /// The server's limits from the flags.
-fn server_limits(args: &ServerLimitsArgs) -> hush_server::ServerLimits {
+pub(crate) fn server_limits(args: &ServerLimitsArgs) -> hush_server::ServerLimits {
     let nonzero = |n: u32| std::num::NonZeroU32::new(n).unwrap_or(std::num::NonZeroU32::MIN);
     hush_server::ServerLimits {
         header_read_timeout: args.header_read_timeout,
@@ -282,63 +282,6 @@ async fn notify_on_hangup(
         }
         Err(e) => tracing::warn!(error = %e, "cannot listen for SIGHUP; certificate files are still watched"),
     }
-}
-
-fn print_config(args: &ServeArgs) {
-    let root = match std::env::var("HUSH_ROOT_KEY") {
-        _ if args.dirs.kms.is_some() => format!(
-            "none: the KMS wraps every key ({} key {})",
-            args.dirs.kms_addr.as_deref().unwrap_or("VAULT_ADDR"),
-            args.dirs.kms_key.as_deref().unwrap_or("?")
-        ),
-        Ok(k) if !k.is_empty() => "HUSH_ROOT_KEY (set; value hidden)".to_owned(),
-        _ => format!("file {}", args.dirs.key_dir.join(bootstrap::ROOT_KEY_FILE).display()),
-    };
-    println!("listen          = {}", args.listen);
-    let path =
-        |p: &Option<std::path::PathBuf>| p.as_ref().map_or_else(|| "(none)".to_owned(), |p| p.display().to_string());
-    let tls = match (&args.tls.tls_cert, args.tls.insecure_no_tls) {
-        (Some(_), _) if args.tls.tls_client_ca.is_some() => "on, mutual (client certificates required)",
-        (Some(_), _) => "on",
-        (None, true) => "off (--insecure-no-tls: any address, behind a TLS proxy)",
-        (None, false) => "off (loopback addresses only)",
-    };
-    println!("tls             = {tls}");
-    println!("tls_cert        = {}", path(&args.tls.tls_cert));
-    println!("tls_key         = {}", path(&args.tls.tls_key));
-    println!("tls_client_ca   = {}", path(&args.tls.tls_client_ca));
-    println!("data_dir        = {}", args.dirs.data_dir.display());
-    println!("key_dir         = {}", args.dirs.key_dir.display());
-    let shown = |u: &Option<String>| u.as_deref().map_or_else(|| "(SQLite)".to_owned(), hush_store_url);
-    println!("database_url    = {}", shown(&args.dirs.database_url));
-    println!("keystore_url    = {}", shown(&args.dirs.keystore_url));
-    println!("root_key        = {root}");
-    println!("max_value_size  = {} bytes", args.max_value_size);
-    println!("keep_versions   = {}", args.keep_versions);
-    println!("vault_mount     = {}", args.vault_mount.as_str());
-    println!("log_format      = {:?}", args.log_format);
-    let l = server_limits(&args.limits);
-    let secs = |d: Duration| humantime::format_duration(d).to_string();
-    println!("header_read_timeout      = {}", secs(l.header_read_timeout));
-    println!("idle_timeout             = {}", secs(l.idle_timeout));
-    println!("body_read_timeout        = {}", secs(l.body_read_timeout));
-    println!("http2_keepalive_interval = {}", secs(l.http2_keepalive_interval));
-    println!("http2_keepalive_timeout  = {}", secs(l.http2_keepalive_timeout));
-    println!("max_connections          = {}", l.max_connections);
-    println!("max_connections_per_ip   = {}", l.max_connections_per_ip);
-    let proxies: Vec<String> = l.trusted_proxies.iter().map(ToString::to_string).collect();
-    let proxies =
-        if proxies.is_empty() { "(none: forwarding headers are ignored)".to_owned() } else { proxies.join(", ") };
-    println!("trusted_proxies          = {proxies}");
-    let header = match l.forwarded_header {
-        hush_server::ForwardedHeader::XForwardedFor => "x-forwarded-for",
-        hush_server::ForwardedHeader::Forwarded => "forwarded",
-    };
-    println!("trusted_proxy_header     = {header}");
-    println!("failed_auth              = {}/s, burst {}", l.failed_auth_per_second, l.failed_auth_burst);
-    let per_token = l.requests_per_token.map_or_else(|| "unlimited".to_owned(), |n| format!("{n}/s"));
-    println!("rate_limit_per_token     = {per_token}");
-    println!("audit_refusals_every     = {}", secs(args.limits.audit_refusals_every));
 }
 
 /// Completes on SIGINT or SIGTERM.

@@ -77,9 +77,7 @@ impl Hush {
 
     /// Starts `hush serve` on a free port and waits until it serves.
     pub fn start(&mut self, env: &[(&str, &str)], args: &[&str]) {
-        let (child, addr) = self.spawn(env, args).unwrap_or_else(|log| panic!("hush serve did not start:\n{log}"));
-        self.child = Some(child);
-        self.addr = addr;
+        self.start_command(self.serve_command(env, args));
     }
 
     /// Starts `hush serve` over TLS with `server` (signed by `pki`'s CA);
@@ -104,6 +102,12 @@ impl Hush {
 
     /// Starts `hush serve`; on failure returns everything it printed.
     pub fn spawn(&mut self, env: &[(&str, &str)], args: &[&str]) -> Result<(Child, String), String> {
+        self.spawn_command(self.serve_command(env, args))
+    }
+
+    /// `hush serve` on this installation's directories and a free loopback
+    /// port (unless `args` has `--listen`).
+    fn serve_command(&self, env: &[(&str, &str)], args: &[&str]) -> Command {
         let mut cmd = Command::new(HUSH);
         cmd.arg("serve");
         if !args.contains(&"--listen") {
@@ -115,13 +119,25 @@ impl Hush {
             .arg(self.key_dir())
             .args(args)
             .env_remove("HUSH_ROOT_KEY")
-            .env("HUSH_LOG", "info")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
+            .env("HUSH_LOG", "info");
         for (k, v) in env {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().unwrap();
+        cmd
+    }
+
+    /// Starts a `hush serve` command made by the caller (say, with only
+    /// `--config`) and waits until it serves.
+    pub fn start_command(&mut self, cmd: Command) {
+        let (child, addr) = self.spawn_command(cmd).unwrap_or_else(|log| panic!("hush serve did not start:\n{log}"));
+        self.child = Some(child);
+        self.addr = addr;
+    }
+
+    /// Starts a `hush serve` command, capturing its output; on failure
+    /// returns everything it printed.
+    fn spawn_command(&mut self, mut cmd: Command) -> Result<(Child, String), String> {
+        let mut child = cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         let log = Arc::clone(&self.log);
         log.lock().unwrap().clear();
         let stderr = child.stderr.take().unwrap();
@@ -277,6 +293,26 @@ pub fn cli_with(addr: &str, token: &str, args: &[&str], stdin: Option<&[u8]>, en
     }
     drop(input);
     child.wait_with_output().unwrap()
+}
+
+/// `hush serve --print-config --json ARGS` with these variables added:
+/// `{"options": [{"key", "value", "layer", …}], "in_force": {…}}`.
+pub fn print_config(args: &[&str], env: &[(&str, &str)]) -> serde_json::Value {
+    let out = Command::new(HUSH)
+        .args(["serve", "--print-config", "--json"])
+        .args(args)
+        .env_remove("HUSH_ROOT_KEY")
+        .envs(env.iter().copied())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", show(&out)))
+}
+
+/// One option of `print_config`'s answer.
+pub fn option<'a>(config: &'a serde_json::Value, key: &str) -> &'a serde_json::Value {
+    let options = config["options"].as_array().expect("options");
+    options.iter().find(|o| o["key"] == key).unwrap_or_else(|| panic!("no option {key} in {config}"))
 }
 
 /// Exit code and both streams, for assertion messages.

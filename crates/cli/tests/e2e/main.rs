@@ -12,6 +12,7 @@ mod audit;
 mod backup;
 mod cli;
 mod compat_http;
+mod config_file;
 mod durability;
 mod errors;
 mod git_clients;

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime};
 use serde_json::Value;
 
 use crate::components::{helper_bin, path_with, require};
-use crate::harness::{HUSH, Hush, cli_with, show};
+use crate::harness::{HUSH, Hush, cli_with, option, print_config, show};
 use crate::pki::{DAY, Pki, der_of, served_certificate};
 
 fn curl(args: &[&str]) -> Output {
@@ -228,28 +228,15 @@ fn serve_refuses_plain_http_off_loopback_and_bad_tls_files() {
     }
 
     // --print-config names the files and never prints their content.
-    let out = serve(&[
-        "--tls-cert",
-        cert,
-        "--tls-key",
-        key,
-        "--tls-client-ca",
-        pki.ca_file.to_str().unwrap(),
-        "--print-config",
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
-    let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains(&format!("tls_key         = {key}")), "{text}");
-    assert!(text.contains("tls             = on, mutual"), "{text}");
-    assert!(!text.contains("BEGIN"), "{text}");
+    let ca = pki.ca_file.to_str().unwrap();
+    let config = print_config(&["--tls-cert", cert, "--tls-key", key, "--tls-client-ca", ca], &[]);
+    assert_eq!(option(&config, "tls-key")["value"], key);
+    assert!(config["in_force"]["tls"].as_str().unwrap().starts_with("on, mutual"), "{config}");
+    assert!(!config.to_string().contains("BEGIN"), "{config}");
     // The variables work as the flags do.
-    let out = Command::new(HUSH)
-        .args(["serve", "--print-config"])
-        .env("HUSH_TLS_CERT", cert)
-        .env("HUSH_TLS_KEY", key)
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("tls_cert        = {cert}")), "{}", show(&out));
+    let config = print_config(&[], &[("HUSH_TLS_CERT", cert), ("HUSH_TLS_KEY", key)]);
+    assert_eq!(option(&config, "tls-cert")["value"], cert);
+    assert_eq!(option(&config, "tls-cert")["env"], "HUSH_TLS_CERT");
 
     // Behind a TLS-terminating proxy: --insecure-no-tls serves plain HTTP on any address.
     let mut h = h;
