@@ -1073,6 +1073,37 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Every event, oldest first, as JSON lines on standard output (for a SIEM).
+    ///
+    /// Pages through the whole log (or the part the filters select), one
+    /// event a line in the same shape as `hush audit list --json`; no line
+    /// holds a secret value. Needs audit:read on a token bound to all
+    /// namespaces. On a terminal it shows a count on standard error.
+    #[command(
+        after_help = "Examples:\n  hush audit export > audit.jsonl\n  hush audit export --since 24h --namespace ci | vector ...\n  hush audit export --since 2026-12-01T00:00:00Z --until 2026-12-02T00:00:00Z"
+    )]
+    Export {
+        /// Only events at or after this time: RFC 3339 (2026-12-01T00:00:00Z) or an age such as 24h or 7d.
+        #[arg(long, value_name = "TIME", value_parser = parse_time_bound)]
+        since: Option<String>,
+        /// Only events before this time: RFC 3339 or an age such as 1h.
+        #[arg(long, value_name = "TIME", value_parser = parse_time_bound)]
+        until: Option<String>,
+        /// Only events of this namespace.
+        #[arg(short = 'n', long = "namespace")]
+        namespace: Option<String>,
+        /// Output format (JSON lines, one event each).
+        #[arg(long, value_enum, default_value_t = ExportFormat::Jsonl)]
+        format: ExportFormat,
+        /// Events per request (1 to 1000).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1000))]
+        page_size: u32,
+        /// No count on standard error.
+        #[arg(short, long)]
+        quiet: bool,
+        #[command(flatten)]
+        conn: Connection,
+    },
     /// Check the audit chain; exits 6 if an event was edited or removed.
     Verify {
         #[command(flatten)]
@@ -1109,6 +1140,30 @@ pub struct GitHelperCli {
     pub secret: Option<String>,
     /// get, store or erase (git passes it).
     pub operation: String,
+}
+
+/// How `hush audit export` writes events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    Jsonl,
+}
+
+/// A time for `--since`/`--until`: RFC 3339 as given (the server checks
+/// it), or an age (`24h`, `7d`) turned into the RFC 3339 time that long ago.
+fn parse_time_bound(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if humantime::parse_rfc3339_weak(t).is_ok() {
+        return Ok(t.to_owned());
+    }
+    match humantime::parse_duration(t) {
+        Ok(age) => {
+            let at =
+                std::time::SystemTime::now().checked_sub(age).ok_or_else(|| format!("{text:?} is too long ago"))?;
+            Ok(humantime::format_rfc3339_millis(at).to_string())
+        }
+        Err(_) => Err(format!("{text:?} is neither an RFC 3339 time (2026-12-01T00:00:00Z) nor an age such as 24h")),
+    }
 }
 
 /// A positive duration such as `10s`, `500ms` or `2m`.
@@ -1152,6 +1207,17 @@ fn parse_vault_mount(text: &str) -> Result<hush_server::VaultMount, String> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn export_times_are_rfc_3339_as_given_or_an_age_before_now() {
+        assert_eq!(parse_time_bound("2026-12-01T00:00:00Z").unwrap(), "2026-12-01T00:00:00Z");
+        let day_ago = humantime::parse_rfc3339_weak(&parse_time_bound("24h").unwrap()).unwrap();
+        let age = std::time::SystemTime::now().duration_since(day_ago).unwrap().as_secs();
+        assert!((86_400..86_460).contains(&age), "{age}");
+        for bad in ["yesterday", "", "2026-13-01T00:00:00Z"] {
+            assert!(parse_time_bound(bad).unwrap_err().contains("RFC 3339"), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -135,6 +135,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/auth/jwt/login"),
     ("get", "/v1/auth/jwt/audience"),
     ("get", "/v1/audit"),
+    ("get", "/v1/audit/export"),
     ("get", "/v1/audit/verify"),
     ("get", "/v1/admin/backup"),
     ("post", "/v1/admin/rotate-root"),
@@ -226,6 +227,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/auth/jwt/login", post(auth::login))
         .route("/v1/auth/jwt/audience", get(auth::audience))
         .route("/v1/audit", get(audit::list))
+        .route("/v1/audit/export", get(audit::export))
         .route("/v1/audit/verify", get(audit::verify))
         .route("/v1/admin/backup", get(meta::backup))
         .route("/v1/admin/rotate-root", post(meta::rotate_root))

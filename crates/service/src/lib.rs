@@ -32,7 +32,7 @@ mod secrets;
 mod tokens;
 mod ttl_cache;
 
-pub use audit::{AuditFilter, AuditPage, AuditVerification};
+pub use audit::{AuditExportFilter, AuditExportPage, AuditFilter, AuditPage, AuditVerification};
 pub use config::ServiceConfig;
 pub use credentials::{Caller, Credentials, MAX_CONTEXT_LEN};
 pub use error::{Missing, ServiceError};

@@ -1,9 +1,12 @@
-//! `hush audit list|verify`.
+//! `hush audit list|export|verify`.
 
-use hush_client::AuditListing;
+use std::io::{IsTerminal, Write};
+use std::time::Instant;
+
+use hush_client::{AuditExport, AuditListing};
 use serde_json::Value;
 
-use crate::args::AuditCommand;
+use crate::args::{AuditCommand, ExportFormat};
 use crate::commands::client;
 use crate::exit_code::AuditFailed;
 use crate::output;
@@ -76,6 +79,36 @@ pub(crate) async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        AuditCommand::Export { since, until, namespace, format: ExportFormat::Jsonl, page_size, quiet, conn } => {
+            let client = client(&conn)?;
+            let mut filter = AuditExport {
+                namespace: namespace.as_deref(),
+                since: since.as_deref(),
+                until: until.as_deref(),
+                after: None,
+                limit: Some(page_size),
+            };
+            let mut progress = ExportProgress::new(quiet);
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            loop {
+                let page = client.audit_export(&filter).await?;
+                for event in page["events"].as_array().into_iter().flatten() {
+                    if let Err(e) = writeln!(out, "{event}") {
+                        return stdout_closed(e);
+                    }
+                    progress.one(event);
+                }
+                if let Err(e) = out.flush() {
+                    return stdout_closed(e);
+                }
+                match page["next"].as_u64() {
+                    Some(next) => filter.after = Some(next),
+                    None => break,
+                }
+            }
+            progress.done();
+            Ok(())
+        }
         AuditCommand::Verify { conn, json } => {
             let report = client(&conn)?.audit_verify().await?;
             let ok = report["ok"].as_bool() == Some(true);
@@ -134,4 +167,50 @@ fn identity(event: &serde_json::Value) -> String {
         parts.extend(claims.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())));
     }
     if parts.is_empty() { "-".to_owned() } else { parts.join(" ") }
+}
+
+/// A reader that went away (`| head`) ends the export quietly; any other
+/// write error is one.
+fn stdout_closed(e: std::io::Error) -> anyhow::Result<()> {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        Ok(())
+    } else {
+        Err(anyhow::Error::new(e).context("writing to standard output"))
+    }
+}
+
+/// The export's count on standard error, on a terminal only, redrawn at
+/// most ten times a second.
+struct ExportProgress {
+    shown: bool,
+    count: u64,
+    started: Instant,
+    drawn: Instant,
+}
+
+impl ExportProgress {
+    fn new(quiet: bool) -> Self {
+        let now = Instant::now();
+        ExportProgress { shown: !quiet && std::io::stderr().is_terminal(), count: 0, started: now, drawn: now }
+    }
+
+    fn one(&mut self, event: &Value) {
+        self.count += 1;
+        if self.shown && self.drawn.elapsed().as_millis() >= 100 {
+            self.drawn = Instant::now();
+            self.draw(output::field(event, "at"));
+        }
+    }
+
+    fn draw(&self, at: String) {
+        let rate = self.count as f64 / self.started.elapsed().as_secs_f64().max(0.001);
+        eprint!("\rexported {} events ({rate:.0}/s), up to {at}   ", self.count);
+    }
+
+    fn done(&self) {
+        if self.shown {
+            self.draw("the end of the log".to_owned());
+            eprintln!();
+        }
+    }
 }

@@ -1,9 +1,9 @@
-//! `/v1/audit` and `/v1/audit/verify`.
+//! `/v1/audit`, `/v1/audit/export` and `/v1/audit/verify`.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use hush_service::{AuditAction, AuditFilter, Outcome};
+use hush_service::{AuditAction, AuditExportFilter, AuditFilter, Outcome};
 use serde_json::{Value, json};
 
 use super::namespace_name;
@@ -31,6 +31,40 @@ pub(crate) async fn list(
     let page = app.hush.audit_events(&creds, &filter).await?;
     let events: Vec<Value> = page.events.iter().map(render::audit).collect();
     Ok(Json(json!({ "events": events, "next": page.next })).into_response())
+}
+
+/// `GET /v1/audit/export?namespace=&since=&until=&after=&limit=`, oldest
+/// first: `{"events": [...], "next": cursor or null}`.
+pub(crate) async fn export(
+    State(app): State<AppState>,
+    RequestCredentials(creds): RequestCredentials,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    let mut q = QueryParams::parse(&raw)?;
+    let filter = AuditExportFilter {
+        namespace: q.take("namespace").filter(|n| !n.is_empty()).map(|n| namespace_name(&n)).transpose()?,
+        since: q.take("since").map(|t| time_param("since", &t)).transpose()?,
+        until: q.take("until").map(|t| time_param("until", &t)).transpose()?,
+        after: q.take_u64("after")?,
+        limit: q.take_u64("limit")?.map(|l| u32::try_from(l).unwrap_or(u32::MAX)),
+    };
+    q.finish(&["namespace", "since", "until", "after", "limit"])?;
+    let page = app.hush.audit_export(&creds, &filter).await?;
+    let events: Vec<Value> = page.events.iter().map(render::audit).collect();
+    Ok(Json(json!({ "events": events, "next": page.next })).into_response())
+}
+
+/// A time in a query (`since`, `until`): RFC 3339, in milliseconds since the epoch.
+fn time_param(name: &str, text: &str) -> Result<i64, ApiError> {
+    let invalid = || {
+        ApiError::bad_request(
+            "invalid_query",
+            format!("query parameter '{name}' must be an RFC 3339 time such as 2026-12-01T00:00:00Z"),
+        )
+    };
+    let at = humantime::parse_rfc3339_weak(text).map_err(|_| invalid())?;
+    let ms = at.duration_since(std::time::UNIX_EPOCH).map_err(|_| invalid())?.as_millis();
+    i64::try_from(ms).map_err(|_| invalid())
 }
 
 /// An `action` filter: one of the actions hush records.
@@ -77,4 +111,19 @@ pub(crate) async fn verify(
         "problem": problem,
     }))
     .into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_rfc_3339_and_named_when_wrong() {
+        assert_eq!(time_param("since", "1970-01-01T00:00:01Z").unwrap(), 1000);
+        assert_eq!(time_param("since", "2023-11-14T22:13:20.123Z").unwrap(), 1_700_000_000_123);
+        for bad in ["yesterday", "", "1700000000", "2023-13-01T00:00:00Z"] {
+            let e = time_param("until", bad).unwrap_err();
+            assert!(format!("{e:?}").contains("'until'"), "{bad}: {e:?}");
+        }
+    }
 }
