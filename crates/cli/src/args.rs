@@ -626,6 +626,10 @@ pub struct ServeArgs {
     /// Address to listen on (a non-loopback address needs TLS or --insecure-no-tls).
     #[arg(long, env = "HUSH_LISTEN", default_value = "127.0.0.1:8270")]
     pub listen: String,
+    /// Also serve GET /metrics (Prometheus) on this address, without a token: bind it where only the
+    /// scraper reaches. On the main address /metrics needs a token with metrics:read.
+    #[arg(long, env = "HUSH_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<String>,
     #[command(flatten)]
     pub tls: ServerTlsArgs,
     #[command(flatten)]

@@ -26,6 +26,9 @@ pub enum Scope {
     AuditRead,
     /// Everything.
     Admin,
+    /// Read the server's metrics (`GET /metrics`); nothing else. Last, so
+    /// the other scopes keep their bits.
+    MetricsRead,
 }
 
 /// A scope name that is not known.
@@ -35,7 +38,7 @@ pub struct UnknownScope(pub String);
 
 impl Scope {
     /// Every scope, in documentation order.
-    pub const ALL: [Scope; 10] = [
+    pub const ALL: [Scope; 11] = [
         Scope::SecretsList,
         Scope::SecretsRead,
         Scope::SecretsWrite,
@@ -45,6 +48,7 @@ impl Scope {
         Scope::TokensManage,
         Scope::NamespacesManage,
         Scope::AuditRead,
+        Scope::MetricsRead,
         Scope::Admin,
     ];
 
@@ -61,6 +65,7 @@ impl Scope {
             Scope::NamespacesManage => "namespaces:manage",
             Scope::AuditRead => "audit:read",
             Scope::Admin => "admin",
+            Scope::MetricsRead => "metrics:read",
         }
     }
 

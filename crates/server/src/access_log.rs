@@ -1,5 +1,6 @@
 //! One log line per request: method, path, status, duration. Never headers,
-//! query strings or bodies (they carry tokens and values).
+//! query strings or bodies (they carry tokens and values). Each request is
+//! counted in the metrics too (`metrics_export`), by its route's template.
 //!
 //! Successful requests log at `debug` (the audit log is the record of every
 //! call; a line per request at `info` cost a few percent of throughput and
@@ -19,10 +20,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::extract::Request;
+use axum::extract::{MatchedPath, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tracing::Level;
+
+use crate::VaultMount;
+use crate::metrics_export;
 
 /// Lines above `debug` per second, and in a burst.
 const LINES_PER_SECOND: u32 = 10;
@@ -55,10 +60,39 @@ fn within_budget() -> Option<u64> {
     }
 }
 
-/// Middleware that logs each request once it is answered.
-pub(crate) async fn access_log(request: Request, next: Next) -> Response {
+/// The `route` label: the router's template of the route that answered
+/// (`RouteOf`), a gRPC method's path when one answered, or `unmatched`;
+/// never a path a client made up.
+fn route_label(response: &Response, surface: &str, path: &str, grpc_status: Option<u16>) -> String {
+    if let Some(RouteOf(route)) = response.extensions().get::<RouteOf>() {
+        return route.as_str().to_owned();
+    }
+    let known_grpc = path.starts_with("/hush.") || path.starts_with("/grpc.");
+    // 12: no such method; 16: refused before any method was looked up.
+    if surface == "grpc" && known_grpc && !matches!(grpc_status, Some(12 | 16)) && path.len() <= 100 {
+        return path.to_owned();
+    }
+    "unmatched".to_owned()
+}
+
+/// The route that answered, carried out to this layer on the response.
+#[derive(Debug, Clone)]
+pub(crate) struct RouteOf(MatchedPath);
+
+/// Route layer: notes on the response which route answered it.
+pub(crate) async fn remember_route(route: Option<MatchedPath>, request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    if let Some(route) = route {
+        response.extensions_mut().insert(RouteOf(route));
+    }
+    response
+}
+
+/// Middleware that logs and counts each request once it is answered.
+pub(crate) async fn access_log(State(vault_mount): State<VaultMount>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
+    let surface = metrics_export::surface(&request, &vault_mount);
     let mut path = request.uri().path().to_owned();
     if path.len() > MAX_PATH {
         let cut = (0..=MAX_PATH).rev().find(|i| path.is_char_boundary(*i)).unwrap_or(0);
@@ -67,11 +101,19 @@ pub(crate) async fn access_log(request: Request, next: Next) -> Response {
     }
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    let micros = started.elapsed().as_micros() as u64;
+    let elapsed = started.elapsed();
+    let micros = elapsed.as_micros() as u64;
     // A gRPC call that fails before its body answers HTTP 200 with
     // `grpc-status` in the headers; its level follows that code.
     let grpc_status =
         response.headers().get("grpc-status").and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u16>().ok());
+    metrics_export::record(
+        surface,
+        route_label(&response, surface, &path, grpc_status),
+        &method,
+        response.status(),
+        elapsed,
+    );
     let level = match (status, grpc_status) {
         (500.., _) | (_, Some(13 | 14 | 15 | 2)) => Level::WARN,
         (401 | 429, _) | (_, Some(16 | 8)) => Level::DEBUG,

@@ -63,6 +63,7 @@ impl ConnectionSlots {
             *count += 1;
         }
         open.total += 1;
+        metrics::gauge!(crate::metrics_export::OPEN_CONNECTIONS).increment(1.0);
         Ok(Slot { slots: Arc::clone(self), source })
     }
 
@@ -77,6 +78,7 @@ impl Drop for Slot {
     fn drop(&mut self) {
         let mut open = self.slots.open.lock().unwrap_or_else(|e| e.into_inner());
         open.total -= 1;
+        metrics::gauge!(crate::metrics_export::OPEN_CONNECTIONS).decrement(1.0);
         if let Some(key) = self.source
             && let Some(count) = open.per_source.get_mut(&key)
         {

@@ -20,6 +20,7 @@ pub mod grpc;
 mod json_body;
 mod limits;
 mod listener;
+pub mod metrics_export;
 mod query_params;
 mod rate_limits;
 mod render;
@@ -89,6 +90,7 @@ impl AppState {
 /// the document against this list.
 pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/health"),
+    ("get", "/metrics"),
     ("get", "/v1/openapi.json"),
     ("get", "/v1/namespaces"),
     ("post", "/v1/namespaces"),
@@ -208,6 +210,7 @@ pub fn app(state: AppState) -> Router {
     let router = vault::routes(router, &state.vault_mount);
     let rest: Router = router
         .route("/v1/health", get(meta::health))
+        .route("/metrics", get(metrics_export::metrics))
         .route("/v1/openapi.json", get(meta::openapi))
         .route("/v1/namespaces", get(namespaces::list).post(namespaces::create))
         .route("/v1/namespaces/{ns}", axum::routing::delete(namespaces::delete))
@@ -248,6 +251,8 @@ pub fn app(state: AppState) -> Router {
         // Before a route reads a body: see `admission`. Only matched routes
         // pass it; an unknown one is a 404 whatever the token.
         .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&admission), admission::admit))
+        // Innermost: which route answered, for the request metrics.
+        .route_layer(axum::middleware::from_fn(access_log::remember_route))
         // Bodies are read by `json_body::read_object` under `body_limit`, with a JSON 413.
         .layer(DefaultBodyLimit::disable())
         // 30 s, or longer for the calls whose work grows with the store.
@@ -257,6 +262,7 @@ pub fn app(state: AppState) -> Router {
         .with_state(state.clone());
     // gRPC on the same listener, routed by content type: an unknown gRPC
     // method gets gRPC's UNIMPLEMENTED, not REST's JSON 404.
+    let vault_mount = state.vault_mount.clone();
     let grpc = grpc::router(state);
     rest.layer(axum::middleware::from_fn(move |mut request: axum::extract::Request, next: axum::middleware::Next| {
         let grpc = grpc.clone();
@@ -271,7 +277,7 @@ pub fn app(state: AppState) -> Router {
             }
         }
     }))
-    .layer(axum::middleware::from_fn(access_log::access_log))
+    .layer(axum::middleware::from_fn_with_state(vault_mount, access_log::access_log))
 }
 
 /// Serves the API on `listener` (HTTP/1.1 and cleartext HTTP/2) until

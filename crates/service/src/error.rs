@@ -154,6 +154,7 @@ impl ServiceError {
 
 impl From<hush_store::StoreError> for ServiceError {
     fn from(e: hush_store::StoreError) -> Self {
+        metrics::counter!(crate::metric_names::STORE_ERRORS).increment(1);
         ServiceError::internal(e)
     }
 }

@@ -93,8 +93,8 @@ impl Hush {
             audit_key,
             token_key,
             key_cache: KeyCache::default(),
-            tokens: TtlCache::new(RECORD_CACHE_TTL),
-            namespaces: TtlCache::new(RECORD_CACHE_TTL),
+            tokens: TtlCache::new("tokens", RECORD_CACHE_TTL),
+            namespaces: TtlCache::new("namespaces", RECORD_CACHE_TTL),
             config,
             refusals: Default::default(),
             issuer_keys: hush_identity::KeyCache::new(),
@@ -400,6 +400,18 @@ impl TokenRefusal {
 }
 
 /// Fails unless the caller holds `scope` (or `admin`).
+impl Hush {
+    /// Whether the credentials may read the server's metrics (`metrics:read`
+    /// or `admin`). Not audited: a scraper calls every few seconds, and the
+    /// metrics hold no names, values or identities.
+    pub async fn check_metrics_access(&self, creds: &Credentials) -> Result<(), ServiceError> {
+        match self.verify_token(creds).await? {
+            Ok(caller) => require(&caller, Scope::MetricsRead),
+            Err(refusal) => Err(ServiceError::Unauthenticated(refusal.message())),
+        }
+    }
+}
+
 pub(crate) fn require(caller: &Caller, scope: Scope) -> Result<(), ServiceError> {
     if caller.scopes.grants(scope) {
         Ok(())

@@ -57,8 +57,11 @@ impl KeyCache {
         namespace_id: &str,
         version: u32,
     ) -> Result<Arc<DataKey>, ServiceError> {
-        if let Some(k) = self.keys.read().unwrap_or_else(|e| e.into_inner()).get(&(namespace_id.to_owned(), version)) {
-            return Ok(k.clone());
+        let cached =
+            self.keys.read().unwrap_or_else(|e| e.into_inner()).get(&(namespace_id.to_owned(), version)).cloned();
+        crate::metric_names::cache_lookup("namespace_keys", cached.is_some());
+        if let Some(k) = cached {
+            return Ok(k);
         }
         let wrapped = store
             .namespace_key(namespace_id, version)

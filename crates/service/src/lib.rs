@@ -22,6 +22,7 @@ mod key_cache;
 mod key_wrapper;
 mod kv;
 mod login;
+pub mod metric_names;
 mod namespaces;
 mod pagination;
 mod refusals;

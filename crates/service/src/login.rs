@@ -90,6 +90,12 @@ impl Hush {
             .await
         }
         .await;
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(ServiceError::Internal(_)) => "error",
+            Err(_) => "refused",
+        };
+        metrics::counter!(crate::metric_names::LOGINS, "outcome" => outcome).increment(1);
         self.finish(event, result).await
     }
 

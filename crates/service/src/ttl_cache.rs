@@ -20,14 +20,16 @@ pub(crate) struct Generation(u64);
 
 #[derive(Debug)]
 pub(crate) struct TtlCache<K, V> {
+    /// The `cache` label of its lookups' metric.
+    name: &'static str,
     ttl: Duration,
     entries: RwLock<HashMap<K, (V, Instant)>>,
     generation: AtomicU64,
 }
 
 impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
-    pub(crate) fn new(ttl: Duration) -> Self {
-        TtlCache { ttl, entries: RwLock::new(HashMap::new()), generation: AtomicU64::new(0) }
+    pub(crate) fn new(name: &'static str, ttl: Duration) -> Self {
+        TtlCache { name, ttl, entries: RwLock::new(HashMap::new()), generation: AtomicU64::new(0) }
     }
 
     /// Take this before reading the store; pass it to [`TtlCache::insert_if_current`].
@@ -55,7 +57,9 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         Q: Eq + Hash + ?Sized,
     {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        entries.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone())
+        let found = entries.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone());
+        crate::metric_names::cache_lookup(self.name, found.is_some());
+        found
     }
 
     pub(crate) fn remove<Q>(&self, key: &Q)
@@ -81,7 +85,7 @@ mod tests {
 
     #[test]
     fn entries_expire_and_can_be_removed() {
-        let c = TtlCache::new(Duration::from_millis(30));
+        let c = TtlCache::new("test", Duration::from_millis(30));
         c.insert_if_current(c.generation(), "a".to_owned(), 1);
         c.insert_if_current(c.generation(), "b".to_owned(), 2);
         assert_eq!(c.get("a"), Some(1));
@@ -96,7 +100,7 @@ mod tests {
 
     #[test]
     fn a_value_read_before_a_removal_is_not_cached_after_it() {
-        let c = TtlCache::new(Duration::from_secs(60));
+        let c = TtlCache::new("test", Duration::from_secs(60));
         let seen = c.generation();
         // ... the store is read here; meanwhile the record is revoked:
         c.remove("t");

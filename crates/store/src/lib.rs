@@ -23,6 +23,7 @@ mod canonical;
 mod data_store;
 mod error;
 mod key_store;
+pub mod metric_names;
 mod name_range;
 pub mod postgres;
 mod records;

@@ -122,6 +122,16 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
+    // Installed before the stores open, so their first events count too.
+    let _ = hush_server::metrics_export::handle();
+    let metrics_listener = match &args.metrics_listen {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("cannot listen on {addr} (--metrics-listen)"))?,
+        ),
+        None => None,
+    };
     let local = listener.local_addr().context("cannot read the listening address")?;
     let plain_off_loopback = tls.is_none() && !local.ip().is_loopback();
     if plain_off_loopback && !args.tls.insecure_no_tls {
@@ -153,6 +163,12 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         }
     }
     tracing::info!(addr = %format!("{scheme}://{local}"), root_key = %hush.root_key_fingerprint(), "hush is serving");
+    let metrics_server = metrics_listener.map(|listener| {
+        if let Ok(addr) = listener.local_addr() {
+            tracing::info!(addr = %format!("http://{addr}/metrics"), "serving metrics without a token");
+        }
+        tokio::spawn(hush_server::metrics_export::run_metrics(listener, std::future::pending()))
+    });
     let anchor = hush.spawn_audit_anchor(Duration::from_secs(1));
     let refusals = hush.spawn_refusal_flush(args.limits.audit_refusals_every);
     let limits = server_limits(&args.limits);
@@ -171,6 +187,9 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(tls) => hush_server::run_tls(listener, state, tls, shutdown_signal()).await,
     };
     on_hangup.abort();
+    if let Some(metrics_server) = metrics_server {
+        metrics_server.abort();
+    }
     if let Some(fresh) = fresh {
         fresh.abort();
     }

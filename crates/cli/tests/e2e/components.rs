@@ -21,7 +21,7 @@ pub fn require(test: &str, tools: &[&str]) -> bool {
         return true;
     }
     let message = format!(
-        "{test}: SKIPPED, not run: {} not installed (scripts/test installs them: docker-registry skopeo apache2-utils umoci git podman runc busybox-static)",
+        "{test}: SKIPPED, not run: {} not installed (scripts/test installs them: docker-registry skopeo apache2-utils umoci git podman runc busybox-static prometheus)",
         missing.join(", ")
     );
     if std::env::var("CI").as_deref() == Ok("true") {

@@ -23,6 +23,7 @@ mod inject;
 mod isolation;
 mod kms;
 mod limits;
+mod metrics;
 mod onepassword;
 mod registries;
 mod registry_clients;

@@ -42,6 +42,7 @@ use super::audit_mover::Mover;
 use super::connect::{Access, open};
 use super::recent_reads::RecentReads;
 use super::rows;
+use crate::metric_names;
 use crate::write_rules::{prune_at_or_below, put_record, put_slot, record_outcome};
 use crate::{
     AuditEvent, AuditRecord, Conflict, KvSettings, Mutation, NamespaceRecord, PutVersion, SecretMetadataChange,
@@ -347,8 +348,10 @@ impl Writer {
             entries.push(JournalEntry { record: AuditRecord { seq, event, mac: mac.to_vec() }, read_of });
             replies.push(reply);
         }
+        let started = Instant::now();
         match self.journal.append(&encode_batch(&entries)) {
             Ok(()) => {
+                metric_names::audit_batch("journal", entries.len(), started.elapsed().as_secs_f64());
                 self.head = (seq, mac);
                 self.answer(entries, replies);
             }
@@ -380,8 +383,10 @@ impl Writer {
         // The journaled events go first: wait for the move in progress.
         self.collect_move(true);
         let requests: Vec<&WriteRequest> = batch.iter().map(|(r, _)| r).collect();
+        let started = Instant::now();
         match self.apply_batch(&requests) {
             Ok(results) => {
+                metric_names::audit_batch("database", batch.len(), started.elapsed().as_secs_f64());
                 tracing::trace!(size = batch.len(), "group commit");
                 for ((_, reply), result) in batch.drain(..).zip(results) {
                     let _ = reply.send(result);
