@@ -27,7 +27,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use tracing::Level;
 
 use crate::VaultMount;
-use crate::metrics_export;
+use crate::metrics_export::{self, RouteLabel};
 
 /// Lines above `debug` per second, and in a burst.
 const LINES_PER_SECOND: u32 = 10;
@@ -63,16 +63,16 @@ fn within_budget() -> Option<u64> {
 /// The `route` label: the router's template of the route that answered
 /// (`RouteOf`), a gRPC method's path when one answered, or `unmatched`;
 /// never a path a client made up.
-fn route_label(response: &Response, surface: &str, path: &str, grpc_status: Option<u16>) -> String {
+fn route_label(response: &Response, surface: &str, path: &str, grpc_status: Option<u16>) -> RouteLabel {
     if let Some(RouteOf(route)) = response.extensions().get::<RouteOf>() {
-        return route.as_str().to_owned();
+        return RouteLabel::Matched(route.clone());
     }
     let known_grpc = path.starts_with("/hush.") || path.starts_with("/grpc.");
     // 12: no such method; 16: refused before any method was looked up.
     if surface == "grpc" && known_grpc && !matches!(grpc_status, Some(12 | 16)) && path.len() <= 100 {
-        return path.to_owned();
+        return RouteLabel::Grpc(path.to_owned());
     }
-    "unmatched".to_owned()
+    RouteLabel::Unmatched
 }
 
 /// The route that answered, carried out to this layer on the response.

@@ -92,7 +92,7 @@ impl Hush {
             rotation_lock: tokio::sync::RwLock::new(()),
             audit_key,
             token_key,
-            key_cache: KeyCache::default(),
+            key_cache: KeyCache::new(),
             tokens: TtlCache::new("tokens", RECORD_CACHE_TTL),
             namespaces: TtlCache::new("namespaces", RECORD_CACHE_TTL),
             config,

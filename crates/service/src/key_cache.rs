@@ -18,10 +18,12 @@ use crate::key_wrapper::KeyWrapper;
 use hush_store::KeyStore;
 
 use crate::ServiceError;
+use crate::metric_names::CacheCounters;
 
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct KeyCache {
     keys: RwLock<HashMap<(String, u32), Arc<DataKey>>>,
+    lookups: CacheCounters,
     /// The current key version per namespace and when it was looked up:
     /// re-read after [`CURRENT_TTL`], so a rotation on another replica is
     /// picked up for new writes.
@@ -49,6 +51,15 @@ pub(crate) struct UnwrapFailed {
 }
 
 impl KeyCache {
+    pub(crate) fn new() -> Self {
+        KeyCache {
+            keys: RwLock::default(),
+            lookups: CacheCounters::new("namespace_keys"),
+            current: RwLock::default(),
+            destroyed: RwLock::default(),
+        }
+    }
+
     /// A namespace key by version.
     pub(crate) async fn key(
         &self,
@@ -59,7 +70,7 @@ impl KeyCache {
     ) -> Result<Arc<DataKey>, ServiceError> {
         let cached =
             self.keys.read().unwrap_or_else(|e| e.into_inner()).get(&(namespace_id.to_owned(), version)).cloned();
-        crate::metric_names::cache_lookup("namespace_keys", cached.is_some());
+        self.lookups.count(cached.is_some());
         if let Some(k) = cached {
             return Ok(k);
         }

@@ -12,7 +12,25 @@ pub const LOGINS: &str = "hush_logins_total";
 /// Data or key store failures that a caller saw as an internal error.
 pub const STORE_ERRORS: &str = "hush_store_errors_total";
 
-/// Counts one cache lookup.
-pub(crate) fn cache_lookup(cache: &'static str, hit: bool) {
-    metrics::counter!(CACHE_LOOKUPS, "cache" => cache, "result" => if hit { "hit" } else { "miss" }).increment(1);
+/// One cache's hit and miss counters, registered once: a lookup then costs
+/// an atomic add, not a registry lookup (every read makes several).
+/// Created before the recorder is installed, they count nothing.
+#[derive(Debug)]
+pub(crate) struct CacheCounters {
+    hit: metrics::Counter,
+    miss: metrics::Counter,
+}
+
+impl CacheCounters {
+    pub(crate) fn new(cache: &'static str) -> Self {
+        CacheCounters {
+            hit: metrics::counter!(CACHE_LOOKUPS, "cache" => cache, "result" => "hit"),
+            miss: metrics::counter!(CACHE_LOOKUPS, "cache" => cache, "result" => "miss"),
+        }
+    }
+
+    /// Counts one lookup.
+    pub(crate) fn count(&self, hit: bool) {
+        if hit { &self.hit } else { &self.miss }.increment(1);
+    }
 }

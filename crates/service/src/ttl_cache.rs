@@ -12,6 +12,8 @@ use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use crate::metric_names::CacheCounters;
+
 /// Counts removals: a value read from the store before a removal must not be
 /// cached after it (a revocation racing a lookup would otherwise put the
 /// stale record back).
@@ -20,8 +22,8 @@ pub(crate) struct Generation(u64);
 
 #[derive(Debug)]
 pub(crate) struct TtlCache<K, V> {
-    /// The `cache` label of its lookups' metric.
-    name: &'static str,
+    /// Its lookups' counters.
+    lookups: CacheCounters,
     ttl: Duration,
     entries: RwLock<HashMap<K, (V, Instant)>>,
     generation: AtomicU64,
@@ -29,7 +31,12 @@ pub(crate) struct TtlCache<K, V> {
 
 impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     pub(crate) fn new(name: &'static str, ttl: Duration) -> Self {
-        TtlCache { name, ttl, entries: RwLock::new(HashMap::new()), generation: AtomicU64::new(0) }
+        TtlCache {
+            lookups: CacheCounters::new(name),
+            ttl,
+            entries: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+        }
     }
 
     /// Take this before reading the store; pass it to [`TtlCache::insert_if_current`].
@@ -58,7 +65,7 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         let found = entries.get(key).filter(|(_, at)| at.elapsed() < self.ttl).map(|(v, _)| v.clone());
-        crate::metric_names::cache_lookup(self.name, found.is_some());
+        self.lookups.count(found.is_some());
         found
     }
 
