@@ -128,6 +128,11 @@ async fn prometheus_scrapes_request_counters_and_histograms() {
         until(&http, &prom, "hush_audit_sync_seconds_count{job=\"hush\",via=\"journal\"}", |v| v >= 1.0).await;
         until(&http, &prom, "hush_audit_events_total{job=\"hush\",via=\"journal\"}", |v| v >= f64::from(reads)).await;
         until(&http, &prom, "hush_open_connections{job=\"hush\"}", |v| v >= 1.0).await;
+        // The caches count from the first request (their counters exist before the stores open).
+        let token_hits = "hush_cache_lookups_total{job=\"hush\",cache=\"tokens\",result=\"hit\"}";
+        until(&http, &prom, token_hits, |v| v >= f64::from(reads)).await;
+        let key_hits = "hush_cache_lookups_total{job=\"hush\",cache=\"namespace_keys\",result=\"hit\"}";
+        until(&http, &prom, key_hits, |v| v >= f64::from(reads)).await;
         // No series anywhere names the secret.
         let series_url =
             reqwest::Url::parse_with_params(&format!("{prom}/api/v1/series"), [("match[]", "{job=\"hush\"}")]).unwrap();
