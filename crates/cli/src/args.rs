@@ -117,6 +117,28 @@ pub enum Command {
     /// TLS material: a private CA and certificates for a quick setup.
     #[command(subcommand)]
     Tls(TlsCommand),
+    /// Check that a server answers (GET /v1/health, no token): for healthchecks and probes.
+    Health(HealthArgs),
+}
+
+/// `hush health`.
+#[derive(Debug, Args)]
+#[command(after_help = "Sends no token, so it works in a container's HEALTHCHECK or a probe without one. \
+Over https:// the server's certificate is checked as every client checks it (HUSH_CACERT): address the server by \
+a name its certificate holds (a container checking itself: a certificate for localhost, and \
+HUSH_ADDR=https://localhost:8270).\n\n\
+Exit codes: 0 the server answered that it is ok, 1 it did not (unreachable, a TLS problem, another answer, or \
+no answer within --timeout), 2 bad usage.\n\n\
+Example:\n  hush health --addr https://localhost:8270 --ca-cert /tls/ca.pem")]
+pub struct HealthArgs {
+    #[command(flatten)]
+    pub conn: Connection,
+    /// Give up after this long.
+    #[arg(long, default_value = "5s", value_parser = humantime::parse_duration)]
+    pub timeout: Duration,
+    /// Print the server's answer as JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `hush workflow …`
@@ -439,6 +461,10 @@ pub struct StoreDirs {
     /// The Transit mount.
     #[arg(long, env = "HUSH_KMS_MOUNT", default_value = "transit")]
     pub kms_mount: String,
+    /// Read the root key (base64, as in root.key) from this file instead of --key-dir: a systemd
+    /// credential (%d/root.key) or a container secret. hush never writes, moves or rotates it.
+    #[arg(long, env = "HUSH_ROOT_KEY_FILE", value_name = "FILE", conflicts_with = "kms")]
+    pub root_key_file: Option<PathBuf>,
 }
 
 /// External key management services.
@@ -460,6 +486,7 @@ impl std::fmt::Debug for StoreDirs {
             .field("kms", &self.kms)
             .field("kms_addr", &self.kms_addr)
             .field("kms_key", &self.kms_key)
+            .field("root_key_file", &self.root_key_file)
             .finish()
     }
 }

@@ -91,6 +91,7 @@ async fn run(command: Command) -> anyhow::Result<u8> {
         Command::Workflow(cmd) => return commands::workflow::run(cmd).await,
         Command::Admin(cmd) => commands::admin::run(cmd).await,
         Command::Tls(cmd) => commands::tls::run(cmd).await,
+        Command::Health(args) => commands::health::run(args).await,
     }?;
     Ok(exit_code::OK)
 }

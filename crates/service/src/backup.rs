@@ -129,7 +129,7 @@ pub async fn restore(backup: &[u8], opts: OpenOptions) -> Result<RestoreReport, 
     let (wrapped, sealed) = rest.split_at(len);
     let (wrapper, origin) = wrapper_for(&opts)?;
     let wrapper = wrapper.ok_or(RestoreError::Bad(
-        "no root key: put the installation's root.key in --key-dir, or set HUSH_ROOT_KEY, or name its KMS",
+        "no root key: put the installation's root.key in --key-dir, or set HUSH_ROOT_KEY or --root-key-file, or name its KMS",
     ))?;
     let backup_key = wrapper.unwrap(wrapped, BACKUP_KEY_BINDING).await.map_err(|e| {
         tracing::warn!(origin = %origin, error = %e, "the backup key does not unwrap");

@@ -34,8 +34,13 @@ pub struct OpenOptions {
     pub data_dir: PathBuf,
     /// Directory of the key store (and, by default, the root key file).
     pub key_dir: PathBuf,
-    /// The root key as base64 (`HUSH_ROOT_KEY`); otherwise the key file is used.
+    /// The root key as base64 (`HUSH_ROOT_KEY`); otherwise `root_key_file`,
+    /// otherwise the key file in `key_dir`.
     pub root_key: Option<SecretString>,
+    /// A file holding the root key as base64, read and never written: a
+    /// systemd credential (`LoadCredential=`) or a container secret. Unlike
+    /// the key file in `key_dir`, it must exist, even on a first start.
+    pub root_key_file: Option<PathBuf>,
     /// Limits and retention.
     pub config: ServiceConfig,
     /// A PostgreSQL URL for the data store instead of SQLite in `data_dir`.
@@ -49,7 +54,22 @@ pub struct OpenOptions {
 impl OpenOptions {
     /// SQLite stores in these directories, the root key from the key file.
     pub fn in_dirs(data_dir: PathBuf, key_dir: PathBuf, config: ServiceConfig) -> Self {
-        OpenOptions { data_dir, key_dir, root_key: None, config, database_url: None, keystore_url: None, kms: None }
+        OpenOptions {
+            data_dir,
+            key_dir,
+            root_key: None,
+            root_key_file: None,
+            config,
+            database_url: None,
+            keystore_url: None,
+            kms: None,
+        }
+    }
+
+    /// Whether the root key is given from outside (the variable or a file of
+    /// the operator's), so that hush neither writes nor replaces a key file.
+    fn root_key_supplied(&self) -> bool {
+        self.root_key.is_some() || self.root_key_file.is_some()
     }
 }
 
@@ -104,7 +124,8 @@ pub enum OpenError {
     Locked(PathBuf),
     /// The key store is initialised but there is no root key.
     #[error(
-        "no root key: the key store in {key_dir} is initialised but {file} does not exist and HUSH_ROOT_KEY is not set"
+        "no root key: the key store in {key_dir} is initialised but {file} does not exist, HUSH_ROOT_KEY is not set \
+         and no --root-key-file is given"
     )]
     RootKeyMissing {
         /// Key directory.
@@ -112,6 +133,13 @@ pub enum OpenError {
         /// Expected key file.
         file: PathBuf,
     },
+    /// The root key file the operator named does not exist.
+    #[error(
+        "the root key file {0} (--root-key-file) does not exist: hush reads that file but never creates it. \
+         Put the installation's root key there (base64 of 32 bytes, e.g. the root.key that hush init wrote; \
+         for a new installation `head -c 32 /dev/urandom | base64`)"
+    )]
+    RootKeyFileMissing(PathBuf),
     /// The root key text does not decode.
     #[error("the root key from {origin} is unusable: {source}")]
     RootKeyInvalid {
@@ -250,7 +278,8 @@ pub(crate) fn write_root_key(path: &Path, key: &RootKey) -> Result<(), OpenError
 }
 
 /// The wrapping key: the KMS when one is configured (no root key anywhere
-/// on disk), else the root key from HUSH_ROOT_KEY or the key file (none
+/// on disk), else the root key from HUSH_ROOT_KEY, the operator's root key
+/// file or the key file in the key directory (the last one has none
 /// yet on a first start). Also says where it came from, for messages.
 pub(crate) fn wrapper_for(opts: &OpenOptions) -> Result<(Option<KeyWrapper>, String), OpenError> {
     let key_file = opts.key_dir.join(ROOT_KEY_FILE);
@@ -259,15 +288,19 @@ pub(crate) fn wrapper_for(opts: &OpenOptions) -> Result<(Option<KeyWrapper>, Str
             Some(KeyWrapper::transit(config.clone()).map_err(|e| OpenError::Kms(e.to_string()))?),
             format!("the KMS (transit key {} at {})", config.key, config.addr),
         ),
-        None => match &opts.root_key {
-            Some(text) => (
+        None => match (&opts.root_key, &opts.root_key_file) {
+            (Some(text), _) => (
                 Some(KeyWrapper::Local(
                     RootKey::from_base64(text.expose_secret())
                         .map_err(|source| OpenError::RootKeyInvalid { origin: "HUSH_ROOT_KEY".into(), source })?,
                 )),
                 "HUSH_ROOT_KEY".to_owned(),
             ),
-            None => (read_root_key(&key_file)?.map(KeyWrapper::Local), key_file.display().to_string()),
+            (None, Some(file)) => {
+                let key = read_root_key(file)?.ok_or_else(|| OpenError::RootKeyFileMissing(file.clone()))?;
+                (Some(KeyWrapper::Local(key)), file.display().to_string())
+            }
+            (None, None) => (read_root_key(&key_file)?.map(KeyWrapper::Local), key_file.display().to_string()),
         },
     })
 }
@@ -300,12 +333,13 @@ async fn heal_interrupted_rotation(
 pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
     // SQLite stores are one process's: their directories are locked.
     // PostgreSQL stores are shared by replicas; the key directory is then
-    // only where the root key file is (unless HUSH_ROOT_KEY gives it).
+    // only where the root key file is (unless HUSH_ROOT_KEY or
+    // --root-key-file gives the key).
     let (sqlite_data, sqlite_keys) = (opts.database_url.is_none(), opts.keystore_url.is_none());
     if sqlite_data {
         private_dir(&opts.data_dir)?;
     }
-    if sqlite_keys || (opts.root_key.is_none() && opts.kms.is_none()) {
+    if sqlite_keys || (!opts.root_key_supplied() && opts.kms.is_none()) {
         private_dir(&opts.key_dir)?;
     }
     let same_dir = fs::canonicalize(&opts.data_dir).ok() == fs::canonicalize(&opts.key_dir).ok();
@@ -333,7 +367,10 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
     let key_file = opts.key_dir.join(ROOT_KEY_FILE);
 
     let (mut wrapper, origin) = wrapper_for(&opts)?;
-    if let (Some(installation), None, None) = (keys.installation().await?, &opts.kms, &opts.root_key) {
+    if opts.kms.is_none()
+        && !opts.root_key_supplied()
+        && let Some(installation) = keys.installation().await?
+    {
         wrapper = heal_interrupted_rotation(wrapper, &key_file, &installation).await?;
     }
 
@@ -412,11 +449,11 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
         }
         _ => {}
     }
-    let root_origin = match (&opts.kms, &opts.root_key) {
+    let root_origin = match (&opts.kms, opts.root_key_supplied()) {
         (Some(_), _) => RootOrigin::Kms,
-        (None, Some(_)) => RootOrigin::Environment,
-        (None, None) if opts.keystore_url.is_some() => RootOrigin::SharedFile(key_file.clone()),
-        (None, None) => RootOrigin::File(key_file.clone()),
+        (None, true) => RootOrigin::Supplied,
+        (None, false) if opts.keystore_url.is_some() => RootOrigin::SharedFile(key_file.clone()),
+        (None, false) => RootOrigin::File(key_file.clone()),
     };
     let hush = Arc::new(Hush::new(data, keys, (root, root_origin), audit_key, token_key, opts.config, locks));
     let first_start = match hush.data.installation_id().await? {

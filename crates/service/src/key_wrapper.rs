@@ -87,8 +87,9 @@ pub enum RootOrigin {
     /// The key file, with a key store other processes share (PostgreSQL):
     /// an online rotation would leave them wrapping with the old key.
     SharedFile(std::path::PathBuf),
-    /// `HUSH_ROOT_KEY` (a rotation cannot change it).
-    Environment,
+    /// Given by the operator: `HUSH_ROOT_KEY` or a root key file hush only
+    /// reads (`--root-key-file`). A rotation cannot change it.
+    Supplied,
     /// The KMS.
     Kms,
 }

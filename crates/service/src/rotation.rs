@@ -164,10 +164,11 @@ impl Hush {
         let result = async {
             self.authorize_global(creds, &mut event, Scope::Admin, "rotating the root key").await?;
             match &self.root_origin {
-                RootOrigin::Environment => {
+                RootOrigin::Supplied => {
                     return Err(ServiceError::invalid(
                         "root_key_from_env",
-                        "the root key comes from HUSH_ROOT_KEY, which hush cannot change: use a key file or a KMS to rotate online",
+                        "the root key comes from HUSH_ROOT_KEY or --root-key-file, which hush cannot change: use the \
+                         key file in the key directory or a KMS to rotate online",
                     ));
                 }
                 RootOrigin::SharedFile(_) => {

@@ -5,6 +5,7 @@ pub(crate) mod admin;
 pub(crate) mod audit;
 pub(crate) mod auth;
 pub(crate) mod cache_key;
+pub(crate) mod health;
 pub(crate) mod namespace;
 pub(crate) mod redact;
 pub(crate) mod references;

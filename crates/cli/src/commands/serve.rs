@@ -36,10 +36,15 @@ fn kms(dirs: &StoreDirs) -> anyhow::Result<Option<TransitConfig>> {
 }
 
 pub(crate) fn options(dirs: &StoreDirs, config: ServiceConfig) -> anyhow::Result<OpenOptions> {
+    let root_key = std::env::var("HUSH_ROOT_KEY").ok().filter(|k| !k.is_empty()).map(SecretString::new);
+    if root_key.is_some() && dirs.root_key_file.is_some() {
+        return usage("HUSH_ROOT_KEY and --root-key-file (HUSH_ROOT_KEY_FILE) both give the root key: set one");
+    }
     Ok(OpenOptions {
         data_dir: dirs.data_dir.clone(),
         key_dir: dirs.key_dir.clone(),
-        root_key: std::env::var("HUSH_ROOT_KEY").ok().filter(|k| !k.is_empty()).map(SecretString::new),
+        root_key,
+        root_key_file: dirs.root_key_file.clone(),
         config,
         database_url: dirs.database_url.clone().map(SecretString::new),
         keystore_url: dirs.keystore_url.clone().map(SecretString::new),
@@ -71,7 +76,10 @@ fn print_first_start(dirs: &StoreDirs, first: &FirstStart) {
     match &first.root_key_file {
         Some(file) => println!("  root key:   {} (keep it apart from backups of the data directory)", file.display()),
         None if dirs.kms.is_some() => println!("  root key:   none: keys are wrapped by the KMS"),
-        None => println!("  root key:   from HUSH_ROOT_KEY"),
+        None => match &dirs.root_key_file {
+            Some(file) => println!("  root key:   from {} (--root-key-file)", file.display()),
+            None => println!("  root key:   from HUSH_ROOT_KEY"),
+        },
     }
     println!("admin token (shown once; keep it safe):");
     println!("{}", first.admin_token.expose_secret());

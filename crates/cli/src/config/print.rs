@@ -64,6 +64,9 @@ impl InForce {
                 args.dirs.kms_key.as_deref().unwrap_or("?")
             ),
             Ok(k) if !k.is_empty() => "HUSH_ROOT_KEY (set; value hidden)".to_owned(),
+            _ if let Some(file) = &args.dirs.root_key_file => {
+                format!("file {} (--root-key-file; read, never written)", file.display())
+            }
             _ => format!("file {}", args.dirs.key_dir.join(hush_service::bootstrap::ROOT_KEY_FILE).display()),
         };
         let max_connections = crate::commands::serve::server_limits(&args.limits).max_connections;

@@ -222,3 +222,57 @@ fn a_busy_port_on_first_start_does_not_lose_the_admin_token() {
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
     assert!(String::from_utf8_lossy(&out.stdout).lines().last().unwrap().starts_with("hush_"));
 }
+
+#[test]
+fn a_root_key_file_is_read_and_never_written() {
+    // What a systemd credential (%d/root.key) or a container secret holds.
+    let secrets = tempfile::tempdir().unwrap();
+    let key_file = secrets.path().join("root.key");
+    let key_text = "ZGRkZGRkZGRkZGRkZGRkZGRkZGRkZGRkZGRkZGRkZGQ=\n";
+    std::fs::write(&key_file, key_text).unwrap();
+    let key = key_file.to_str().unwrap();
+
+    // hush init takes the key from the file (here by its variable) and
+    // writes no root.key of its own.
+    let mut h = Hush::init_with(&[("HUSH_ROOT_KEY_FILE", key)]);
+    assert!(!h.key_dir().join("root.key").exists());
+    h.start(&[], &["--root-key-file", key]);
+    assert_eq!(h.cli(&["secret", "create", "k", "--value", "v"]).status.code(), Some(0));
+    // hush cannot change a file it only reads: no online root rotation.
+    let out = h.cli(&["admin", "rotate-root"]);
+    assert_eq!(out.status.code(), Some(2), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--root-key-file"), "{}", show(&out));
+    h.stop();
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key_text);
+    assert!(!h.key_dir().join("root.key").exists() && !h.key_dir().join("root.key.next").exists());
+
+    // Without the file it does not start; nor with another key in it, nor
+    // with the key given twice. Each message names the file or the clash.
+    serve_fails(&mut h, &[], "no root key");
+    let missing = secrets.path().join("absent.key");
+    serve_fails(&mut h, &[("HUSH_ROOT_KEY_FILE", missing.to_str().unwrap())], "(--root-key-file) does not exist");
+    let other = secrets.path().join("other.key");
+    std::fs::write(&other, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=").unwrap();
+    let err = h.spawn(&[("HUSH_ROOT_KEY_FILE", other.to_str().unwrap())], &[]).expect_err("a wrong key is refused");
+    assert!(err.contains(&format!("the root key from {}", other.display())), "{err}");
+    assert!(err.contains("does not match the key store"), "{err}");
+    let both = Command::new(HUSH)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(h.data_dir())
+        .arg("--key-dir")
+        .arg(h.key_dir())
+        .args(["--root-key-file", key])
+        .env("HUSH_ROOT_KEY", key_text.trim())
+        .output()
+        .unwrap();
+    assert_eq!(both.status.code(), Some(2), "{}", show(&both));
+    assert!(String::from_utf8_lossy(&both.stderr).contains("both give the root key"), "{}", show(&both));
+
+    let shown = Command::new(HUSH).args(["serve", "--print-config", "--root-key-file", key]).output().unwrap();
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(text.contains(&format!("file {key} (--root-key-file; read, never written)")), "{}", show(&shown));
+    assert!(!text.contains(key_text.trim()), "{text}");
+
+    h.start(&[("HUSH_ROOT_KEY_FILE", key)], &[]);
+    assert_eq!(h.cli(&["secret", "get", "k"]).stdout, b"v");
+}
