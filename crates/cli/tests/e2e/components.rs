@@ -1,8 +1,9 @@
 //! Real third-party components for end-to-end tests, started by the tests
 //! themselves on loopback ports: a private registry (Debian's
-//! `docker-registry` with htpasswd), images built with `umoci`, a git server
-//! (`git http-backend` behind a small Basic-auth HTTP server), and a
-//! directory of credential-helper links to the `hush` binary.
+//! `docker-registry` with htpasswd), images built with `umoci`, podman with
+//! storage of its own, a git server (`git http-backend` behind a small
+//! Basic-auth HTTP server), and a directory of credential-helper links to the
+//! `hush` binary.
 //!
 //! `scripts/test` installs the packages. Where a tool is missing, a test
 //! says so loudly and stops; under `CI=true` a missing tool fails the test.
@@ -21,7 +22,7 @@ pub fn require(test: &str, tools: &[&str]) -> bool {
         return true;
     }
     let message = format!(
-        "{test}: SKIPPED, not run: {} not installed (scripts/test installs them: docker-registry skopeo apache2-utils umoci git podman runc busybox-static prometheus)",
+        "{test}: SKIPPED, not run: {} not installed (scripts/test installs them: docker-registry skopeo apache2-utils umoci git podman runc busybox-static prometheus systemd binutils)",
         missing.join(", ")
     );
     if std::env::var("CI").as_deref() == Ok("true") {
@@ -128,6 +129,54 @@ pub fn image(dir: &Path) -> PathBuf {
         "/hello.txt",
     ]));
     layout
+}
+
+/// podman as ../shared/COMPONENTS.md sets it up (runc, cgroupfs, no default
+/// ulimits), with image, container and secret storage of its own under a
+/// directory, so a test neither sees nor leaves anything in the machine's.
+/// Everything in that storage is removed when it is dropped.
+pub struct Podman {
+    conf: PathBuf,
+    /// Global options: the runtime and the storage.
+    pub global_args: Vec<String>,
+}
+
+impl Podman {
+    pub fn new(dir: &Path) -> Podman {
+        let conf = dir.join("containers.conf");
+        std::fs::write(&conf, "[containers]\ndefault_ulimits = []\n[engine]\ncgroup_manager = \"cgroupfs\"\n").unwrap();
+        let storage = dir.join("podman-storage");
+        let global_args = ["--runtime", "runc", "--storage-driver", "vfs", "--root"]
+            .iter()
+            .map(|s| (*s).to_owned())
+            .chain([storage.join("root").display().to_string(), "--runroot".into()])
+            .chain([storage.join("run").display().to_string()])
+            .collect();
+        Podman { conf, global_args }
+    }
+
+    /// `podman` with the global options and the configuration, for ARGS.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("podman");
+        cmd.env("CONTAINERS_CONF", &self.conf).args(&self.global_args).args(args);
+        cmd
+    }
+
+    /// Variables that make another program's podman use this storage
+    /// (`HUSH_PODMAN_ARGS`, as `hush workflow run` and contrib/container/build read it).
+    pub fn env(&self) -> [(&'static str, String); 2] {
+        [("CONTAINERS_CONF", self.conf.display().to_string()), ("HUSH_PODMAN_ARGS", self.global_args.join(" "))]
+    }
+}
+
+impl Drop for Podman {
+    fn drop(&mut self) {
+        for args in
+            [&["rm", "--all", "--force", "--time", "0"][..], &["rmi", "--all", "--force"], &["secret", "rm", "--all"]]
+        {
+            let _ = self.command(args).stdout(Stdio::null()).stderr(Stdio::null()).status();
+        }
+    }
 }
 
 /// A directory holding `docker-credential-hush` and `git-credential-hush`,

@@ -25,6 +25,7 @@ mod kms;
 mod limits;
 mod metrics;
 mod onepassword;
+mod packaging;
 mod registries;
 mod registry_clients;
 mod replicas;
