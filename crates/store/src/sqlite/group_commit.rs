@@ -462,7 +462,10 @@ impl Writer {
 
     /// After a commit that moved every journaled event: empty the journal.
     fn journal_moved(&mut self) {
-        self.unmoved = None;
+        // A failed move's events went in with this commit: their file is free.
+        if self.unmoved.take().is_some() {
+            self.journal.other_moved();
+        }
         if self.journal.pending().is_empty() && !self.journal_failed {
             return;
         }
