@@ -19,7 +19,7 @@ Credential helpers: link this binary as docker-credential-hush and git-credentia
 (hush credential-helper install); they read the same variables, and HUSH_HELPER_WRITABLE=1 lets \
 store and erase change anything.\n\
 Exit codes: 0 ok, 1 error, 2 bad usage or input, 3 not authenticated or not allowed, 4 not found, \
-5 conflict, 6 audit verification failed.")]
+5 conflict, 6 audit verification failed, 130 stopped by Ctrl-C (nothing left half-done).")]
 pub struct Cli {
     /// What to do.
     #[command(subcommand)]
@@ -774,6 +774,9 @@ pub enum AdminCommand {
         /// Print JSON: [{"namespace", "key_version", "rewrapped"}].
         #[arg(long)]
         json: bool,
+        /// No progress bar on standard error.
+        #[arg(short, long)]
+        quiet: bool,
     },
 }
 

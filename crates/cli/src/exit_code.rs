@@ -19,6 +19,9 @@ pub const CONFLICT: u8 = 5;
 /// `hush audit verify` found an edited or removed event.
 pub const AUDIT_FAILED: u8 = 6;
 
+/// Stopped by Ctrl-C (128 + SIGINT, as shells report it).
+pub const INTERRUPTED: u8 = 130;
+
 /// An error that is the user's input, not a failure (exit 2).
 #[derive(Debug)]
 pub struct UsageError(pub String);
@@ -50,6 +53,9 @@ impl std::error::Error for AuditFailed {}
 pub fn for_error(e: &anyhow::Error) -> ExitCode {
     if e.downcast_ref::<UsageError>().is_some() {
         return ExitCode::from(USAGE);
+    }
+    if e.downcast_ref::<crate::interrupt::Interrupted>().is_some() {
+        return ExitCode::from(INTERRUPTED);
     }
     if e.downcast_ref::<AuditFailed>().is_some() {
         return ExitCode::from(AUDIT_FAILED);

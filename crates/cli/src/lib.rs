@@ -10,9 +10,11 @@ mod commands;
 mod config;
 pub mod exit_code;
 mod helpers;
+mod interrupt;
 mod logging;
 mod output;
 mod private_file;
+mod progress;
 mod value_input;
 
 use std::process::ExitCode;

@@ -1,8 +1,6 @@
-//! `hush admin rewrap`: re-encrypting stored versions under each
-//! namespace's current key, a batch per request, with a progress bar on a
-//! terminal.
-
-use std::io::{IsTerminal, Write};
+//! `hush admin`: backup, restore, root key rotation, and rewrap
+//! (re-encrypting stored versions under each namespace's current key, a
+//! batch per request, with a progress bar on a terminal).
 
 use anyhow::Context;
 
@@ -11,7 +9,9 @@ use serde_json::{Value, json};
 
 use crate::args::AdminCommand;
 use crate::commands::client;
+use crate::interrupt;
 use crate::output;
+use crate::progress::{Progress, Unit};
 
 pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
@@ -49,7 +49,7 @@ pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 dirs.key_dir.display()
             );
         }
-        AdminCommand::Rewrap { namespace, batch, conn, json } => {
+        AdminCommand::Rewrap { namespace, batch, conn, json, quiet } => {
             let client = client(&conn)?;
             let (names, explicit) = match namespace {
                 Some(ns) => (vec![ns], true),
@@ -57,8 +57,15 @@ pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             };
             let mut report = Vec::new();
             let mut unfinished = Vec::new();
+            // Each batch is its own transaction on the server: Ctrl-C between
+            // or during batches leaves every version readable under the key
+            // it is sealed with, and a second run carries on.
+            let progress = Progress::new("rewrapping", Unit::Items("versions"), None, json || quiet);
             for ns in names {
-                match rewrap(&client, &ns, batch).await {
+                let one = rewrap(&client, &ns, batch, &progress);
+                match interrupt::or_ctrl_c(async { Ok(one.await) }, "every version stays readable; run again to finish")
+                    .await?
+                {
                     Ok(done) => {
                         if done["remaining"].as_u64().unwrap_or(0) > 0 {
                             unfinished.push(format!("{ns} ({} left)", done["remaining"]));
@@ -70,9 +77,10 @@ pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                     Err(e) => return Err(e.into()),
                 }
             }
+            progress.finish();
             if json {
                 output::json(&Value::Array(report));
-            } else if !std::io::stderr().is_terminal() {
+            } else {
                 for r in &report {
                     println!(
                         "{}: {} versions re-encrypted under key version {}",
@@ -104,37 +112,28 @@ async fn all_namespaces(client: &Client) -> anyhow::Result<Vec<String>> {
     Ok(names)
 }
 
-/// Batches until nothing is left; a bar on a terminal.
-async fn rewrap(client: &Client, ns: &str, batch: u32) -> Result<Value, hush_client::ClientError> {
-    let bar = std::io::stderr().is_terminal();
-    let (mut done, mut total) = (0u64, None);
-    let key_version = loop {
+/// Batches until nothing is left, counted on `progress`.
+async fn rewrap(client: &Client, ns: &str, batch: u32, progress: &Progress) -> Result<Value, hush_client::ClientError> {
+    progress.note(ns.to_owned());
+    let mut done = 0u64;
+    let mut first = true;
+    let (key_version, remaining) = loop {
         let answer = client.rewrap(ns, batch).await?;
         let rewrapped = answer["rewrapped"].as_u64().unwrap_or(0);
         let remaining = answer["remaining"].as_u64().unwrap_or(0);
         done += rewrapped;
-        let total = *total.get_or_insert(done + remaining);
-        if bar {
-            draw(ns, done, total.max(done + remaining));
+        if first {
+            // The total grows namespace by namespace: each one's count is
+            // known after its first batch.
+            progress.grow_total(done + remaining);
+            first = false;
         }
+        progress.add(rewrapped);
         // Nothing moved although versions remain: another writer keeps them
         // changing; stop rather than spin (a later run continues).
         if remaining == 0 || rewrapped == 0 {
             break (answer["key_version"].clone(), remaining);
         }
     };
-    let (key_version, remaining) = key_version;
-    if bar {
-        eprintln!();
-    }
     Ok(json!({ "namespace": ns, "key_version": key_version, "rewrapped": done, "remaining": remaining }))
-}
-
-fn draw(ns: &str, done: u64, total: u64) {
-    const WIDTH: u64 = 30;
-    let filled = done.saturating_mul(WIDTH).checked_div(total).map_or(WIDTH, |f| f.min(WIDTH));
-    let bar: String = "#".repeat(filled as usize) + &"-".repeat((WIDTH - filled) as usize);
-    let mut err = std::io::stderr().lock();
-    let _ = write!(err, "\rrewrapping {ns:<20} [{bar}] {done}/{total}");
-    let _ = err.flush();
 }

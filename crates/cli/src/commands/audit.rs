@@ -1,7 +1,6 @@
 //! `hush audit list|export|verify`.
 
-use std::io::{IsTerminal, Write};
-use std::time::Instant;
+use std::io::Write;
 
 use hush_client::{AuditExport, AuditListing};
 use serde_json::Value;
@@ -10,6 +9,7 @@ use crate::args::{AuditCommand, ExportFormat};
 use crate::commands::client;
 use crate::exit_code::AuditFailed;
 use crate::output;
+use crate::progress::{Progress, Unit};
 
 pub(crate) async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
     match cmd {
@@ -88,25 +88,33 @@ pub(crate) async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
                 after: None,
                 limit: Some(page_size),
             };
-            let mut progress = ExportProgress::new(quiet);
+            let progress = Progress::new("exporting", Unit::Items("events"), None, quiet);
             let mut out = std::io::BufWriter::new(std::io::stdout().lock());
-            loop {
-                let page = client.audit_export(&filter).await?;
-                for event in page["events"].as_array().into_iter().flatten() {
-                    if let Err(e) = writeln!(out, "{event}") {
+            // Ctrl-C: every event written so far is a whole line (each page
+            // is written and flushed between requests).
+            let pages = async {
+                loop {
+                    let page = client.audit_export(&filter).await?;
+                    for event in page["events"].as_array().into_iter().flatten() {
+                        if let Err(e) = writeln!(out, "{event}") {
+                            return stdout_closed(e);
+                        }
+                        progress.add(1);
+                    }
+                    if let Some(last) = page["events"].as_array().and_then(|e| e.last()) {
+                        progress.note(format!("up to {}", output::field(last, "at")));
+                    }
+                    if let Err(e) = out.flush() {
                         return stdout_closed(e);
                     }
-                    progress.one(event);
+                    match page["next"].as_u64() {
+                        Some(next) => filter.after = Some(next),
+                        None => break Ok(()),
+                    }
                 }
-                if let Err(e) = out.flush() {
-                    return stdout_closed(e);
-                }
-                match page["next"].as_u64() {
-                    Some(next) => filter.after = Some(next),
-                    None => break,
-                }
-            }
-            progress.done();
+            };
+            crate::interrupt::or_ctrl_c(pages, "the events written so far are whole lines").await?;
+            progress.finish();
             Ok(())
         }
         AuditCommand::Verify { conn, json } => {
@@ -176,41 +184,5 @@ fn stdout_closed(e: std::io::Error) -> anyhow::Result<()> {
         Ok(())
     } else {
         Err(anyhow::Error::new(e).context("writing to standard output"))
-    }
-}
-
-/// The export's count on standard error, on a terminal only, redrawn at
-/// most ten times a second.
-struct ExportProgress {
-    shown: bool,
-    count: u64,
-    started: Instant,
-    drawn: Instant,
-}
-
-impl ExportProgress {
-    fn new(quiet: bool) -> Self {
-        let now = Instant::now();
-        ExportProgress { shown: !quiet && std::io::stderr().is_terminal(), count: 0, started: now, drawn: now }
-    }
-
-    fn one(&mut self, event: &Value) {
-        self.count += 1;
-        if self.shown && self.drawn.elapsed().as_millis() >= 100 {
-            self.drawn = Instant::now();
-            self.draw(output::field(event, "at"));
-        }
-    }
-
-    fn draw(&self, at: String) {
-        let rate = self.count as f64 / self.started.elapsed().as_secs_f64().max(0.001);
-        eprint!("\rexported {} events ({rate:.0}/s), up to {at}   ", self.count);
-    }
-
-    fn done(&self) {
-        if self.shown {
-            self.draw("the end of the log".to_owned());
-            eprintln!();
-        }
     }
 }
