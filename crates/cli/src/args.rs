@@ -657,6 +657,13 @@ pub struct ServeArgs {
     /// scraper reaches. On the main address /metrics needs a token with metrics:read.
     #[arg(long, env = "HUSH_METRICS_LISTEN", value_name = "ADDR")]
     pub metrics_listen: Option<String>,
+    /// Also write every audit event to this file as a JSON line, synced before the call is answered
+    /// (created 0600; reopened on SIGHUP, for logrotate). The lines never hold a value.
+    #[arg(long, env = "HUSH_AUDIT_FILE", value_name = "PATH")]
+    pub audit_file: Option<PathBuf>,
+    /// Also write every audit event to standard output as a JSON line (for container platforms).
+    #[arg(long, env = "HUSH_AUDIT_STDOUT")]
+    pub audit_stdout: bool,
     #[command(flatten)]
     pub tls: ServerTlsArgs,
     #[command(flatten)]

@@ -1,23 +1,15 @@
 //! JSON shapes of records in responses. Metadata only: values are rendered
 //! in `reveal.rs` and nowhere else.
 
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::SystemTime;
 
-use hush_service::{
-    AuditRecord, NamespaceRecord, RegistryEntry, SecretRecord, TokenNamespaces, TokenRecord, VersionRecord,
-};
+use hush_service::audit_line::identity;
+
+use hush_service::{NamespaceRecord, RegistryEntry, SecretRecord, TokenNamespaces, TokenRecord, VersionRecord};
 use serde_json::{Value, json};
 
-/// The last millisecond RFC 3339 can show (9999-12-31T23:59:59.999Z).
-const LATEST_MS: i64 = 253_402_300_799_999;
-
-/// Milliseconds since the epoch as RFC 3339 with milliseconds, UTC. Values
-/// outside years 1970–9999 (only an edited row could hold one) are clamped,
-/// so formatting never fails.
-pub fn time(ms: i64) -> String {
-    let at = UNIX_EPOCH + Duration::from_millis(ms.clamp(0, LATEST_MS) as u64);
-    humantime::format_rfc3339_millis(at).to_string()
-}
+/// Milliseconds since the epoch as RFC 3339 with milliseconds, UTC.
+pub use hush_service::audit_line::rfc3339 as time;
 
 fn opt_time(ms: Option<i64>) -> Value {
     ms.map(|m| Value::String(time(m))).unwrap_or(Value::Null)
@@ -92,10 +84,6 @@ pub fn token(t: &TokenRecord) -> Value {
 
 /// A stored identity (JSON) as an object; text that does not parse (an
 /// edited row) is shown as it is.
-fn identity(stored: Option<&str>) -> Value {
-    stored.map(|text| serde_json::from_str::<Value>(text).unwrap_or_else(|_| json!(text))).unwrap_or(Value::Null)
-}
-
 /// A login role.
 pub fn role(r: &hush_service::LoginRole) -> Value {
     use hush_service::hush_identity::KeySource;
@@ -122,46 +110,10 @@ pub fn role(r: &hush_service::LoginRole) -> Value {
     })
 }
 
-/// An audit event.
-pub fn audit(r: &AuditRecord) -> Value {
-    let e = &r.event;
-    json!({
-        "seq": r.seq,
-        "at": time(e.at),
-        "token_id": e.token_id,
-        "action": e.action.as_str(),
-        "namespace": e.namespace,
-        "name": e.name,
-        "version": e.version,
-        "outcome": e.outcome.as_str(),
-        "context": e.context,
-        "client_cert": e.client_cert,
-        "client_addr": e.client_addr,
-        "identity": identity(e.identity.as_deref()),
-        "reason": e.reason,
-        "refusals": e.refusals.as_ref().map(|r| json!({
-            "count": r.count,
-            "first_at": time(r.first_at),
-            "last_at": time(r.last_at),
-            "reasons": r.reason_counts().into_iter().map(|(k, v)| (k.to_owned(), json!(v))).collect::<serde_json::Map<String, Value>>(),
-        })),
-    })
-}
+/// An audit event (the shape the audit sinks write, too).
+pub use hush_service::audit_line::audit_json as audit;
 
 /// Now, for health output.
 pub fn now() -> String {
     humantime::format_rfc3339_seconds(SystemTime::now()).to_string()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn times_never_fail_to_format() {
-        assert_eq!(time(0), "1970-01-01T00:00:00.000Z");
-        assert_eq!(time(-5), "1970-01-01T00:00:00.000Z");
-        assert_eq!(time(i64::MAX), "9999-12-31T23:59:59.999Z");
-        assert_eq!(time(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
-    }
 }

@@ -49,6 +49,8 @@ pub struct OpenOptions {
     pub keystore_url: Option<SecretString>,
     /// An external KMS (Vault/OpenBao Transit) in place of a root key.
     pub kms: Option<TransitConfig>,
+    /// Audit sinks (`--audit-file`, `--audit-stdout`), written before each call is answered.
+    pub audit_sinks: Option<Arc<crate::audit_sink::AuditSinks>>,
 }
 
 impl OpenOptions {
@@ -63,6 +65,7 @@ impl OpenOptions {
             database_url: None,
             keystore_url: None,
             kms: None,
+            audit_sinks: None,
         }
     }
 
@@ -83,9 +86,12 @@ async fn open_keys(opts: &OpenOptions) -> Result<Arc<dyn KeyStore>, OpenError> {
 
 /// Opens the data store: PostgreSQL if a URL is given, else SQLite in the data directory.
 async fn open_data(opts: &OpenOptions, audit_key: &AuditKey) -> Result<Arc<dyn DataStore>, OpenError> {
+    let observer = opts.audit_sinks.clone().map(|s| s as Arc<dyn hush_store::AuditObserver>);
     Ok(match &opts.database_url {
-        Some(url) => Arc::new(PgDataStore::open(url.expose_secret(), audit_key.clone()).await?),
-        None => Arc::new(SqliteDataStore::open(&opts.data_dir.join(DATA_FILE), audit_key.clone()).await?),
+        Some(url) => Arc::new(PgDataStore::open_observed(url.expose_secret(), audit_key.clone(), observer).await?),
+        None => {
+            Arc::new(SqliteDataStore::open_observed(&opts.data_dir.join(DATA_FILE), audit_key.clone(), observer).await?)
+        }
     })
 }
 
@@ -455,7 +461,9 @@ pub async fn open(opts: OpenOptions) -> Result<Opened, OpenError> {
         (None, false) if opts.keystore_url.is_some() => RootOrigin::SharedFile(key_file.clone()),
         (None, false) => RootOrigin::File(key_file.clone()),
     };
-    let hush = Arc::new(Hush::new(data, keys, (root, root_origin), audit_key, token_key, opts.config, locks));
+    let mut hush = Hush::new(data, keys, (root, root_origin), audit_key, token_key, opts.config, locks);
+    hush.audit_sinks = opts.audit_sinks.clone();
+    let hush = Arc::new(hush);
     let first_start = match hush.data.installation_id().await? {
         Some(_) => {
             if !installation.completed {

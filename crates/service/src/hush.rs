@@ -48,6 +48,8 @@ pub struct Hush {
     pub(crate) issuer_keys: hush_identity::KeyCache,
     /// Held for the life of the service: one process per data and key directory.
     pub(crate) _locks: Vec<std::fs::File>,
+    /// The audit sinks, if configured (the store writes to them; prune asks them what they delivered).
+    pub(crate) audit_sinks: Option<Arc<crate::audit_sink::AuditSinks>>,
 }
 
 impl fmt::Debug for Hush {
@@ -99,6 +101,7 @@ impl Hush {
             refusals: Default::default(),
             issuer_keys: hush_identity::KeyCache::new(),
             _locks: locks,
+            audit_sinks: None,
         }
     }
 

@@ -11,6 +11,8 @@
 //! opens the stores and performs the first-start initialisation.
 
 mod audit;
+pub mod audit_line;
+pub mod audit_sink;
 pub mod backup;
 pub mod bootstrap;
 mod config;

@@ -61,6 +61,10 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
+    /// An audit sink (`--audit-file`, `--audit-stdout`) could not write the
+    /// events; they are in the store, but their calls failed.
+    #[error("the audit sink failed: {0}")]
+    AuditSink(#[source] std::io::Error),
     /// The store is shutting down.
     #[error("the store is closed")]
     Closed,

@@ -19,6 +19,7 @@
 //! request is answered only after its transaction is durable.
 
 mod audit_event;
+mod audit_observer;
 mod canonical;
 mod data_store;
 mod error;
@@ -32,6 +33,7 @@ pub mod sqlite;
 mod write_rules;
 
 pub use audit_event::{AuditAction, AuditEvent, AuditRecord, Outcome, RefusalSummary};
+pub use audit_observer::AuditObserver;
 pub use data_store::{
     AuditQuery, DataStore, Mutation, PutVersion, RewrapVersion, Sealer, SecretMetadataChange, SecretQuery,
     VersionChange, VersionSlot, WriteOutcome, WriteRequest,

@@ -1,5 +1,6 @@
 //! `hush serve` and `hush init`.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +50,7 @@ pub(crate) fn options(dirs: &StoreDirs, config: ServiceConfig) -> anyhow::Result
         database_url: dirs.database_url.clone().map(SecretString::new),
         keystore_url: dirs.keystore_url.clone().map(SecretString::new),
         kms: kms(dirs)?,
+        audit_sinks: None,
     })
 }
 
@@ -149,7 +151,14 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
              --insecure-no-tls if a proxy in front terminates TLS"
         ));
     }
-    let opened = open(&args.dirs, config).await?;
+    let sinks = hush_service::audit_sink::AuditSinks::open(args.audit_file.as_deref(), args.audit_stdout)
+        .with_context(|| {
+            format!("cannot open the audit file {}", args.audit_file.as_deref().unwrap_or(Path::new("")).display())
+        })?
+        .map(Arc::new);
+    let mut options = options(&args.dirs, config)?;
+    options.audit_sinks = sinks.clone();
+    let opened = bootstrap::open(options).await.map_err(|e| anyhow::anyhow!("{e}"))?;
     if let Some(first) = &opened.first_start {
         print_first_start(&args.dirs, first);
     }
@@ -185,7 +194,10 @@ pub(crate) async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let state =
         hush_server::AppState::new(Arc::clone(&hush)).with_limits(limits).with_vault_mount(args.vault_mount.clone());
     let reload = tls.as_ref().map(|_| Arc::new(tokio::sync::Notify::new()));
-    let on_hangup = tokio::spawn(notify_on_hangup(hangups, reload.clone()));
+    if let Some(path) = sinks.as_ref().and_then(|s| s.file_path()) {
+        tracing::info!(path = %path.display(), "writing audit events to a file too");
+    }
+    let on_hangup = tokio::spawn(notify_on_hangup(hangups, reload.clone(), sinks));
     let fresh = tls
         .as_ref()
         .zip(reload)
@@ -294,10 +306,20 @@ fn server_tls(args: &ServeArgs) -> anyhow::Result<Option<Arc<hush_server::Server
 async fn notify_on_hangup(
     hangups: std::io::Result<tokio::signal::unix::Signal>,
     reload: Option<Arc<tokio::sync::Notify>>,
+    sinks: Option<Arc<hush_service::audit_sink::AuditSinks>>,
 ) {
     match hangups {
         Ok(mut hangups) => {
             while hangups.recv().await.is_some() {
+                if let Some(sinks) = &sinks
+                    && let Some(path) = sinks.file_path()
+                {
+                    match sinks.reopen() {
+                        Ok(()) => tracing::info!(path = %path.display(), "SIGHUP: reopened the audit file"),
+                        Err(e) => tracing::error!(path = %path.display(), error = %e,
+                            "SIGHUP: cannot reopen the audit file; still writing the old one"),
+                    }
+                }
                 match &reload {
                     Some(reload) => {
                         tracing::info!("SIGHUP: reloading the TLS certificate");

@@ -7,6 +7,8 @@
 //! lock and see every committed write at once, whichever replica made it
 //! (a read that returns a value records it with a write, so it waits its turn).
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use hush_core::{NamespaceName, SecretName, SecretType};
 use hush_crypto::{AUDIT_GENESIS, AuditKey};
@@ -18,9 +20,10 @@ use crate::name_range::NameRange;
 use crate::rows::{self, Columns};
 use crate::write_rules::{prune_at_or_below, put_record, put_slot, record_outcome};
 use crate::{
-    AuditAction, AuditQuery, AuditRecord, Conflict, DataStore, KvSettings, Mutation, NamespaceRecord, NamespaceRef,
-    Outcome, PutVersion, RoleRecord, SealedVersion, SecretMetadataChange, SecretQuery, SecretRecord, StoreError,
-    TokenNamespaces, TokenRecord, VersionChange, VersionRecord, VersionSlot, WriteOutcome, WriteRequest, now_millis,
+    AuditAction, AuditObserver, AuditQuery, AuditRecord, Conflict, DataStore, KvSettings, Mutation, NamespaceRecord,
+    NamespaceRef, Outcome, PutVersion, RoleRecord, SealedVersion, SecretMetadataChange, SecretQuery, SecretRecord,
+    StoreError, TokenNamespaces, TokenRecord, VersionChange, VersionRecord, VersionSlot, WriteOutcome, WriteRequest,
+    now_millis,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -39,13 +42,24 @@ const WRITE_LOCK: i64 = 0x6875_7368_0010;
 pub struct PgDataStore {
     pool: PgPool,
     audit_key: AuditKey,
+    observer: Option<Arc<dyn AuditObserver>>,
 }
 
 impl PgDataStore {
     /// Connects to `url` (migrating if needed). `audit_key` chains the audit
     /// events this store appends.
     pub async fn open(url: &str, audit_key: AuditKey) -> Result<Self, StoreError> {
-        Ok(Self { pool: connect::open(url, DATA, MIGRATIONS).await?, audit_key })
+        Self::open_observed(url, audit_key, None).await
+    }
+
+    /// [`PgDataStore::open`], with audit sinks told of every committed
+    /// write before it is answered.
+    pub async fn open_observed(
+        url: &str,
+        audit_key: AuditKey,
+        observer: Option<Arc<dyn AuditObserver>>,
+    ) -> Result<Self, StoreError> {
+        Ok(Self { pool: connect::open(url, DATA, MIGRATIONS).await?, audit_key, observer })
     }
 }
 
@@ -452,6 +466,17 @@ impl DataStore for PgDataStore {
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
+        if let Some(observer) = &self.observer {
+            let observer = Arc::clone(observer);
+            let record = AuditRecord { seq, event, mac: mac.to_vec() };
+            tokio::task::spawn_blocking(move || observer.committed(&[&record]))
+                .await
+                .map_err(|e| StoreError::Database(Box::new(e)))?
+                .map_err(|e| {
+                    tracing::error!(error = %e, "the audit sink failed; the call fails");
+                    StoreError::AuditSink(e)
+                })?;
+        }
         result
     }
 

@@ -20,8 +20,9 @@ use super::recent_reads::RecentReads;
 use super::rows::{self, collect, get};
 use crate::name_range::NameRange;
 use crate::{
-    AuditAction, AuditQuery, AuditRecord, DataStore, NamespaceRecord, NamespaceRef, Outcome, RoleRecord, SealedVersion,
-    SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord, VersionRecord, WriteOutcome, WriteRequest,
+    AuditAction, AuditObserver, AuditQuery, AuditRecord, DataStore, NamespaceRecord, NamespaceRef, Outcome, RoleRecord,
+    SealedVersion, SecretQuery, SecretRecord, StoreError, TokenNamespaces, TokenRecord, VersionRecord, WriteOutcome,
+    WriteRequest,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -49,11 +50,21 @@ impl SqliteDataStore {
     /// Opens (creating and migrating if needed) the data store at `path`.
     /// `audit_key` chains the audit events this store appends.
     pub async fn open(path: &Path, audit_key: AuditKey) -> Result<Self, StoreError> {
+        Self::open_observed(path, audit_key, None).await
+    }
+
+    /// [`SqliteDataStore::open`], with audit sinks told of every committed
+    /// batch before it is answered.
+    pub async fn open_observed(
+        path: &Path,
+        audit_key: AuditKey,
+        observer: Option<Arc<dyn AuditObserver>>,
+    ) -> Result<Self, StoreError> {
         let mut conn = open(path, Access::ReadWrite, false)?;
         migrate(&mut conn, path, MIGRATIONS)?;
         let recent_reads = Arc::new(RecentReads::default());
         let (writer, rx) = mpsc::channel(QUEUE_DEPTH);
-        let state = Writer::open(conn, audit_key, path, Arc::clone(&recent_reads))?;
+        let state = Writer::open(conn, audit_key, path, Arc::clone(&recent_reads), observer)?;
         let read = ReadPool::new(path)?;
         std::thread::Builder::new()
             .name("hush-writer".into())

@@ -45,8 +45,9 @@ use super::rows;
 use crate::metric_names;
 use crate::write_rules::{prune_at_or_below, put_record, put_slot, record_outcome};
 use crate::{
-    AuditEvent, AuditRecord, Conflict, KvSettings, Mutation, NamespaceRecord, PutVersion, SecretMetadataChange,
-    SecretRecord, StoreError, TokenRecord, VersionChange, VersionSlot, WriteOutcome, WriteRequest, now_millis,
+    AuditEvent, AuditObserver, AuditRecord, Conflict, KvSettings, Mutation, NamespaceRecord, PutVersion,
+    SecretMetadataChange, SecretRecord, StoreError, TokenRecord, VersionChange, VersionSlot, WriteOutcome,
+    WriteRequest, now_millis,
 };
 
 type Reply<T> = oneshot::Sender<Result<T, StoreError>>;
@@ -105,6 +106,8 @@ pub(crate) struct Writer {
     /// After a failed move, none is tried again before this, and flushes
     /// fail at once (`MOVE_RETRY_*`).
     retry: Option<(Instant, Duration)>,
+    /// The audit sinks, told of every committed batch before it is answered.
+    observer: Option<Arc<dyn AuditObserver>>,
 }
 
 /// After a move into SQLite fails, the next waits this long, twice as long
@@ -122,6 +125,7 @@ impl Writer {
         key: AuditKey,
         data_file: &Path,
         recent_reads: Arc<RecentReads>,
+        observer: Option<Arc<dyn AuditObserver>>,
     ) -> Result<Self, StoreError> {
         let head = sqlite_head(&mut conn)?;
         let journal = AuditJournal::open(data_file, &key, head)?;
@@ -145,6 +149,7 @@ impl Writer {
             mover,
             unmoved: None,
             retry: None,
+            observer,
         };
         if let Some(last) = writer.journal.pending().last() {
             writer.head = head_of(&last.record);
@@ -353,7 +358,8 @@ impl Writer {
             Ok(()) => {
                 metric_names::audit_batch("journal", entries.len(), started.elapsed().as_secs_f64());
                 self.head = (seq, mac);
-                self.answer(entries, replies);
+                let observed = self.observe(entries.iter().map(|e| &e.record));
+                self.answer(entries, replies, observed);
             }
             Err(error) => {
                 tracing::error!(%error, "writing to the audit journal failed; \
@@ -368,14 +374,29 @@ impl Writer {
         }
     }
 
-    /// Answers a batch that is on disk.
-    fn answer(&mut self, entries: Vec<JournalEntry>, replies: Vec<Reply<WriteOutcome>>) {
+    /// Answers a batch that is on disk (with the sinks' error, if they failed).
+    fn answer(
+        &mut self,
+        entries: Vec<JournalEntry>,
+        replies: Vec<Reply<WriteOutcome>>,
+        observed: Result<(), StoreError>,
+    ) {
         self.recent_reads.note(entries.iter().filter_map(|e| e.read_of.clone()));
         tracing::trace!(size = entries.len(), "journal commit");
         self.journal.answered(entries);
         for reply in replies {
-            let _ = reply.send(Ok(WriteOutcome::Done));
+            let _ = reply.send(observed.as_ref().map(|()| WriteOutcome::Done).map_err(copy_of));
         }
+    }
+
+    /// Hands committed events to the audit sinks, if any.
+    fn observe<'a>(&self, records: impl Iterator<Item = &'a AuditRecord>) -> Result<(), StoreError> {
+        let Some(observer) = &self.observer else { return Ok(()) };
+        let records: Vec<&AuditRecord> = records.collect();
+        observer.committed(&records).map_err(|e| {
+            tracing::error!(error = %e, events = records.len(), "the audit sink failed; the calls fail");
+            StoreError::AuditSink(e)
+        })
     }
 
     /// Commits `batch` through SQLite and answers every request in it.
@@ -385,18 +406,25 @@ impl Writer {
         let requests: Vec<&WriteRequest> = batch.iter().map(|(r, _)| r).collect();
         let started = Instant::now();
         match self.apply_batch(&requests) {
-            Ok(results) => {
+            Ok((results, records)) => {
                 metric_names::audit_batch("database", batch.len(), started.elapsed().as_secs_f64());
                 tracing::trace!(size = batch.len(), "group commit");
+                let observed = self.observe(records.iter());
                 for ((_, reply), result) in batch.drain(..).zip(results) {
-                    let _ = reply.send(result);
+                    let _ = reply.send(match &observed {
+                        Ok(()) => result,
+                        Err(e) => Err(copy_of(e)),
+                    });
                 }
             }
             Err(error) if batch.len() > 1 => {
                 tracing::warn!(%error, size = batch.len(), "batch failed; retrying its requests one by one");
                 for (request, reply) in batch.drain(..) {
                     let result = match self.apply_batch(&[&request]) {
-                        Ok(mut results) => results.pop().unwrap_or(Err(StoreError::Closed)),
+                        Ok((mut results, records)) => match self.observe(records.iter()) {
+                            Ok(()) => results.pop().unwrap_or(Err(StoreError::Closed)),
+                            Err(e) => Err(e),
+                        },
                         Err(e) => Err(e),
                     };
                     let _ = reply.send(result);
@@ -412,8 +440,13 @@ impl Writer {
     }
 
     /// Applies every request in one transaction, after the journaled events.
-    /// `Err` means nothing was committed.
-    fn apply_batch(&mut self, requests: &[&WriteRequest]) -> Result<Vec<Result<WriteOutcome, StoreError>>, StoreError> {
+    /// `Err` means nothing was committed. With audit sinks, the batch's
+    /// events come back too (otherwise the list is empty).
+    #[allow(clippy::type_complexity)]
+    fn apply_batch(
+        &mut self,
+        requests: &[&WriteRequest],
+    ) -> Result<(Vec<Result<WriteOutcome, StoreError>>, Vec<AuditRecord>), StoreError> {
         self.dictionary.begin();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some(unmoved) = &self.unmoved {
@@ -422,6 +455,7 @@ impl Writer {
         move_journaled(&tx, &mut self.dictionary, self.journal.pending())?;
         let (mut seq, mut mac) = self.head;
         let mut results = Vec::with_capacity(requests.len());
+        let mut records = Vec::new();
         // Reads of one secret in one batch need one `last_read_at` update, not one each.
         let mut last_reads: HashMap<&str, i64> = HashMap::new();
         for request in requests {
@@ -434,6 +468,9 @@ impl Writer {
             seq += 1;
             mac = self.key.chain(&mac, &event.canonical(seq));
             append_audit(&tx, &mut self.dictionary, seq, &event, &mac)?;
+            if self.observer.is_some() {
+                records.push(AuditRecord { seq, event, mac: mac.to_vec() });
+            }
             results.push(result);
         }
         set_last_reads(&tx, last_reads)?;
@@ -441,7 +478,7 @@ impl Writer {
         self.dictionary.committed();
         self.head = (seq, mac);
         self.journal_moved();
-        Ok(results)
+        Ok((results, records))
     }
 
     /// Moves every journaled event into SQLite on this thread (after a move
