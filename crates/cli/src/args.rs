@@ -740,6 +740,9 @@ pub enum NamespaceCommand {
 /// `hush admin …`
 #[derive(Debug, Subcommand)]
 pub enum AdminCommand {
+    /// Audit log retention.
+    #[command(subcommand)]
+    Audit(AdminAuditCommand),
     /// Write an encrypted, consistent backup of both stores to FILE (mode 0600). It does not hold
     /// the root key: restoring needs the same root key file, HUSH_ROOT_KEY or KMS.
     Backup {
@@ -784,6 +787,35 @@ pub enum AdminCommand {
         /// No progress bar on standard error.
         #[arg(short, long)]
         quiet: bool,
+    },
+}
+
+/// `hush admin audit …`
+#[derive(Debug, Subcommand)]
+pub enum AdminAuditCommand {
+    /// Remove audit events recorded before a time. First writes a checkpoint (the chain head at the
+    /// cut, signed with the audit key) after verifying the chain up to it; `hush audit verify` then
+    /// verifies from the checkpoint. Never removes the newest event. With an audit sink configured,
+    /// refuses events never delivered to a sink or exported unless --force. Ctrl-C leaves a
+    /// consistent log; run it again to finish.
+    Prune {
+        /// Remove events before this time: RFC 3339 (2026-01-01T00:00:00Z) or an age such as 90d.
+        #[arg(long, value_name = "TIME", value_parser = parse_time_bound)]
+        before: String,
+        /// Remove events even if they never reached an audit sink or an export.
+        #[arg(long)]
+        force: bool,
+        /// Events removed per request.
+        #[arg(long, default_value_t = 50_000, value_parser = clap::value_parser!(u32).range(1..=500_000))]
+        batch: u32,
+        /// Print JSON: {"checkpoint", "removed", "remaining"}.
+        #[arg(long)]
+        json: bool,
+        /// No progress bar on standard error.
+        #[arg(short, long)]
+        quiet: bool,
+        #[command(flatten)]
+        conn: Connection,
     },
 }
 

@@ -633,6 +633,14 @@ impl Client {
     pub async fn audit_verify(&self) -> Result<Value, ClientError> {
         self.json(Method::GET, "/v1/audit/verify", None).await
     }
+
+    /// `POST /v1/audit/prune?before=&force=&limit=`: one step of a prune
+    /// (call again while `remaining` is above 0).
+    pub async fn audit_prune(&self, before: &str, force: bool, limit: u32) -> Result<Value, ClientError> {
+        let texts = [("before", Some(before)), ("force", force.then_some("true"))];
+        let numbers = [("limit", Some(u64::from(limit)))];
+        self.json(Method::POST, &with_query("/v1/audit/prune", &texts, &numbers), None).await
+    }
 }
 
 /// Which audit events to list (`GET /v1/audit`); `None` is no filter.

@@ -57,7 +57,8 @@ impl From<ServiceError> for ApiError {
             ServiceError::CasMismatch { .. }
             | ServiceError::CasRequired
             | ServiceError::TypeConflict { .. }
-            | ServiceError::AlreadyExists(_) => StatusCode::CONFLICT,
+            | ServiceError::AlreadyExists(_)
+            | ServiceError::Refused { .. } => StatusCode::CONFLICT,
             ServiceError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         };

@@ -38,9 +38,10 @@ pub fn status(e: ServiceError) -> Status {
         ServiceError::Unauthenticated(_) => Code::Unauthenticated,
         ServiceError::Forbidden(_) => Code::PermissionDenied,
         ServiceError::NotFound(_) => Code::NotFound,
-        ServiceError::CasMismatch { .. } | ServiceError::CasRequired | ServiceError::TypeConflict { .. } => {
-            Code::FailedPrecondition
-        }
+        ServiceError::CasMismatch { .. }
+        | ServiceError::CasRequired
+        | ServiceError::TypeConflict { .. }
+        | ServiceError::Refused { .. } => Code::FailedPrecondition,
         ServiceError::AlreadyExists(_) => Code::AlreadyExists,
         _ => Code::Internal,
     };

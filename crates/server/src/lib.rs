@@ -139,6 +139,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/audit"),
     ("get", "/v1/audit/export"),
     ("get", "/v1/audit/verify"),
+    ("post", "/v1/audit/prune"),
     ("get", "/v1/admin/backup"),
     ("post", "/v1/admin/rotate-root"),
     ("get", "/api/v2/namespaces"),
@@ -232,6 +233,7 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/audit", get(audit::list))
         .route("/v1/audit/export", get(audit::export))
         .route("/v1/audit/verify", get(audit::verify))
+        .route("/v1/audit/prune", post(audit::prune))
         .route("/v1/admin/backup", get(meta::backup))
         .route("/v1/admin/rotate-root", post(meta::rotate_root))
         .route("/api/v2/namespaces", get(v2::list_namespaces).post(v2::create_namespace))

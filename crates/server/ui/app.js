@@ -372,7 +372,7 @@ async function saveRegistry(event) {
 // What the filters offer (the server refuses anything else by name).
 const AUDIT_ACTIONS = ["secret.read", "secret.write", "secret.list", "secret.versions", "secret.delete",
   "namespace.create", "namespace.delete", "namespace.list", "namespace.rotate-key", "namespace.rewrap",
-  "token.create", "token.revoke", "token.list", "audit.list", "audit.verify", "registry.write", "registry.list",
+  "token.create", "token.revoke", "token.list", "audit.list", "audit.verify", "audit.prune", "registry.write", "registry.list",
   "registry.delete", "registry.resolve", "registry.read", "registry.export", "registry.test", "git.credential",
   "admin.backup", "admin.rotate-root", "auth.refused", "auth.login", "role.create", "role.read", "role.delete",
   "secret.metadata", "secret.version.delete", "secret.version.undelete", "secret.version.destroy",

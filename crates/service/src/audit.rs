@@ -98,8 +98,26 @@ pub struct AuditVerification {
     pub last_seq: u64,
     /// The anchor's sequence number, if one is recorded.
     pub anchor_seq: Option<u64>,
+    /// The prune checkpoint verification started from, if the log was pruned.
+    pub checkpoint_seq: Option<u64>,
+    /// Events at or before the checkpoint still stored (a prune that did
+    /// not finish; they are not checked, and the next prune removes them).
+    pub before_checkpoint: u64,
     /// The first problem found, if any: `(sequence number, what is wrong)`.
     pub problem: Option<(u64, String)>,
+}
+
+/// What [`Hush::check_chain`] found.
+#[derive(Debug, Clone)]
+pub(crate) struct ChainCheck {
+    /// Events checked.
+    pub(crate) events: u64,
+    /// The last event checked (the start's, if none).
+    pub(crate) last_seq: u64,
+    /// Its MAC.
+    pub(crate) last_mac: [u8; 32],
+    /// The first problem: `(sequence number, what is wrong)`.
+    pub(crate) problem: Option<(u64, String)>,
 }
 
 impl AuditVerification {
@@ -165,29 +183,43 @@ impl Hush {
         let result = async {
             self.authorize_global(creds, &mut event, Scope::AuditRead, "exporting the audit log").await?;
             let limit = pagination::page_size(filter.limit)? as usize;
-            let mut after = filter.after.unwrap_or(0);
+            let start = filter.after.unwrap_or(0);
+            let mut after = start;
             let mut events = Vec::new();
             let mut scanned = 0;
-            loop {
+            // The events handed out without a gap from the start: a filter
+            // that skipped one ends the run (that event was not exported).
+            let mut handed_out = Some(start);
+            let page = loop {
                 let read = self.data.audit_chain(after, EXPORT_READ).await?;
                 let at_end = read.len() < EXPORT_READ as usize;
                 for record in read {
                     after = record.seq;
                     scanned += 1;
                     if filter.matches(&record) {
+                        handed_out = handed_out.map(|_| record.seq);
                         events.push(record);
                         if events.len() == limit {
-                            return Ok(AuditExportPage { events, next: Some(after) });
+                            break;
                         }
+                    } else {
+                        handed_out = None;
                     }
                 }
+                if events.len() == limit || (!at_end && scanned >= EXPORT_SCAN) {
+                    break AuditExportPage { events, next: Some(after) };
+                }
                 if at_end {
-                    return Ok(AuditExportPage { events, next: None });
+                    break AuditExportPage { events, next: None };
                 }
-                if scanned >= EXPORT_SCAN {
-                    return Ok(AuditExportPage { events, next: Some(after) });
-                }
+            };
+            if let Some(through) = handed_out
+                && through > start
+                && start <= self.keys.audit_exported().await?
+            {
+                self.keys.set_audit_exported(through).await?;
             }
+            Ok(page)
         }
         .await;
         self.finish(event, result).await
@@ -207,42 +239,25 @@ impl Hush {
 
     pub(crate) async fn verify_chain(&self) -> Result<AuditVerification, ServiceError> {
         let anchor = self.keys.audit_anchor().await?;
-        let mut report =
-            AuditVerification { events: 0, last_seq: 0, anchor_seq: anchor.as_ref().map(|a| a.seq), problem: None };
-        let mut prev = AUDIT_GENESIS;
-        // The next page is read (on the blocking pool) while this one's MACs
-        // are checked (here): on two cores that overlaps the two halves of
-        // the work, and the time stays linear in the number of events.
-        let fetch = |after: u64| {
-            let data = Arc::clone(&self.data);
-            tokio::spawn(async move { data.audit_chain(after, VERIFY_PAGE).await })
+        let checkpoint = self.audit_checkpoint().await?;
+        let start = match &checkpoint {
+            Some(c) => (c.seq, c.mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS)),
+            None => (0, AUDIT_GENESIS),
         };
-        let mut next = fetch(0);
-        'pages: loop {
-            let page = next.await.map_err(ServiceError::internal)??;
-            let Some(last) = page.last() else { break };
-            next = fetch(last.seq);
-            for record in page {
-                let expected = report.last_seq + 1;
-                if record.seq != expected {
-                    report.problem = Some((expected, format!("events {expected} to {} are missing", record.seq - 1)));
-                    break 'pages;
-                }
-                if !self.audit_key.verify(&prev, &record.event.canonical(record.seq), &record.mac) {
-                    report.problem = Some((record.seq, "the event was altered (its MAC does not match)".into()));
-                    break 'pages;
-                }
-                if let Some(a) = &anchor
-                    && a.seq == record.seq
-                    && a.mac != record.mac
-                {
-                    report.problem = Some((record.seq, "the event differs from the anchored one".into()));
-                    break 'pages;
-                }
-                prev = record.mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS);
-                report.events += 1;
-                report.last_seq = record.seq;
-            }
+        let checked = self.check_chain(start, None, anchor.as_ref()).await?;
+        let mut report = AuditVerification {
+            events: checked.events,
+            last_seq: checked.last_seq,
+            anchor_seq: anchor.as_ref().map(|a| a.seq),
+            checkpoint_seq: checkpoint.as_ref().map(|c| c.seq),
+            before_checkpoint: 0,
+            problem: checked.problem,
+        };
+        if let Some(c) = &checkpoint
+            && let Some(oldest) = self.data.audit_oldest().await?
+            && oldest <= c.seq
+        {
+            report.before_checkpoint = c.seq - oldest + 1;
         }
         if report.problem.is_none()
             && let Some(a) = &anchor
@@ -258,6 +273,61 @@ impl Hush {
             ));
         }
         Ok(report)
+    }
+
+    /// Checks the chain from `start` (the sequence number and MAC before
+    /// the first event to check: the genesis, or a checkpoint) through
+    /// `through` (or the end): every event's number follows the last and
+    /// its MAC chains from the one before; the anchored event is the one
+    /// the key store recorded.
+    pub(crate) async fn check_chain(
+        &self,
+        (start_seq, start_mac): (u64, [u8; 32]),
+        through: Option<u64>,
+        anchor: Option<&AuditAnchor>,
+    ) -> Result<ChainCheck, ServiceError> {
+        let mut checked = ChainCheck { events: 0, last_seq: start_seq, last_mac: start_mac, problem: None };
+        // The next page is read (on the blocking pool) while this one's MACs
+        // are checked (here): on two cores that overlaps the two halves of
+        // the work, and the time stays linear in the number of events.
+        let fetch = |after: u64| {
+            let data = Arc::clone(&self.data);
+            let page = through.map_or(VERIFY_PAGE, |t| t.saturating_sub(after).clamp(1, u64::from(VERIFY_PAGE)) as u32);
+            tokio::spawn(async move { data.audit_chain(after, page).await })
+        };
+        let mut next = Some(fetch(start_seq));
+        'pages: while let Some(reading) = next.take() {
+            let page = reading.await.map_err(ServiceError::internal)??;
+            let Some(last) = page.last() else { break };
+            if through.is_none_or(|t| last.seq < t) {
+                next = Some(fetch(last.seq));
+            }
+            for record in page {
+                if through.is_some_and(|t| record.seq > t) {
+                    break 'pages;
+                }
+                let expected = checked.last_seq + 1;
+                if record.seq != expected {
+                    checked.problem = Some((expected, format!("events {expected} to {} are missing", record.seq - 1)));
+                    break 'pages;
+                }
+                if !self.audit_key.verify(&checked.last_mac, &record.event.canonical(record.seq), &record.mac) {
+                    checked.problem = Some((record.seq, "the event was altered (its MAC does not match)".into()));
+                    break 'pages;
+                }
+                if let Some(a) = anchor
+                    && a.seq == record.seq
+                    && a.mac != record.mac
+                {
+                    checked.problem = Some((record.seq, "the event differs from the anchored one".into()));
+                    break 'pages;
+                }
+                checked.last_mac = record.mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS);
+                checked.events += 1;
+                checked.last_seq = record.seq;
+            }
+        }
+        Ok(checked)
     }
 
     /// Moves the anchor to the newest event, after checking the anchored
@@ -279,6 +349,7 @@ impl Hush {
             }
         }
         self.keys.set_audit_anchor(&AuditAnchor { seq, mac }).await?;
+        self.save_audit_delivery().await?;
         Ok(true)
     }
 

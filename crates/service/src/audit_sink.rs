@@ -157,7 +157,8 @@ mod tests {
 
     #[test]
     fn the_delivered_run_grows_only_without_gaps() {
-        let cases: &[(&[u64], Option<(u64, u64)>)] = &[
+        type Run = Option<(u64, u64)>;
+        let cases: &[(&[u64], Run)] = &[
             (&[], None),
             (&[5], Some((5, 5))),
             (&[5, 6, 7], Some((5, 7))),

@@ -80,6 +80,15 @@ pub enum ServiceError {
         limit: usize,
     },
     /// The server failed; details are in the log, not in the message.
+    /// The call cannot go ahead in the current state (e.g. a prune of
+    /// events never exported); `code` names the case for scripts.
+    #[error("{message}")]
+    Refused {
+        /// Machine-readable case.
+        code: &'static str,
+        /// What to do.
+        message: String,
+    },
     #[error("internal error")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
 }
@@ -131,6 +140,7 @@ impl ServiceError {
             ServiceError::TypeConflict { .. } => "type_conflict",
             ServiceError::AlreadyExists(_) => "already_exists",
             ServiceError::TooLarge { .. } => "value_too_large",
+            ServiceError::Refused { code, .. } => code,
             ServiceError::Internal(_) => "internal",
         }
     }
@@ -146,7 +156,8 @@ impl ServiceError {
             ServiceError::CasMismatch { .. }
             | ServiceError::CasRequired
             | ServiceError::TypeConflict { .. }
-            | ServiceError::AlreadyExists(_) => Outcome::Conflict,
+            | ServiceError::AlreadyExists(_)
+            | ServiceError::Refused { .. } => Outcome::Conflict,
             ServiceError::Internal(_) => Outcome::Error,
         }
     }

@@ -12,6 +12,7 @@
 
 mod audit;
 pub mod audit_line;
+mod audit_retention;
 pub mod audit_sink;
 pub mod backup;
 pub mod bootstrap;
@@ -36,6 +37,7 @@ mod tokens;
 mod ttl_cache;
 
 pub use audit::{AuditExportFilter, AuditExportPage, AuditFilter, AuditPage, AuditVerification};
+pub use audit_retention::{PruneReport, PruneRequest};
 pub use config::ServiceConfig;
 pub use credentials::{Caller, Credentials, MAX_CONTEXT_LEN};
 pub use error::{Missing, ServiceError};

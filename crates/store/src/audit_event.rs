@@ -38,6 +38,8 @@ pub enum AuditAction {
     AuditList,
     /// The audit chain was verified.
     AuditVerify,
+    /// Old audit events were removed behind a checkpoint (retention).
+    AuditPrune,
     /// hush was initialised (first start).
     Init,
     /// A login role was created.
@@ -92,7 +94,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 36] = [
+    pub const ALL: [AuditAction; 37] = [
         AuditAction::SecretWrite,
         AuditAction::SecretRead,
         AuditAction::SecretList,
@@ -106,6 +108,7 @@ impl AuditAction {
         AuditAction::TokenList,
         AuditAction::AuditList,
         AuditAction::AuditVerify,
+        AuditAction::AuditPrune,
         AuditAction::Init,
         AuditAction::RegistryWrite,
         AuditAction::RegistryList,
@@ -147,6 +150,7 @@ impl AuditAction {
             AuditAction::TokenList => "token.list",
             AuditAction::AuditList => "audit.list",
             AuditAction::AuditVerify => "audit.verify",
+            AuditAction::AuditPrune => "audit.prune",
             AuditAction::Init => "init",
             AuditAction::RegistryWrite => "registry.write",
             AuditAction::RegistryList => "registry.list",

@@ -336,4 +336,14 @@ pub trait DataStore: Send + Sync + 'static {
 
     /// The newest event's sequence number and MAC, if any.
     async fn audit_head(&self) -> Result<Option<(u64, Vec<u8>)>, StoreError>;
+
+    /// The oldest stored event's sequence number (above 1 after a prune).
+    async fn audit_oldest(&self) -> Result<Option<u64>, StoreError>;
+
+    /// The first event (by sequence number) recorded at or after `at`.
+    async fn audit_first_at_or_after(&self, at: Millis) -> Result<Option<u64>, StoreError>;
+
+    /// Removes the oldest events, at most `limit`, none after `through_seq`
+    /// (retention). Returns how many were removed.
+    async fn prune_audit(&self, through_seq: u64, limit: u32) -> Result<u64, StoreError>;
 }

@@ -16,6 +16,23 @@ pub struct AuditAnchor {
     pub mac: Vec<u8>,
 }
 
+/// Where a prune cut the audit log: the chain head at the cut (the last
+/// removed event's sequence number and MAC), signed with the audit key.
+/// `audit verify` starts from it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditCheckpoint {
+    /// The last removed event.
+    pub seq: u64,
+    /// Its chain MAC: the next event's MAC is computed from it.
+    pub mac: Vec<u8>,
+    /// The prune's `--before` time (events older than it were removed).
+    pub before_at: i64,
+    /// When the checkpoint was made.
+    pub made_at: i64,
+    /// The audit key's MAC over the fields above.
+    pub signature: Vec<u8>,
+}
+
 /// What the key store records about its installation.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Installation {
@@ -104,4 +121,17 @@ pub trait KeyStore: Send + Sync + 'static {
 
     /// Records the audit anchor (only moves forward).
     async fn set_audit_anchor(&self, anchor: &AuditAnchor) -> Result<(), StoreError>;
+
+    /// The audit checkpoint of the last prune, if any.
+    async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError>;
+
+    /// Records the audit checkpoint (only moves forward).
+    async fn set_audit_checkpoint(&self, checkpoint: &AuditCheckpoint) -> Result<(), StoreError>;
+
+    /// Every event up to this sequence number was delivered to an audit sink
+    /// or exported (0: none known).
+    async fn audit_exported(&self) -> Result<u64, StoreError>;
+
+    /// Records how far events were delivered or exported (only moves forward).
+    async fn set_audit_exported(&self, through_seq: u64) -> Result<(), StoreError>;
 }

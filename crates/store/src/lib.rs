@@ -39,7 +39,7 @@ pub use data_store::{
     VersionChange, VersionSlot, WriteOutcome, WriteRequest,
 };
 pub use error::{Conflict, StoreError};
-pub use key_store::{AuditAnchor, Installation, KeyStore, WrappedKeys};
+pub use key_store::{AuditAnchor, AuditCheckpoint, Installation, KeyStore, WrappedKeys};
 pub use records::{
     KvSettings, Millis, NamespaceRecord, NamespaceRef, RoleRecord, SealedVersion, SecretRecord, TokenNamespaces,
     TokenRecord, VersionRecord, now_millis,

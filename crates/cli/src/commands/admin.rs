@@ -7,7 +7,7 @@ use anyhow::Context;
 use hush_client::Client;
 use serde_json::{Value, json};
 
-use crate::args::AdminCommand;
+use crate::args::{AdminAuditCommand, AdminCommand};
 use crate::commands::client;
 use crate::interrupt;
 use crate::output;
@@ -15,6 +15,43 @@ use crate::progress::{Progress, Unit};
 
 pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
+        AdminCommand::Audit(AdminAuditCommand::Prune { before, force, batch, json, quiet, conn }) => {
+            let client = client(&conn)?;
+            let progress = Progress::new("pruning", Unit::Items("events"), None, json || quiet);
+            // Each step removes the oldest events behind the checkpoint in one
+            // transaction: Ctrl-C between or during steps leaves a log that
+            // verifies, and a second run finishes.
+            let steps = async {
+                let mut removed = 0u64;
+                loop {
+                    let step = client.audit_prune(&before, force, batch).await?;
+                    let now = step["removed"].as_u64().unwrap_or(0);
+                    let remaining = step["remaining"].as_u64().unwrap_or(0);
+                    removed += now;
+                    progress.set_total(removed + remaining);
+                    progress.add(now);
+                    if remaining == 0 || now == 0 {
+                        break Ok::<_, anyhow::Error>((step, removed));
+                    }
+                }
+            };
+            let (last, removed) =
+                interrupt::or_ctrl_c(steps, "the log verifies as it is; run the prune again to finish").await?;
+            progress.finish();
+            let report =
+                json!({ "checkpoint": last["checkpoint"], "removed": removed, "remaining": last["remaining"] });
+            if json {
+                output::json(&report);
+            } else if last["checkpoint"].is_null() {
+                println!("nothing to prune: no event before {before} (the newest event is always kept)");
+            } else {
+                println!(
+                    "removed {removed} events; the log now starts after checkpoint event {} (events before {})",
+                    output::field(&last["checkpoint"], "seq"),
+                    output::field(&last["checkpoint"], "before"),
+                );
+            }
+        }
         AdminCommand::Backup { file, force, conn } => {
             let bytes = client(&conn)?.backup().await?;
             crate::private_file::write_private(&file, &bytes, force)?;

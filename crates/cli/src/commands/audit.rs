@@ -123,12 +123,21 @@ pub(crate) async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
             if json {
                 output::json(&report);
             } else if ok {
+                let from = match report["checkpoint_seq"].as_u64() {
+                    Some(seq) => format!(", verified from the prune checkpoint at event {seq}"),
+                    None => String::new(),
+                };
                 println!(
-                    "audit log intact: {} events, last {}, anchored at {}",
+                    "audit log intact: {} events, last {}, anchored at {}{from}",
                     output::field(&report, "events"),
                     output::field(&report, "last_seq"),
                     output::field(&report, "anchor_seq"),
                 );
+                if let Some(left) = report["before_checkpoint"].as_u64().filter(|n| *n > 0) {
+                    println!(
+                        "{left} events before the checkpoint are still stored (a prune did not finish): run the prune again"
+                    );
+                }
             } else {
                 println!(
                     "AUDIT LOG TAMPERED at event {}: {}",

@@ -9,6 +9,7 @@ mod pki;
 
 mod at_rest;
 mod audit;
+mod audit_retention;
 mod backup;
 mod cli;
 mod compat_http;

@@ -1,9 +1,9 @@
-//! `/v1/audit`, `/v1/audit/export` and `/v1/audit/verify`.
+//! `/v1/audit`, `/v1/audit/export`, `/v1/audit/verify` and `/v1/audit/prune`.
 
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use hush_service::{AuditAction, AuditExportFilter, AuditFilter, Outcome};
+use hush_service::{AuditAction, AuditExportFilter, AuditFilter, Outcome, PruneRequest};
 use serde_json::{Value, json};
 
 use super::namespace_name;
@@ -96,7 +96,38 @@ fn token_id(text: &str) -> Result<String, ApiError> {
     Ok(text.to_owned())
 }
 
-/// `GET /v1/audit/verify`: `{"ok", "events", "last_seq", "anchor_seq", "problem"}`.
+/// `POST /v1/audit/prune?before=TIME&force=true&limit=N`: removes events
+/// recorded before `before` behind a signed checkpoint, at most `limit`
+/// per call: `{"checkpoint": {"seq", "before", "made_at"} or null, "removed", "remaining"}`.
+pub(crate) async fn prune(
+    State(app): State<AppState>,
+    RequestCredentials(creds): RequestCredentials,
+    raw: RawQuery,
+) -> Result<Response, ApiError> {
+    let mut q = QueryParams::parse(&raw)?;
+    let before = q
+        .take("before")
+        .map(|t| time_param("before", &t))
+        .transpose()?
+        .ok_or_else(|| ApiError::bad_request("invalid_query", "query parameter 'before' is required (RFC 3339)"))?;
+    let force = match q.take("force").as_deref() {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(_) => return Err(ApiError::bad_request("invalid_query", "query parameter 'force' must be true or false")),
+    };
+    let limit = q.take_u64("limit")?.map(|l| u32::try_from(l).unwrap_or(u32::MAX));
+    q.finish(&["before", "force", "limit"])?;
+    let report = app.hush.prune_audit(&creds, &PruneRequest { before, force, limit }).await?;
+    let checkpoint = report
+        .checkpoint
+        .as_ref()
+        .map(|c| json!({ "seq": c.seq, "before": render::time(c.before_at), "made_at": render::time(c.made_at) }));
+    Ok(Json(json!({ "checkpoint": checkpoint, "removed": report.removed, "remaining": report.remaining }))
+        .into_response())
+}
+
+/// `GET /v1/audit/verify`: `{"ok", "events", "last_seq", "anchor_seq",
+/// "checkpoint_seq", "before_checkpoint", "problem"}`.
 pub(crate) async fn verify(
     State(app): State<AppState>,
     RequestCredentials(creds): RequestCredentials,
@@ -108,6 +139,8 @@ pub(crate) async fn verify(
         "events": report.events,
         "last_seq": report.last_seq,
         "anchor_seq": report.anchor_seq,
+        "checkpoint_seq": report.checkpoint_seq,
+        "before_checkpoint": report.before_checkpoint,
         "problem": problem,
     }))
     .into_response())

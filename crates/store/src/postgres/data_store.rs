@@ -669,4 +669,27 @@ impl DataStore for PgDataStore {
             .await?;
         row.map(|r| Ok((rows::u64_of(get(&r, "seq")?, "audit_events.seq")?, get(&r, "mac")?))).transpose()
     }
+
+    async fn audit_oldest(&self) -> Result<Option<u64>, StoreError> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT MIN(seq) FROM audit_events").fetch_one(&self.pool).await?;
+        seq.map(|s| rows::u64_of(s, "audit_events.seq")).transpose()
+    }
+
+    async fn audit_first_at_or_after(&self, at: crate::Millis) -> Result<Option<u64>, StoreError> {
+        let seq: Option<i64> = sqlx::query_scalar("SELECT seq FROM audit_events WHERE at >= $1 ORDER BY seq LIMIT 1")
+            .bind(at)
+            .fetch_optional(&self.pool)
+            .await?;
+        seq.map(|s| rows::u64_of(s, "audit_events.seq")).transpose()
+    }
+
+    async fn prune_audit(&self, through_seq: u64, limit: u32) -> Result<u64, StoreError> {
+        let done =
+            sqlx::query("DELETE FROM audit_events WHERE seq <= $1 AND seq < (SELECT MIN(seq) FROM audit_events) + $2")
+                .bind(through_seq as i64)
+                .bind(i64::from(limit))
+                .execute(&self.pool)
+                .await?;
+        Ok(done.rows_affected())
+    }
 }

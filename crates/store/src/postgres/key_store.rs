@@ -8,9 +8,12 @@ use sqlx::Row;
 use sqlx::postgres::PgPool;
 
 use super::connect::{self, KEYS};
-use crate::{AuditAnchor, Conflict, Installation, KeyStore, StoreError, WrappedKeys, now_millis};
+use crate::{AuditAnchor, AuditCheckpoint, Conflict, Installation, KeyStore, StoreError, WrappedKeys, now_millis};
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/keys/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/keys/0001_initial.sql"),
+    include_str!("../../migrations/postgres/keys/0002_audit_retention.sql"),
+];
 
 /// The PostgreSQL key store.
 #[derive(Debug, Clone)]
@@ -213,6 +216,62 @@ impl KeyStore for PgKeyStore {
         )
         .bind(anchor.seq as i64)
         .bind(&anchor.mac)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
+        let row = sqlx::query("SELECT seq, mac, before_at, made_at, signature FROM audit_checkpoint WHERE id = 1")
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| {
+            let seq: i64 = column(r.try_get("seq"), "seq")?;
+            Ok(AuditCheckpoint {
+                seq: u64::try_from(seq).map_err(|_| StoreError::corrupt("audit_checkpoint.seq is negative"))?,
+                mac: column(r.try_get("mac"), "mac")?,
+                before_at: column(r.try_get("before_at"), "before_at")?,
+                made_at: column(r.try_get("made_at"), "made_at")?,
+                signature: column(r.try_get("signature"), "signature")?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn set_audit_checkpoint(&self, checkpoint: &AuditCheckpoint) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_checkpoint (id, seq, mac, before_at, made_at, signature) VALUES (1, $1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac, before_at = excluded.before_at, \
+             made_at = excluded.made_at, signature = excluded.signature WHERE excluded.seq > audit_checkpoint.seq",
+        )
+        .bind(checkpoint.seq as i64)
+        .bind(&checkpoint.mac)
+        .bind(checkpoint.before_at)
+        .bind(checkpoint.made_at)
+        .bind(&checkpoint.signature)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    async fn audit_exported(&self) -> Result<u64, StoreError> {
+        let row = sqlx::query("SELECT through_seq FROM audit_exported WHERE id = 1").fetch_optional(&self.pool).await?;
+        match row {
+            Some(r) => {
+                let seq: i64 = column(r.try_get("through_seq"), "through_seq")?;
+                u64::try_from(seq).map_err(|_| StoreError::corrupt("audit_exported.through_seq is negative"))
+            }
+            None => Ok(0),
+        }
+    }
+
+    async fn set_audit_exported(&self, through_seq: u64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO audit_exported (id, through_seq) VALUES (1, $1) \
+             ON CONFLICT (id) DO UPDATE SET through_seq = excluded.through_seq \
+             WHERE excluded.through_seq > audit_exported.through_seq",
+        )
+        .bind(through_seq as i64)
         .execute(&self.pool)
         .await?;
         Ok(())

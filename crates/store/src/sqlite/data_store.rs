@@ -349,6 +349,31 @@ impl DataStore for SqliteDataStore {
             head.map(|(seq, mac)| Ok((rows::u64_of(seq, "audit_events.seq")?, mac))).transpose()
         })
     }
+
+    async fn audit_oldest(&self) -> Result<Option<u64>, StoreError> {
+        self.read.read(|c| {
+            let seq: Option<i64> = c.query_row("SELECT MIN(seq) FROM audit_events", [], |r| r.get(0))?;
+            seq.map(|s| rows::u64_of(s, "audit_events.seq")).transpose()
+        })
+    }
+
+    async fn audit_first_at_or_after(&self, at: crate::Millis) -> Result<Option<u64>, StoreError> {
+        self.read.read(move |c| {
+            let seq: Option<i64> = c
+                .query_row("SELECT seq FROM audit_events WHERE at >= ? ORDER BY seq LIMIT 1", [at], |r| r.get(0))
+                .optional()?;
+            seq.map(|s| rows::u64_of(s, "audit_events.seq")).transpose()
+        })
+    }
+
+    async fn prune_audit(&self, through_seq: u64, limit: u32) -> Result<u64, StoreError> {
+        let (reply, rx) = oneshot::channel();
+        self.writer
+            .send(Job::PruneAudit { through: through_seq, limit, reply })
+            .await
+            .map_err(|_| StoreError::Closed)?;
+        rx.await.map_err(|_| StoreError::Closed)?
+    }
 }
 
 /// The newest events below `?1` that match the numbers of the filters

@@ -76,6 +76,16 @@ pub(crate) enum Job {
         /// Answered once they are committed.
         reply: Reply<()>,
     },
+    /// Remove the oldest audit events (retention): at most `limit`, none
+    /// after `through`. On the writer, so it never races a commit.
+    PruneAudit {
+        /// The last event that may go.
+        through: u64,
+        /// At most this many in one transaction.
+        limit: u32,
+        /// How many went.
+        reply: Reply<u64>,
+    },
 }
 
 /// The newest event of a chain: its sequence number and MAC.
@@ -210,6 +220,9 @@ impl Writer {
                 let _ = reply.send(initialize(&mut self.conn, &id));
             }
             Job::Flush { reply } => flushes.push(reply),
+            Job::PruneAudit { through, limit, reply } => {
+                let _ = reply.send(prune_audit(&mut self.conn, through, limit));
+            }
         }
     }
 
@@ -545,6 +558,17 @@ pub(super) fn copy_of(error: &StoreError) -> StoreError {
 
 fn head_of(record: &AuditRecord) -> Head {
     (record.seq, record.mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS))
+}
+
+/// Deletes the oldest events by their key range: at most `limit`, none after `through`.
+fn prune_audit(conn: &mut Connection, through: u64, limit: u32) -> Result<u64, StoreError> {
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let removed = tx.execute(
+        "DELETE FROM audit_events WHERE seq <= ?1 AND seq < (SELECT MIN(seq) FROM audit_events) + ?2",
+        params![through as i64, i64::from(limit)],
+    )?;
+    tx.commit()?;
+    Ok(removed as u64)
 }
 
 /// The newest event in `audit_events`, or the genesis.

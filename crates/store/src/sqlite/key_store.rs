@@ -11,9 +11,12 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 use super::connect::{Access, migrate, open};
 use super::rows::u64_of;
-use crate::{AuditAnchor, Conflict, Installation, KeyStore, StoreError, WrappedKeys, now_millis};
+use crate::{AuditAnchor, AuditCheckpoint, Conflict, Installation, KeyStore, StoreError, WrappedKeys, now_millis};
 
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/keys/0001_initial.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/keys/0001_initial.sql"),
+    include_str!("../../migrations/keys/0002_audit_retention.sql"),
+];
 
 /// The SQLite key store.
 #[derive(Debug, Clone)]
@@ -220,6 +223,57 @@ impl KeyStore for SqliteKeyStore {
                 "INSERT INTO audit_anchor (id, seq, mac) VALUES (1, ?, ?) \
                  ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac WHERE excluded.seq > audit_anchor.seq",
                 params![seq as i64, mac],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit_checkpoint(&self) -> Result<Option<AuditCheckpoint>, StoreError> {
+        self.with(|c| {
+            let row: Option<(i64, Vec<u8>, i64, i64, Vec<u8>)> = c
+                .query_row(
+                    "SELECT seq, mac, before_at, made_at, signature FROM audit_checkpoint WHERE id = 1",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
+                )
+                .optional()?;
+            row.map(|(seq, mac, before_at, made_at, signature)| {
+                Ok(AuditCheckpoint { seq: u64_of(seq, "audit_checkpoint.seq")?, mac, before_at, made_at, signature })
+            })
+            .transpose()
+        })
+    }
+
+    async fn set_audit_checkpoint(&self, checkpoint: &AuditCheckpoint) -> Result<(), StoreError> {
+        let AuditCheckpoint { seq, mac, before_at, made_at, signature } = checkpoint.clone();
+        self.with_blocking(move |c| {
+            c.execute(
+                "INSERT INTO audit_checkpoint (id, seq, mac, before_at, made_at, signature) VALUES (1, ?, ?, ?, ?, ?) \
+                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, mac = excluded.mac, before_at = excluded.before_at, \
+                 made_at = excluded.made_at, signature = excluded.signature WHERE excluded.seq > audit_checkpoint.seq",
+                params![seq as i64, mac, before_at, made_at, signature],
+            )?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn audit_exported(&self) -> Result<u64, StoreError> {
+        self.with(|c| {
+            let seq: Option<i64> =
+                c.query_row("SELECT through_seq FROM audit_exported WHERE id = 1", [], |r| r.get(0)).optional()?;
+            seq.map_or(Ok(0), |s| u64_of(s, "audit_exported.through_seq"))
+        })
+    }
+
+    async fn set_audit_exported(&self, through_seq: u64) -> Result<(), StoreError> {
+        self.with_blocking(move |c| {
+            c.execute(
+                "INSERT INTO audit_exported (id, through_seq) VALUES (1, ?) \
+                 ON CONFLICT (id) DO UPDATE SET through_seq = excluded.through_seq \
+                 WHERE excluded.through_seq > audit_exported.through_seq",
+                params![through_seq as i64],
             )?;
             Ok(())
         })
