@@ -279,3 +279,55 @@ async fn ctrl_c_stops_a_prune_with_a_log_that_verifies() {
     let after = tokio::task::block_in_place(|| json_out(&h, &["audit", "verify", "--json"]));
     assert_eq!((after["ok"].as_bool(), after["before_checkpoint"].as_u64()), (Some(true), Some(0)), "{after}");
 }
+
+#[test]
+fn on_postgresql_the_sink_and_prune_work_the_same() {
+    let Some(data_url) = crate::components::postgres_database("on_postgresql_the_sink_and_prune_work_the_same") else {
+        return;
+    };
+    let keys_url = crate::components::postgres_database("on_postgresql_the_sink_and_prune_work_the_same").unwrap();
+    let env = [("HUSH_DATABASE_URL", data_url.as_str()), ("HUSH_KEYSTORE_URL", keys_url.as_str())];
+    let mut h = Hush::init_with(&env);
+    let file = h.dir.path().join("audit.jsonl");
+    h.start(&env, &["--audit-file", file.to_str().unwrap()]);
+    for i in 0..4 {
+        assert_eq!(h.cli(&["secret", "create", &format!("s{i}"), "--value", "v"]).status.code(), Some(0));
+    }
+    assert_eq!(h.cli(&["secret", "get", "s2"]).status.code(), Some(0));
+    let written = lines(&file);
+    assert_eq!(written.last().unwrap()["action"], "secret.read", "written before the answer");
+    assert_eq!(written.iter().filter(|e| e["action"] == "secret.write").count(), 4);
+    let cut = now_rfc3339();
+    assert_eq!(h.cli(&["secret", "get", "s3"]).status.code(), Some(0));
+    // init's events never reached the sink.
+    assert_eq!(prune(&h, &[&cut]).status.code(), Some(5));
+    let out = prune(&h, &[&cut, "--force", "--json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let done: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let seq = done["checkpoint"]["seq"].as_u64().unwrap();
+    let verified = json_out(&h, &["audit", "verify", "--json"]);
+    assert_eq!((verified["ok"].as_bool(), verified["checkpoint_seq"].as_u64()), (Some(true), Some(seq)), "{verified}");
+}
+
+#[test]
+fn a_sink_that_cannot_write_refuses_the_call_and_no_value_leaves() {
+    const VALUE: &str = "FULL-DISK-VALUE-77aa";
+    let mut h = Hush::running();
+    assert_eq!(h.cli(&["secret", "create", "db", "--value", VALUE]).status.code(), Some(0));
+    h.stop();
+    // /dev/full: every write fails with ENOSPC, as on a full disk.
+    h.start(&[], &["--audit-file", "/dev/full"]);
+    let out = h.cli(&["secret", "get", "db"]);
+    assert_eq!(out.status.code(), Some(1), "{}", show(&out));
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(VALUE), "a value left without its audit line");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !h.log.lock().unwrap().contains("the audit sink failed") {
+        assert!(std::time::Instant::now() < deadline, "{}", h.log.lock().unwrap());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(!h.log.lock().unwrap().contains(VALUE));
+    h.stop();
+    // The store kept its event (it may over-record an unanswered read, never under-record).
+    h.start(&[], &[]);
+    assert_eq!(json_out(&h, &["audit", "verify", "--json"])["ok"], true);
+}
