@@ -745,6 +745,10 @@ pub enum AdminCommand {
     Audit(AdminAuditCommand),
     /// Write an encrypted, consistent backup of both stores to FILE (mode 0600). It does not hold
     /// the root key: restoring needs the same root key file, HUSH_ROOT_KEY or KMS.
+    ///
+    /// The backup holds both stores as rows, whichever backend they are on, so it restores into
+    /// SQLite or PostgreSQL alike (moving to PostgreSQL: docs/operations.md). It is written beside
+    /// FILE and renamed into place once complete: an interrupted backup leaves no FILE.
     Backup {
         /// Where to write it.
         file: PathBuf,
@@ -753,6 +757,12 @@ pub enum AdminCommand {
         force: bool,
         #[command(flatten)]
         conn: Connection,
+        /// Print JSON: {"file", "bytes"}.
+        #[arg(long)]
+        json: bool,
+        /// No progress on standard error.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Re-wrap every key under a new root key (the key file is replaced) or, with a KMS, the Transit
     /// key's newest version; reads and writes go on meanwhile. Not possible with HUSH_ROOT_KEY.
@@ -763,13 +773,22 @@ pub enum AdminCommand {
         #[arg(long)]
         json: bool,
     },
-    /// Restore a backup onto fresh --data-dir and --key-dir (the server must not be running on
-    /// them), then open it to prove it works with the root key (in --key-dir or HUSH_ROOT_KEY) or KMS.
+    /// Restore a backup into fresh stores: SQLite in --data-dir and --key-dir (the server must not
+    /// be running on them), or empty PostgreSQL databases (--database-url, --keystore-url), whichever
+    /// backend the backup came from. Then open it to prove it works with the root key (in --key-dir,
+    /// HUSH_ROOT_KEY or --root-key-file) or KMS. All or nothing: an interrupted or refused restore
+    /// leaves the targets empty.
     Restore {
         /// The backup file.
         file: PathBuf,
         #[command(flatten)]
         dirs: StoreDirs,
+        /// Print JSON: {"installation_id", "namespaces", "rows": {"data.secrets": N, ...}}.
+        #[arg(long)]
+        json: bool,
+        /// No progress on standard error.
+        #[arg(short, long)]
+        quiet: bool,
     },
     /// Re-encrypt every stored version under its namespace's current key; resumable (run it again
     /// after an interruption). Needs namespaces:manage.

@@ -13,6 +13,7 @@ mod helpers;
 mod interrupt;
 mod logging;
 mod output;
+mod partial_file;
 mod private_file;
 mod progress;
 mod value_input;

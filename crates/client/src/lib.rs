@@ -310,6 +310,24 @@ impl Client {
         path: &str,
         body: Option<&Value>,
     ) -> Result<(StatusCode, Bytes), ClientError> {
+        let response = self.start(token, method, path, body).await?;
+        let status = response.status();
+        let bytes = response.bytes().await.map_err(|e| self.broke_off(&e))?;
+        Ok((status, bytes))
+    }
+
+    fn broke_off(&self, e: &reqwest::Error) -> ClientError {
+        ClientError::Unreachable { addr: self.base.clone(), reason: self.tls.explain(e) }
+    }
+
+    /// Sends a request; a success is returned with its body still to read.
+    async fn start(
+        &self,
+        token: Option<&SecretString>,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<reqwest::Response, ClientError> {
         let mut request = self.http.request(method, format!("{}{}", self.base, path));
         if LONG_CALLS.contains(&path) {
             request = request.timeout(LONG_CALL_TIMEOUT);
@@ -328,10 +346,10 @@ impl Client {
             |e: reqwest::Error| ClientError::Unreachable { addr: self.base.clone(), reason: self.tls.explain(&e) };
         let response = request.send().await.map_err(unreachable)?;
         let status = response.status();
-        let bytes = response.bytes().await.map_err(unreachable)?;
         if status.is_success() {
-            return Ok((status, bytes));
+            return Ok(response);
         }
+        let bytes = response.bytes().await.map_err(unreachable)?;
         let parsed: Option<Value> = serde_json::from_slice(&bytes).ok();
         let error = parsed.as_ref().and_then(|v| v.get("error"));
         let text = |k: &str| error.and_then(|e| e.get(k)).and_then(Value::as_str).map(str::to_owned);
@@ -428,10 +446,11 @@ impl Client {
         self.reveal(&format!("/v1/namespaces/{}/git-credentials?url={}", segment(ns), segment(url))).await
     }
 
-    /// `GET /v1/admin/backup`: the encrypted backup, as it is.
-    pub async fn backup(&self) -> Result<Bytes, ClientError> {
-        let (_, bytes) = self.send(Method::GET, "/v1/admin/backup", None).await?;
-        Ok(bytes)
+    /// `GET /v1/admin/backup`: the encrypted backup, as the server streams it.
+    pub async fn backup(&self) -> Result<Download<'_>, ClientError> {
+        let token = self.bearer().await?;
+        let response = self.start(token, Method::GET, "/v1/admin/backup", None).await?;
+        Ok(Download { client: self, response })
     }
 
     /// `POST /v1/admin/rotate-root`.
@@ -722,5 +741,20 @@ mod tests {
         for bad in ["127.0.0.1:8270", "ftp://x", "http://", ""] {
             assert!(matches!(Client::new(bad, None, &tls), Err(ClientError::BadAddress(_))), "{bad}");
         }
+    }
+}
+
+/// A response body read as it arrives (`HushClient::backup`).
+#[derive(Debug)]
+pub struct Download<'a> {
+    client: &'a Client,
+    response: reqwest::Response,
+}
+
+impl Download<'_> {
+    /// The next piece of the body; `None` at its end. A connection that
+    /// breaks off is an error, so a cut download is never taken for whole.
+    pub async fn chunk(&mut self) -> Result<Option<Bytes>, ClientError> {
+        self.response.chunk().await.map_err(|e| self.client.broke_off(&e))
     }
 }

@@ -111,6 +111,8 @@ impl Hush {
             if !(1..=PRUNE_STEP_MAX).contains(&limit) {
                 return Err(ServiceError::invalid("invalid_limit", format!("limit must be 1 to {PRUNE_STEP_MAX}")));
             }
+            // A backup's two snapshots never fall between a checkpoint and its cut.
+            let _not_between_backup_snapshots = self.rotation_lock.read().await;
             let mut checkpoint = self.audit_checkpoint().await?;
             if let Some(cut) = self.prune_cut(request.before).await?
                 && checkpoint.as_ref().is_none_or(|c| cut > c.seq)

@@ -1,172 +1,177 @@
-//! Backups: a consistent snapshot of both stores in one file, encrypted,
-//! and its restore onto fresh directories.
-//!
-//! File format: `HUSHBAK1`, the length (u32, big-endian) and bytes of a
-//! fresh backup key wrapped by the installation's wrapping key (root key or
-//! KMS), then one envelope (XChaCha20-Poly1305, bound to the magic) holding
-//! the data store's and the key store's SQLite snapshots, each behind its
-//! length (u64).
+//! Backups: both stores, one consistent snapshot of each, as rows
+//! ([`hush_store::dump`]) in an encrypted, framed stream
+//! ([`crate::backup_format`]), so a backup of a SQLite installation
+//! restores into PostgreSQL and the other way round ([`crate::restore`]).
 //!
 //! A backup holds every ciphertext, token hash, the audit log, and the
 //! wrapped keys; it does not hold the root key (or anything of the KMS):
 //! restoring needs the same root key file, `HUSH_ROOT_KEY` or KMS.
+//!
+//! The file is produced as it is sent: memory stays at a frame (1 MiB)
+//! whatever the store holds. The backup's audit event is written before
+//! its first byte leaves.
 
-use std::fs;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::sync::Arc;
 
-use hush_core::{Scope, SecretBytes};
+use hush_core::Scope;
 use hush_crypto::envelope;
-use hush_store::sqlite::{DATA_FILE, KEYS_FILE};
-use hush_store::{AuditAction, Mutation, StoreError, WriteRequest};
+use hush_store::AuditAction;
+use hush_store::dump::{DumpItem, StoreKind, TABLES};
+use tokio::sync::mpsc;
 use zeroize::Zeroizing;
 
-use crate::bootstrap::{OpenError, OpenOptions, open, wrapper_for};
+use crate::backup_format::{FRAME_PLAINTEXT, KEY_BINDING, MAGIC, encode_row, frame, frame_binding};
 use crate::{Credentials, Hush, ServiceError};
 
-/// The file's first bytes.
-pub const BACKUP_MAGIC: &[u8; 8] = b"HUSHBAK1";
-const BACKUP_KEY_BINDING: &[u8] = b"hush/backup-key/v1";
+pub use crate::restore::{RestoreError, RestoreProgress, RestoreReport, restore};
 
-/// What a restore put back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RestoreReport {
-    /// The installation restored.
-    pub installation_id: String,
-    /// Namespaces in it (registry scopes not counted).
-    pub namespaces: usize,
+/// Dumped rows in flight between a store and the framing.
+const ROWS_IN_FLIGHT: usize = 4096;
+/// Frames in flight between the framing and the connection.
+const FRAMES_IN_FLIGHT: usize = 4;
+
+/// A backup as it is produced: the file's bytes, piece by piece. A store
+/// failure mid-way ends it with an error, so the receiver never takes a
+/// cut file for a whole one (the file's last frame says it is the last).
+#[derive(Debug)]
+pub struct BackupStream {
+    pieces: mpsc::Receiver<Result<Vec<u8>, ServiceError>>,
 }
 
-fn framed(parts: &[&[u8]]) -> Zeroizing<Vec<u8>> {
-    let mut out = Zeroizing::new(Vec::with_capacity(parts.iter().map(|p| p.len() + 8).sum()));
-    for p in parts {
-        out.extend_from_slice(&(p.len() as u64).to_be_bytes());
-        out.extend_from_slice(p);
+impl BackupStream {
+    /// The next piece of the file; `None` after the last.
+    pub async fn next(&mut self) -> Option<Result<Vec<u8>, ServiceError>> {
+        self.pieces.recv().await
     }
-    out
-}
-
-fn unframed(mut bytes: &[u8]) -> Option<Vec<&[u8]>> {
-    let mut parts = Vec::new();
-    while !bytes.is_empty() {
-        let (len, rest) = bytes.split_first_chunk::<8>()?;
-        let len = usize::try_from(u64::from_be_bytes(*len)).ok()?;
-        if rest.len() < len {
-            return None;
-        }
-        parts.push(&rest[..len]);
-        bytes = &rest[len..];
-    }
-    Some(parts)
 }
 
 impl Hush {
-    /// A backup of both stores, encrypted. Needs an `admin` token bound to all namespaces.
-    pub async fn backup(&self, creds: &Credentials) -> Result<Vec<u8>, ServiceError> {
+    /// A backup of both stores, encrypted, streamed. Needs an `admin` token
+    /// bound to all namespaces.
+    pub async fn backup(self: &Arc<Self>, creds: &Credentials) -> Result<BackupStream, ServiceError> {
         let mut event = self.event(creds, AuditAction::Backup, None, None);
-        let result = async {
-            self.authorize_global(creds, &mut event, Scope::Admin, "a backup").await?;
-            let dir = tempfile::Builder::new().prefix("hush-backup-").tempdir().map_err(ServiceError::internal)?;
-            let (data_file, keys_file) = (dir.path().join(DATA_FILE), dir.path().join(KEYS_FILE));
-            let unsupported = |e: StoreError| match e {
-                StoreError::Unsupported(what) => ServiceError::invalid("unsupported", format!("not supported: {what}")),
-                other => other.into(),
-            };
-            // No key is created or re-wrapped while the copies are taken. The
-            // key store first: its audit anchor is then never ahead of the
-            // data copy's log, and every namespace in the data copy has its key.
-            let _no_new_keys = self.rotation_lock.write().await;
-            self.keys.snapshot_to(&keys_file).await.map_err(unsupported)?;
-            self.data.snapshot_to(&data_file).await.map_err(unsupported)?;
-            let data = Zeroizing::new(fs::read(&data_file).map_err(ServiceError::internal)?);
-            let keys = Zeroizing::new(fs::read(&keys_file).map_err(ServiceError::internal)?);
-            drop(dir);
-            let backup_key = Zeroizing::new(hush_crypto::random_bytes::<32>()?);
-            let wrapped = self.root().wrap(&backup_key, BACKUP_KEY_BINDING).await.map_err(ServiceError::internal)?;
-            let sealed = envelope::seal(&backup_key, BACKUP_MAGIC, &framed(&[&data, &keys]))?;
-            let mut out = Vec::with_capacity(12 + wrapped.len() + sealed.len());
-            out.extend_from_slice(BACKUP_MAGIC);
-            out.extend_from_slice(&(wrapped.len() as u32).to_be_bytes());
-            out.extend_from_slice(&wrapped);
-            out.extend_from_slice(&sealed);
-            let audit = event.for_write();
-            self.data.write(WriteRequest { mutation: Mutation::AuditOnly, audit }).await?;
-            Ok(out)
-        }
-        .await;
-        self.finish(event, result).await
+        let authorized = self.authorize_global(creds, &mut event, Scope::Admin, "a backup").await;
+        self.finish(event, authorized).await?;
+        let (pieces, rx) = mpsc::channel(FRAMES_IN_FLIGHT);
+        let hush = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = hush.write_backup(&pieces).await {
+                if pieces.is_closed() {
+                    tracing::info!("a backup stopped: its receiver went away");
+                    return;
+                }
+                if let ServiceError::Internal(cause) = &e {
+                    tracing::error!(error = %cause, "the backup failed");
+                }
+                let _ = pieces.send(Err(e)).await;
+            }
+        });
+        Ok(BackupStream { pieces: rx })
     }
-}
 
-/// Why a restore did not happen.
-#[derive(Debug, thiserror::Error)]
-pub enum RestoreError {
-    /// The file is not a hush backup, or is damaged.
-    #[error("{0}")]
-    Bad(&'static str),
-    /// The target directories already hold stores.
-    #[error("{0} already holds a store; restore onto fresh directories")]
-    NotEmpty(String),
-    /// Opening the restored installation failed (wrong root key, KMS, …).
-    #[error(transparent)]
-    Open(#[from] OpenError),
-}
+    async fn write_backup(&self, pieces: &mpsc::Sender<Result<Vec<u8>, ServiceError>>) -> Result<(), ServiceError> {
+        let backup_key = Zeroizing::new(hush_crypto::random_bytes::<32>()?);
+        let wrapped = self.root().wrap(&backup_key, KEY_BINDING).await.map_err(ServiceError::internal)?;
+        let mut head = MAGIC.to_vec();
+        head.extend_from_slice(&(wrapped.len() as u32).to_be_bytes());
+        head.extend_from_slice(&wrapped);
+        let mut out = Framer { key: backup_key, pieces, number: 0, plain: Zeroizing::new(Vec::new()) };
+        out.send(head).await?;
+        let header = serde_json::json!({
+            "hush_backup": 2,
+            "installation_id": self.data.installation_id().await?,
+            "created_at": crate::audit_line::rfc3339(hush_store::now_millis()),
+        });
+        out.line(&header).await?;
 
-/// Writes the stores in `backup` into `opts`' (fresh) directories, then
-/// opens them to prove they work with the root key or KMS `opts` names.
-pub async fn restore(backup: &[u8], opts: OpenOptions) -> Result<RestoreReport, RestoreError> {
-    if opts.database_url.is_some() || opts.keystore_url.is_some() {
-        return Err(RestoreError::Bad(
-            "a backup restores onto SQLite directories; for PostgreSQL stores use PostgreSQL's own backups",
-        ));
+        // No key is created or re-wrapped until both snapshots are taken,
+        // the key store's first: its audit anchor is then never ahead of
+        // the data snapshot's log, and every namespace in the data
+        // snapshot has its key. The data store's first item means its
+        // snapshot is taken; the lock goes then, not at the end.
+        let no_new_keys = self.rotation_lock.write().await;
+        self.copy(StoreKind::Keys, &mut out, None).await?;
+        self.copy(StoreKind::Data, &mut out, Some(no_new_keys)).await?;
+        out.finish().await
     }
-    let rest = backup.strip_prefix(BACKUP_MAGIC.as_slice()).ok_or(RestoreError::Bad("not a hush backup"))?;
-    let (len, rest) = rest.split_first_chunk::<4>().ok_or(RestoreError::Bad("the backup is truncated"))?;
-    let len = u32::from_be_bytes(*len) as usize;
-    if rest.len() < len {
-        return Err(RestoreError::Bad("the backup is truncated"));
-    }
-    let (wrapped, sealed) = rest.split_at(len);
-    let (wrapper, origin) = wrapper_for(&opts)?;
-    let wrapper = wrapper.ok_or(RestoreError::Bad(
-        "no root key: put the installation's root.key in --key-dir, or set HUSH_ROOT_KEY or --root-key-file, or name its KMS",
-    ))?;
-    let backup_key = wrapper.unwrap(wrapped, BACKUP_KEY_BINDING).await.map_err(|e| {
-        tracing::warn!(origin = %origin, error = %e, "the backup key does not unwrap");
-        RestoreError::Bad("the backup does not open with this root key or KMS (another installation's, or damaged)")
-    })?;
-    let plain = SecretBytes::new(
-        envelope::open(&backup_key, BACKUP_MAGIC, sealed)
-            .map_err(|_| RestoreError::Bad("the backup is damaged (it does not authenticate)"))?
-            .expose_secret()
-            .to_vec(),
-    );
-    let parts = unframed(plain.expose_secret()).ok_or(RestoreError::Bad("the backup is damaged"))?;
-    let [data, keys] = parts[..] else { return Err(RestoreError::Bad("the backup is damaged")) };
-    let targets = [(&opts.data_dir, DATA_FILE, data), (&opts.key_dir, KEYS_FILE, keys)];
-    // Every target is checked before anything is written: a refusal leaves nothing half-restored.
-    for (dir, file, _) in &targets {
-        let journal = hush_store::sqlite::journal_files(&dir.join(file));
-        let sqlite = ["", "-wal", "-shm"].map(|suffix| dir.join(format!("{file}{suffix}")));
-        if sqlite.iter().chain(&journal).any(|p| p.exists()) {
-            return Err(RestoreError::NotEmpty(dir.display().to_string()));
-        }
-    }
-    for (dir, file, bytes) in targets {
-        let io = |source| OpenError::Io { path: dir.clone(), source };
-        fs::DirBuilder::new().recursive(true).mode(0o700).create(dir).map_err(io)?;
-        let path = dir.join(file);
-        let write = || -> std::io::Result<()> {
-            let mut f = fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(&path)?;
-            f.write_all(bytes)?;
-            f.sync_all()?;
-            fs::File::open(dir)?.sync_all()
+
+    /// Streams one store's dump into `out`; `held` is released once the store's snapshot is taken.
+    async fn copy(
+        &self,
+        store: StoreKind,
+        out: &mut Framer<'_>,
+        mut held: Option<tokio::sync::RwLockWriteGuard<'_, ()>>,
+    ) -> Result<(), ServiceError> {
+        let (tx, mut rx) = mpsc::channel(ROWS_IN_FLIGHT);
+        let dump = async {
+            match store {
+                StoreKind::Data => self.data.dump(tx).await,
+                StoreKind::Keys => self.keys.dump(tx).await,
+            }
         };
-        write().map_err(|source| OpenError::Io { path: path.clone(), source })?;
+        let frame = async {
+            while let Some(item) = rx.recv().await {
+                drop(held.take());
+                match item {
+                    DumpItem::Table { table, rows } => {
+                        let store = match TABLES[table].store {
+                            StoreKind::Data => "data",
+                            StoreKind::Keys => "keys",
+                        };
+                        out.line(&serde_json::json!({ "table": TABLES[table].name, "store": store, "rows": rows }))
+                            .await?;
+                    }
+                    DumpItem::Row(cells) => {
+                        encode_row(&cells, &mut out.plain);
+                        out.maybe_seal().await?;
+                    }
+                }
+            }
+            Ok::<_, ServiceError>(())
+        };
+        // The framing stops the dump by dropping its receiver when the client goes away.
+        let (dumped, framed) = tokio::join!(dump, frame);
+        framed?;
+        Ok(dumped?)
     }
-    let opened = open(opts).await?;
-    let installation_id = opened.hush.data.installation_id().await.map_err(OpenError::from)?.unwrap_or_default();
-    let namespaces =
-        opened.hush.data.namespaces().await.map_err(OpenError::from)?.iter().filter(|n| !n.name.is_reserved()).count();
-    Ok(RestoreReport { installation_id, namespaces })
+}
+
+/// Seals plaintext into numbered frames and hands them on.
+struct Framer<'a> {
+    key: Zeroizing<[u8; 32]>,
+    pieces: &'a mpsc::Sender<Result<Vec<u8>, ServiceError>>,
+    number: u64,
+    plain: Zeroizing<Vec<u8>>,
+}
+
+impl Framer<'_> {
+    async fn send(&self, piece: Vec<u8>) -> Result<(), ServiceError> {
+        self.pieces.send(Ok(piece)).await.map_err(|_| {
+            ServiceError::internal(std::io::Error::new(
+                std::io::ErrorKind::BrokenPipe,
+                "the backup's receiver went away",
+            ))
+        })
+    }
+
+    async fn line(&mut self, value: &serde_json::Value) -> Result<(), ServiceError> {
+        serde_json::to_writer(&mut *self.plain, value).map_err(ServiceError::internal)?;
+        self.plain.push(b'\n');
+        self.maybe_seal().await
+    }
+
+    async fn maybe_seal(&mut self) -> Result<(), ServiceError> {
+        if self.plain.len() >= FRAME_PLAINTEXT { self.seal(false).await } else { Ok(()) }
+    }
+
+    async fn seal(&mut self, last: bool) -> Result<(), ServiceError> {
+        let sealed = envelope::seal(&self.key, &frame_binding(self.number, last), &self.plain)?;
+        self.plain.clear();
+        self.number += 1;
+        self.send(frame(last, &sealed)).await
+    }
+
+    async fn finish(mut self) -> Result<(), ServiceError> {
+        self.seal(true).await
+    }
 }

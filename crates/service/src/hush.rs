@@ -30,9 +30,10 @@ pub struct Hush {
     pub(crate) wrapper: std::sync::RwLock<Arc<KeyWrapper>>,
     /// Where the root key came from (a file is rewritten by `rotate_root`).
     pub(crate) root_origin: RootOrigin,
-    /// A root rotation holds it for writing; anything that wraps a new key
-    /// (namespace creation, key rotation, backups) holds it for reading, so
-    /// no key is wrapped while the key store is being re-wrapped.
+    /// A root rotation and a backup (until both its snapshots are taken)
+    /// hold it for writing; anything that wraps a new key (namespace
+    /// creation, key rotation) or moves the audit checkpoint (prune) holds
+    /// it for reading.
     pub(crate) rotation_lock: tokio::sync::RwLock<()>,
     pub(crate) audit_key: hush_crypto::AuditKey,
     pub(crate) token_key: TokenKey,

@@ -306,12 +306,9 @@ pub trait DataStore: Send + Sync + 'static {
     /// How many versions in the namespace are sealed with a key version below `key_version`.
     async fn count_stale_versions(&self, namespace_id: &str, key_version: u32) -> Result<u64, StoreError>;
 
-    /// Writes a consistent copy of the whole store to a new file at `path`
-    /// (backups). Stores that cannot (PostgreSQL: use its own tools) refuse.
-    async fn snapshot_to(&self, path: &std::path::Path) -> Result<(), StoreError> {
-        let _ = path;
-        Err(StoreError::Unsupported("snapshots of this store (back up PostgreSQL with pg_dump or its replication)"))
-    }
+    /// Sends every row of the store, one consistent snapshot, table by
+    /// table in [`crate::dump::TABLES`] order (backups).
+    async fn dump(&self, out: crate::dump::DumpSender) -> Result<(), StoreError>;
 
     /// The stored versions of a secret, newest first.
     async fn versions(&self, secret_id: &str) -> Result<Vec<VersionRecord>, StoreError>;

@@ -94,12 +94,9 @@ pub trait KeyStore: Send + Sync + 'static {
     /// opened again. Overwrites the freed bytes on disk as well.
     async fn destroy_namespace_keys(&self, namespace_id: &str) -> Result<(), StoreError>;
 
-    /// Writes a consistent copy of the whole store to a new file at `path`
-    /// (backups). Stores that cannot (PostgreSQL: use its own tools) refuse.
-    async fn snapshot_to(&self, path: &std::path::Path) -> Result<(), StoreError> {
-        let _ = path;
-        Err(StoreError::Unsupported("snapshots of this store (back up PostgreSQL with pg_dump or its replication)"))
-    }
+    /// Sends every row of the store, one consistent snapshot, table by
+    /// table in [`crate::dump::TABLES`] order (backups).
+    async fn dump(&self, out: crate::dump::DumpSender) -> Result<(), StoreError>;
 
     /// Holds off other processes' starts until the returned guard is
     /// dropped, for stores several processes share (PostgreSQL): two

@@ -22,6 +22,7 @@ mod audit_event;
 mod audit_observer;
 mod canonical;
 mod data_store;
+pub mod dump;
 mod error;
 mod key_store;
 pub mod metric_names;

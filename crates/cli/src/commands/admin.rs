@@ -11,7 +11,9 @@ use crate::args::{AdminAuditCommand, AdminCommand};
 use crate::commands::client;
 use crate::interrupt;
 use crate::output;
+use crate::partial_file::PartialFile;
 use crate::progress::{Progress, Unit};
+use hush_service::backup::RestoreProgress;
 
 pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
     match cmd {
@@ -52,14 +54,16 @@ pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        AdminCommand::Backup { file, force, conn } => {
-            let bytes = client(&conn)?.backup().await?;
-            crate::private_file::write_private(&file, &bytes, force)?;
-            println!(
-                "backup written to {} ({} bytes, encrypted; keep the root key apart from it)",
-                file.display(),
-                bytes.len()
-            );
+        AdminCommand::Backup { file, force, conn, json, quiet } => {
+            let bytes = backup(&client(&conn)?, &file, force, json || quiet).await?;
+            if json {
+                output::json(&json!({ "file": file.display().to_string(), "bytes": bytes }));
+            } else {
+                println!(
+                    "backup written to {} ({bytes} bytes, encrypted; keep the root key apart from it)",
+                    file.display()
+                );
+            }
         }
         AdminCommand::RotateRoot { conn, json: as_json } => {
             let done = client(&conn)?.rotate_root().await?;
@@ -74,17 +78,43 @@ pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
                 );
             }
         }
-        AdminCommand::Restore { file, dirs } => {
-            let bytes = std::fs::read(&file).with_context(|| format!("cannot read {}", file.display()))?;
-            let options = crate::commands::serve::options(&dirs, hush_service::ServiceConfig::default())?;
-            let report = hush_service::backup::restore(&bytes, options).await.map_err(|e| anyhow::anyhow!("{e}"))?;
-            println!(
-                "restored installation {} ({} namespaces) into {} and {}",
-                report.installation_id,
-                report.namespaces,
-                dirs.data_dir.display(),
-                dirs.key_dir.display()
+        AdminCommand::Restore { file, dirs, json, quiet } => {
+            let mut reader = std::io::BufReader::with_capacity(
+                1 << 20,
+                std::fs::File::open(&file).with_context(|| format!("cannot read {}", file.display()))?,
             );
+            let options = crate::commands::serve::options(&dirs, hush_service::ServiceConfig::default())?;
+            let target = restore_target(&dirs);
+            let progress = Progress::new("restoring", Unit::Items("rows"), Some(0), json || quiet);
+            let mut heard = |step| match step {
+                RestoreProgress::Table(rows) => progress.grow_total(rows),
+                RestoreProgress::Rows(rows) => progress.add(rows),
+            };
+            let restoring = async {
+                hush_service::backup::restore(&mut reader, options, &mut heard).await.map_err(anyhow::Error::from)
+            };
+            let report = interrupt::or_ctrl_c(restoring, "nothing was restored; the targets are as they were").await?;
+            progress.finish();
+            if json {
+                let rows: serde_json::Map<String, Value> =
+                    report.rows.iter().map(|(table, n)| (table.clone(), json!(n))).collect();
+                output::json(&json!({
+                    "installation_id": report.installation_id,
+                    "namespaces": report.namespaces,
+                    "rows": rows,
+                }));
+            } else {
+                let count = |t: &str| report.rows.iter().find(|(name, _)| name == t).map_or(0, |(_, n)| *n);
+                println!(
+                    "restored installation {} ({} namespaces, {} secrets, {} versions, {} tokens, {} audit events) into {target}",
+                    report.installation_id,
+                    report.namespaces,
+                    count("data.secrets"),
+                    count("data.secret_versions"),
+                    count("data.tokens"),
+                    count("data.audit_events"),
+                );
+            }
         }
         AdminCommand::Rewrap { namespace, batch, conn, json, quiet } => {
             let client = client(&conn)?;
@@ -173,4 +203,43 @@ async fn rewrap(client: &Client, ns: &str, batch: u32, progress: &Progress) -> R
         }
     };
     Ok(json!({ "namespace": ns, "key_version": key_version, "rewrapped": done, "remaining": remaining }))
+}
+
+/// Downloads a backup into `file` as it streams, with its size on a
+/// progress line; returns the bytes written. The file appears only once the
+/// server has sent all of it and its frames say it is whole.
+async fn backup(client: &Client, file: &std::path::Path, force: bool, quiet: bool) -> anyhow::Result<u64> {
+    let mut out = PartialFile::create(file, force)?;
+    let progress = Progress::new("backing up", Unit::Bytes, None, quiet);
+    let download = async {
+        let mut download = client.backup().await?;
+        let mut shape = hush_service::backup_format::FileShape::default();
+        let broke_off = |e| anyhow::anyhow!("the backup broke off: {e}; no backup was written");
+        while let Some(chunk) = download.chunk().await.map_err(broke_off)? {
+            shape.feed(&chunk).map_err(|e| anyhow::anyhow!("{e}; no backup was written"))?;
+            out.write(&chunk)?;
+            progress.add(chunk.len() as u64);
+        }
+        shape
+            .finish()
+            .map_err(|e| anyhow::anyhow!("{e}: the server stopped early (see its log); no backup was written"))
+    };
+    interrupt::or_ctrl_c(download, "no backup file was written").await?;
+    progress.finish();
+    let bytes = out.written();
+    out.finish(force)?;
+    Ok(bytes)
+}
+
+/// Where a restore goes, for its message (PostgreSQL URLs without their passwords).
+fn restore_target(dirs: &crate::args::StoreDirs) -> String {
+    let data = match &dirs.database_url {
+        Some(url) => hush_service::postgres_url_shown(url),
+        None => dirs.data_dir.display().to_string(),
+    };
+    let keys = match &dirs.keystore_url {
+        Some(url) => hush_service::postgres_url_shown(url),
+        None => dirs.key_dir.display().to_string(),
+    };
+    format!("{data} and {keys}")
 }

@@ -41,14 +41,19 @@ pub(crate) async fn backup(
 ) -> Result<axum::response::Response, ApiError> {
     use axum::response::IntoResponse;
 
-    let bytes = app.hush.backup(&creds).await?;
+    let stream = app.hush.backup(&creds).await?;
+    // Sent as it is produced; a failure mid-way breaks the connection off,
+    // and the file's missing last frame tells the client it is incomplete.
+    let body = futures_util::stream::unfold(stream, |mut stream| async move {
+        stream.next().await.map(|piece| (piece.map(bytes::Bytes::from).map_err(std::io::Error::other), stream))
+    });
     Ok((
         [
             (axum::http::header::CONTENT_TYPE, "application/octet-stream"),
             (axum::http::header::CACHE_CONTROL, "no-store"),
             (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"hush.backup\""),
         ],
-        bytes,
+        axum::body::Body::from_stream(body),
     )
         .into_response())
 }

@@ -26,7 +26,7 @@ use crate::{
     now_millis,
 };
 
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/data/0001_initial.sql"),
     include_str!("../../migrations/postgres/data/0002_audit_client_cert.sql"),
     include_str!("../../migrations/postgres/data/0003_audit_refusals.sql"),
@@ -398,6 +398,10 @@ async fn put_version(tx: &mut Tx, p: &PutVersion) -> Result<WriteOutcome, StoreE
 
 #[async_trait]
 impl DataStore for PgDataStore {
+    async fn dump(&self, out: crate::dump::DumpSender) -> Result<(), StoreError> {
+        super::dump::dump_tables(&self.pool, crate::dump::StoreKind::Data, &out).await
+    }
+
     async fn installation_id(&self) -> Result<Option<String>, StoreError> {
         let row = sqlx::query("SELECT id FROM installation").fetch_optional(&self.pool).await?;
         row.map(|r| get(&r, "id")).transpose()

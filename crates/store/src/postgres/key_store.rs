@@ -10,7 +10,7 @@ use sqlx::postgres::PgPool;
 use super::connect::{self, KEYS};
 use crate::{AuditAnchor, AuditCheckpoint, Conflict, Installation, KeyStore, StoreError, WrappedKeys, now_millis};
 
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/keys/0001_initial.sql"),
     include_str!("../../migrations/postgres/keys/0002_audit_retention.sql"),
 ];
@@ -58,6 +58,10 @@ fn column<T>(r: Result<T, sqlx::Error>, name: &str) -> Result<T, StoreError> {
 
 #[async_trait]
 impl KeyStore for PgKeyStore {
+    async fn dump(&self, out: crate::dump::DumpSender) -> Result<(), StoreError> {
+        super::dump::dump_tables(&self.pool, crate::dump::StoreKind::Keys, &out).await
+    }
+
     async fn installation(&self) -> Result<Option<Installation>, StoreError> {
         let row = sqlx::query(
             "SELECT id, wrapped_audit_key, wrapped_token_key, completed_at IS NOT NULL AS completed FROM installation",

@@ -7,9 +7,11 @@
 
 mod connect;
 mod data_store;
+mod dump;
 mod key_store;
 
 pub use data_store::PgDataStore;
+pub use dump::PgLoader;
 pub use key_store::PgKeyStore;
 
 /// `url` without its password, for messages and logs.

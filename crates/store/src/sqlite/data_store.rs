@@ -25,7 +25,7 @@ use crate::{
     WriteRequest,
 };
 
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/data/0001_initial.sql"),
     include_str!("../../migrations/data/0002_audit_client_cert.sql"),
     include_str!("../../migrations/data/0003_audit_refusals.sql"),
@@ -272,11 +272,12 @@ impl DataStore for SqliteDataStore {
         })
     }
 
-    async fn snapshot_to(&self, path: &Path) -> Result<(), StoreError> {
+    async fn dump(&self, out: crate::dump::DumpSender) -> Result<(), StoreError> {
+        // Every journaled event into SQLite first, so the dump's log holds
+        // every event acknowledged before it (and the key store's anchor,
+        // dumped before, is never ahead of it).
         self.flush().await?;
-        let target = path.to_string_lossy().into_owned();
-        // VACUUM INTO writes a consistent snapshot (one read transaction), without freed pages.
-        self.read.scan(move |c| Ok(c.execute("VACUUM INTO ?1", [target]).map(drop)?)).await
+        self.read.scan(move |c| super::dump::dump_tables(c, crate::dump::StoreKind::Data, &out)).await
     }
 
     async fn versions(&self, secret_id: &str) -> Result<Vec<VersionRecord>, StoreError> {

@@ -621,8 +621,8 @@ fn initialize(conn: &mut Connection, id: &str) -> Result<(), StoreError> {
 }
 
 /// Appends one event, its strings as the dictionary's numbers (migration 0006).
-fn append_audit(
-    tx: &Transaction<'_>,
+pub(crate) fn append_audit(
+    tx: &Connection,
     dictionary: &mut Dictionary,
     seq: u64,
     e: &AuditEvent,

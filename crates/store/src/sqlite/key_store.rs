@@ -13,7 +13,7 @@ use super::connect::{Access, migrate, open};
 use super::rows::u64_of;
 use crate::{AuditAnchor, AuditCheckpoint, Conflict, Installation, KeyStore, StoreError, WrappedKeys, now_millis};
 
-const MIGRATIONS: &[&str] = &[
+pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/keys/0001_initial.sql"),
     include_str!("../../migrations/keys/0002_audit_retention.sql"),
 ];
@@ -202,9 +202,8 @@ impl KeyStore for SqliteKeyStore {
         })
     }
 
-    async fn snapshot_to(&self, path: &Path) -> Result<(), StoreError> {
-        let target = path.to_string_lossy().into_owned();
-        self.with_blocking(move |c| Ok(c.execute("VACUUM INTO ?1", [target]).map(drop)?)).await
+    async fn dump(&self, out: crate::dump::DumpSender) -> Result<(), StoreError> {
+        self.with_blocking(move |c| super::dump::dump_tables(c, crate::dump::StoreKind::Keys, &out)).await
     }
 
     async fn audit_anchor(&self) -> Result<Option<AuditAnchor>, StoreError> {

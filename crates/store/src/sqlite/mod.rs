@@ -20,6 +20,7 @@ mod audit_journal;
 mod audit_mover;
 mod connect;
 mod data_store;
+mod dump;
 mod group_commit;
 mod key_store;
 mod read_pool;
@@ -27,6 +28,7 @@ mod recent_reads;
 mod rows;
 
 pub use data_store::{SqliteDataStore, journal_files};
+pub use dump::SqliteLoader;
 pub use key_store::SqliteKeyStore;
 
 /// File name of the data store inside the data directory.

@@ -12,7 +12,7 @@ fn event(action: AuditAction) -> AuditEvent {
     AuditEvent::new(action, Some("tok".into()), None)
 }
 
-async fn make_namespace(data: &dyn hush_store::DataStore, name: &str) -> NamespaceRecord {
+pub async fn make_namespace(data: &dyn hush_store::DataStore, name: &str) -> NamespaceRecord {
     let ns = NamespaceRecord {
         id: format!("id-{name}"),
         name: NamespaceName::parse(name).unwrap(),
@@ -29,7 +29,7 @@ async fn make_namespace(data: &dyn hush_store::DataStore, name: &str) -> Namespa
 }
 
 /// A write whose "ciphertext" is the given bytes (the store does not look inside).
-fn put(ns: &NamespaceRecord, name: &str, secret_id: &str, expected: u64, ct: &[u8]) -> WriteRequest {
+pub fn put(ns: &NamespaceRecord, name: &str, secret_id: &str, expected: u64, ct: &[u8]) -> WriteRequest {
     put_any(ns, name, secret_id, Some(expected), ct)
 }
 

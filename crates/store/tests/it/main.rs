@@ -10,6 +10,7 @@ mod audit_log;
 mod audit_migration;
 mod audit_size;
 mod data_store;
+mod dump;
 mod key_store;
 
 use std::sync::Arc;
@@ -37,6 +38,15 @@ pub async fn sqlite_fixture() -> Fixture {
 
 /// A fresh database on the test server, or `None` (loudly) without one.
 pub async fn postgres_fixture(test: &str) -> Option<Fixture> {
+    let url = postgres_url(test).await?;
+    let audit_key = AuditKey::generate().unwrap();
+    let data = PgDataStore::open(&url, audit_key.clone()).await.unwrap();
+    let keys = PgKeyStore::open(&url).await.unwrap();
+    Some(Fixture { dir: None, data: Arc::new(data), keys: Arc::new(keys), audit_key })
+}
+
+/// The URL of a fresh, empty database on the test server, or `None` (loudly) without one.
+pub async fn postgres_url(test: &str) -> Option<String> {
     let Ok(admin_url) = std::env::var("HUSH_TEST_POSTGRES_URL") else {
         let message = format!(
             "{test}: PostgreSQL half SKIPPED, not run: HUSH_TEST_POSTGRES_URL is not set (scripts/test starts a server)"
@@ -53,10 +63,7 @@ pub async fn postgres_fixture(test: &str) -> Option<Fixture> {
         Some((base, _)) => format!("{base}/{name}"),
         None => panic!("HUSH_TEST_POSTGRES_URL must end in /DATABASE"),
     };
-    let audit_key = AuditKey::generate().unwrap();
-    let data = PgDataStore::open(&url, audit_key.clone()).await.unwrap();
-    let keys = PgKeyStore::open(&url).await.unwrap();
-    Some(Fixture { dir: None, data: Arc::new(data), keys: Arc::new(keys), audit_key })
+    Some(url)
 }
 
 /// How many bytes the records of an audit journal file take: the file is
