@@ -1203,6 +1203,9 @@ pub enum AuditCommand {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// No progress on standard error.
+        #[arg(short, long)]
+        quiet: bool,
     },
 }
 

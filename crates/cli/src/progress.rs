@@ -81,6 +81,11 @@ impl Progress {
         self.set_total(self.bar.length().unwrap_or(0) + n);
     }
 
+    /// Done so far (a count the other side keeps).
+    pub(crate) fn set_position(&self, done: u64) {
+        self.bar.set_position(done);
+    }
+
     /// `n` more done.
     pub(crate) fn add(&self, n: u64) {
         self.bar.inc(n);

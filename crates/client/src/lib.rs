@@ -329,7 +329,7 @@ impl Client {
         body: Option<&Value>,
     ) -> Result<reqwest::Response, ClientError> {
         let mut request = self.http.request(method, format!("{}{}", self.base, path));
-        if LONG_CALLS.contains(&path) {
+        if LONG_CALLS.contains(&path.split('?').next().unwrap_or(path)) {
             request = request.timeout(LONG_CALL_TIMEOUT);
         }
         if let Some(token) = token {
@@ -651,6 +651,32 @@ impl Client {
     /// `GET /v1/audit/verify`.
     pub async fn audit_verify(&self) -> Result<Value, ClientError> {
         self.json(Method::GET, "/v1/audit/verify", None).await
+    }
+
+    /// `GET /v1/audit/verify?progress=true`: the same report, with
+    /// `progress(checked, total)` called as the server goes.
+    pub async fn audit_verify_with_progress(&self, mut progress: impl FnMut(u64, u64)) -> Result<Value, ClientError> {
+        let token = self.bearer().await?;
+        let mut response = self.start(token, Method::GET, "/v1/audit/verify?progress=true", None).await?;
+        let protocol = |reason: &str| ClientError::Protocol { addr: self.base.clone(), reason: reason.to_owned() };
+        let mut pending = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.broke_off(&e))? {
+            pending.extend_from_slice(&chunk);
+            while let Some(end) = pending.iter().position(|b| *b == b'\n') {
+                let line: Vec<u8> = pending.drain(..=end).collect();
+                let value: Value =
+                    serde_json::from_slice(&line).map_err(|_| protocol("a progress line is not JSON"))?;
+                if let Some(result) = value.get("result") {
+                    return Ok(result.clone());
+                }
+                if let Some(error) = value.get("error") {
+                    let text = |k: &str| error.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+                    return Err(ClientError::Api { status: 500, code: text("code"), message: text("message") });
+                }
+                progress(value["checked"].as_u64().unwrap_or(0), value["total"].as_u64().unwrap_or(0));
+            }
+        }
+        Err(protocol("the verification ended without its result"))
     }
 
     /// `POST /v1/audit/prune?before=&force=&limit=`: one step of a prune

@@ -41,6 +41,11 @@ impl ApiError {
         self.status
     }
 
+    /// The code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
+
     /// The message.
     pub fn message(&self) -> &str {
         &self.message

@@ -54,6 +54,17 @@ impl QueryParams {
         }
     }
 
+    /// Removes a `true`/`false` parameter (absent: false).
+    pub fn take_bool(&mut self, name: &str) -> Result<bool, ApiError> {
+        match self.0.remove(name).as_deref() {
+            None | Some("false") => Ok(false),
+            Some("true") => Ok(true),
+            Some(_) => {
+                Err(ApiError::bad_request("invalid_query", format!("query parameter '{name}' must be true or false")))
+            }
+        }
+    }
+
     /// Fails if parameters remain that were not taken.
     pub fn finish(self, expected: &[&str]) -> Result<(), ApiError> {
         let mut unknown: Vec<&String> = self.0.keys().collect();

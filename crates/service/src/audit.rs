@@ -89,6 +89,20 @@ pub struct AuditPage {
     pub next: Option<u64>,
 }
 
+/// How far a streamed verification is ([`Hush::verify_audit_streamed`]).
+#[derive(Debug)]
+pub enum VerifyUpdate {
+    /// Events checked so far, of about this many.
+    Checked {
+        /// Checked.
+        events: u64,
+        /// About how many there are (events may arrive meanwhile).
+        of: u64,
+    },
+    /// The end: the report, or why there is none.
+    Done(Result<AuditVerification, ServiceError>),
+}
+
 /// The result of checking the whole chain.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AuditVerification {
@@ -237,14 +251,49 @@ impl Hush {
         self.finish(event, result).await
     }
 
+    /// [`Hush::verify_audit`], with its progress as it goes: the
+    /// authorization is checked first (an error is returned at once), then
+    /// the updates arrive, [`VerifyUpdate::Done`] last. For a progress bar
+    /// over a log of millions of events.
+    pub async fn verify_audit_streamed(
+        self: &Arc<Self>,
+        creds: &Credentials,
+    ) -> Result<tokio::sync::mpsc::Receiver<VerifyUpdate>, ServiceError> {
+        let mut event = self.event(creds, AuditAction::AuditVerify, None, None);
+        if let Err(e) = self.authorize_global(creds, &mut event, Scope::AuditRead, "verifying the audit log").await {
+            return self.finish(event, Err(e)).await;
+        }
+        let (updates, rx) = tokio::sync::mpsc::channel(16);
+        let hush = Arc::clone(self);
+        tokio::spawn(async move {
+            // A slow reader misses updates, never the end.
+            let progress = |events, of| {
+                let _ = updates.try_send(VerifyUpdate::Checked { events, of });
+            };
+            let result = hush.verify_chain_with(&progress).await;
+            let result = hush.finish(event, result).await;
+            let _ = updates.send(VerifyUpdate::Done(result)).await;
+        });
+        Ok(rx)
+    }
+
     pub(crate) async fn verify_chain(&self) -> Result<AuditVerification, ServiceError> {
+        self.verify_chain_with(&|_, _| {}).await
+    }
+
+    /// [`Hush::verify_chain`], telling `progress` the events checked so far and about how many there are.
+    async fn verify_chain_with(
+        &self,
+        progress: &(dyn Fn(u64, u64) + Send + Sync),
+    ) -> Result<AuditVerification, ServiceError> {
         let anchor = self.keys.audit_anchor().await?;
         let checkpoint = self.audit_checkpoint().await?;
         let start = match &checkpoint {
             Some(c) => (c.seq, c.mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS)),
             None => (0, AUDIT_GENESIS),
         };
-        let checked = self.check_chain(start, None, anchor.as_ref()).await?;
+        let of = self.data.audit_head().await?.map_or(0, |(seq, _)| seq.saturating_sub(start.0));
+        let checked = self.check_chain(start, None, anchor.as_ref(), &|events| progress(events, of)).await?;
         let mut report = AuditVerification {
             events: checked.events,
             last_seq: checked.last_seq,
@@ -285,6 +334,7 @@ impl Hush {
         (start_seq, start_mac): (u64, [u8; 32]),
         through: Option<u64>,
         anchor: Option<&AuditAnchor>,
+        progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<ChainCheck, ServiceError> {
         let mut checked = ChainCheck { events: 0, last_seq: start_seq, last_mac: start_mac, problem: None };
         // The next page is read (on the blocking pool) while this one's MACs
@@ -326,6 +376,7 @@ impl Hush {
                 checked.events += 1;
                 checked.last_seq = record.seq;
             }
+            progress(checked.events);
         }
         Ok(checked)
     }

@@ -175,7 +175,7 @@ impl Hush {
             Some(c) => (c.seq, chain_head(&c.mac).unwrap_or(AUDIT_GENESIS)),
             None => (0, AUDIT_GENESIS),
         };
-        let checked = self.check_chain(start, Some(cut), None).await?;
+        let checked = self.check_chain(start, Some(cut), None, &|_| {}).await?;
         if let Some((seq, problem)) = checked.problem {
             return Err(ServiceError::Refused {
                 code: "audit_chain_broken",

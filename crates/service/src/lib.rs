@@ -38,7 +38,7 @@ mod secrets;
 mod tokens;
 mod ttl_cache;
 
-pub use audit::{AuditExportFilter, AuditExportPage, AuditFilter, AuditPage, AuditVerification};
+pub use audit::{AuditExportFilter, AuditExportPage, AuditFilter, AuditPage, AuditVerification, VerifyUpdate};
 pub use audit_retention::{PruneReport, PruneRequest};
 pub use config::ServiceConfig;
 pub use credentials::{Caller, Credentials, MAX_CONTEXT_LEN};

@@ -8,6 +8,7 @@ use serde_json::Value;
 use crate::args::{AuditCommand, ExportFormat};
 use crate::commands::client;
 use crate::exit_code::AuditFailed;
+use crate::interrupt;
 use crate::output;
 use crate::progress::{Progress, Unit};
 
@@ -117,8 +118,19 @@ pub(crate) async fn run(cmd: AuditCommand) -> anyhow::Result<()> {
             progress.finish();
             Ok(())
         }
-        AuditCommand::Verify { conn, json } => {
-            let report = client(&conn)?.audit_verify().await?;
+        AuditCommand::Verify { conn, json, quiet } => {
+            let client = client(&conn)?;
+            let progress = Progress::new("verifying", Unit::Items("events"), None, json || quiet);
+            let verifying = async {
+                let heard = |checked: u64, total: u64| {
+                    progress.set_total(total.max(checked));
+                    progress.set_position(checked);
+                };
+                Ok(client.audit_verify_with_progress(heard).await?)
+            };
+            // Verifying changes nothing: stopping it leaves nothing to clean up.
+            let report = interrupt::or_ctrl_c(verifying, "nothing was changed").await?;
+            progress.finish();
             let ok = report["ok"].as_bool() == Some(true);
             if json {
                 output::json(&report);

@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{RawQuery, State};
 use axum::response::{IntoResponse, Response};
-use hush_service::{AuditAction, AuditExportFilter, AuditFilter, Outcome, PruneRequest};
+use hush_service::{AuditAction, AuditExportFilter, AuditFilter, Outcome, PruneRequest, VerifyUpdate};
 use serde_json::{Value, json};
 
 use super::namespace_name;
@@ -110,11 +110,7 @@ pub(crate) async fn prune(
         .map(|t| time_param("before", &t))
         .transpose()?
         .ok_or_else(|| ApiError::bad_request("invalid_query", "query parameter 'before' is required (RFC 3339)"))?;
-    let force = match q.take("force").as_deref() {
-        None | Some("false") => false,
-        Some("true") => true,
-        Some(_) => return Err(ApiError::bad_request("invalid_query", "query parameter 'force' must be true or false")),
-    };
+    let force = q.take_bool("force")?;
     let limit = q.take_u64("limit")?.map(|l| u32::try_from(l).unwrap_or(u32::MAX));
     q.finish(&["before", "force", "limit"])?;
     let report = app.hush.prune_audit(&creds, &PruneRequest { before, force, limit }).await?;
@@ -127,14 +123,43 @@ pub(crate) async fn prune(
 }
 
 /// `GET /v1/audit/verify`: `{"ok", "events", "last_seq", "anchor_seq",
-/// "checkpoint_seq", "before_checkpoint", "problem"}`.
+/// "checkpoint_seq", "before_checkpoint", "problem"}`. With
+/// `?progress=true`, newline-delimited JSON as it goes: `{"checked",
+/// "total"}` lines, then `{"result": {...}}` (or `{"error": {"code",
+/// "message"}}` if it failed after the answer had started).
 pub(crate) async fn verify(
     State(app): State<AppState>,
     RequestCredentials(creds): RequestCredentials,
+    raw: RawQuery,
 ) -> Result<Response, ApiError> {
-    let report = app.hush.verify_audit(&creds).await?;
+    let mut q = QueryParams::parse(&raw)?;
+    let progress = q.take_bool("progress")?;
+    q.finish(&["progress"])?;
+    if !progress {
+        let report = app.hush.verify_audit(&creds).await?;
+        return Ok(Json(verification(&report)).into_response());
+    }
+    let updates = app.hush.verify_audit_streamed(&creds).await?;
+    let lines = futures_util::stream::unfold(updates, |mut updates| async move {
+        let line = match updates.recv().await? {
+            VerifyUpdate::Checked { events, of } => json!({ "checked": events, "total": of }),
+            VerifyUpdate::Done(Ok(report)) => json!({ "result": verification(&report) }),
+            VerifyUpdate::Done(Err(e)) => {
+                let e = ApiError::from(e);
+                json!({ "error": { "code": e.code(), "message": e.message() } })
+            }
+        };
+        let mut bytes = serde_json::to_vec(&line).unwrap_or_default();
+        bytes.push(b'\n');
+        Some((Ok::<_, std::convert::Infallible>(bytes::Bytes::from(bytes)), updates))
+    });
+    Ok(([(axum::http::header::CONTENT_TYPE, "application/x-ndjson")], axum::body::Body::from_stream(lines))
+        .into_response())
+}
+
+fn verification(report: &hush_service::AuditVerification) -> Value {
     let problem = report.problem.as_ref().map(|(seq, message)| json!({ "seq": seq, "message": message }));
-    Ok(Json(json!({
+    json!({
         "ok": report.ok(),
         "events": report.events,
         "last_seq": report.last_seq,
@@ -142,8 +167,7 @@ pub(crate) async fn verify(
         "checkpoint_seq": report.checkpoint_seq,
         "before_checkpoint": report.before_checkpoint,
         "problem": problem,
-    }))
-    .into_response())
+    })
 }
 
 #[cfg(test)]

@@ -289,3 +289,40 @@ async fn listing_everything_crosses_pages_in_one_audited_call() {
     let previous = &after.events[1];
     assert_eq!(previous.event.action.as_str(), "secret.write", "one event for the whole listing: {previous:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_streamed_verification_reports_progress_then_the_same_result() {
+    let f = fixture().await;
+    // More events than one page of the verification (5,000), written by concurrent calls.
+    let mut tasks = Vec::new();
+    for _ in 0..32 {
+        let (hush, admin) = (Arc::clone(&f.hush), f.admin.clone());
+        tasks.push(tokio::spawn(async move {
+            for _ in 0..400 {
+                hush.list_namespaces(&admin).await.unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let mut updates = f.hush.verify_audit_streamed(&f.admin).await.unwrap();
+    let mut seen = Vec::new();
+    let report = loop {
+        match updates.recv().await.expect("the stream ends with Done") {
+            hush_service::VerifyUpdate::Checked { events, of } => seen.push((events, of)),
+            hush_service::VerifyUpdate::Done(result) => break result.unwrap(),
+        }
+    };
+    assert!(report.ok() && report.events > 12_800, "{report:?}");
+    assert!(seen.len() >= 2, "a page at a time: {seen:?}");
+    assert!(seen.windows(2).all(|w| w[0].0 < w[1].0), "counts only grow: {seen:?}");
+    assert_eq!(seen.last().map(|(events, _)| *events), Some(report.events));
+    assert!(seen.iter().all(|(_, of)| *of >= 12_800 && *of <= report.events), "{seen:?}");
+    let plain = f.hush.verify_audit(&f.admin).await.unwrap();
+    assert_eq!((plain.ok(), plain.last_seq > report.last_seq), (true, true), "each verification is an event too");
+
+    // A token without audit:read is refused at once, with no stream.
+    let reader = token(&f, &["default"], &[Scope::SecretsRead]).await;
+    assert!(matches!(f.hush.verify_audit_streamed(&reader).await, Err(ServiceError::Forbidden(_))));
+}

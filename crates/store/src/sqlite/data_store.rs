@@ -277,7 +277,11 @@ impl DataStore for SqliteDataStore {
         // every event acknowledged before it (and the key store's anchor,
         // dumped before, is never ahead of it).
         self.flush().await?;
-        self.read.scan(move |c| super::dump::dump_tables(c, crate::dump::StoreKind::Data, &out)).await
+        self.read
+            .scan(move |c| {
+                super::dump::dump_tables(c, crate::dump::StoreKind::Data, |item| crate::dump::send_blocking(&out, item))
+            })
+            .await
     }
 
     async fn versions(&self, secret_id: &str) -> Result<Vec<VersionRecord>, StoreError> {

@@ -20,10 +20,7 @@ use super::audit_dictionary::Dictionary;
 use super::connect::{Access, migrate, open};
 use super::group_commit::append_audit;
 use crate::StoreError;
-use crate::dump::{
-    Cell, DumpItem, DumpSender, NamedCells, StoreKind, StoreLoader, TABLES, TableSpec, check_row, send_blocking,
-    tables_of,
-};
+use crate::dump::{Cell, DumpItem, NamedCells, StoreKind, StoreLoader, TABLES, TableSpec, check_row, tables_of};
 
 /// Where a table's rows are read from: the audit log through its view,
 /// which puts every string back in place.
@@ -47,15 +44,19 @@ fn cell(value: ValueRef<'_>, spec: &TableSpec, column: &str) -> Result<Cell, Sto
     })
 }
 
-/// Sends every table of `store` from one read transaction on `conn`.
-pub(crate) fn dump_tables(conn: &Connection, store: StoreKind, out: &DumpSender) -> Result<(), StoreError> {
+/// Hands every table of `store` to `out`, from one read transaction on `conn`.
+pub(crate) fn dump_tables(
+    conn: &Connection,
+    store: StoreKind,
+    mut out: impl FnMut(DumpItem) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
     conn.execute_batch("BEGIN")?;
     let sent = (|| {
         for (table, spec) in tables_of(store) {
             let source = source_of(spec);
             let bare = source.split(' ').next().unwrap_or(source);
             let rows: i64 = conn.query_row(&format!("SELECT count(*) FROM {bare}"), [], |r| r.get(0))?;
-            send_blocking(out, DumpItem::Table { table, rows: rows as u64 })?;
+            out(DumpItem::Table { table, rows: rows as u64 })?;
             let columns = spec.columns.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ");
             let mut stmt = conn.prepare(&format!("SELECT {columns} FROM {source}"))?;
             let mut rows = stmt.query([])?;
@@ -66,7 +67,7 @@ pub(crate) fn dump_tables(conn: &Connection, store: StoreKind, out: &DumpSender)
                     .enumerate()
                     .map(|(i, (column, _))| cell(row.get_ref(i)?, spec, column))
                     .collect::<Result<Vec<_>, _>>()?;
-                send_blocking(out, DumpItem::Row(cells))?;
+                out(DumpItem::Row(cells))?;
             }
         }
         Ok(())

@@ -203,7 +203,22 @@ impl KeyStore for SqliteKeyStore {
     }
 
     async fn dump(&self, out: crate::dump::DumpSender) -> Result<(), StoreError> {
-        self.with_blocking(move |c| super::dump::dump_tables(c, crate::dump::StoreKind::Keys, &out)).await
+        // Read whole (the key store is small), then sent: a slow receiver
+        // must not hold the connection that every key lookup needs.
+        let items = self
+            .with_blocking(|c| {
+                let mut items = Vec::new();
+                super::dump::dump_tables(c, crate::dump::StoreKind::Keys, |item| {
+                    items.push(item);
+                    Ok(())
+                })?;
+                Ok(items)
+            })
+            .await?;
+        for item in items {
+            out.send(item).await.map_err(|_| StoreError::Closed)?;
+        }
+        Ok(())
     }
 
     async fn audit_anchor(&self) -> Result<Option<AuditAnchor>, StoreError> {
