@@ -128,7 +128,7 @@ impl Activity {
 
     /// When the connection's time runs out as things stand, and why; `None`
     /// while a request is in flight (the request timeouts bound those).
-    fn deadline(&self) -> Option<(Instant, Expiry)> {
+    pub(crate) fn deadline(&self) -> Option<(Instant, Expiry)> {
         let state = self.state();
         if state.in_flight > 0 {
             return None;

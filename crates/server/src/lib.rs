@@ -30,6 +30,7 @@ mod reveal;
 mod routes;
 mod secret_body;
 mod server_tls;
+mod streamed_body;
 mod vault;
 
 use std::future::Future;
