@@ -290,3 +290,33 @@ fn a_backup_cut_off_or_interrupted_leaves_no_file() {
     let out = restore(&file, &restored.path().join("data"), &keys, &[]);
     assert_eq!(out.status.code(), Some(0), "{}", show(&out));
 }
+
+#[test]
+fn a_version_1_backup_still_restores_onto_sqlite() {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/backup-v1");
+    let file = fixture.join("hush.backup");
+    let restored = tempfile::tempdir().unwrap();
+    let (data, keys) = (restored.path().join("data"), restored.path().join("keys"));
+    std::fs::create_dir_all(&keys).unwrap();
+    std::fs::copy(fixture.join("root.key"), keys.join("root.key")).unwrap();
+    // Not into PostgreSQL: the message says how to move it there.
+    let pg = restore(&file, &data, &keys, &[("HUSH_DATABASE_URL", "postgres://nobody@127.0.0.1:9/none")]);
+    assert_eq!(pg.status.code(), Some(1), "{}", show(&pg));
+    assert!(String::from_utf8_lossy(&pg.stderr).contains("take a new backup"), "{}", show(&pg));
+    let out = restore(&file, &data, &keys, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+    let token = std::fs::read_to_string(fixture.join("admin.token")).unwrap().trim().to_owned();
+    let mut h = Hush::adopt(restored, token);
+    h.start(&[], &[]);
+    for (args, value) in [
+        (&["secret", "get", "db"][..], &b"V1-db-value-2"[..]),
+        (&["secret", "get", "db", "--version", "1"], b"V1-db-value"),
+        (&["secret", "get", "forge", "--field", "token"], b"V1-git-token"),
+        (&["secret", "get", "deploy", "-n", "team"], b"V1-team-value"),
+    ] {
+        let out = h.cli(args);
+        assert_eq!(out.stdout, value, "{args:?}: {}", show(&out));
+    }
+    let out = h.cli(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", show(&out));
+}
