@@ -67,8 +67,13 @@ impl PartialFile {
         file.sync_all().with_context(|| format!("cannot write {}", self.partial.display()))?;
         drop(file);
         check_target(&self.target, force)?;
-        std::fs::rename(&self.partial, &self.target)
-            .with_context(|| format!("cannot move the backup into {}", self.target.display()))?;
+        let placed = if force {
+            std::fs::rename(&self.partial, &self.target)
+        } else {
+            // A link never replaces a file that appeared meanwhile.
+            std::fs::hard_link(&self.partial, &self.target)
+        };
+        placed.with_context(|| format!("cannot move the backup into {}", self.target.display()))?;
         if let Some(dir) = self.target.parent().filter(|d| !d.as_os_str().is_empty()) {
             let _ = File::open(dir).and_then(|d| d.sync_all());
         }

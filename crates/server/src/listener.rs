@@ -308,7 +308,7 @@ where
             if tls {
                 response.headers_mut().insert(header::STRICT_TRANSPORT_SECURITY, HSTS);
             }
-            Ok::<_, Infallible>(response.map(|body| crate::streamed_body::Streamed::hold(body, in_flight)))
+            Ok::<_, Infallible>(crate::streamed_body::Streamed::hold(response, in_flight))
         }
     });
     let mut builder = auto::Builder::new(TokioExecutor::new());

@@ -270,7 +270,14 @@ impl Hush {
             let progress = |events, of| {
                 let _ = updates.try_send(VerifyUpdate::Checked { events, of });
             };
-            let result = hush.verify_chain_with(&progress).await;
+            // A reader that goes away stops the verification (it is recorded as failed).
+            let result = tokio::select! {
+                result = hush.verify_chain_with(&progress) => result,
+                () = updates.closed() => Err(ServiceError::internal(std::io::Error::new(
+                    std::io::ErrorKind::BrokenPipe,
+                    "the client went away before the verification ended",
+                ))),
+            };
             let result = hush.finish(event, result).await;
             let _ = updates.send(VerifyUpdate::Done(result)).await;
         });

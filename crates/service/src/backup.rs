@@ -70,69 +70,66 @@ impl Hush {
     }
 
     async fn write_backup(&self, pieces: &mpsc::Sender<Result<Vec<u8>, ServiceError>>) -> Result<(), ServiceError> {
+        // From before the backup key is wrapped until both snapshots are
+        // taken, no key is created or re-wrapped and no prune checkpoint
+        // moves: the backup key and the key store then open under the same
+        // root, every namespace in the data snapshot has its key, and the
+        // audit anchor and checkpoint match the data snapshot's log. The
+        // key store is read whole first (it is small), so the lock never
+        // waits on the client; it goes once the data store's first item
+        // says its snapshot is taken.
+        let no_new_keys = self.rotation_lock.write().await;
         let backup_key = Zeroizing::new(hush_crypto::random_bytes::<32>()?);
         let wrapped = self.root().wrap(&backup_key, KEY_BINDING).await.map_err(ServiceError::internal)?;
+        let keys = self.key_rows().await?;
         let mut head = MAGIC.to_vec();
         head.extend_from_slice(&(wrapped.len() as u32).to_be_bytes());
         head.extend_from_slice(&wrapped);
-        let mut out = Framer { key: backup_key, pieces, number: 0, plain: Zeroizing::new(Vec::new()) };
-        out.send(head).await?;
         let header = serde_json::json!({
             "hush_backup": 2,
             "installation_id": self.data.installation_id().await?,
             "created_at": crate::audit_line::rfc3339(hush_store::now_millis()),
         });
-        out.line(&header).await?;
-
-        // No key is created or re-wrapped until both snapshots are taken,
-        // the key store's first: its audit anchor is then never ahead of
-        // the data snapshot's log, and every namespace in the data
-        // snapshot has its key. The data store's first item means its
-        // snapshot is taken; the lock goes then, not at the end.
-        let no_new_keys = self.rotation_lock.write().await;
-        self.copy(StoreKind::Keys, &mut out, None).await?;
-        self.copy(StoreKind::Data, &mut out, Some(no_new_keys)).await?;
-        out.finish().await
-    }
-
-    /// Streams one store's dump into `out`; `held` is released once the store's snapshot is taken.
-    async fn copy(
-        &self,
-        store: StoreKind,
-        out: &mut Framer<'_>,
-        mut held: Option<tokio::sync::RwLockWriteGuard<'_, ()>>,
-    ) -> Result<(), ServiceError> {
-        let (tx, mut rx) = mpsc::channel(ROWS_IN_FLIGHT);
-        let dump = async {
-            match store {
-                StoreKind::Data => self.data.dump(tx).await,
-                StoreKind::Keys => self.keys.dump(tx).await,
-            }
-        };
+        let mut out = Framer { key: backup_key, pieces, number: 0, plain: Zeroizing::new(Vec::new()) };
+        let (rows, from_data) = mpsc::channel(ROWS_IN_FLIGHT);
+        let dump = self.data.dump(rows);
         let frame = async {
-            while let Some(item) = rx.recv().await {
-                drop(held.take());
-                match item {
-                    DumpItem::Table { table, rows } => {
-                        let store = match TABLES[table].store {
-                            StoreKind::Data => "data",
-                            StoreKind::Keys => "keys",
-                        };
-                        out.line(&serde_json::json!({ "table": TABLES[table].name, "store": store, "rows": rows }))
-                            .await?;
-                    }
-                    DumpItem::Row(cells) => {
-                        encode_row(&cells, &mut out.plain);
-                        out.maybe_seal().await?;
-                    }
-                }
+            // Owned here: if the client goes away, the receiver goes with
+            // this future and the dump stops at its next row.
+            let mut from_data = from_data;
+            let first = from_data.recv().await;
+            drop(no_new_keys);
+            out.send(head).await?;
+            out.line(&header).await?;
+            for item in keys {
+                out.item(item).await?;
+            }
+            let mut next = first;
+            while let Some(item) = next {
+                out.item(item).await?;
+                next = from_data.recv().await;
             }
             Ok::<_, ServiceError>(())
         };
-        // The framing stops the dump by dropping its receiver when the client goes away.
         let (dumped, framed) = tokio::join!(dump, frame);
         framed?;
-        Ok(dumped?)
+        dumped?;
+        // The last frame only after the dump said it is complete.
+        out.finish().await
+    }
+
+    /// Every item of the key store's dump.
+    async fn key_rows(&self) -> Result<Vec<DumpItem>, ServiceError> {
+        let (tx, mut rx) = mpsc::channel(ROWS_IN_FLIGHT);
+        let mut items = Vec::new();
+        let collect = async {
+            while let Some(item) = rx.recv().await {
+                items.push(item);
+            }
+        };
+        let (dumped, ()) = tokio::join!(self.keys.dump(tx), collect);
+        dumped?;
+        Ok(items)
     }
 }
 
@@ -169,6 +166,22 @@ impl Framer<'_> {
         self.plain.clear();
         self.number += 1;
         self.send(frame(last, &sealed)).await
+    }
+
+    async fn item(&mut self, item: DumpItem) -> Result<(), ServiceError> {
+        match item {
+            DumpItem::Table { table, rows } => {
+                let store = match TABLES[table].store {
+                    StoreKind::Data => "data",
+                    StoreKind::Keys => "keys",
+                };
+                self.line(&serde_json::json!({ "table": TABLES[table].name, "store": store, "rows": rows })).await
+            }
+            DumpItem::Row(cells) => {
+                encode_row(&cells, &mut self.plain);
+                self.maybe_seal().await
+            }
+        }
     }
 
     async fn finish(mut self) -> Result<(), ServiceError> {

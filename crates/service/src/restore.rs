@@ -29,6 +29,9 @@ use crate::bootstrap::{OpenError, OpenOptions, open, wrapper_for};
 /// The first bytes of a version-1 backup.
 const V1_MAGIC: &[u8; 8] = b"HUSHBAK1";
 const V1_KEY_BINDING: &[u8] = b"hush/backup-key/v1";
+/// A wrapped backup key is under 100 bytes (root key) or a KMS ciphertext
+/// of a few hundred; a longer length is damage, not a key.
+const MAX_WRAPPED_KEY: usize = 4096;
 /// Rows loaded per batch.
 const BATCH: usize = 2_000;
 
@@ -209,7 +212,11 @@ async fn restore_rows(
 ) -> Result<Vec<(String, u64)>, RestoreError> {
     let mut length = [0u8; 4];
     read_exact(file, &mut length)?;
-    let mut wrapped = vec![0u8; u32::from_be_bytes(length) as usize];
+    let length = u32::from_be_bytes(length) as usize;
+    if length > MAX_WRAPPED_KEY {
+        return Err(RestoreError::Bad("the backup is damaged (its key is too long)"));
+    }
+    let mut wrapped = vec![0u8; length];
     read_exact(file, &mut wrapped)?;
     let key = backup_key(&wrapped, backup_format::KEY_BINDING, opts).await?;
     check_sqlite_targets(opts)?;
@@ -288,10 +295,18 @@ async fn restore_rows(
     if done.len() != TABLES.len() {
         return Err(RestoreError::Damaged(format!("it holds {} of {} tables", done.len(), TABLES.len())));
     }
-    // The data store first: a failure in between leaves a data store
-    // without keys, which opens to nothing and is refused by a retry's checks.
+    // Both made durable first; then the data store, then the key store
+    // (the key store's installation is what makes a store exist). If the
+    // key store's commit fails, the data store is emptied again.
+    loaders.data.prepare().await.map_err(|e| RestoreError::Load("data", e))?;
+    loaders.keys.prepare().await.map_err(|e| RestoreError::Load("key", e))?;
     loaders.data.commit().await.map_err(|e| RestoreError::Load("data", e))?;
-    loaders.keys.commit().await.map_err(|e| RestoreError::Load("key", e))?;
+    if let Err(e) = loaders.keys.commit().await {
+        if let Err(undo) = loaders.data.undo_commit().await {
+            tracing::error!(error = %undo, "the restored data store could not be emptied again; empty it before retrying");
+        }
+        return Err(RestoreError::Load("key", e));
+    }
     Ok(done)
 }
 

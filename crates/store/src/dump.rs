@@ -241,14 +241,23 @@ pub(crate) fn send_blocking(out: &DumpSender, item: DumpItem) -> Result<(), Stor
 
 /// Loads a dump into a fresh store, all or nothing: nothing is visible
 /// until [`commit`](StoreLoader::commit), and a loader dropped before it
-/// leaves the store as it found it.
+/// leaves the store as it found it. Two stores are restored together:
+/// both are [prepared](StoreLoader::prepare) (everything that can fail
+/// slowly), then committed one after the other, and if the second commit
+/// fails the first is [undone](StoreLoader::undo_commit).
 #[async_trait]
 pub trait StoreLoader: Send {
     /// Inserts rows of `table` (its position in [`TABLES`]; a table of this loader's store).
     async fn load(&mut self, table: usize, rows: Vec<Vec<Cell>>) -> Result<(), StoreError>;
 
-    /// Makes everything loaded visible, durably.
-    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+    /// Makes everything loaded durable, still invisible.
+    async fn prepare(&mut self) -> Result<(), StoreError>;
+
+    /// Makes everything loaded visible (after [`prepare`](StoreLoader::prepare)).
+    async fn commit(&mut self) -> Result<(), StoreError>;
+
+    /// Empties the store again after a commit (the other store's failed).
+    async fn undo_commit(&mut self) -> Result<(), StoreError>;
 }
 
 /// A row with its table's column names: decodes through the same

@@ -93,7 +93,11 @@ pub(crate) async fn run(cmd: AdminCommand) -> anyhow::Result<()> {
             let restoring = async {
                 hush_service::backup::restore(&mut reader, options, &mut heard).await.map_err(anyhow::Error::from)
             };
-            let report = interrupt::or_ctrl_c(restoring, "nothing was restored; the targets are as they were").await?;
+            let report = interrupt::or_ctrl_c(
+                restoring,
+                "nothing was restored (stopped while committing, a target may hold a store: the next restore says so)",
+            )
+            .await?;
             progress.finish();
             if json {
                 let rows: serde_json::Map<String, Value> =

@@ -153,7 +153,11 @@ pub(crate) async fn verify(
         bytes.push(b'\n');
         Some((Ok::<_, std::convert::Infallible>(bytes::Bytes::from(bytes)), updates))
     });
-    Ok(([(axum::http::header::CONTENT_TYPE, "application/x-ndjson")], axum::body::Body::from_stream(lines))
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/x-ndjson")],
+        axum::Extension(crate::streamed_body::HoldUntilEnd),
+        axum::body::Body::from_stream(lines),
+    )
         .into_response())
 }
 

@@ -53,6 +53,7 @@ pub(crate) async fn backup(
             (axum::http::header::CACHE_CONTROL, "no-store"),
             (axum::http::header::CONTENT_DISPOSITION, "attachment; filename=\"hush.backup\""),
         ],
+        axum::Extension(crate::streamed_body::HoldUntilEnd),
         axum::body::Body::from_stream(body),
     )
         .into_response())

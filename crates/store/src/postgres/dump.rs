@@ -84,7 +84,9 @@ fn bind<'q>(query: Query<'q, Postgres, PgArguments>, kind: Kind, cell: &Cell) ->
 /// Loads a dump into an empty PostgreSQL store, in one transaction.
 #[derive(Debug)]
 pub struct PgLoader {
-    tx: Transaction<'static, Postgres>,
+    /// The load's transaction, until committed.
+    tx: Option<Transaction<'static, Postgres>>,
+    pool: PgPool,
     store: StoreKind,
 }
 
@@ -97,6 +99,10 @@ impl PgLoader {
         };
         let pool = connect::open(url, schema, migrations).await?;
         let mut tx = pool.begin().await?;
+        // A server starting on this store meanwhile waits to initialise it
+        // until the load ends (then finds it initialised), instead of the
+        // two both filling an empty store.
+        sqlx::query("LOCK TABLE installation IN EXCLUSIVE MODE").execute(&mut *tx).await?;
         for (_, spec) in tables_of(store) {
             let found: bool = sqlx::query_scalar(AssertSqlSafe(format!("SELECT EXISTS (SELECT 1 FROM {})", spec.name)))
                 .fetch_one(&mut *tx)
@@ -105,7 +111,7 @@ impl PgLoader {
                 return Err(StoreError::Conflict(Conflict::AlreadyExists));
             }
         }
-        Ok(Self { tx, store })
+        Ok(Self { tx: Some(tx), pool, store })
     }
 }
 
@@ -134,13 +140,25 @@ impl StoreLoader for PgLoader {
                     query = bind(query, *kind, cell);
                 }
             }
-            query.execute(&mut *self.tx).await?;
+            query.execute(&mut **self.tx.as_mut().ok_or(StoreError::Closed)?).await?;
         }
         Ok(())
     }
 
-    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
-        self.tx.commit().await?;
+    async fn prepare(&mut self) -> Result<(), StoreError> {
+        // PostgreSQL makes a commit durable by itself; nothing to do before it.
+        Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), StoreError> {
+        self.tx.take().ok_or(StoreError::Closed)?.commit().await?;
+        Ok(())
+    }
+
+    async fn undo_commit(&mut self) -> Result<(), StoreError> {
+        let tables = tables_of(self.store).map(|(_, t)| t.name).collect::<Vec<_>>().join(", ");
+        // Table names from TABLES, not input.
+        sqlx::query(AssertSqlSafe(format!("TRUNCATE {tables}"))).execute(&self.pool).await?;
         Ok(())
     }
 }

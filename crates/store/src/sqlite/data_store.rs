@@ -32,6 +32,7 @@ pub(crate) const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/data/0004_login_roles.sql"),
     include_str!("../../migrations/data/0005_kv_versions.sql"),
     include_str!("../../migrations/data/0006_compact_audit.sql"),
+    include_str!("../../migrations/data/0007_audit_prune_action.sql"),
 ];
 
 /// How many requests wait for the writer before new ones are pushed back on.

@@ -1,8 +1,9 @@
 //! Dumping a SQLite store as rows ([`crate::dump`]) and loading rows into
 //! a new one.
 //!
-//! A load writes a new file beside the target (`hush.db.restoring`) and
-//! renames it into place only once every row is in and synced, so an
+//! A load writes a new file (mode 0600) beside the target
+//! (`hush.db.restoring`) and links it into place only once every row is in
+//! and synced (a link never replaces a file that appeared meanwhile), so an
 //! interrupted restore leaves no store behind, only nothing. Inside that
 //! file durability does not matter until the end: it is written with
 //! `synchronous = OFF` and one transaction per batch, then synced once.
@@ -95,6 +96,9 @@ pub struct SqliteLoader {
     store: StoreKind,
     building: PathBuf,
     target: PathBuf,
+    /// The file is complete, synced and closed.
+    prepared: bool,
+    /// The file is in its place.
     done: bool,
 }
 
@@ -125,6 +129,8 @@ impl SqliteLoader {
             }
         }
         let mut conn = open(&building, Access::ReadWrite, store == StoreKind::Keys)?;
+        fs::set_permissions(&building, std::os::unix::fs::PermissionsExt::from_mode(0o600))
+            .map_err(|e| StoreError::Database(Box::new(e)))?;
         let migrations = match store {
             StoreKind::Data => super::data_store::MIGRATIONS,
             StoreKind::Keys => super::key_store::MIGRATIONS,
@@ -132,7 +138,14 @@ impl SqliteLoader {
         migrate(&mut conn, &building, migrations)?;
         // Nothing reads this file until it is complete and synced (commit).
         conn.pragma_update(None, "synchronous", "OFF")?;
-        Ok(Self { state: Some((conn, Dictionary::default())), store, building, target: target.to_owned(), done: false })
+        Ok(Self {
+            state: Some((conn, Dictionary::default())),
+            store,
+            building,
+            target: target.to_owned(),
+            prepared: false,
+            done: false,
+        })
     }
 
     async fn blocking<T: Send + 'static>(
@@ -202,25 +215,54 @@ impl StoreLoader for SqliteLoader {
         .await
     }
 
-    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+    async fn prepare(&mut self) -> Result<(), StoreError> {
         let (conn, _) = self.state.take().ok_or(StoreError::Closed)?;
-        let (building, target) = (self.building.clone(), self.target.clone());
+        let building = self.building.clone();
         tokio::task::spawn_blocking(move || -> Result<(), StoreError> {
             // Closing the only connection moves the write-ahead log into the file and removes it.
             let _: i64 = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| r.get(0))?;
             conn.close().map_err(|(_, e)| e)?;
-            let io = |e: std::io::Error| StoreError::Database(Box::new(e));
-            fs::File::open(&building).and_then(|f| f.sync_all()).map_err(io)?;
-            fs::rename(&building, &target).map_err(io)?;
-            if let Some(dir) = target.parent() {
-                fs::File::open(dir).and_then(|f| f.sync_all()).map_err(io)?;
-            }
-            Ok(())
+            fs::File::open(&building).and_then(|f| f.sync_all()).map_err(io_error)
         })
         .await
         .map_err(|e| StoreError::Database(Box::new(e)))??;
-        self.done = true;
+        self.prepared = true;
         Ok(())
+    }
+
+    async fn commit(&mut self) -> Result<(), StoreError> {
+        if !self.prepared {
+            self.prepare().await?;
+        }
+        // A link, not a rename: a store that appeared at the target meanwhile is never replaced.
+        match fs::hard_link(&self.building, &self.target) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StoreError::Conflict(crate::Conflict::AlreadyExists));
+            }
+            linked => linked.map_err(io_error)?,
+        }
+        self.done = true;
+        let _ = fs::remove_file(&self.building);
+        sync_parent(&self.target)
+    }
+
+    async fn undo_commit(&mut self) -> Result<(), StoreError> {
+        if self.done {
+            fs::remove_file(&self.target).map_err(io_error)?;
+            sync_parent(&self.target)?;
+        }
+        Ok(())
+    }
+}
+
+fn io_error(e: std::io::Error) -> StoreError {
+    StoreError::Database(Box::new(e))
+}
+
+fn sync_parent(path: &Path) -> Result<(), StoreError> {
+    match path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        Some(dir) => fs::File::open(dir).and_then(|f| f.sync_all()).map_err(io_error),
+        None => Ok(()),
     }
 }
 

@@ -123,7 +123,7 @@ async fn a_data_store_from_before_0006_migrates_and_verifies() {
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let conn = Connection::open(&path).unwrap();
     let version: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0)).unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
     let indexes: Vec<String> = conn
         .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit_events'")
         .unwrap()

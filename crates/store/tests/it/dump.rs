@@ -48,6 +48,8 @@ async fn load(items: &[DumpItem], mut data: Box<dyn StoreLoader>, mut keys: Box<
             }
         }
     }
+    data.prepare().await.unwrap();
+    keys.prepare().await.unwrap();
     data.commit().await.unwrap();
     keys.commit().await.unwrap();
 }
@@ -181,6 +183,23 @@ async fn a_load_that_fails_or_is_dropped_leaves_nothing() {
     drop(loader);
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "the unfinished file is gone");
 
+    // A store that appears at the target meanwhile is never replaced; a commit can be undone.
+    let mut loader = SqliteLoader::create(&target, StoreKind::Keys).unwrap();
+    loader.prepare().await.unwrap();
+    std::fs::write(&target, "a store that appeared").unwrap();
+    assert!(matches!(loader.commit().await, Err(StoreError::Conflict(Conflict::AlreadyExists))));
+    assert_eq!(std::fs::read(&target).unwrap(), b"a store that appeared");
+    std::fs::remove_file(&target).unwrap();
+    drop(loader);
+    let mut loader = SqliteLoader::create(&target, StoreKind::Keys).unwrap();
+    loader.commit().await.unwrap();
+    assert!(target.exists());
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(std::fs::metadata(&target).unwrap().permissions().mode() & 0o777, 0o600);
+    loader.undo_commit().await.unwrap();
+    drop(loader);
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0, "undone");
+
     let Some(url) = crate::postgres_url("a_load_that_fails_or_is_dropped_leaves_nothing").await else { return };
     let mut loader = PgLoader::begin(&url, StoreKind::Keys).await.unwrap();
     loader.load(anchor, vec![vec![Cell::Int(1), Cell::Int(4), Cell::Bytes(vec![0; 32])]]).await.unwrap();
@@ -189,6 +208,14 @@ async fn a_load_that_fails_or_is_dropped_leaves_nothing() {
     assert!(matches!(twice, Err(StoreError::Database(_))), "{twice:?}");
     drop(loader);
     let keys = PgKeyStore::open(&url).await.unwrap();
+    assert_eq!(keys.audit_anchor().await.unwrap(), None);
+    // Committed, then undone (the other store's commit failed): empty again.
+    let mut loader = PgLoader::begin(&url, StoreKind::Keys).await.unwrap();
+    loader.load(anchor, vec![vec![Cell::Int(1), Cell::Int(4), Cell::Bytes(vec![0; 32])]]).await.unwrap();
+    loader.prepare().await.unwrap();
+    loader.commit().await.unwrap();
+    assert_eq!(keys.audit_anchor().await.unwrap().map(|a| a.seq), Some(4));
+    loader.undo_commit().await.unwrap();
     assert_eq!(keys.audit_anchor().await.unwrap(), None);
     assert!(PgLoader::begin(&url, StoreKind::Keys).await.is_ok(), "still empty");
 }
