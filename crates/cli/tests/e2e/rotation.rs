@@ -179,3 +179,63 @@ fn the_root_key_rotates_while_serving_and_survives_a_restart() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("HUSH_ROOT_KEY"), "{}", show(&out));
     assert_eq!(h.cli(&["secret", "get", "a"]).stdout, b"ROOT-a");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ctrl_c_stops_a_rewrap_with_every_secret_readable_and_a_rerun_finishes() {
+    let h = tokio::task::block_in_place(Hush::running);
+    let client = h.http();
+    for i in 0..600 {
+        let resp = client
+            .put(h.url(&format!("/v1/namespaces/default/secrets/s{i:03}")))
+            .bearer_auth(&h.token)
+            .json(&serde_json::json!({ "value": format!("value-{i}") }))
+            .send()
+            .await
+            .unwrap();
+        assert!(resp.status().is_success());
+    }
+    let rotated = tokio::task::block_in_place(|| h.cli(&["namespace", "rotate-key", "default"]));
+    assert_eq!(rotated.status.code(), Some(0), "{}", show(&rotated));
+    let child = std::process::Command::new(crate::harness::HUSH)
+        .args(["admin", "rewrap", "default", "--batch", "1"])
+        .env("HUSH_ADDR", &h.addr)
+        .env("HUSH_TOKEN", &h.token)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Stopped once it has started: the first version (by name) is under the new key.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while tokio::task::block_in_place(|| key_versions(&h, "s000")) != vec![2] {
+        assert!(std::time::Instant::now() < deadline, "the rewrap never started");
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let signalled = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(signalled.success());
+    let out = tokio::task::block_in_place(|| child.wait_with_output()).unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", show(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("run again to finish"), "{}", show(&out));
+    let mut old_key = 0;
+    for i in 0..600 {
+        let name = format!("s{i:03}");
+        let read: Value = client
+            .get(h.url(&format!("/v1/namespaces/default/secrets/{name}")))
+            .bearer_auth(&h.token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(read["value"], format!("value-{i}"), "{read}");
+        if i % 60 == 0 {
+            old_key += usize::from(tokio::task::block_in_place(|| key_versions(&h, &name)) == vec![1]);
+        }
+    }
+    assert!(old_key > 0, "the rewrap was stopped half-way (some versions still under key 1)");
+    let again = tokio::task::block_in_place(|| h.cli(&["admin", "rewrap", "default", "--json"]));
+    assert_eq!(again.status.code(), Some(0), "{}", show(&again));
+    for i in (0..600).step_by(60) {
+        assert_eq!(tokio::task::block_in_place(|| key_versions(&h, &format!("s{i:03}"))), vec![2]);
+    }
+}
