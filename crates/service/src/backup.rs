@@ -16,7 +16,7 @@ use std::sync::Arc;
 use hush_core::Scope;
 use hush_crypto::envelope;
 use hush_store::AuditAction;
-use hush_store::dump::{DumpItem, StoreKind, TABLES};
+use hush_store::dump::{DumpItem, TABLES};
 use tokio::sync::mpsc;
 use zeroize::Zeroizing;
 
@@ -171,11 +171,8 @@ impl Framer<'_> {
     async fn item(&mut self, item: DumpItem) -> Result<(), ServiceError> {
         match item {
             DumpItem::Table { table, rows } => {
-                let store = match TABLES[table].store {
-                    StoreKind::Data => "data",
-                    StoreKind::Keys => "keys",
-                };
-                self.line(&serde_json::json!({ "table": TABLES[table].name, "store": store, "rows": rows })).await
+                let (name, store) = (TABLES[table].name, TABLES[table].store.as_str());
+                self.line(&serde_json::json!({ "table": name, "store": store, "rows": rows })).await
             }
             DumpItem::Row(cells) => {
                 encode_row(&cells, &mut self.plain);

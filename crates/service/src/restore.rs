@@ -258,10 +258,10 @@ async fn restore_rows(
                 header_seen = true;
                 continue;
             }
-            if let Some(row) = value.as_array() {
+            if value.is_array() {
                 let cur = current.as_mut().ok_or_else(|| RestoreError::Damaged("a row before its table".into()))?;
                 let spec = &TABLES[cur.table];
-                let cells = decode_row(spec, &Value::Array(row.clone()))
+                let cells = decode_row(spec, &value)
                     .ok_or_else(|| RestoreError::Damaged(format!("a row of {} does not fit its columns", spec.name)))?;
                 cur.batch.push(cells);
                 cur.seen += 1;
@@ -314,11 +314,9 @@ async fn restore_rows(
 fn open_table(value: &Value, done: &[(String, u64)]) -> Result<Current, RestoreError> {
     let damaged = || RestoreError::Damaged("a line is neither a table nor a row".into());
     let name = value.get("table").and_then(Value::as_str).ok_or_else(damaged)?;
-    let store = match value.get("store").and_then(Value::as_str) {
-        Some("data") => StoreKind::Data,
-        Some("keys") => StoreKind::Keys,
-        _ => return Err(damaged()),
-    };
+    let named = value.get("store").and_then(Value::as_str);
+    let store =
+        [StoreKind::Data, StoreKind::Keys].into_iter().find(|s| Some(s.as_str()) == named).ok_or_else(damaged)?;
     let announced = value.get("rows").and_then(Value::as_u64).ok_or_else(damaged)?;
     let table = table_index(store, name).ok_or_else(|| RestoreError::Damaged(format!("unknown table {name}")))?;
     if table != done.len() {
@@ -345,11 +343,7 @@ async fn close_table(
         loaders.load(cur.table, std::mem::take(&mut cur.batch)).await?;
         progress(RestoreProgress::Rows(n));
     }
-    let store = match spec.store {
-        StoreKind::Data => "data",
-        StoreKind::Keys => "keys",
-    };
-    done.push((format!("{store}.{}", spec.name), cur.seen));
+    done.push((format!("{}.{}", spec.store.as_str(), spec.name), cur.seen));
     Ok(())
 }
 

@@ -27,6 +27,16 @@ pub enum StoreKind {
     Keys,
 }
 
+impl StoreKind {
+    /// Its name in a backup (`data`, `keys`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StoreKind::Data => "data",
+            StoreKind::Keys => "keys",
+        }
+    }
+}
+
 /// What a column holds, the same on every backend (SQLite INTEGER and
 /// PostgreSQL BIGINT are both `Int`). Every column may be NULL in a row;
 /// the schema's own constraints decide on load.

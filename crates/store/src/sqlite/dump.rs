@@ -23,12 +23,12 @@ use super::group_commit::append_audit;
 use crate::StoreError;
 use crate::dump::{Cell, DumpItem, NamedCells, StoreKind, StoreLoader, TABLES, TableSpec, check_row, tables_of};
 
-/// Where a table's rows are read from: the audit log through its view,
-/// which puts every string back in place.
-fn source_of(spec: &TableSpec) -> &'static str {
+/// Where a table's rows are read from, and in what order: the audit log
+/// through its view, which puts every string back in place, by `seq`.
+fn source_of(spec: &TableSpec) -> (&'static str, &'static str) {
     match (spec.store, spec.name) {
-        (StoreKind::Data, "audit_events") => "audit_log ORDER BY seq",
-        (_, name) => name,
+        (StoreKind::Data, "audit_events") => ("audit_log", " ORDER BY seq"),
+        (_, name) => (name, ""),
     }
 }
 
@@ -54,12 +54,11 @@ pub(crate) fn dump_tables(
     conn.execute_batch("BEGIN")?;
     let sent = (|| {
         for (table, spec) in tables_of(store) {
-            let source = source_of(spec);
-            let bare = source.split(' ').next().unwrap_or(source);
-            let rows: i64 = conn.query_row(&format!("SELECT count(*) FROM {bare}"), [], |r| r.get(0))?;
+            let (source, order) = source_of(spec);
+            let rows: i64 = conn.query_row(&format!("SELECT count(*) FROM {source}"), [], |r| r.get(0))?;
             out(DumpItem::Table { table, rows: rows as u64 })?;
             let columns = spec.columns.iter().map(|(c, _)| *c).collect::<Vec<_>>().join(", ");
-            let mut stmt = conn.prepare(&format!("SELECT {columns} FROM {source}"))?;
+            let mut stmt = conn.prepare(&format!("SELECT {columns} FROM {source}{order}"))?;
             let mut rows = stmt.query([])?;
             while let Some(row) = rows.next()? {
                 let cells = spec
