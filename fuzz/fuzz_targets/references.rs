@@ -25,7 +25,7 @@ fuzz_target!(|data: &[u8]| {
 
 /// The messages errors give for inputs with nothing of the caller's in them.
 fn fixed_messages() -> Vec<String> {
-    ["x", "s3://x", "env://", "vault://x", "vault://x#", "vault://a//b#f", "vault://m/#f", "op://x", "hush://B C", "hush://a/b#"]
+    ["x", "s3://x", "env://", "vault://x", "vault://x#", "vault://a//b#f", "vault://m/#f", "op://x", "op://x?y", "hush://B C", "hush://a/b#"]
         .iter()
         .filter_map(|t| hush_inject::Reference::parse(t).err())
         .map(|e| e.to_string())
