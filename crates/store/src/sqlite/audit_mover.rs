@@ -25,6 +25,7 @@ use tokio::sync::oneshot;
 
 use super::audit_dictionary::Dictionary;
 use super::audit_journal::JournalEntry;
+use super::current_versions::CurrentVersions;
 use super::group_commit::{commit_moved, copy_of};
 use crate::StoreError;
 
@@ -61,12 +62,12 @@ pub(crate) struct Mover {
 
 impl Mover {
     /// Starts the thread, which writes through `conn`.
-    pub(crate) fn spawn(mut conn: Connection) -> std::io::Result<Self> {
+    pub(crate) fn spawn(mut conn: Connection, current: Arc<CurrentVersions>) -> std::io::Result<Self> {
         let (jobs, work) = mpsc::channel::<Move>();
         let (report, done) = mpsc::channel();
         std::thread::Builder::new().name("hush-audit-mover".into()).spawn(move || {
             for Move { entries, mut dictionary, flushes } in work {
-                let result = commit_moved(&mut conn, &mut dictionary, &entries);
+                let result = commit_moved(&mut conn, &current, &mut dictionary, &entries);
                 if let Err(error) = &result {
                     tracing::error!(%error, events = entries.len(), "moving journaled audit events into the data store failed");
                 }

@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::audit_dictionary::{lookup_namespaces, lookup_text};
 use super::connect::{Access, migrate, open};
+use super::current_versions::CurrentVersions;
 use super::group_commit::{Job, Writer};
 use super::read_pool::ReadPool;
 use super::recent_reads::RecentReads;
@@ -45,6 +46,7 @@ pub struct SqliteDataStore {
     read: Arc<ReadPool>,
     writer: mpsc::Sender<Job>,
     recent_reads: Arc<RecentReads>,
+    current: Arc<CurrentVersions>,
 }
 
 impl SqliteDataStore {
@@ -64,14 +66,15 @@ impl SqliteDataStore {
         let mut conn = open(path, Access::ReadWrite, false)?;
         migrate(&mut conn, path, MIGRATIONS)?;
         let recent_reads = Arc::new(RecentReads::default());
+        let current = Arc::new(CurrentVersions::default());
         let (writer, rx) = mpsc::channel(QUEUE_DEPTH);
-        let state = Writer::open(conn, audit_key, path, Arc::clone(&recent_reads), observer)?;
+        let state = Writer::open(conn, audit_key, path, Arc::clone(&recent_reads), Arc::clone(&current), observer)?;
         let read = ReadPool::new(path)?;
         std::thread::Builder::new()
             .name("hush-writer".into())
             .spawn(move || state.run(rx))
             .map_err(|e| StoreError::Database(Box::new(e)))?;
-        Ok(Self { read, writer, recent_reads })
+        Ok(Self { read, writer, recent_reads, current })
     }
 
     /// Waits until every journaled audit event is in SQLite, so a query of
@@ -188,18 +191,30 @@ impl DataStore for SqliteDataStore {
         name: &SecretName,
         version: Option<u64>,
     ) -> Result<Option<SealedVersion>, StoreError> {
-        self.read
-            .read(|c| {
-                let mut stmt = c.prepare_cached(
-                    "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at, \
-                 v.deleted_at, v.destroyed \
-                 FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
-                 WHERE s.namespace_id = ? AND s.name = ? AND v.version = COALESCE(?, s.version)",
-                )?;
-                let mut rows = stmt.query(params![namespace_id, name.as_str(), version.map(|v| v as i64)])?;
-                rows.next()?.map(rows::sealed).transpose()
-            })
-            .map(|found| found.map(|s| SealedVersion { secret: self.with_recent_read(s.secret), ..s }))
+        // The current version of a secret read recently comes from memory
+        // (`current_versions.rs`); `last_read_at` is laid over it as over a row.
+        let cached = if version.is_none() { self.current.get(namespace_id, name.as_str()) } else { None };
+        let found = match cached {
+            Some(sealed) => Some(sealed),
+            None => {
+                let stamp = self.current.stamp();
+                let found = self.read.read(|c| {
+                    let mut stmt = c.prepare_cached(
+                        "SELECT s.*, v.version AS v_version, v.key_version, v.ciphertext, v.created_at AS v_created_at, \
+                     v.deleted_at, v.destroyed \
+                     FROM secrets s JOIN secret_versions v ON v.secret_id = s.id \
+                     WHERE s.namespace_id = ? AND s.name = ? AND v.version = COALESCE(?, s.version)",
+                    )?;
+                    let mut rows = stmt.query(params![namespace_id, name.as_str(), version.map(|v| v as i64)])?;
+                    rows.next()?.map(rows::sealed).transpose()
+                })?;
+                if let (None, Some(sealed)) = (version, &found) {
+                    self.current.keep(stamp, sealed);
+                }
+                found
+            }
+        };
+        Ok(found.map(|s| SealedVersion { secret: self.with_recent_read(s.secret), ..s }))
     }
 
     async fn current_of_type(

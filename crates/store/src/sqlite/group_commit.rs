@@ -40,6 +40,7 @@ use super::audit_dictionary::Dictionary;
 use super::audit_journal::{AuditJournal, DRAIN_AT, JournalEntry, encode_batch};
 use super::audit_mover::Mover;
 use super::connect::{Access, open};
+use super::current_versions::CurrentVersions;
 use super::recent_reads::RecentReads;
 use super::rows;
 use crate::metric_names;
@@ -103,6 +104,8 @@ pub(crate) struct Writer {
     /// journal's answered events are moved and the file started over.
     journal_failed: bool,
     recent_reads: Arc<RecentReads>,
+    /// Told of every commit, before its requests are answered.
+    current: Arc<CurrentVersions>,
     /// The numbers of the audit log's strings (`audit_dictionary.rs`); lent
     /// to the mover during a move.
     dictionary: Dictionary,
@@ -135,12 +138,13 @@ impl Writer {
         key: AuditKey,
         data_file: &Path,
         recent_reads: Arc<RecentReads>,
+        current: Arc<CurrentVersions>,
         observer: Option<Arc<dyn AuditObserver>>,
     ) -> Result<Self, StoreError> {
         let head = sqlite_head(&mut conn)?;
         let journal = AuditJournal::open(data_file, &key, head)?;
         let mover = match open(data_file, Access::ReadWrite, false)
-            .and_then(|c| Mover::spawn(c).map_err(|e| StoreError::Database(Box::new(e))))
+            .and_then(|c| Mover::spawn(c, Arc::clone(&current)).map_err(|e| StoreError::Database(Box::new(e))))
         {
             Ok(mover) => Some(mover),
             Err(error) => {
@@ -155,6 +159,7 @@ impl Writer {
             head,
             journal_failed: false,
             recent_reads,
+            current,
             dictionary: Dictionary::default(),
             mover,
             unmoved: None,
@@ -217,11 +222,11 @@ impl Writer {
         match job {
             Job::Write { request, reply } => batch.push((request, reply)),
             Job::Initialize { id, reply } => {
-                let _ = reply.send(initialize(&mut self.conn, &id));
+                let _ = reply.send(initialize(&mut self.conn, &self.current, &id));
             }
             Job::Flush { reply } => flushes.push(reply),
             Job::PruneAudit { through, limit, reply } => {
-                let _ = reply.send(prune_audit(&mut self.conn, through, limit));
+                let _ = reply.send(prune_audit(&mut self.conn, &self.current, through, limit));
             }
         }
     }
@@ -487,7 +492,7 @@ impl Writer {
             results.push(result);
         }
         set_last_reads(&tx, last_reads)?;
-        tx.commit()?;
+        commit(tx, &self.current)?;
         self.dictionary.committed();
         self.head = (seq, mac);
         self.journal_moved();
@@ -499,12 +504,12 @@ impl Writer {
     fn move_here(&mut self) -> Result<(), StoreError> {
         self.collect_move(true);
         if let Some(unmoved) = self.unmoved.clone() {
-            commit_moved(&mut self.conn, &mut self.dictionary, &unmoved)?;
+            commit_moved(&mut self.conn, &self.current, &mut self.dictionary, &unmoved)?;
             self.unmoved = None;
             self.journal.other_moved();
         }
         if !self.journal.pending().is_empty() {
-            commit_moved(&mut self.conn, &mut self.dictionary, self.journal.pending())?;
+            commit_moved(&mut self.conn, &self.current, &mut self.dictionary, self.journal.pending())?;
         }
         self.journal_moved();
         Ok(())
@@ -534,13 +539,14 @@ impl Writer {
 /// transaction, numbering their strings with `dictionary`.
 pub(super) fn commit_moved(
     conn: &mut Connection,
+    current: &CurrentVersions,
     dictionary: &mut Dictionary,
     entries: &[JournalEntry],
 ) -> Result<(), StoreError> {
     dictionary.begin();
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     move_journaled(&tx, dictionary, entries)?;
-    tx.commit()?;
+    commit(tx, current)?;
     dictionary.committed();
     Ok(())
 }
@@ -560,14 +566,22 @@ fn head_of(record: &AuditRecord) -> Head {
     (record.seq, record.mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS))
 }
 
+/// Every commit of the data store: the cache of current versions learns of
+/// it before anyone is answered, whether or not it succeeded.
+fn commit(tx: Transaction<'_>, current: &CurrentVersions) -> Result<(), StoreError> {
+    let committed = tx.commit();
+    current.changed();
+    Ok(committed?)
+}
+
 /// Deletes the oldest events by their key range: at most `limit`, none after `through`.
-fn prune_audit(conn: &mut Connection, through: u64, limit: u32) -> Result<u64, StoreError> {
+fn prune_audit(conn: &mut Connection, current: &CurrentVersions, through: u64, limit: u32) -> Result<u64, StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     let removed = tx.execute(
         "DELETE FROM audit_events WHERE seq <= ?1 AND seq < (SELECT MIN(seq) FROM audit_events) + ?2",
         params![through as i64, i64::from(limit)],
     )?;
-    tx.commit()?;
+    commit(tx, current)?;
     Ok(removed as u64)
 }
 
@@ -610,13 +624,13 @@ fn set_last_reads(tx: &Transaction<'_>, last_reads: HashMap<&str, i64>) -> Resul
     Ok(())
 }
 
-fn initialize(conn: &mut Connection, id: &str) -> Result<(), StoreError> {
+fn initialize(conn: &mut Connection, current: &CurrentVersions, id: &str) -> Result<(), StoreError> {
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     if tx.query_row("SELECT id FROM installation", [], |r| r.get::<_, String>(0)).optional()?.is_some() {
         return Err(StoreError::Conflict(Conflict::AlreadyExists));
     }
     tx.execute("INSERT INTO installation (id, created_at) VALUES (?, ?)", params![id, now_millis()])?;
-    tx.commit()?;
+    commit(tx, current)?;
     Ok(())
 }
 

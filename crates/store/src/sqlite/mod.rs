@@ -19,6 +19,7 @@ mod audit_dictionary;
 mod audit_journal;
 mod audit_mover;
 mod connect;
+mod current_versions;
 mod data_store;
 mod dump;
 mod group_commit;

@@ -478,7 +478,126 @@ async fn kv_metadata_and_version_state(f: crate::Fixture) {
     assert!(later.version.is_readable(deleted_at - 1) && !later.version.is_readable(deleted_at));
 }
 
+/// What a read of a secret's current version returns after every kind of
+/// acknowledged change, each preceded by a read of it (so that on SQLite
+/// the version before the change is in the cache of current versions).
+async fn a_read_after_an_acknowledged_change_sees_it(f: crate::Fixture) {
+    let ns = make_namespace(&*f.data, "default").await;
+    let name = SecretName::parse("app/token").unwrap();
+    let current = || async { f.data.sealed_version(&ns.id, &name, None).await.unwrap() };
+    let write = |mutation: Mutation| async {
+        f.data.write(WriteRequest { mutation, audit: event(AuditAction::SecretWrite) }).await.unwrap()
+    };
+    assert!(current().await.is_none());
+    f.data.write(put(&ns, "app/token", "s1", 0, b"v1")).await.unwrap();
+    for _ in 0..3 {
+        assert_eq!(current().await.unwrap().ciphertext, b"v1");
+    }
+    f.data.write(put(&ns, "app/token", "s1", 1, b"v2")).await.unwrap();
+    let v2 = current().await.unwrap();
+    assert_eq!((v2.ciphertext.as_slice(), v2.version.version, v2.secret.version), (b"v2".as_slice(), 2, 2));
+
+    // Metadata, then the version's own state.
+    write(Mutation::PutSecretMetadata(SecretMetadataChange {
+        namespace_id: ns.id.clone(),
+        name: name.clone(),
+        new_secret_id: "unused".into(),
+        at: now_millis(),
+        max_versions: None,
+        cas_required: None,
+        delete_version_after: None,
+        custom_metadata: Some(r#"{"team":"ci"}"#.into()),
+    }))
+    .await;
+    assert_eq!(current().await.unwrap().secret.custom_metadata.as_deref(), Some(r#"{"team":"ci"}"#));
+    let change = |change: VersionChange| Mutation::ChangeVersions {
+        namespace_id: ns.id.clone(),
+        name: name.clone(),
+        versions: vec![2],
+        change,
+    };
+    let at = now_millis();
+    write(change(VersionChange::Delete { at })).await;
+    assert_eq!(current().await.unwrap().version.deleted_at, Some(at));
+    write(change(VersionChange::Undelete)).await;
+    assert_eq!(current().await.unwrap().version.deleted_at, None);
+
+    // A rewrap under a new key version.
+    write(Mutation::Rewrap(vec![RewrapVersion {
+        secret_id: "s1".into(),
+        version: 2,
+        from_key_version: 1,
+        to_key_version: 2,
+        ciphertext: b"v2-rewrapped".to_vec(),
+    }]))
+    .await;
+    let rewrapped = current().await.unwrap();
+    assert_eq!((rewrapped.ciphertext.as_slice(), rewrapped.version.key_version), (b"v2-rewrapped".as_slice(), 2));
+
+    // last_read_at, from the journal and after its move into the store.
+    let read_at = now_millis();
+    write(Mutation::RecordRead { secret_id: "s1".into(), at: read_at }).await;
+    assert_eq!(current().await.unwrap().secret.last_read_at, Some(read_at));
+    f.data.audit_events(&AuditQuery { limit: 1, ..Default::default() }).await.unwrap();
+    assert_eq!(current().await.unwrap().secret.last_read_at, Some(read_at));
+    let later = read_at + 5;
+    write(Mutation::RecordRead { secret_id: "s1".into(), at: later }).await;
+    f.data.audit_events(&AuditQuery { limit: 1, ..Default::default() }).await.unwrap();
+    write(Mutation::RecordRead { secret_id: "s1".into(), at: later - 1 }).await;
+    f.data.audit_events(&AuditQuery { limit: 1, ..Default::default() }).await.unwrap();
+    assert_eq!(current().await.unwrap().secret.last_read_at, Some(later));
+
+    // Destroyed, deleted, deleted with its namespace.
+    write(change(VersionChange::Destroy)).await;
+    let destroyed = current().await.unwrap();
+    assert!(destroyed.version.destroyed && destroyed.ciphertext.is_empty());
+    write(Mutation::DeleteSecret { namespace_id: ns.id.clone(), name: name.clone() }).await;
+    assert!(current().await.is_none());
+    f.data.write(put(&ns, "app/token", "s2", 0, b"again")).await.unwrap();
+    assert_eq!(current().await.unwrap().secret.id, "s2");
+    write(Mutation::DeleteNamespace { id: ns.id.clone() }).await;
+    assert!(current().await.is_none());
+}
+
+/// Readers running beside a writer never see a version older than the last
+/// one acknowledged before their read began.
+async fn concurrent_reads_never_go_back_past_an_acknowledged_write(f: crate::Fixture) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU64, Ordering};
+    let ns = make_namespace(&*f.data, "default").await;
+    f.data.write(put(&ns, "hot", "s1", 0, b"1")).await.unwrap();
+    let acknowledged = Arc::new(AtomicU64::new(1));
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut readers = Vec::new();
+    for _ in 0..4 {
+        let (data, ns_id, acknowledged, done) =
+            (Arc::clone(&f.data), ns.id.clone(), Arc::clone(&acknowledged), Arc::clone(&done));
+        readers.push(tokio::spawn(async move {
+            let name = SecretName::parse("hot").unwrap();
+            let mut reads = 0u64;
+            while !done.load(Ordering::SeqCst) {
+                let floor = acknowledged.load(Ordering::SeqCst);
+                let seen = data.sealed_version(&ns_id, &name, None).await.unwrap().unwrap().version.version;
+                assert!(seen >= floor, "read version {seen} after version {floor} was acknowledged");
+                reads += 1;
+                tokio::task::yield_now().await;
+            }
+            reads
+        }));
+    }
+    for v in 1..60u64 {
+        f.data.write(put(&ns, "hot", "s1", v, (v + 1).to_string().as_bytes())).await.unwrap();
+        acknowledged.store(v + 1, Ordering::SeqCst);
+    }
+    done.store(true, Ordering::SeqCst);
+    for reader in readers {
+        assert!(reader.await.unwrap() > 0);
+    }
+}
+
 crate::on_both_backends!(
+    a_read_after_an_acknowledged_change_sees_it,
+    concurrent_reads_never_go_back_past_an_acknowledged_write,
     kv_metadata_and_version_state,
     rewrap_replaces_only_stale_versions,
     versions_cas_types_and_pruning,

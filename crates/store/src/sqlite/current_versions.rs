@@ -1,0 +1,209 @@
+//! The current versions of recently read secrets, kept in memory so that a
+//! repeated read skips SQLite.
+//!
+//! A secret read is a point query joining `secrets` and `secret_versions`;
+//! with its read transaction (two file locks) and row decoding it was the
+//! largest part of a read's own CPU after the network (docs/benchmarks.md,
+//! issue 20). Reads repeat: a CI fleet asks for the same few secrets all day.
+//!
+//! What is kept is what SQLite would return: the secret's row and its
+//! current version's ciphertext, never a plaintext (the namespace key that
+//! opens it stays in the key store and its own cache). The cache is correct
+//! because only this process writes the store (`hush.lock`) and every write
+//! goes through the writer thread or the audit mover, which call
+//! [`CurrentVersions::changed`] after each commit, before anyone is answered:
+//!
+//! - a reader takes a [`Stamp`] *before* its SQLite read, and the entry is
+//!   kept only if no commit happened since ([`CurrentVersions::keep`]);
+//! - a lookup finds entries only while no commit has happened since they
+//!   were kept; the first lookup after a commit empties the map.
+//!
+//! So a read that starts after a write was acknowledged never sees the
+//! version before it. Every commit empties the cache, including the moves
+//! of read events into SQLite (which change `last_read_at`) about once a
+//! second under load: simple, and refilled by the next read of each secret.
+//!
+//! Bounded by [`MAX_BYTES`] of ciphertext and [`MAX_ENTRIES`]; when full it
+//! starts over, rather than tracking recency on the hot path.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use crate::SealedVersion;
+
+/// At most this much ciphertext is kept (values are at most 1 MiB each).
+pub(crate) const MAX_BYTES: usize = 8 << 20;
+/// At most this many secrets are kept.
+pub(crate) const MAX_ENTRIES: usize = 16_384;
+/// A value larger than this is not kept: one would take a large share of the
+/// budget, and decrypting it costs more than reading it.
+const MAX_VALUE_BYTES: usize = 64 << 10;
+
+/// The number of commits seen when a read began.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp(u64);
+
+/// The cache. One per data store, shared with its writer and mover.
+#[derive(Debug, Default)]
+pub(crate) struct CurrentVersions {
+    commits: AtomicU64,
+    kept: Mutex<Kept>,
+}
+
+#[derive(Debug, Default)]
+struct Kept {
+    /// The commit count the entries were read at.
+    at: u64,
+    bytes: usize,
+    entries: usize,
+    /// By namespace id, then name: looked up by `&str` without building a key.
+    by_namespace: HashMap<String, HashMap<String, SealedVersion>>,
+}
+
+impl Kept {
+    fn start_over(&mut self, at: u64) {
+        self.at = at;
+        self.bytes = 0;
+        self.entries = 0;
+        self.by_namespace.clear();
+    }
+}
+
+impl CurrentVersions {
+    /// Call after every commit to the data store (whether or not it
+    /// succeeded), before answering the requests it carried.
+    pub(crate) fn changed(&self) {
+        self.commits.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Take before reading from SQLite; give to [`CurrentVersions::keep`].
+    pub(crate) fn stamp(&self) -> Stamp {
+        Stamp(self.commits.load(Ordering::SeqCst))
+    }
+
+    /// The current version of `name`, as last read, if nothing was
+    /// committed since.
+    pub(crate) fn get(&self, namespace_id: &str, name: &str) -> Option<SealedVersion> {
+        let now = self.commits.load(Ordering::SeqCst);
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.at != now {
+            kept.start_over(now);
+            return None;
+        }
+        kept.by_namespace.get(namespace_id)?.get(name).cloned()
+    }
+
+    /// Keeps `sealed`, the current version read from SQLite after `stamp`
+    /// was taken, unless a commit happened since (it may be stale).
+    pub(crate) fn keep(&self, stamp: Stamp, sealed: &SealedVersion) {
+        if sealed.ciphertext.len() > MAX_VALUE_BYTES {
+            return;
+        }
+        let now = self.commits.load(Ordering::SeqCst);
+        if stamp.0 != now {
+            return;
+        }
+        let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
+        if kept.at != now || kept.bytes + sealed.ciphertext.len() > MAX_BYTES || kept.entries >= MAX_ENTRIES {
+            kept.start_over(now);
+        }
+        let previous = kept
+            .by_namespace
+            .entry(sealed.secret.namespace_id.clone())
+            .or_default()
+            .insert(sealed.secret.name.as_str().to_owned(), sealed.clone());
+        let size = sealed.ciphertext.len();
+        match previous {
+            Some(old) => kept.bytes = kept.bytes - old.ciphertext.len() + size,
+            None => {
+                kept.bytes += size;
+                kept.entries += 1;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{SecretRecord, VersionRecord};
+
+    fn sealed(namespace_id: &str, name: &str, version: u64, size: usize) -> SealedVersion {
+        SealedVersion {
+            secret: SecretRecord {
+                id: format!("{namespace_id}/{name}"),
+                namespace_id: namespace_id.into(),
+                name: hush_core::SecretName::parse(name).unwrap(),
+                secret_type: hush_core::SecretType::Generic,
+                version,
+                created_at: 0,
+                updated_at: 0,
+                last_read_at: None,
+                kv: Default::default(),
+                custom_metadata: None,
+            },
+            version: VersionRecord { version, key_version: 1, created_at: 0, deleted_at: None, destroyed: false },
+            ciphertext: vec![7; size],
+        }
+    }
+
+    #[test]
+    fn a_kept_version_is_found_until_the_next_commit() {
+        let cache = CurrentVersions::default();
+        let stamp = cache.stamp();
+        cache.keep(stamp, &sealed("ns", "a", 1, 10));
+        assert_eq!(cache.get("ns", "a").map(|s| s.version.version), Some(1));
+        assert!(cache.get("ns", "b").is_none());
+        assert!(cache.get("other", "a").is_none());
+        cache.changed();
+        assert!(cache.get("ns", "a").is_none(), "a commit empties the cache");
+        // Kept again after the commit, it is found again.
+        cache.keep(cache.stamp(), &sealed("ns", "a", 2, 10));
+        assert_eq!(cache.get("ns", "a").map(|s| s.version.version), Some(2));
+    }
+
+    #[test]
+    fn a_version_read_before_a_commit_is_not_kept() {
+        let cache = CurrentVersions::default();
+        let stamp = cache.stamp();
+        // A write commits while the reader is in SQLite: what it read may
+        // be the version before the write.
+        cache.changed();
+        cache.keep(stamp, &sealed("ns", "a", 1, 10));
+        assert!(cache.get("ns", "a").is_none());
+    }
+
+    #[test]
+    fn a_kept_version_not_looked_up_before_a_commit_is_not_served_after_it() {
+        let cache = CurrentVersions::default();
+        cache.keep(cache.stamp(), &sealed("ns", "a", 1, 10));
+        cache.changed();
+        cache.changed();
+        assert!(cache.get("ns", "a").is_none());
+    }
+
+    #[test]
+    fn the_cache_stays_within_its_budgets() {
+        let cache = CurrentVersions::default();
+        let big = MAX_VALUE_BYTES;
+        for i in 0..(MAX_BYTES / big + 3) {
+            cache.keep(cache.stamp(), &sealed("ns", &format!("s{i}"), 1, big));
+            let kept = cache.kept.lock().unwrap();
+            assert!(kept.bytes <= MAX_BYTES, "{} bytes kept", kept.bytes);
+        }
+        // Too large a value is never kept.
+        cache.keep(cache.stamp(), &sealed("ns", "huge", 1, MAX_VALUE_BYTES + 1));
+        assert!(cache.get("ns", "huge").is_none());
+        for i in 0..(MAX_ENTRIES + 10) {
+            cache.keep(cache.stamp(), &sealed("ns", &format!("n{i}"), 1, 1));
+            assert!(cache.kept.lock().unwrap().entries <= MAX_ENTRIES);
+        }
+        // Replacing an entry counts its size once.
+        let cache = CurrentVersions::default();
+        cache.keep(cache.stamp(), &sealed("ns", "a", 1, 100));
+        cache.keep(cache.stamp(), &sealed("ns", "a", 1, 40));
+        let kept = cache.kept.lock().unwrap();
+        assert_eq!((kept.bytes, kept.entries), (40, 1));
+    }
+}
