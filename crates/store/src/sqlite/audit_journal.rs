@@ -63,6 +63,7 @@
 
 use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
+use std::io::Read;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
@@ -73,6 +74,16 @@ use crate::{AuditEvent, AuditRecord, Millis, StoreError};
 
 /// How many journaled events trigger moving them into SQLite.
 pub(crate) const DRAIN_AT: usize = 2048;
+
+/// At most this many events wait in the active file while the other's
+/// move is in progress; past it the writer waits for that move before
+/// journaling more. Without a bound, reads faster than the moves (a
+/// million-name log makes each move slower) grew the file, and the events
+/// held in memory, without end: 70 MB files and a 115 MiB server after
+/// seeding 10 million events (docs/benchmarks.md). The writer waiting
+/// slows reads to the rate the log can take them in, which is the honest
+/// rate.
+pub(crate) const MAX_PENDING: usize = 8 * DRAIN_AT;
 
 /// The journal's files: one takes new batches while the other's events
 /// move into SQLite.
@@ -87,6 +98,11 @@ pub(crate) const LEGACY_FILES: usize = 4;
 /// records, and grows in steps of it: more than the records written between
 /// two moves into SQLite ([`DRAIN_AT`] events of a few hundred bytes).
 const PREALLOCATED: u64 = 1 << 20;
+
+/// A file larger than this is cut back when it starts over: well above what
+/// [`MAX_PENDING`] events of a few hundred bytes take, so that a file in
+/// normal use keeps its allocated blocks.
+const SHRINK_ABOVE: u64 = 16 * PREALLOCATED;
 
 /// Marks where the records end: a record length of zero.
 const END: [u8; 4] = [0; 4];
@@ -159,8 +175,17 @@ impl JournalFile {
         let _ = self.file.write_all_at(&END, self.next).and_then(|()| self.file.sync_data());
     }
 
-    /// Starts the file over: the next batch goes to its start.
+    /// Starts the file over: the next batch goes to its start. A file that
+    /// grew past what [`MAX_PENDING`] events need (written before the bound,
+    /// or by very large batches) is cut back to [`PREALLOCATED`] bytes, so
+    /// that start-up never reads back more than that: its records are all
+    /// in SQLite when this is called.
     fn restart(&mut self) -> std::io::Result<()> {
+        if self.size > SHRINK_ABOVE {
+            self.file.set_len(PREALLOCATED)?;
+            self.file.sync_all()?;
+            self.size = PREALLOCATED;
+        }
         self.file.write_all_at(&END, 0)?;
         self.next = 0;
         Ok(())
@@ -203,9 +228,14 @@ impl AuditJournal {
         let io = |path: &Path, e: std::io::Error| StoreError::Journal { path: path.display().to_string(), source: e };
         let mut found = Vec::new();
         for path in existing_files(data_file).map_err(|e| io(data_file, e))? {
-            let bytes = std::fs::read(&path).map_err(|e| io(&path, e))?;
-            let (records, whole) = parse(&bytes);
-            if !ends_cleanly(&bytes, whole) {
+            // Read up to the end mark only: what follows it is older
+            // records or zeros, and a file may be large (one written before
+            // `MAX_PENDING`, until it starts over).
+            let file = File::open(&path).map_err(|e| io(&path, e))?;
+            let len = file.metadata().map_err(|e| io(&path, e))?.len();
+            let (records, _, clean) =
+                read_records(std::io::BufReader::with_capacity(64 << 10, file), len).map_err(|e| io(&path, e))?;
+            if !clean {
                 tracing::warn!(
                     path = %path.display(),
                     "an audit journal file ends in an unfinished write (a crash before it was answered); ignoring it"
@@ -360,26 +390,46 @@ fn decode(payload: &[u8]) -> Option<JournalEntry> {
     Some(JournalEntry { record: AuditRecord { seq, event, mac }, read_of })
 }
 
-/// The records of one file up to [`END`] or the first record that is cut
-/// short or does not parse, and how many bytes they take.
-fn parse(bytes: &[u8]) -> (Vec<JournalEntry>, usize) {
+/// The records of one file (`len` bytes long, read from `source`) up to
+/// [`END`] or the first record that is cut short or does not parse, the
+/// bytes they take, and whether they end cleanly: at [`END`] or at the end
+/// of the file, rather than at a torn write.
+fn read_records(mut source: impl Read, len: u64) -> std::io::Result<(Vec<JournalEntry>, u64, bool)> {
     let mut entries = Vec::new();
-    let mut at = 0;
-    while let Some(len) = bytes.get(at..at + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize) {
-        if len == 0 {
-            break;
+    let mut at = 0u64;
+    let mut payload = Vec::new();
+    let clean = loop {
+        if at == len {
+            break true;
         }
-        let Some(entry) = bytes.get(at + 4..at + 4 + len).and_then(decode) else { break };
+        if len - at < 4 {
+            break false;
+        }
+        let mut prefix = [0u8; 4];
+        source.read_exact(&mut prefix)?;
+        let size = u64::from(u32::from_le_bytes(prefix));
+        if size == 0 {
+            break true;
+        }
+        // A length past the file's end is a torn write (or garbage): never
+        // allocated.
+        if size > len - at - 4 {
+            break false;
+        }
+        payload.resize(size as usize, 0);
+        source.read_exact(&mut payload)?;
+        let Some(entry) = decode(&payload) else { break false };
         entries.push(entry);
-        at += 4 + len;
-    }
-    (entries, at)
+        at += 4 + size;
+    };
+    Ok((entries, at, clean))
 }
 
-/// Whether the records of a file that end at `whole` end where they should:
-/// at [`END`] or at the end of the file (rather than at a torn write).
-fn ends_cleanly(bytes: &[u8], whole: usize) -> bool {
-    bytes.len() == whole || bytes.get(whole..whole + END.len()) == Some(&END)
+/// [`read_records`] of bytes in memory, with how many bytes the records take.
+#[cfg(test)]
+fn parse(bytes: &[u8]) -> (Vec<JournalEntry>, usize) {
+    let (entries, whole, _) = read_records(bytes, bytes.len() as u64).expect("reading from memory");
+    (entries, whole as usize)
 }
 
 /// The entries that continue the chain from `head`, in order: for each next
@@ -641,6 +691,28 @@ mod tests {
     }
 
     #[test]
+    fn a_file_that_grew_large_is_cut_back_when_it_starts_over() {
+        let key = key();
+        let dir = tempfile::tempdir().unwrap();
+        let data_file = dir.path().join("hush.db");
+        let mut journal = AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap();
+        journal.files[0].grow_to(SHRINK_ABOVE + 1).unwrap();
+        let len = || std::fs::metadata(journal_path(&data_file, 0)).unwrap().len();
+        assert!(len() > SHRINK_ABOVE);
+        journal.append(&encode_batch(&chain(&key, 3))).unwrap();
+        journal.clear().unwrap();
+        assert_eq!(len(), PREALLOCATED);
+        // A file within the bound keeps its blocks.
+        journal.files[0].grow_to(SHRINK_ABOVE).unwrap();
+        journal.clear().unwrap();
+        assert_eq!(len(), SHRINK_ABOVE);
+        // And it still takes batches from its start.
+        journal.append(&encode_batch(&chain(&key, 5))).unwrap();
+        drop(journal);
+        assert_eq!(AuditJournal::open(&data_file, &key, (0, AUDIT_GENESIS)).unwrap().pending().len(), 5);
+    }
+
+    #[test]
     fn a_file_ends_cleanly_at_the_end_mark_or_its_end() {
         let key = key();
         let records = encode(&chain(&key, 2));
@@ -649,10 +721,18 @@ mod tests {
         marked.extend_from_slice(b"older bytes");
         let mut torn = records.clone();
         torn.extend_from_slice(&[7, 0, 0, 0, 1]);
-        for (bytes, clean) in [(&records, true), (&marked, true), (&torn, false)] {
+        // A length far past the end (garbage) is a torn write, not an allocation.
+        let mut huge = records.clone();
+        huge.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 1, 2, 3]);
+        let mut short_prefix = records.clone();
+        short_prefix.extend_from_slice(&[9, 0]);
+        let cases = [(&records, true), (&marked, true), (&torn, false), (&huge, false), (&short_prefix, false)];
+        for (bytes, clean) in cases {
             let (found, whole) = parse(bytes);
             assert_eq!(found.len(), 2);
-            assert_eq!(ends_cleanly(bytes, whole), clean);
+            assert_eq!(whole, records.len());
+            let (_, _, read_clean) = read_records(bytes.as_slice(), bytes.len() as u64).unwrap();
+            assert_eq!(read_clean, clean);
         }
     }
 

@@ -37,7 +37,7 @@ use tokio::sync::mpsc::error::TryRecvError;
 use tokio::sync::{mpsc, oneshot};
 
 use super::audit_dictionary::Dictionary;
-use super::audit_journal::{AuditJournal, DRAIN_AT, JournalEntry, encode_batch};
+use super::audit_journal::{AuditJournal, DRAIN_AT, JournalEntry, MAX_PENDING, encode_batch};
 use super::audit_mover::Mover;
 use super::connect::{Access, open};
 use super::current_versions::CurrentVersions;
@@ -123,6 +123,12 @@ pub(crate) struct Writer {
     observer: Option<Arc<dyn AuditObserver>>,
 }
 
+/// At most this many requests in one batch. Senders waiting for room in
+/// the queue take it as the writer empties it, so without a bound a flood
+/// made batches of tens of thousands: the journal's bound
+/// ([`MAX_PENDING`]) is only as tight as a batch is large.
+const MAX_BATCH: usize = 4096;
+
 /// After a move into SQLite fails, the next waits this long, twice as long
 /// after each further failure, up to the maximum: a database that keeps
 /// failing is not hammered once per batch.
@@ -189,9 +195,9 @@ impl Writer {
         let mut flushes: Vec<Reply<()>> = Vec::new();
         let mut open = true;
         loop {
-            // Take everything waiting, then do what can be done; wait for a
-            // new job only when there is nothing to do.
-            while open {
+            // Take what is waiting (up to a batch), then do what can be done;
+            // wait for a new job only when there is nothing to do.
+            while open && batch.len() < MAX_BATCH {
                 match rx.try_recv() {
                     Ok(job) => self.take(job, &mut batch, &mut flushes),
                     Err(TryRecvError::Empty) => break,
@@ -238,6 +244,18 @@ impl Writer {
         let wants_move = !flushes.is_empty() || self.journal.pending().len() >= DRAIN_AT;
         if wants_move && self.start_move(flushes) {
             return true;
+        }
+        if self.journal.pending().len() >= MAX_PENDING {
+            // The moves fall behind, or fail: nothing more is journaled
+            // until one finishes (wait for it, or for the next try).
+            if self.moving() {
+                self.collect_move(true);
+                return true;
+            }
+            if let Some((at, _)) = self.retry {
+                std::thread::sleep(at.saturating_duration_since(Instant::now()));
+                return true;
+            }
         }
         if batch.is_empty() {
             return false;

@@ -227,3 +227,57 @@ async fn events_move_in_the_background_across_both_files() {
     let data = SqliteDataStore::open(&path, key.clone()).await.unwrap();
     assert_eq!(all_events(&data).await.len() as u64, expected + 1);
 }
+
+/// While a move into SQLite cannot finish (another connection holds the
+/// write lock), reads are journaled only up to a bound, then wait: the
+/// journal's file and the events held in memory do not grow without end.
+/// Once the move finishes, every read is answered and the chain is whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_wait_for_a_move_that_falls_behind() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join(DATA_FILE);
+    let key = AuditKey::generate().unwrap();
+    let (data, _ns, a) = open_with_secret(&path, &key).await;
+    let blocker = rusqlite::Connection::open(&path).unwrap();
+    blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+    const READS: usize = 50_000;
+    let answered = Arc::new(AtomicUsize::new(0));
+    let mut tasks = Vec::new();
+    for i in 0..READS {
+        let (data, secret_id, answered) = (data.clone(), a.id.clone(), Arc::clone(&answered));
+        tasks.push(tokio::spawn(async move {
+            let audit = event(AuditAction::SecretRead, "a");
+            let at = 10_000 + i as i64;
+            data.write(WriteRequest { mutation: Mutation::RecordRead { secret_id, at }, audit }).await.unwrap();
+            answered.fetch_add(1, Ordering::SeqCst);
+        }));
+    }
+    // Let the writer go as far as it will.
+    let mut last = usize::MAX;
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        let now = answered.load(Ordering::SeqCst);
+        if now == last {
+            break;
+        }
+        last = now;
+    }
+    let held = answered.load(Ordering::SeqCst);
+    let bytes_in_files: usize = journal_files(&path).iter().take(2).map(|f| crate::journal_records_len(f)).sum();
+    assert!(held < READS, "every read was answered while no move could finish ({held})");
+    // One move's worth in flight (2,048 events and the batch that crossed
+    // that mark), the bound in the other file and the batch that crossed it
+    // (a batch is at most 4,096 requests).
+    assert!(held <= 2_048 + 16_384 + 2 * 4_096, "{held} reads answered, more than the bound");
+    assert!(bytes_in_files <= 8 << 20, "{bytes_in_files} bytes of records in the journal's files");
+    blocker.execute_batch("COMMIT").unwrap();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    assert_eq!(answered.load(Ordering::SeqCst), READS);
+    let events = all_events(&data).await;
+    assert_eq!(events.len(), READS + 2, "the namespace, the secret, and every read");
+    assert_chain(&key, &events);
+}
