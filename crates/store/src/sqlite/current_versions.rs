@@ -23,7 +23,7 @@
 //! of read events into SQLite (which change `last_read_at`) about once a
 //! second under load: simple, and refilled by the next read of each secret.
 //!
-//! Bounded by [`MAX_BYTES`] of ciphertext and [`MAX_ENTRIES`]; when full it
+//! Bounded by [`MAX_BYTES`] (values, names, metadata) and [`MAX_ENTRIES`]; when full it
 //! starts over, rather than tracking recency on the hot path.
 
 use std::collections::HashMap;
@@ -32,13 +32,27 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::SealedVersion;
 
-/// At most this much ciphertext is kept (values are at most 1 MiB each).
+/// At most this many bytes are kept: ciphertexts, names and Vault custom
+/// metadata (see [`size_of`]).
 pub(crate) const MAX_BYTES: usize = 8 << 20;
 /// At most this many secrets are kept.
 pub(crate) const MAX_ENTRIES: usize = 16_384;
-/// A value larger than this is not kept: one would take a large share of the
-/// budget, and decrypting it costs more than reading it.
-const MAX_VALUE_BYTES: usize = 64 << 10;
+/// An entry larger than this is not kept: one would take a large share of
+/// the budget, and decrypting its value costs more than reading it.
+const MAX_ENTRY_BYTES: usize = 64 << 10;
+
+/// What an entry costs against [`MAX_BYTES`]: its variable-length parts and
+/// a fixed allowance for the rest (the record's fields, the map's slot).
+fn size_of(sealed: &SealedVersion) -> usize {
+    const FIXED: usize = 256;
+    let secret = &sealed.secret;
+    FIXED
+        + sealed.ciphertext.len()
+        + secret.id.len()
+        + secret.namespace_id.len()
+        + 2 * secret.name.as_str().len()
+        + secret.custom_metadata.as_ref().map_or(0, String::len)
+}
 
 /// The number of commits seen when a read began.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,7 +111,8 @@ impl CurrentVersions {
     /// Keeps `sealed`, the current version read from SQLite after `stamp`
     /// was taken, unless a commit happened since (it may be stale).
     pub(crate) fn keep(&self, stamp: Stamp, sealed: &SealedVersion) {
-        if sealed.ciphertext.len() > MAX_VALUE_BYTES {
+        let size = size_of(sealed);
+        if size > MAX_ENTRY_BYTES {
             return;
         }
         let now = self.commits.load(Ordering::SeqCst);
@@ -105,7 +120,7 @@ impl CurrentVersions {
             return;
         }
         let mut kept = self.kept.lock().unwrap_or_else(|e| e.into_inner());
-        if kept.at != now || kept.bytes + sealed.ciphertext.len() > MAX_BYTES || kept.entries >= MAX_ENTRIES {
+        if kept.at != now || kept.bytes + size > MAX_BYTES || kept.entries >= MAX_ENTRIES {
             kept.start_over(now);
         }
         let previous = kept
@@ -113,9 +128,8 @@ impl CurrentVersions {
             .entry(sealed.secret.namespace_id.clone())
             .or_default()
             .insert(sealed.secret.name.as_str().to_owned(), sealed.clone());
-        let size = sealed.ciphertext.len();
         match previous {
-            Some(old) => kept.bytes = kept.bytes - old.ciphertext.len() + size,
+            Some(old) => kept.bytes = kept.bytes - size_of(&old) + size,
             None => {
                 kept.bytes += size;
                 kept.entries += 1;
@@ -186,15 +200,19 @@ mod tests {
     #[test]
     fn the_cache_stays_within_its_budgets() {
         let cache = CurrentVersions::default();
-        let big = MAX_VALUE_BYTES;
+        let big = MAX_ENTRY_BYTES - 300;
         for i in 0..(MAX_BYTES / big + 3) {
             cache.keep(cache.stamp(), &sealed("ns", &format!("s{i}"), 1, big));
             let kept = cache.kept.lock().unwrap();
             assert!(kept.bytes <= MAX_BYTES, "{} bytes kept", kept.bytes);
         }
-        // Too large a value is never kept.
-        cache.keep(cache.stamp(), &sealed("ns", "huge", 1, MAX_VALUE_BYTES + 1));
+        // Too large a value is never kept, nor too large custom metadata.
+        cache.keep(cache.stamp(), &sealed("ns", "huge", 1, MAX_ENTRY_BYTES));
         assert!(cache.get("ns", "huge").is_none());
+        let mut described = sealed("ns", "described", 1, 10);
+        described.secret.custom_metadata = Some("m".repeat(MAX_ENTRY_BYTES));
+        cache.keep(cache.stamp(), &described);
+        assert!(cache.get("ns", "described").is_none());
         for i in 0..(MAX_ENTRIES + 10) {
             cache.keep(cache.stamp(), &sealed("ns", &format!("n{i}"), 1, 1));
             assert!(cache.kept.lock().unwrap().entries <= MAX_ENTRIES);
@@ -204,6 +222,6 @@ mod tests {
         cache.keep(cache.stamp(), &sealed("ns", "a", 1, 100));
         cache.keep(cache.stamp(), &sealed("ns", "a", 1, 40));
         let kept = cache.kept.lock().unwrap();
-        assert_eq!((kept.bytes, kept.entries), (40, 1));
+        assert_eq!((kept.bytes, kept.entries), (size_of(&sealed("ns", "a", 1, 40)), 1));
     }
 }
