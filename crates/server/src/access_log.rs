@@ -75,17 +75,15 @@ fn route_label(response: &Response, surface: &str, path: &str, grpc_status: Opti
     RouteLabel::Unmatched
 }
 
-/// The route that answered, carried out to this layer on the response.
+/// The route that answered, carried out to this layer on the response
+/// (`route_gate` notes it).
 #[derive(Debug, Clone)]
 pub(crate) struct RouteOf(MatchedPath);
 
-/// Route layer: notes on the response which route answered it.
-pub(crate) async fn remember_route(route: Option<MatchedPath>, request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    if let Some(route) = route {
-        response.extensions_mut().insert(RouteOf(route));
+impl RouteOf {
+    pub(crate) fn new(route: MatchedPath) -> Self {
+        RouteOf(route)
     }
-    response
 }
 
 /// Middleware that logs and counts each request once it is answered.

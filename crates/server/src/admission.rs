@@ -20,9 +20,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use hush_service::Hush;
 
@@ -92,15 +91,6 @@ impl LoginGate {
         if let Some(source) = self.source {
             self.admission.rates.failed_login(source);
         }
-    }
-}
-
-/// The middleware, for REST routes (unknown routes never reach it: they
-/// are answered 404 whatever the token).
-pub(crate) async fn admit(State(admission): State<Arc<Admission>>, mut request: Request, next: Next) -> Response {
-    match check(&admission, &mut request).await {
-        Some(refused) => refused,
-        None => next.run(request).await,
     }
 }
 

@@ -27,6 +27,7 @@ mod render;
 mod request_credentials;
 mod request_timeout;
 mod reveal;
+mod route_gate;
 mod routes;
 mod secret_body;
 mod server_tls;
@@ -251,15 +252,14 @@ pub fn app(state: AppState) -> Router {
         .route("/ui/style.css", get(ui::style))
         .route("/v1/ignite/secrets", get(ignite::list).post(ignite::create))
         .route("/v1/ignite/secrets/{name}", get(ignite::get).delete(ignite::delete))
-        // Before a route reads a body: see `admission`. Only matched routes
-        // pass it; an unknown one is a 404 whatever the token.
-        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&admission), admission::admit))
-        // Innermost: which route answered, for the request metrics.
-        .route_layer(axum::middleware::from_fn(access_log::remember_route))
+        // Before a route reads a body: the time limit (30 s, or longer for
+        // the calls whose work grows with the store), the gate (see
+        // `admission`) and which route answered, in one layer
+        // (`route_gate`). Only matched routes pass it; an unknown one is a
+        // 404 whatever the token.
+        .route_layer(axum::middleware::from_fn_with_state(Arc::clone(&admission), route_gate::gate))
         // Bodies are read by `json_body::read_object` under `body_limit`, with a JSON 413.
         .layer(DefaultBodyLimit::disable())
-        // 30 s, or longer for the calls whose work grows with the store.
-        .layer(axum::middleware::from_fn(request_timeout::limit))
         .fallback(meta::not_found)
         .method_not_allowed_fallback(meta::method_not_allowed)
         .with_state(state.clone());

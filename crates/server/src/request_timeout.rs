@@ -9,11 +9,6 @@
 
 use std::time::Duration;
 
-use axum::extract::{MatchedPath, Request};
-use axum::http::StatusCode;
-use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
 /// How long one request may take before the server gives up on it.
 pub(crate) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -23,20 +18,11 @@ pub const LONG_REQUEST_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// The routes (as matched) that get [`LONG_REQUEST_TIMEOUT`].
 const LONG_ROUTES: &[&str] = &["/v1/audit/verify", "/v1/admin/backup"];
 
-/// The limit for a request to `route`.
-fn limit_for(route: Option<&str>) -> Duration {
+/// The limit for a request to `route` (applied by `route_gate`).
+pub(crate) fn limit_for(route: Option<&str>) -> Duration {
     match route {
         Some(route) if LONG_ROUTES.contains(&route) => LONG_REQUEST_TIMEOUT,
         _ => REQUEST_TIMEOUT,
-    }
-}
-
-/// Middleware: runs the request under its route's limit; past it, 408.
-pub(crate) async fn limit(request: Request, next: Next) -> Response {
-    let route = request.extensions().get::<MatchedPath>().map(|m| m.as_str().to_owned());
-    match tokio::time::timeout(limit_for(route.as_deref()), next.run(request)).await {
-        Ok(response) => response,
-        Err(_) => StatusCode::REQUEST_TIMEOUT.into_response(),
     }
 }
 

@@ -183,8 +183,8 @@ impl JournalFile {
     fn restart(&mut self) -> std::io::Result<()> {
         if self.size > SHRINK_ABOVE {
             self.file.set_len(PREALLOCATED)?;
-            self.file.sync_all()?;
             self.size = PREALLOCATED;
+            self.file.sync_all()?;
         }
         self.file.write_all_at(&END, 0)?;
         self.next = 0;

@@ -59,13 +59,24 @@ fn size_of(sealed: &SealedVersion) -> usize {
 pub(crate) struct Stamp(u64);
 
 /// The cache. One per data store, shared with its writer and mover.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub(crate) struct CurrentVersions {
     commits: AtomicU64,
     kept: Mutex<Kept>,
 }
 
-#[derive(Debug, Default)]
+/// Counts only: the entries' names and metadata stay out of any log.
+impl std::fmt::Debug for CurrentVersions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kept = self.kept.try_lock().map(|k| (k.entries, k.bytes)).ok();
+        f.debug_struct("CurrentVersions")
+            .field("commits", &self.commits.load(Ordering::Relaxed))
+            .field("entries_and_bytes", &kept)
+            .finish()
+    }
+}
+
+#[derive(Default)]
 struct Kept {
     /// The commit count the entries were read at.
     at: u64,
@@ -86,9 +97,15 @@ impl Kept {
 
 impl CurrentVersions {
     /// Call after every commit to the data store (whether or not it
-    /// succeeded), before answering the requests it carried.
+    /// succeeded), before answering the requests it carried. The entries go
+    /// at once if no reader holds the map (else at the next lookup), so a
+    /// destroyed version's ciphertext does not stay in memory on an idle
+    /// server.
     pub(crate) fn changed(&self) {
-        self.commits.fetch_add(1, Ordering::SeqCst);
+        let now = self.commits.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Ok(mut kept) = self.kept.try_lock() {
+            kept.start_over(now);
+        }
     }
 
     /// Take before reading from SQLite; give to [`CurrentVersions::keep`].
@@ -171,6 +188,7 @@ mod tests {
         assert!(cache.get("ns", "b").is_none());
         assert!(cache.get("other", "a").is_none());
         cache.changed();
+        assert_eq!(cache.kept.lock().unwrap().entries, 0, "a commit empties the cache at once");
         assert!(cache.get("ns", "a").is_none(), "a commit empties the cache");
         // Kept again after the commit, it is found again.
         cache.keep(cache.stamp(), &sealed("ns", "a", 2, 10));

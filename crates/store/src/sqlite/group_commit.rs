@@ -121,6 +121,8 @@ pub(crate) struct Writer {
     retry: Option<(Instant, Duration)>,
     /// The audit sinks, told of every committed batch before it is answered.
     observer: Option<Arc<dyn AuditObserver>>,
+    /// Every sender is gone: no request waits for a move any more.
+    closing: bool,
 }
 
 /// At most this many requests in one batch. Senders waiting for room in
@@ -171,6 +173,7 @@ impl Writer {
             unmoved: None,
             retry: None,
             observer,
+            closing: false,
         };
         if let Some(last) = writer.journal.pending().last() {
             writer.head = head_of(&last.record);
@@ -201,7 +204,10 @@ impl Writer {
                 match rx.try_recv() {
                     Ok(job) => self.take(job, &mut batch, &mut flushes),
                     Err(TryRecvError::Empty) => break,
-                    Err(TryRecvError::Disconnected) => open = false,
+                    Err(TryRecvError::Disconnected) => {
+                        open = false;
+                        self.closing = true;
+                    }
                 }
             }
             self.collect_move(false);
@@ -218,7 +224,10 @@ impl Writer {
             }
             match rx.blocking_recv() {
                 Some(job) => self.take(job, &mut batch, &mut flushes),
-                None => open = false,
+                None => {
+                    open = false;
+                    self.closing = true;
+                }
             }
         }
         self.collect_move(true);
@@ -245,9 +254,16 @@ impl Writer {
         if wants_move && self.start_move(flushes) {
             return true;
         }
-        if self.journal.pending().len() >= MAX_PENDING {
+        if batch.is_empty() {
+            return false;
+        }
+        let journaled = !self.journal_failed && batch.iter().all(|(r, _)| only_records(&r.mutation));
+        if journaled && !self.closing && self.journal.pending().len() >= MAX_PENDING {
             // The moves fall behind, or fail: nothing more is journaled
-            // until one finishes (wait for it, or for the next try).
+            // until one finishes (wait for it, or for the next try). A
+            // batch with a change goes on to `commit`, which moves the
+            // journal's events in its own transaction; while closing, the
+            // last batches are journaled anyway and moved at the next start.
             if self.moving() {
                 self.collect_move(true);
                 return true;
@@ -257,10 +273,7 @@ impl Writer {
                 return true;
             }
         }
-        if batch.is_empty() {
-            return false;
-        }
-        if !self.journal_failed && batch.iter().all(|(r, _)| only_records(&r.mutation)) {
+        if journaled {
             self.journal_batch(batch);
         } else {
             self.commit(batch);
