@@ -72,6 +72,12 @@ async fn all_events(data: &SqliteDataStore) -> Vec<AuditRecord> {
     data.audit_chain(0, 100_000).await.unwrap()
 }
 
+/// One read of `secret_id` at `at`, as the service records it.
+async fn record_read(data: &SqliteDataStore, secret_id: String, at: i64) {
+    let audit = event(AuditAction::SecretRead, "a");
+    data.write(WriteRequest { mutation: Mutation::RecordRead { secret_id, at }, audit }).await.unwrap();
+}
+
 /// Reads and refusals are acknowledged from the journal; a writer that stops
 /// without moving them (as a killed process does) loses none of them, and
 /// the next open moves them in, in order, with the reads' `last_read_at`.
@@ -194,10 +200,7 @@ async fn events_move_in_the_background_across_both_files() {
         for _ in 0..1_500 {
             at += 1;
             let (data, secret_id) = (data.clone(), a.id.clone());
-            tasks.push(tokio::spawn(async move {
-                let audit = event(AuditAction::SecretRead, "a");
-                data.write(WriteRequest { mutation: Mutation::RecordRead { secret_id, at }, audit }).await.unwrap();
-            }));
+            tasks.push(tokio::spawn(async move { record_read(&data, secret_id, at).await }));
         }
         for t in tasks {
             t.await.unwrap();
@@ -248,9 +251,7 @@ async fn reads_wait_for_a_move_that_falls_behind() {
     for i in 0..READS {
         let (data, secret_id, answered) = (data.clone(), a.id.clone(), Arc::clone(&answered));
         tasks.push(tokio::spawn(async move {
-            let audit = event(AuditAction::SecretRead, "a");
-            let at = 10_000 + i as i64;
-            data.write(WriteRequest { mutation: Mutation::RecordRead { secret_id, at }, audit }).await.unwrap();
+            record_read(&data, secret_id, 10_000 + i as i64).await;
             answered.fetch_add(1, Ordering::SeqCst);
         }));
     }
