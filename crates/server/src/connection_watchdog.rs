@@ -15,6 +15,15 @@
 //!   first byte arrives, the header timeout from that byte;
 //! - HTTP/2: the idle timeout while no stream is open (its frames, pings
 //!   included, are not requests).
+//!
+//! Reads and requests only note the time under the connection's lock; they
+//! wake nothing. [`Activity::expiry`] sleeps until the deadline as it
+//! stands, but never longer than the shorter of the two timeouts, and then
+//! looks again. That is enough: every deadline that a later read or request
+//! sets is that moment plus one of the timeouts, so it is never earlier than
+//! where the sleep already ends. An earlier version woke the connection's
+//! task and registered a new timer two or three times per request, for a
+//! deadline that almost never arrives.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -22,7 +31,6 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
-use tokio::sync::Notify;
 use tokio::time::Instant;
 
 /// The HTTP/2 connection preface every HTTP/2 client opens with.
@@ -42,8 +50,6 @@ pub(crate) enum Expiry {
 #[derive(Debug)]
 pub(crate) struct Activity {
     state: Mutex<State>,
-    /// Woken whenever the deadline may have moved.
-    changed: Notify,
     header_timeout: Duration,
     idle_timeout: Duration,
 }
@@ -77,7 +83,6 @@ impl Activity {
                 idle_since: Instant::now(),
                 head_started: None,
             }),
-            changed: Notify::new(),
             header_timeout,
             idle_timeout,
         })
@@ -94,13 +99,11 @@ impl Activity {
 
     /// A request has arrived; it is in flight until the guard is dropped.
     pub(crate) fn begin(self: &Arc<Self>) -> InFlight {
-        {
-            let mut state = self.state();
-            state.in_flight += 1;
-            state.served = true;
-            state.head_started = None;
-        }
-        self.changed.notify_one();
+        let mut state = self.state();
+        state.in_flight += 1;
+        state.served = true;
+        state.head_started = None;
+        drop(state);
         InFlight(Arc::clone(self))
     }
 
@@ -121,8 +124,6 @@ impl Activity {
         }
         if state.in_flight == 0 && state.served && !state.http2 && state.head_started.is_none() {
             state.head_started = Some(Instant::now());
-            drop(state);
-            self.changed.notify_one();
         }
     }
 
@@ -144,24 +145,16 @@ impl Activity {
 
     /// Completes when the connection's time has run out.
     pub(crate) async fn expiry(&self) -> Expiry {
+        // A zero timeout is looked at ten times a second, not in a busy loop.
+        let longest_sleep = self.header_timeout.min(self.idle_timeout).max(Duration::from_millis(100));
         loop {
-            let changed = self.changed.notified();
-            let mut changed = std::pin::pin!(changed);
-            changed.as_mut().enable();
-            match self.deadline() {
-                None => changed.await,
-                Some((at, why)) => {
-                    tokio::select! {
-                        () = tokio::time::sleep_until(at) => {
-                            // Only if nothing moved the deadline meanwhile.
-                            if self.deadline() == Some((at, why)) {
-                                return why;
-                            }
-                        }
-                        () = changed => {}
-                    }
-                }
-            }
+            let now = Instant::now();
+            let wake = match self.deadline() {
+                Some((at, why)) if at <= now => return why,
+                Some((at, _)) => at.min(now + longest_sleep),
+                None => now + longest_sleep,
+            };
+            tokio::time::sleep_until(wake).await;
         }
     }
 }
@@ -172,15 +165,12 @@ pub(crate) struct InFlight(Arc<Activity>);
 
 impl Drop for InFlight {
     fn drop(&mut self) {
-        {
-            let mut state = self.0.state();
-            state.in_flight -= 1;
-            if state.in_flight == 0 {
-                state.idle_since = Instant::now();
-                state.head_started = None;
-            }
+        let mut state = self.0.state();
+        state.in_flight -= 1;
+        if state.in_flight == 0 {
+            state.idle_since = Instant::now();
+            state.head_started = None;
         }
-        self.0.changed.notify_one();
     }
 }
 
@@ -289,6 +279,52 @@ mod tests {
         drop(request);
         assert_eq!(activity.expiry().await, Expiry::Idle);
         assert_eq!(from.elapsed(), IDLE);
+    }
+
+    /// Reads and requests wake nothing: a watchdog already asleep still
+    /// sees each change at the right time.
+    #[tokio::test(start_paused = true)]
+    async fn changes_while_the_watchdog_sleeps_take_effect_on_time() {
+        let activity = Activity::new(HEADER, IDLE, false);
+        drop(activity.begin());
+        let watching = watch(&activity);
+        // Idle for 30 s, then a request head starts: the header timeout
+        // from its first byte, not the idle timeout from the last request.
+        tokio::time::advance(Duration::from_secs(30)).await;
+        activity.read(b"GE");
+        assert_eq!(watching.await.unwrap(), (Expiry::Header, Duration::from_secs(30) + HEADER));
+
+        // A request that begins while the watchdog sleeps and lasts far
+        // longer than both timeouts keeps the connection; the idle timeout
+        // counts from its end.
+        let activity = Activity::new(HEADER, IDLE, false);
+        drop(activity.begin());
+        let watching = watch(&activity);
+        tokio::time::advance(Duration::from_secs(5)).await;
+        let request = activity.begin();
+        tokio::time::advance(Duration::from_secs(600)).await;
+        assert!(!watching.is_finished(), "a request in flight keeps the connection");
+        drop(request);
+        assert_eq!(watching.await.unwrap(), (Expiry::Idle, Duration::from_secs(605) + IDLE));
+    }
+
+    /// The watchdog of `activity`, running: its expiry and when, from now.
+    fn watch(activity: &Arc<Activity>) -> tokio::task::JoinHandle<(Expiry, Duration)> {
+        let activity = Arc::clone(activity);
+        let start = Instant::now();
+        tokio::spawn(async move { (activity.expiry().await, start.elapsed()) })
+    }
+
+    /// With a zero timeout the watchdog still ends, and does not spin while
+    /// a request is in flight.
+    #[tokio::test(start_paused = true)]
+    async fn a_zero_timeout_expires_at_once_after_the_request() {
+        let activity = Activity::new(Duration::ZERO, Duration::ZERO, false);
+        let request = activity.begin();
+        let waited = tokio::time::timeout(Duration::from_secs(60), activity.expiry()).await;
+        assert!(waited.is_err());
+        drop(request);
+        assert_eq!(activity.expiry().await, Expiry::Idle);
     }
 
     #[tokio::test(start_paused = true)]
