@@ -22,6 +22,9 @@ use crate::{Credentials, Hush, ServiceError};
 /// Events read per page while verifying.
 const VERIFY_PAGE: u32 = 5_000;
 
+/// Pages of the audit log read at once while `audit verify` checks one.
+const READ_AHEAD: usize = 2;
+
 /// Events read per store query while exporting, and at most per call: a
 /// call with a narrow filter answers after this many with what it found
 /// and a cursor, rather than scanning the whole log in one request.
@@ -344,48 +347,89 @@ impl Hush {
         progress: &(dyn Fn(u64) + Send + Sync),
     ) -> Result<ChainCheck, ServiceError> {
         let mut checked = ChainCheck { events: 0, last_seq: start_seq, last_mac: start_mac, problem: None };
-        // The next page is read (on the blocking pool) while this one's MACs
-        // are checked (here): on two cores that overlaps the two halves of
-        // the work, and the time stays linear in the number of events.
+        // First the events there are as the check starts, in ranges of
+        // numbers: (s, s+n], (s+n, s+2n], …, [`READ_AHEAD`] of them read at
+        // once on the blocking pool, each on its own connection, while the
+        // oldest is checked here. Reading a page (SQLite, decoding) takes
+        // about four times as long as checking its MACs, so with one page
+        // read at a time the checking core mostly waited
+        // (docs/benchmarks.md). The numbers only grow and every answered
+        // event is in the store before a page is read, so each page holds
+        // its whole range; one that reaches past it (numbers missing) is
+        // cut at its end, and the gap shows as the next event's number.
+        let end = match through {
+            Some(t) => t,
+            None => self.data.audit_head().await?.map_or(start_seq, |(seq, _)| seq),
+        };
         let fetch = |after: u64| {
             let data = Arc::clone(&self.data);
-            let page = through.map_or(VERIFY_PAGE, |t| t.saturating_sub(after).clamp(1, u64::from(VERIFY_PAGE)) as u32);
-            tokio::spawn(async move { data.audit_chain(after, page).await })
+            let page = end.saturating_sub(after).min(u64::from(VERIFY_PAGE));
+            tokio::spawn(
+                async move { data.audit_chain(after, page as u32).await.map(|records| (after + page, records)) },
+            )
         };
-        let mut next = Some(fetch(start_seq));
-        'pages: while let Some(reading) = next.take() {
-            let page = reading.await.map_err(ServiceError::internal)??;
-            let Some(last) = page.last() else { break };
-            if through.is_none_or(|t| last.seq < t) {
-                next = Some(fetch(last.seq));
+        let mut reading = std::collections::VecDeque::new();
+        let mut from = start_seq;
+        while from < end && reading.len() < READ_AHEAD {
+            reading.push_back(fetch(from));
+            from = end.min(from + u64::from(VERIFY_PAGE));
+        }
+        while let Some(page) = reading.pop_front() {
+            let (range_end, records) = page.await.map_err(ServiceError::internal)??;
+            if from < end {
+                reading.push_back(fetch(from));
+                from = end.min(from + u64::from(VERIFY_PAGE));
             }
-            for record in page {
-                if through.is_some_and(|t| record.seq > t) {
-                    break 'pages;
-                }
-                let expected = checked.last_seq + 1;
-                if record.seq != expected {
-                    checked.problem = Some((expected, format!("events {expected} to {} are missing", record.seq - 1)));
-                    break 'pages;
-                }
-                if !self.audit_key.verify(&checked.last_mac, &record.event.canonical(record.seq), &record.mac) {
-                    checked.problem = Some((record.seq, "the event was altered (its MAC does not match)".into()));
-                    break 'pages;
-                }
-                if let Some(a) = anchor
-                    && a.seq == record.seq
-                    && a.mac != record.mac
-                {
-                    checked.problem = Some((record.seq, "the event differs from the anchored one".into()));
-                    break 'pages;
-                }
-                checked.last_mac = record.mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS);
-                checked.events += 1;
-                checked.last_seq = record.seq;
+            if !self.check_records(&mut checked, records.into_iter().take_while(|r| r.seq <= range_end), anchor) {
+                reading.iter().for_each(tokio::task::JoinHandle::abort);
+                return Ok(checked);
+            }
+            progress(checked.events);
+        }
+        // Then what was appended meanwhile, a page at a time, up to the end
+        // (unless the check stops at `through`).
+        while through.is_none() {
+            let records = self.data.audit_chain(checked.last_seq, VERIFY_PAGE).await?;
+            if records.is_empty() || !self.check_records(&mut checked, records, anchor) {
+                break;
             }
             progress(checked.events);
         }
         Ok(checked)
+    }
+
+    /// Checks `records`, the events that follow `checked` in order: each
+    /// number follows the last, each MAC chains from the one before, the
+    /// anchored event is the one the key store recorded. `false` at the
+    /// first that does not (the problem is in `checked`).
+    fn check_records(
+        &self,
+        checked: &mut ChainCheck,
+        records: impl IntoIterator<Item = AuditRecord>,
+        anchor: Option<&AuditAnchor>,
+    ) -> bool {
+        for record in records {
+            let expected = checked.last_seq + 1;
+            if record.seq != expected {
+                checked.problem = Some((expected, format!("events {expected} to {} are missing", record.seq - 1)));
+                return false;
+            }
+            if !self.audit_key.verify(&checked.last_mac, &record.event.canonical(record.seq), &record.mac) {
+                checked.problem = Some((record.seq, "the event was altered (its MAC does not match)".into()));
+                return false;
+            }
+            if let Some(a) = anchor
+                && a.seq == record.seq
+                && a.mac != record.mac
+            {
+                checked.problem = Some((record.seq, "the event differs from the anchored one".into()));
+                return false;
+            }
+            checked.last_mac = record.mac.as_slice().try_into().unwrap_or(AUDIT_GENESIS);
+            checked.events += 1;
+            checked.last_seq = record.seq;
+        }
+        true
     }
 
     /// Moves the anchor to the newest event, after checking the anchored

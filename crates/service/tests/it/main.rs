@@ -8,7 +8,7 @@ use hush_service::bootstrap::{OpenOptions, open};
 use hush_service::{Credentials, Hush, ListSecrets, ServiceConfig, ServiceError, TokenSpec};
 
 struct Fixture {
-    _dir: tempfile::TempDir,
+    dir: tempfile::TempDir,
     hush: Arc<Hush>,
     admin: Credentials,
 }
@@ -19,7 +19,7 @@ async fn fixture() -> Fixture {
         .await
         .unwrap();
     let admin = Credentials::bearer(opened.first_start.unwrap().admin_token);
-    Fixture { _dir: dir, hush: opened.hush, admin }
+    Fixture { dir, hush: opened.hush, admin }
 }
 
 fn ns(n: &str) -> NamespaceName {
@@ -147,11 +147,20 @@ async fn verifying_the_audit_log_needs_an_all_namespace_token() {
 #[tokio::test(flavor = "multi_thread")]
 async fn verifying_a_log_of_several_pages_checks_every_event_once() {
     let f = fixture().await;
+    many_events(&f, 12_800).await;
+    let report = f.hush.verify_audit(&f.admin).await.unwrap();
+    assert!(report.ok(), "{report:?}");
+    assert!(report.events > 12_800, "{report:?}");
+    assert_eq!(report.events, report.last_seq, "every event from 1 on, once");
+}
+
+/// `n` audit events or more: listings, from 64 tasks at once.
+async fn many_events(f: &Fixture, n: usize) {
     let mut tasks = tokio::task::JoinSet::new();
     for _ in 0..64 {
         let (hush, admin) = (Arc::clone(&f.hush), f.admin.clone());
         tasks.spawn(async move {
-            for _ in 0..200 {
+            for _ in 0..n.div_ceil(64) {
                 hush.list_namespaces(&admin).await.unwrap();
             }
         });
@@ -159,10 +168,29 @@ async fn verifying_a_log_of_several_pages_checks_every_event_once() {
     while let Some(done) = tasks.join_next().await {
         done.unwrap();
     }
-    let report = f.hush.verify_audit(&f.admin).await.unwrap();
-    assert!(report.ok(), "{report:?}");
-    assert!(report.events > 12_800, "{report:?}");
-    assert_eq!(report.events, report.last_seq, "every event from 1 on, once");
+}
+
+/// The verification reads several pages at once, each a range of event
+/// numbers: a gap is reported at its first missing event wherever it lies,
+/// within a page, across the edge between two, or over a whole page.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_gap_is_reported_at_its_first_missing_event_wherever_it_lies() {
+    for (first, last) in [(7_000_i64, 7_000_i64), (4_990, 5_010), (2_000, 11_000)] {
+        let f = fixture().await;
+        many_events(&f, 12_000).await;
+        // Every event is in SQLite once a verification has read them.
+        assert!(f.hush.verify_audit(&f.admin).await.unwrap().ok());
+        let db = rusqlite::Connection::open(f.dir.path().join("data").join("hush.db")).unwrap();
+        let removed = db.execute("DELETE FROM audit_events WHERE seq BETWEEN ?1 AND ?2", [first, last]).unwrap();
+        assert_eq!(removed as i64, last - first + 1);
+        let report = f.hush.verify_audit(&f.admin).await.unwrap();
+        assert_eq!(
+            report.problem,
+            Some((first as u64, format!("events {first} to {last} are missing"))),
+            "gap {first}-{last}: {report:?}"
+        );
+        assert_eq!(report.last_seq, first as u64 - 1);
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
