@@ -370,16 +370,14 @@ impl Hush {
         };
         let mut reading = std::collections::VecDeque::new();
         let mut from = start_seq;
-        while from < end && reading.len() < READ_AHEAD {
-            reading.push_back(fetch(from));
-            from = end.min(from + u64::from(VERIFY_PAGE));
-        }
-        while let Some(page) = reading.pop_front() {
-            let (range_end, records) = page.await.map_err(ServiceError::internal)??;
-            if from < end {
+        loop {
+            // The page checked next, and READ_AHEAD more behind it.
+            while from < end && reading.len() <= READ_AHEAD {
                 reading.push_back(fetch(from));
                 from = end.min(from + u64::from(VERIFY_PAGE));
             }
+            let Some(page) = reading.pop_front() else { break };
+            let (range_end, records) = page.await.map_err(ServiceError::internal)??;
             if !self.check_records(&mut checked, records.into_iter().take_while(|r| r.seq <= range_end), anchor) {
                 reading.iter().for_each(tokio::task::JoinHandle::abort);
                 return Ok(checked);
