@@ -13,6 +13,7 @@ use rusqlite::{OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::audit_dictionary::{lookup_namespaces, lookup_text};
+use super::checkpointer::Checkpointer;
 use super::connect::{Access, migrate, open};
 use super::current_versions::CurrentVersions;
 use super::group_commit::{Job, Writer};
@@ -68,7 +69,27 @@ impl SqliteDataStore {
         let recent_reads = Arc::new(RecentReads::default());
         let current = Arc::new(CurrentVersions::default());
         let (writer, rx) = mpsc::channel(QUEUE_DEPTH);
-        let state = Writer::open(conn, audit_key, path, Arc::clone(&recent_reads), Arc::clone(&current), observer)?;
+        let checkpointer = match open(path, Access::ReadWrite, false)
+            .and_then(|c| Checkpointer::spawn(c).map_err(|e| StoreError::Database(Box::new(e))))
+        {
+            Ok(checkpointer) => {
+                checkpointer.watch(&mut conn)?;
+                Some(checkpointer)
+            }
+            Err(error) => {
+                tracing::warn!(%error, "could not start checkpointing in the background; the writer checkpoints");
+                None
+            }
+        };
+        let state = Writer::open(
+            conn,
+            audit_key,
+            path,
+            Arc::clone(&recent_reads),
+            Arc::clone(&current),
+            observer,
+            checkpointer.as_ref(),
+        )?;
         let read = ReadPool::new(path)?;
         std::thread::Builder::new()
             .name("hush-writer".into())

@@ -39,6 +39,7 @@ use tokio::sync::{mpsc, oneshot};
 use super::audit_dictionary::Dictionary;
 use super::audit_journal::{AuditJournal, DRAIN_AT, JournalEntry, MAX_PENDING, encode_batch};
 use super::audit_mover::Mover;
+use super::checkpointer::Checkpointer;
 use super::connect::{Access, open};
 use super::current_versions::CurrentVersions;
 use super::recent_reads::RecentReads;
@@ -148,10 +149,17 @@ impl Writer {
         recent_reads: Arc<RecentReads>,
         current: Arc<CurrentVersions>,
         observer: Option<Arc<dyn AuditObserver>>,
+        checkpointer: Option<&Checkpointer>,
     ) -> Result<Self, StoreError> {
         let head = sqlite_head(&mut conn)?;
         let journal = AuditJournal::open(data_file, &key, head)?;
         let mover = match open(data_file, Access::ReadWrite, false)
+            .and_then(|mut c| {
+                if let Some(checkpointer) = checkpointer {
+                    checkpointer.watch(&mut c)?;
+                }
+                Ok(c)
+            })
             .and_then(|c| Mover::spawn(c, Arc::clone(&current)).map_err(|e| StoreError::Database(Box::new(e))))
         {
             Ok(mover) => Some(mover),

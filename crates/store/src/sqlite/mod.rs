@@ -18,6 +18,7 @@
 mod audit_dictionary;
 mod audit_journal;
 mod audit_mover;
+mod checkpointer;
 mod connect;
 mod current_versions;
 mod data_store;

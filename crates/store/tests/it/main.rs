@@ -9,6 +9,7 @@ mod audit_journal;
 mod audit_log;
 mod audit_migration;
 mod audit_size;
+mod checkpoints;
 mod data_store;
 mod dump;
 mod key_store;
