@@ -375,7 +375,12 @@ impl DataStore for SqliteDataStore {
         self.read
             .scan(move |c| {
                 let mut stmt = c.prepare_cached(AUDIT_CHAIN)?;
-                collect(stmt.query(params![after_seq as i64, i64::from(limit)])?, rows::audit)
+                let mut records = Vec::with_capacity(limit.min(AUDIT_CHAIN_RESERVE) as usize);
+                let mut rows = stmt.query(params![after_seq as i64, i64::from(limit)])?;
+                while let Some(row) = rows.next()? {
+                    records.push(rows::audit(row)?);
+                }
+                Ok(records)
             })
             .await
     }
@@ -436,6 +441,10 @@ const AUDIT_ROWS: &str = "SELECT * FROM audit_log WHERE seq IN (SELECT value FRO
 
 /// The events after `?1`, whole, oldest first, at most `?2`.
 const AUDIT_CHAIN: &str = "SELECT * FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+/// A page of the chain is collected into a vector this long from the start
+/// (verification reads pages of a few thousand events): grown by doubling,
+/// it left a trail of freed megabyte-sized blocks behind each page.
+const AUDIT_CHAIN_RESERVE: u32 = 10_000;
 
 /// One page of [`DataStore::audit_events`]. The filters become the numbers
 /// the rows hold (`audit_dictionary.rs`); a filter naming a string no event
