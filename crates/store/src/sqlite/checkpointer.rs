@@ -19,7 +19,9 @@
 //! the log would grow without bound. So once the thread's round has ended,
 //! the next commit that finds the log still long copies, itself, only the
 //! pages committed while the round ran; the transaction after it then
-//! starts the log over, as before.
+//! starts the log over, as before. (A log shorter than when the round
+//! began was started over since: if one large transaction made it long
+//! again, that is a round of its own, not a copy on the writer.)
 //!
 //! The log holds the same data either way: a checkpoint only copies
 //! committed pages into the database file, after syncing the log, and a
@@ -47,8 +49,10 @@ enum Round {
     Idle,
     /// Asked for, or being copied.
     Running,
-    /// Ended: the pages committed during it are still to be copied.
-    Ended,
+    /// Ended, with the log `pages` long when it began (0 if unknown): the
+    /// pages committed during it are still to be copied, unless the log
+    /// has been started over since (it is then shorter than that).
+    Ended { pages: c_int },
 }
 
 /// What a commit that left the log at a given length should do.
@@ -71,9 +75,15 @@ impl Shared {
     /// Moves the round on after a commit that left `pages` in the log.
     fn after_commit(&self, pages: c_int) -> AfterCommit {
         let mut round = self.round.lock().unwrap_or_else(PoisonError::into_inner);
+        // The log was started over since the round ended (and a large
+        // transaction may have made it long again): a round of its own.
+        if let Round::Ended { pages: then } = *round
+            && pages < then
+        {
+            *round = Round::Idle;
+        }
         match (*round, pages >= CHECKPOINT_AT) {
-            // The log was started over since the round ended.
-            (Round::Ended, false) => {
+            (Round::Ended { .. }, false) => {
                 *round = Round::Idle;
                 AfterCommit::Nothing
             }
@@ -82,15 +92,15 @@ impl Shared {
                 *round = Round::Running;
                 AfterCommit::AskForRound
             }
-            (Round::Ended, true) => {
+            (Round::Ended { .. }, true) => {
                 *round = Round::Idle;
                 AfterCommit::CopyTheRest
             }
         }
     }
 
-    fn round_ended(&self) {
-        *self.round.lock().unwrap_or_else(PoisonError::into_inner) = Round::Ended;
+    fn round_ended(&self, pages: c_int) {
+        *self.round.lock().unwrap_or_else(PoisonError::into_inner) = Round::Ended { pages };
     }
 }
 
@@ -123,13 +133,14 @@ impl Checkpointer {
                 AfterCommit::AskForRound => {
                     if checkpointer.rounds.send(()).is_err() {
                         // The thread is gone: copy here, as SQLite would.
-                        checkpointer.shared.round_ended();
+                        report(wal.checkpoint_v2(CheckpointMode::PASSIVE));
+                        checkpointer.shared.round_ended(0);
                     }
                 }
+                // The commit has happened whatever a checkpoint returns:
+                // an error must not fail it, so it is only logged (SQLite's
+                // own automatic checkpoint ignores it too).
                 AfterCommit::CopyTheRest => {
-                    // The commit has happened whatever this returns: an
-                    // error here must not fail it, so it is only logged
-                    // (SQLite's own automatic checkpoint ignores it too).
                     report(wal.checkpoint_v2(CheckpointMode::PASSIVE));
                 }
             }
@@ -141,23 +152,38 @@ impl Checkpointer {
 
 /// The thread: one `PASSIVE` checkpoint per round asked for.
 fn run(conn: Connection, shared: &Shared, asked: Receiver<()>) {
+    /// Ends the round however the checkpoint ends, a panic included: a
+    /// round left running would never be asked for again, and the log
+    /// would grow without bound.
+    struct RoundEnds<'a> {
+        shared: &'a Shared,
+        pages: c_int,
+    }
+    impl Drop for RoundEnds<'_> {
+        fn drop(&mut self) {
+            self.shared.round_ended(self.pages);
+        }
+    }
     for () in asked {
-        report(conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE));
-        shared.round_ended();
+        let mut round = RoundEnds { shared, pages: 0 };
+        round.pages = report(conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE));
     }
 }
 
-/// Logs a checkpoint that failed. Another checkpoint in progress (a round
-/// and a copy of the rest at once, rarely) is no failure: the next round
-/// copies what this one did not.
-fn report(result: rusqlite::Result<(c_int, c_int)>) {
+/// The log's length when a checkpoint began (0 if it failed), logging a
+/// failure. Another checkpoint in progress (a round and a copy of the rest
+/// at once, rarely) is no failure: the next round copies what this one did
+/// not.
+fn report(result: rusqlite::Result<(c_int, c_int)>) -> c_int {
     match result {
-        Ok(_) => {}
+        Ok((pages, _copied)) => pages,
         Err(error) if error.sqlite_error_code() == Some(rusqlite::ErrorCode::DatabaseBusy) => {
             tracing::debug!("a write-ahead log checkpoint found another in progress");
+            0
         }
         Err(error) => {
             tracing::warn!(%error, "copying the write-ahead log into the data store failed; it is tried again after a later commit");
+            0
         }
     }
 }
@@ -191,10 +217,12 @@ mod tests {
         tx.commit().unwrap();
 
         let waited = std::time::Instant::now();
-        while *checkpointer.shared.round.lock().unwrap() != Round::Ended {
+        while !matches!(*checkpointer.shared.round.lock().unwrap(), Round::Ended { .. }) {
             assert!(waited.elapsed().as_secs() < 20, "the round did not end");
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
+        let round = *checkpointer.shared.round.lock().unwrap();
+        assert!(matches!(round, Round::Ended { pages } if pages >= rows as c_int), "{round:?}");
         let copied = std::fs::metadata(&path).unwrap().len();
         assert!(copied >= rows * 4000, "the database file holds the rows after the round: {copied} bytes");
 
@@ -218,8 +246,11 @@ mod tests {
             (Round::Idle, long, AfterCommit::AskForRound, Round::Running),
             (Round::Running, long + 500, AfterCommit::Nothing, Round::Running),
             (Round::Running, short, AfterCommit::Nothing, Round::Running),
-            (Round::Ended, long + 40, AfterCommit::CopyTheRest, Round::Idle),
-            (Round::Ended, 3, AfterCommit::Nothing, Round::Idle),
+            (Round::Ended { pages: long }, long + 40, AfterCommit::CopyTheRest, Round::Idle),
+            (Round::Ended { pages: 0 }, long + 40, AfterCommit::CopyTheRest, Round::Idle),
+            (Round::Ended { pages: long }, 3, AfterCommit::Nothing, Round::Idle),
+            // Started over since, and one large commit made it long again.
+            (Round::Ended { pages: long + 500 }, long + 100, AfterCommit::AskForRound, Round::Running),
         ];
         for (before, pages, expected, after) in cases {
             let shared = shared(before);
