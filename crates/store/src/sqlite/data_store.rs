@@ -19,7 +19,7 @@ use super::current_versions::CurrentVersions;
 use super::group_commit::{Job, Writer};
 use super::read_pool::ReadPool;
 use super::recent_reads::RecentReads;
-use super::rows::{self, collect, get};
+use super::rows::{self, collect, collect_into, get};
 use crate::name_range::NameRange;
 use crate::{
     AuditAction, AuditObserver, AuditQuery, AuditRecord, DataStore, NamespaceRecord, NamespaceRef, Outcome, RoleRecord,
@@ -375,12 +375,8 @@ impl DataStore for SqliteDataStore {
         self.read
             .scan(move |c| {
                 let mut stmt = c.prepare_cached(AUDIT_CHAIN)?;
-                let mut records = Vec::with_capacity(limit.min(AUDIT_CHAIN_RESERVE) as usize);
-                let mut rows = stmt.query(params![after_seq as i64, i64::from(limit)])?;
-                while let Some(row) = rows.next()? {
-                    records.push(rows::audit(row)?);
-                }
-                Ok(records)
+                let records = Vec::with_capacity(limit.min(AUDIT_CHAIN_RESERVE) as usize);
+                collect_into(records, stmt.query(params![after_seq as i64, i64::from(limit)])?, rows::audit)
             })
             .await
     }

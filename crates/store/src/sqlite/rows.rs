@@ -80,10 +80,18 @@ pub(crate) fn role(row: &Row<'_>) -> Result<crate::RoleRecord, StoreError> {
 
 /// Collects the rows of a prepared query through a decoder.
 pub(crate) fn collect<T>(
+    rows: rusqlite::Rows<'_>,
+    decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
+) -> Result<Vec<T>, StoreError> {
+    collect_into(Vec::new(), rows, decode)
+}
+
+/// [`collect`], appending to `out` (one reserved for the rows expected).
+pub(crate) fn collect_into<T>(
+    mut out: Vec<T>,
     mut rows: rusqlite::Rows<'_>,
     decode: impl Fn(&Row<'_>) -> Result<T, StoreError>,
 ) -> Result<Vec<T>, StoreError> {
-    let mut out = Vec::new();
     while let Some(row) = rows.next()? {
         out.push(decode(row)?);
     }
