@@ -23,16 +23,6 @@
 //! began was started over since: if one large transaction made it long
 //! again, that is a round of its own, not a copy on the writer.)
 //!
-//! SQLite syncs the database file after a checkpoint only when it has
-//! copied the whole log (only then may the log start over); a round that
-//! the writer outran leaves its pages in the kernel's cache, unsynced, and
-//! the commit that copies the rest then paid for their `fsync` as well:
-//! 18 ms with a log of 16,000 pages in a store of 1.8 GB, 4 ms at 1,000
-//! pages, while every request waited (docs/benchmarks.md). So the thread
-//! syncs the database file itself after each round, and the commit's copy
-//! syncs only the few pages it wrote. (An extra sync changes nothing in
-//! what a crash can lose: the log keeps every page until it starts over.)
-//!
 //! The log holds the same data either way: a checkpoint only copies
 //! committed pages into the database file, after syncing the log, and a
 //! crash in the middle of one is recovered by SQLite like any other. If
@@ -160,8 +150,7 @@ impl Checkpointer {
     }
 }
 
-/// The thread: one `PASSIVE` checkpoint per round asked for, then a sync
-/// of the database file (see the module's header).
+/// The thread: one `PASSIVE` checkpoint per round asked for.
 fn run(conn: Connection, shared: &Shared, asked: Receiver<()>) {
     /// Ends the round however the checkpoint ends, a panic included: a
     /// round left running would never be asked for again, and the log
@@ -175,25 +164,9 @@ fn run(conn: Connection, shared: &Shared, asked: Receiver<()>) {
             self.shared.round_ended(self.pages);
         }
     }
-    // Any descriptor of the file syncs it; without one (an in-memory
-    // database, or the open failing), the commits' copies sync as before.
-    let database = conn.path().filter(|path| !path.is_empty()).and_then(|path| match std::fs::File::open(path) {
-        Ok(file) => Some(file),
-        Err(error) => {
-            tracing::warn!(%error, "cannot open the data store's file to sync it after checkpoints");
-            None
-        }
-    });
     for () in asked {
         let mut round = RoundEnds { shared, pages: 0 };
         round.pages = report(conn.wal_checkpoint_v2(None::<&str>, CheckpointMode::PASSIVE));
-        // Before the round ends, so the commit that copies the rest finds
-        // the round's pages on disk already.
-        if let Some(file) = &database
-            && let Err(error) = file.sync_data()
-        {
-            tracing::warn!(%error, "syncing the data store's file after a checkpoint failed; the next full checkpoint syncs it");
-        }
     }
 }
 
