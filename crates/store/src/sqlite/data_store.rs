@@ -13,7 +13,7 @@ use rusqlite::{OptionalExtension, params};
 use tokio::sync::{mpsc, oneshot};
 
 use super::audit_dictionary::{lookup_namespaces, lookup_text};
-use super::checkpointer::Checkpointer;
+use super::checkpointer::{CHECKPOINT_AT, Checkpointer};
 use super::connect::{Access, migrate, open};
 use super::current_versions::CurrentVersions;
 use super::group_commit::{Job, Writer};
@@ -64,13 +64,30 @@ impl SqliteDataStore {
         audit_key: AuditKey,
         observer: Option<Arc<dyn AuditObserver>>,
     ) -> Result<Self, StoreError> {
+        Self::open_with(path, audit_key, observer, CHECKPOINT_AT)
+    }
+
+    /// [`SqliteDataStore::open`], with the write-ahead log copied back into
+    /// the database file whenever a commit leaves it at `log_pages` pages
+    /// or more, instead of hush's 16,000 (tests of the log's length use it
+    /// to keep their writes small).
+    pub async fn open_with_log_pages(path: &Path, audit_key: AuditKey, log_pages: u32) -> Result<Self, StoreError> {
+        Self::open_with(path, audit_key, None, log_pages)
+    }
+
+    fn open_with(
+        path: &Path,
+        audit_key: AuditKey,
+        observer: Option<Arc<dyn AuditObserver>>,
+        log_pages: u32,
+    ) -> Result<Self, StoreError> {
         let mut conn = open(path, Access::ReadWrite, false)?;
         migrate(&mut conn, path, MIGRATIONS)?;
         let recent_reads = Arc::new(RecentReads::default());
         let current = Arc::new(CurrentVersions::default());
         let (writer, rx) = mpsc::channel(QUEUE_DEPTH);
         let checkpointer = match open(path, Access::ReadWrite, false)
-            .and_then(|c| Checkpointer::spawn(c).map_err(|e| StoreError::Database(Box::new(e))))
+            .and_then(|c| Checkpointer::spawn(c, log_pages).map_err(|e| StoreError::Database(Box::new(e))))
         {
             Ok(checkpointer) => {
                 checkpointer.watch(&mut conn)?;

@@ -23,6 +23,7 @@ mod connect;
 mod current_versions;
 mod data_store;
 mod dump;
+mod file_sync;
 mod group_commit;
 mod key_store;
 mod read_pool;
