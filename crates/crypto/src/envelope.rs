@@ -81,6 +81,41 @@ mod tests {
         assert_eq!(open(&KEY, b"aad", &sealed[..OVERHEAD - 1]), Err(OpenError::Malformed));
     }
 
+    /// An envelope sealed by an earlier build (Poly1305 on its AVX2 backend,
+    /// a fixed nonce, 300 bytes so the backend's four-block path ran) opens,
+    /// with the plaintext it held: the backend changes speed, never bytes.
+    #[test]
+    fn an_envelope_sealed_by_the_avx2_backend_opens() {
+        let sealed_hex = concat!(
+            "01000102030405060708090a0b0c0d0e0f1011121314151617a810a590e63f71941df8c70ab2b9cdc52fa146929864ad",
+            "d05bb2013c5e07464ee3d96199f49c51e60bc51f4f0eecb7b2ab2b28a6f5087f5c5594345f03317d274f6d16d41c08b9",
+            "bc52e40f1b6441069e166fdc98e2b6800894f7d73153912bf90ce8a9d8b49003af846a7ddd727ba270a497145a3dc1b7",
+            "f610fcb9d931392c2dad4b7e35f20cd337b968eadf0261898f12aa7efd9506837159482aa7daf60a2c51a3663a39d8ad",
+            "225eb31ee6eea90db80ff8bf56c7d6d44490b697248ea2d05e2cf9d03fc4cc289064d0ea2dec26de88d0e65ec5f3258e",
+            "80b0bf4050e03c5ffb6045c5981aeba31259aaf5437ac715c4ae7deee963be960900f9a16a4e5f7d15ed86f1f2650982",
+            "65374702cb7464988e7c5881b8adddba45e7ae566481ae1bf2d941fb027b9b2a1bb8ce5ad1de02d9a68eec59014f4bbb",
+            "c9d6873a2b",
+        );
+        let sealed: Vec<u8> =
+            (0..sealed_hex.len()).step_by(2).map(|i| u8::from_str_radix(&sealed_hex[i..i + 2], 16).unwrap()).collect();
+        let plaintext: Vec<u8> = (0..300u32).map(|i| (i * 7 % 251) as u8).collect();
+        let nonce: Vec<u8> = (0..24).collect();
+        assert_eq!(&sealed[1..1 + NONCE_LEN], nonce.as_slice(), "the vector's nonce");
+        assert_eq!(open(&KEY, b"hush test aad", &sealed).unwrap().expose_secret(), plaintext.as_slice());
+    }
+
+    /// `.cargo/config.toml` sets Poly1305's portable backend for every
+    /// crate (it says why: the AVX2 one is three times slower on the values
+    /// hush holds). Without it this build would be the slow one.
+    #[test]
+    #[expect(clippy::assertions_on_constants, reason = "a test that fails, not a build that does")]
+    fn builds_use_the_portable_poly1305_backend() {
+        assert!(
+            cfg!(poly1305_backend = "soft"),
+            "built without .cargo/config.toml's rustflags (a RUSTFLAGS variable replaces them)"
+        );
+    }
+
     #[test]
     fn nonces_differ_between_seals() {
         let a = seal(&KEY, b"", b"same").unwrap();
