@@ -8,12 +8,18 @@
 //! database; the file is written through once at start, so a sync commits
 //! only data (an append would also commit the file's new size through the
 //! file system's journal), and written from its start again when full.
+//!
+//! With more than one lane, that many threads each keep a file of their own
+//! and take turns at the queue: while one waits for its sync, the next
+//! takes what arrived meanwhile and syncs its own file, so syncs overlap.
+//! An experiment for whether a server could beat the one-sync-at-a-time
+//! limit on this disk (it did not: docs/benchmarks.md).
 
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 
 use tokio::sync::oneshot;
 
@@ -31,17 +37,19 @@ pub struct Journal {
 impl Journal {
     /// Creates (or overwrites) `path`, fills it with zeros, syncs it, and
     /// starts the thread that writes to it.
-    pub fn open(path: &Path) -> io::Result<Self> {
-        let file = File::create(path)?;
-        file.write_all_at(&vec![0; FILE_SIZE as usize], 0)?;
-        file.sync_all()?;
+    pub fn open(path: &Path, lanes: usize) -> io::Result<Self> {
         let (requests, waiting) = mpsc::channel();
-        std::thread::Builder::new().name("bare-journal".into()).spawn(move || write_batches(&file, &waiting))?;
+        let waiting = Arc::new(Mutex::new(waiting));
+        for lane in 0..lanes.max(1) {
+            let file = File::create(lane_path(path, lane))?;
+            file.write_all_at(&vec![0; FILE_SIZE as usize], 0)?;
+            file.sync_all()?;
+            let waiting = Arc::clone(&waiting);
+            std::thread::Builder::new().name("bare-journal".into()).spawn(move || write_batches(&file, &waiting))?;
+        }
         Ok(Self { requests })
     }
 
-    /// Asks for one record; the receiver completes once it is synced, and
-    /// fails if the thread has stopped (a write or a sync failed).
     pub fn record(&self) -> oneshot::Receiver<()> {
         let (synced, wait) = oneshot::channel();
         // A closed channel drops `synced`, so the caller's wait fails.
@@ -52,13 +60,24 @@ impl Journal {
 
 /// The thread: take every request waiting (blocking for the first), write
 /// their records in one `pwrite`, `fdatasync`, answer them; again.
-fn write_batches(file: &File, waiting: &mpsc::Receiver<oneshot::Sender<()>>) {
+/// The file of lane `lane`: `path` itself for the first.
+fn lane_path(path: &Path, lane: usize) -> std::path::PathBuf {
+    if lane == 0 { path.to_owned() } else { path.with_extension(format!("lane{lane}")) }
+}
+
+/// One lane: takes every request waiting (holding the queue only while it
+/// takes them), writes and syncs their records, answers them.
+fn write_batches(file: &File, waiting: &Mutex<mpsc::Receiver<oneshot::Sender<()>>>) {
     let mut batch = Vec::new();
     let mut bytes = Vec::new();
     let mut offset = 0u64;
-    while let Ok(first) = waiting.recv() {
-        batch.push(first);
-        batch.extend(waiting.try_iter());
+    loop {
+        {
+            let Ok(waiting) = waiting.lock() else { return };
+            let Ok(first) = waiting.recv() else { return };
+            batch.push(first);
+            batch.extend(waiting.try_iter());
+        }
         bytes.clear();
         bytes.resize(batch.len() * RECORD, b'r');
         if offset + bytes.len() as u64 > FILE_SIZE {
@@ -81,17 +100,17 @@ mod tests {
     use super::*;
 
     /// A journal in a directory of its own under the system's temp dir.
-    fn fresh(name: &str) -> (std::path::PathBuf, std::path::PathBuf, Journal) {
+    fn fresh(name: &str, lanes: usize) -> (std::path::PathBuf, std::path::PathBuf, Journal) {
         let dir = std::env::temp_dir().join(format!("bare-journal-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("journal");
-        let journal = Journal::open(&path).unwrap();
+        let journal = Journal::open(&path, lanes).unwrap();
         (dir, path, journal)
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn every_request_is_answered_after_its_record_is_in_the_file() {
-        let (dir, path, journal) = fresh("answers");
+        let (dir, path, journal) = fresh("answers", 1);
         assert_eq!(std::fs::metadata(&path).unwrap().len(), FILE_SIZE, "written through at start");
 
         let waits: Vec<_> = (0..50).map(|_| journal.record()).collect();
@@ -106,12 +125,32 @@ mod tests {
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn a_full_file_is_written_from_its_start_again() {
-        let (dir, path, journal) = fresh("wrap");
+        let (dir, path, journal) = fresh("wrap", 1);
         let records = FILE_SIZE as usize / RECORD + 10;
         for _ in 0..records {
             journal.record().await.unwrap();
         }
         assert_eq!(std::fs::metadata(&path).unwrap().len(), FILE_SIZE, "the file did not grow");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// With three lanes, every answer still waits for its record: the
+    /// records in the lanes' files add up to the requests answered.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn with_lanes_every_answer_waits_for_a_record_in_one_of_their_files() {
+        let (dir, path, journal) = fresh("lanes", 3);
+        let waits: Vec<_> = (0..300).map(|_| journal.record()).collect();
+        for wait in waits {
+            wait.await.expect("the record was synced");
+        }
+        let records: usize = (0..3)
+            .map(|lane| {
+                let written = std::fs::read(lane_path(&path, lane)).unwrap();
+                assert_eq!(written.len() as u64, FILE_SIZE, "lane {lane} written through at start");
+                written.iter().filter(|&&b| b == b'r').count() / RECORD
+            })
+            .sum();
+        assert_eq!(records, 300);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -17,7 +17,9 @@
 //! in one `pwrite`, into a file written through once at start (zeros), and
 //! syncs it with `fdatasync`, the way hush's audit journal does; then it
 //! lets those requests answer. That is the framework's limit for a server
-//! that records every read durably before answering it.
+//! that records every read durably before answering it. `--lanes N` (an
+//! experiment) gives it N such threads, each with a file of its own
+//! (`JOURNAL_FILE.laneK` after the first), whose syncs overlap.
 
 mod durable;
 
@@ -31,13 +33,23 @@ use axum::routing::get;
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let (addr, body_file, journal) = match args.as_slice() {
-        [addr, body] => (addr, body, None),
-        [addr, body, flag, file] if flag == "--durable" => (addr, body, Some(PathBuf::from(file))),
-        _ => {
-            eprintln!("usage: hush-bench-bare-axum ADDR BODY_FILE [--durable JOURNAL_FILE]");
-            std::process::exit(2);
+    let usage = || -> ! {
+        eprintln!("usage: hush-bench-bare-axum ADDR BODY_FILE [--durable JOURNAL_FILE [--lanes N]]");
+        std::process::exit(2)
+    };
+    let (addr, body_file, journal, lanes) = match args.as_slice() {
+        [addr, body] => (addr, body, None, 1),
+        [addr, body, flag, file] if flag == "--durable" => (addr, body, Some(PathBuf::from(file)), 1),
+        [addr, body, flag, file, lanes_flag, lanes] if flag == "--durable" && lanes_flag == "--lanes" => {
+            match lanes.parse::<usize>() {
+                Ok(n) if (1..=16).contains(&n) => (addr, body, Some(PathBuf::from(file)), n),
+                _ => {
+                    eprintln!("--lanes {lanes}: a number from 1 to 16");
+                    std::process::exit(2)
+                }
+            }
         }
+        _ => usage(),
     };
     let addr: SocketAddr = addr.parse().unwrap_or_else(|e| {
         eprintln!("ADDR {addr}: {e}");
@@ -54,7 +66,7 @@ async fn main() {
             async move { ([(CONTENT_TYPE, "application/json")], body) }
         })),
         Some(path) => {
-            let journal = durable::Journal::open(&path).unwrap_or_else(|e| {
+            let journal = durable::Journal::open(&path, lanes).unwrap_or_else(|e| {
                 eprintln!("JOURNAL_FILE {}: {e}", path.display());
                 std::process::exit(1)
             });
