@@ -68,7 +68,14 @@ const PLAIN = {
   invalid_query: "The request was not understood.",
 };
 
+// Counts sign-ins and sign-outs. An answer to a call made before the latest
+// one is dropped (`Stale`), so nothing asked for before signing out is shown
+// after it.
+let session = 0;
+class Stale extends Error {}
+
 async function api(method, path, body) {
+  const asked = session;
   const headers = { Authorization: "Bearer " + sessionStorage.getItem(TOKEN_KEY) };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
@@ -77,8 +84,9 @@ async function api(method, path, body) {
   } catch (e) {
     throw new Error("The server cannot be reached.");
   }
+  const data = response.status === 204 ? null : await response.json().catch(() => null);
+  if (asked !== session) throw new Stale("signed out meanwhile");
   if (response.status === 204) return null;
-  const data = await response.json().catch(() => null);
   if (!response.ok) {
     const err = data && data.error ? data.error : {};
     const e = new Error(PLAIN[err.code] ? `${PLAIN[err.code]} (${err.message || err.code})` : err.message || `The server answered ${response.status}.`);
@@ -97,6 +105,7 @@ async function guard(fn) {
     showError("");
     await fn();
   } catch (e) {
+    if (e instanceof Stale) return;
     showError(e.message);
     if (e.status === 401) signOut(false);
   }
@@ -105,13 +114,16 @@ async function guard(fn) {
 // --- sign in ---------------------------------------------------------------
 
 async function signIn(token) {
+  session += 1;
   sessionStorage.setItem(TOKEN_KEY, token);
   let listed;
   try {
     listed = await api("GET", "/v1/namespaces");
     if (!listed.namespaces.length) throw new Error("This token may not act in any namespace.");
   } catch (e) {
-    sessionStorage.removeItem(TOKEN_KEY);
+    // A stale answer belongs to a sign-in overtaken by a later one (or a
+    // sign-out), whose token this is not to remove.
+    if (!(e instanceof Stale)) sessionStorage.removeItem(TOKEN_KEY);
     throw e;
   }
   $("token").value = "";
@@ -137,6 +149,7 @@ function clearPage() {
 }
 
 function signOut(clearMessage = true) {
+  session += 1;
   sessionStorage.removeItem(TOKEN_KEY);
   clearPage();
   $("namespace").replaceChildren();
