@@ -35,8 +35,9 @@ pub struct Journal {
 }
 
 impl Journal {
-    /// Creates (or overwrites) `path`, fills it with zeros, syncs it, and
-    /// starts the thread that writes to it.
+    /// Creates (or overwrites) the file of each of `lanes` lanes (at least
+    /// one; the first is `path`), fills it with zeros, syncs it, and starts
+    /// the lane's thread that writes to it.
     pub fn open(path: &Path, lanes: usize) -> io::Result<Self> {
         let (requests, waiting) = mpsc::channel();
         let waiting = Arc::new(Mutex::new(waiting));
@@ -58,15 +59,15 @@ impl Journal {
     }
 }
 
-/// The thread: take every request waiting (blocking for the first), write
-/// their records in one `pwrite`, `fdatasync`, answer them; again.
 /// The file of lane `lane`: `path` itself for the first.
 fn lane_path(path: &Path, lane: usize) -> std::path::PathBuf {
     if lane == 0 { path.to_owned() } else { path.with_extension(format!("lane{lane}")) }
 }
 
-/// One lane: takes every request waiting (holding the queue only while it
-/// takes them), writes and syncs their records, answers them.
+/// One lane's thread: take every request waiting (blocking for the first,
+/// holding the queue until it has them, so the other lanes wait their
+/// turn), write their records in one `pwrite`, `fdatasync`, answer them;
+/// again.
 fn write_batches(file: &File, waiting: &Mutex<mpsc::Receiver<oneshot::Sender<()>>>) {
     let mut batch = Vec::new();
     let mut bytes = Vec::new();
