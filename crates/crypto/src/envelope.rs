@@ -105,8 +105,8 @@ mod tests {
     }
 
     /// `.cargo/config.toml` sets Poly1305's portable backend for every
-    /// crate (it says why: the AVX2 one is three times slower on the values
-    /// hush holds). Without it this build would be the slow one.
+    /// crate (it says why: the AVX2 one is three times slower on small values,
+    /// as most secrets are). Without it this build would be the slow one.
     #[test]
     #[expect(clippy::assertions_on_constants, reason = "a test that fails, not a build that does")]
     fn builds_use_the_portable_poly1305_backend() {
