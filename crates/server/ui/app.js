@@ -68,24 +68,31 @@ const PLAIN = {
   invalid_query: "The request was not understood.",
 };
 
-// Counts sign-ins and sign-outs. An answer to a call made before the latest
-// one is dropped (`Stale`), so nothing asked for before signing out is shown
-// after it.
-let session = 0;
+// Counts what the page has shown since it loaded: a sign-in, a sign-out and
+// a change of namespace each start a new view. An answer to a call made in
+// an earlier view is dropped (`Stale`), so nothing asked for before signing
+// out, or in another namespace, is shown after it.
+let view = 0;
 class Stale extends Error {}
 
-async function api(method, path, body) {
-  const asked = session;
+// Throws `Stale` if the view changed since `asked`.
+function stillIn(asked) {
+  if (asked !== view) throw new Stale("the page moved on meanwhile");
+}
+
+async function api(method, path, body, asked = view) {
+  stillIn(asked);
   const headers = { Authorization: "Bearer " + sessionStorage.getItem(TOKEN_KEY) };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   let response;
   try {
     response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body), cache: "no-store" });
   } catch (e) {
+    stillIn(asked);
     throw new Error("The server cannot be reached.");
   }
   const data = response.status === 204 ? null : await response.json().catch(() => null);
-  if (asked !== session) throw new Stale("signed out meanwhile");
+  stillIn(asked);
   if (response.status === 204) return null;
   if (!response.ok) {
     const err = data && data.error ? data.error : {};
@@ -114,7 +121,7 @@ async function guard(fn) {
 // --- sign in ---------------------------------------------------------------
 
 async function signIn(token) {
-  session += 1;
+  view += 1;
   sessionStorage.setItem(TOKEN_KEY, token);
   let listed;
   try {
@@ -135,8 +142,13 @@ async function signIn(token) {
   showTab("secrets");
 }
 
-// Forgets everything shown: rows, revealed values, open forms, the namespace list.
+// Forgets everything shown: rows, revealed values, open forms, the next
+// page of the audit log; starts a new view.
 function clearPage() {
+  view += 1;
+  const older = $("audit-older");
+  older.hidden = true;
+  older.onclick = null;
   $("audit-filters").reset();
   state.secrets = [];
   state.prefix = "";
@@ -149,7 +161,6 @@ function clearPage() {
 }
 
 function signOut(clearMessage = true) {
-  session += 1;
   sessionStorage.removeItem(TOKEN_KEY);
   clearPage();
   $("namespace").replaceChildren();
@@ -286,6 +297,9 @@ function fileAsBase64(file) {
 
 async function saveSecret(event) {
   event.preventDefault();
+  // The view the form was submitted in: reading a file takes a while, and
+  // a value is not sent after signing out or to another namespace.
+  const asked = view;
   const name = $("s-name").value.trim();
   const problem = nameProblem(name);
   if (problem) throw new Error(problem);
@@ -301,7 +315,7 @@ async function saveSecret(event) {
   }
   // create: must not exist yet; rotate: must still be the version shown.
   body.cas = Number($("secret-form").dataset.version || "0");
-  const saved = await api("PUT", `${$("secret-form").dataset.base}/secrets/${seg(name)}`, body);
+  const saved = await api("PUT", `${$("secret-form").dataset.base}/secrets/${seg(name)}`, body, asked);
   $("secret-form").reset();
   $("secret-form").hidden = true;
   notice(`Saved ${saved.name} (version ${saved.version}).`);
