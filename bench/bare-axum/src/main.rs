@@ -33,10 +33,6 @@ use axum::routing::get;
 #[tokio::main]
 async fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let usage = || -> ! {
-        eprintln!("usage: hush-bench-bare-axum ADDR BODY_FILE [--durable JOURNAL_FILE [--lanes N]]");
-        std::process::exit(2)
-    };
     let (addr, body_file, journal, lanes) = match args.as_slice() {
         [addr, body] => (addr, body, None, 1),
         [addr, body, flag, file] if flag == "--durable" => (addr, body, Some(PathBuf::from(file)), 1),
@@ -49,7 +45,10 @@ async fn main() {
                 }
             }
         }
-        _ => usage(),
+        _ => {
+            eprintln!("usage: hush-bench-bare-axum ADDR BODY_FILE [--durable JOURNAL_FILE [--lanes N]]");
+            std::process::exit(2)
+        }
     };
     let addr: SocketAddr = addr.parse().unwrap_or_else(|e| {
         eprintln!("ADDR {addr}: {e}");

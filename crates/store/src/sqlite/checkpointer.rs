@@ -229,9 +229,9 @@ fn log_size_limit(checkpoint_at: c_int, page_size: i64) -> i64 {
 
 /// The log's length when a checkpoint began and the frames of it copied
 /// so far, by this checkpoint and those before it since the log started
-/// over (0 and 0 if it failed), logging a failure. Another checkpoint in progress (a
-/// round and a copy of the rest at once, rarely) is no failure: the next
-/// round copies what this one did not.
+/// over (0 and 0 if it failed), logging a failure. Another checkpoint in
+/// progress (a round and a copy of the rest at once, rarely) is no failure:
+/// the next round copies what this one did not.
 fn report(result: rusqlite::Result<(c_int, c_int)>) -> (c_int, c_int) {
     match result {
         Ok(pages_and_copied) => pages_and_copied,
