@@ -5,7 +5,8 @@
 --   BENCH_TOKEN   the bearer token (hush) or X-Vault-Token (OpenBao)
 --   BENCH_SECRET  the secret's name (default x)
 --   BENCH_VALUE   the value written by write.lua
---   BENCH_API     vault: hush is read through its Vault KV v2 API (kv-read)
+--   BENCH_API     vault: hush is read through its Vault KV v2 API (kv-read);
+--                 health: hush's GET /v1/health, with the same header (bench/read-budget)
 --
 -- Every response is checked: statuses outside 2xx are counted per thread and
 -- reported by done() as "BENCH non2xx=N statuses=CODE:COUNT,...", next to the
@@ -21,6 +22,9 @@ if M.server == "hush" and os.getenv("BENCH_API") == "vault" then
   -- hush's Vault KV v2 API: the same secret, as Vault clients read it.
   M.path = "/v1/secret/data/" .. M.secret
   M.headers = { ["X-Vault-Token"] = M.token, ["X-Vault-Namespace"] = "default" }
+elseif M.server == "hush" and os.getenv("BENCH_API") == "health" then
+  M.path = "/v1/health"
+  M.headers = { ["Authorization"] = "Bearer " .. M.token }
 elseif M.server == "hush" then
   M.path = "/v1/namespaces/default/secrets/" .. M.secret
   M.headers = { ["Authorization"] = "Bearer " .. M.token }

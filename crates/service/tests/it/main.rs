@@ -1,6 +1,8 @@
 //! The service's rules in-process, over real SQLite stores in a temporary directory.
 #![allow(missing_debug_implementations)]
 
+mod read_cost;
+
 use std::sync::Arc;
 
 use hush_core::{NamespaceName, Scope, ScopeSet, SecretBytes, SecretName, SecretString, SecretValue};
