@@ -27,6 +27,7 @@
 mod encodings;
 mod matcher;
 mod patterns;
+mod read_ahead;
 mod scrubber;
 mod shift_table;
 mod variants;
@@ -37,12 +38,14 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
+use crate::read_ahead::ReadAhead;
+
 pub use matcher::CompileError;
 pub use scrubber::Scrubber;
 pub use variants::MIN_ENCODED_LEN;
 
 use crate::matcher::Matcher;
-use crate::patterns::PatternList;
+use crate::patterns::{PatternList, Patterns};
 
 /// What a masked range is replaced with unless told otherwise.
 pub const DEFAULT_REPLACEMENT: &[u8] = b"***";
@@ -123,24 +126,51 @@ impl RedactorBuilder {
     /// Compiles the secrets. Empty and whitespace-only secrets are skipped;
     /// [`Redactor::ignored`] says which.
     pub fn build(self) -> Result<Redactor, CompileError> {
-        // Room for all the patterns up front, up to a bound (beyond it the
-        // list grows as it must).
-        let bytes: usize = self.secrets.iter().map(|s| s.len()).sum();
-        let room = bytes.saturating_mul(variants::pattern_bytes_per_byte(self.encodings)).min(ROOM_AT_MOST);
-        let mut patterns = PatternList::with_capacity(room);
-        let mut ignored = Vec::new();
-        for (index, secret) in self.secrets.iter().enumerate() {
-            if variants::is_blank(secret) {
-                ignored.push(index);
-            }
-            variants::patterns_of(secret, self.encodings, &mut patterns);
-        }
+        let ignored = (0..self.secrets.len()).filter(|&i| variants::is_blank(&self.secrets[i])).collect();
+        let patterns = patterns_of_all(&self.secrets, self.encodings).ok_or(CompileError::TooLarge)?;
         let matcher = Matcher::new(patterns)?;
         Ok(Redactor {
             inner: Arc::new(Inner { matcher, replacement: self.replacement, secrets: self.secrets.len(), ignored }),
         })
     }
 }
+
+/// Every form of every secret, sorted and distinct; `None` if too large.
+///
+/// Many secrets are split in two halves whose patterns are made and sorted
+/// on two threads, then merged: making and sorting were most of the
+/// start-up with 10,000 secrets (about 35 ms), which is paid before
+/// `hush redact` writes its first byte and before `hush run` starts its
+/// program, while the other core waits (docs/benchmarks.md, "Redaction").
+fn patterns_of_all(secrets: &[Zeroizing<Vec<u8>>], encodings: bool) -> Option<Patterns> {
+    let made = |secrets: &[Zeroizing<Vec<u8>>]| {
+        // Room for all the patterns up front, up to a bound (beyond it the
+        // list grows as it must).
+        let bytes: usize = secrets.iter().map(|s| s.len()).sum();
+        let room = bytes.saturating_mul(variants::pattern_bytes_per_byte(encodings)).min(ROOM_AT_MOST);
+        let mut list = PatternList::with_capacity(room);
+        for secret in secrets {
+            variants::patterns_of(secret, encodings, &mut list);
+        }
+        Patterns::new(list)
+    };
+    if secrets.len() < TWO_THREADS_FROM {
+        return made(secrets);
+    }
+    let (first, second) = secrets.split_at(secrets.len() / 2);
+    let (first, second) = std::thread::scope(|scope| {
+        match std::thread::Builder::new().name("hush-redact-build".into()).spawn_scoped(scope, || made(second)) {
+            Ok(other) => (made(first), other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))),
+            // No second thread to be had: one after the other.
+            Err(_) => (made(first), made(second)),
+        }
+    });
+    Patterns::merge(first?, second?)
+}
+
+/// From this many secrets on, [`patterns_of_all`] uses a second thread
+/// (below it the build takes under a few milliseconds).
+const TWO_THREADS_FROM: usize = 512;
 
 impl Redactor {
     /// Starts a set of secrets.
@@ -186,9 +216,11 @@ impl Redactor {
 
     /// Copies `input` to `output`, redacted, flushing after every read so that
     /// output appears as soon as it is known not to hold a secret. Returns the
-    /// number of bytes read.
-    pub fn copy(&self, mut input: impl Read, output: impl Write) -> io::Result<u64> {
-        let mut buffer = Zeroizing::new(vec![0u8; COPY_BUFFER]);
+    /// number of bytes read. `input` is read on a thread of its own, a few
+    /// reads ahead (`read_ahead.rs`); if `output` fails first, that thread
+    /// ends at its next read.
+    pub fn copy(&self, input: impl Read + Send + 'static, output: impl Write) -> io::Result<u64> {
+        let input = ReadAhead::start(input, READ_AHEAD_BUFFERS, COPY_BUFFER)?;
         // A read's output leaves in one write, not one per stretch between
         // masks: with 10,000 secrets in a log that was 90,000 write calls
         // per 256 MiB. It holds only output, which is already redacted.
@@ -196,14 +228,13 @@ impl Redactor {
         let mut scrubber = self.scrubber();
         let mut total = 0u64;
         loop {
-            let n = match input.read(&mut buffer) {
-                Ok(0) => break,
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
-            };
+            let (buffer, n) = input.next()?;
+            if n == 0 {
+                break;
+            }
             total += n as u64;
             scrubber.write(&buffer[..n], &mut output)?;
+            input.recycle(buffer);
             output.flush()?;
         }
         scrubber.finish(&mut output)?;
@@ -227,3 +258,7 @@ const ROOM_AT_MOST: usize = 64 << 20;
 /// Read size of [`Redactor::copy`]: large enough that a pipe is drained in a
 /// few reads, small enough to stay in the L2 cache.
 const COPY_BUFFER: usize = 256 * 1024;
+
+/// Buffers going round in [`Redactor::copy`]: one being scrubbed, the
+/// others being read into or waiting.
+const READ_AHEAD_BUFFERS: usize = 3;

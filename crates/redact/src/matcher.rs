@@ -16,7 +16,7 @@
 use aho_corasick::automaton::{Automaton, StateID};
 use aho_corasick::{Anchored, MatchKind, dfa, nfa};
 
-use crate::patterns::{MAX_PATTERN_BYTES, PatternList, Patterns};
+use crate::patterns::{MAX_PATTERN_BYTES, Patterns};
 use crate::shift_table::{MIN_WINDOW, ShiftTable};
 
 /// Pattern sets up to this many bytes get a DFA (one table lookup per byte,
@@ -51,9 +51,8 @@ enum Kind {
 }
 
 impl Matcher {
-    /// Compiles `list` (in any order, duplicates and empty patterns allowed).
-    pub(crate) fn new(list: PatternList) -> Result<Matcher, CompileError> {
-        let patterns = Patterns::new(list).ok_or(CompileError::TooLarge)?;
+    /// Compiles `patterns`.
+    pub(crate) fn new(patterns: Patterns) -> Result<Matcher, CompileError> {
         let shift_table = ShiftTable::new(&patterns);
         let automaton = compile(patterns.iter().filter(|p| p.len() < MIN_WINDOW))?;
         Ok(Matcher { patterns, shift_table, automaton })

@@ -105,6 +105,35 @@ impl Patterns {
         Some(Patterns { bytes, ends, longest })
     }
 
+    /// The patterns of both, sorted and distinct; `None` if they add up to
+    /// more than [`MAX_PATTERN_BYTES`]. Both are read front to back once.
+    pub(crate) fn merge(a: Patterns, b: Patterns) -> Option<Patterns> {
+        if a.bytes.len() + b.bytes.len() > MAX_PATTERN_BYTES {
+            // Room for the shared ones would do, but a set this large is refused anyway.
+            return None;
+        }
+        let mut bytes = Bytes(Vec::with_capacity(a.bytes.len() + b.bytes.len()));
+        let mut ends = Vec::with_capacity(a.len() + b.len());
+        let (mut i, mut j) = (0, 0);
+        while i < a.len() || j < b.len() {
+            let next = if j == b.len() || (i < a.len() && a.get(i) <= b.get(j)) {
+                // A pattern both have is taken once.
+                if j < b.len() && a.get(i) == b.get(j) {
+                    j += 1;
+                }
+                i += 1;
+                a.get(i - 1)
+            } else {
+                j += 1;
+                b.get(j - 1)
+            };
+            bytes.extend(next);
+            // At most MAX_PATTERN_BYTES (2^30), checked above.
+            ends.push(bytes.len() as u32);
+        }
+        Some(Patterns { bytes, ends, longest: a.longest.max(b.longest) })
+    }
+
     pub(crate) fn len(&self) -> usize {
         self.ends.len()
     }
@@ -217,6 +246,22 @@ mod tests {
         assert_eq!(p.longest(), 2);
         let none = patterns(&[b""]);
         assert_eq!((none.len(), none.longest()), (0, 0));
+    }
+
+    #[test]
+    fn merged_halves_are_the_patterns_of_both() {
+        let first: &[&[u8]] = &[b"bb", b"a", b"shared", b"12345678b", b"\0"];
+        let second: &[&[u8]] = &[b"shared", b"ab", b"12345678a", b"zz", b"a\x01", b""];
+        let merged = Patterns::merge(patterns(first), patterns(second)).unwrap();
+        let all: Vec<&[u8]> = first.iter().chain(second).copied().collect();
+        let together = patterns(&all);
+        assert_eq!(merged.iter().collect::<Vec<_>>(), together.iter().collect::<Vec<_>>());
+        assert_eq!(merged.longest(), together.longest());
+        // Either side empty.
+        let one = Patterns::merge(patterns(first), patterns(&[])).unwrap();
+        assert_eq!(one.iter().collect::<Vec<_>>(), patterns(first).iter().collect::<Vec<_>>());
+        let other = Patterns::merge(patterns(&[]), patterns(second)).unwrap();
+        assert_eq!(other.iter().collect::<Vec<_>>(), patterns(second).iter().collect::<Vec<_>>());
     }
 
     #[test]

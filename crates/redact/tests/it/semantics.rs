@@ -252,3 +252,86 @@ fn large_secret_sets_use_the_compact_automaton() {
     let input = b"a secret-number-01999-xyz b secret-number-00000-xy";
     assert_eq!(show(&scrub_chunks(&r, &bytewise(input))), "a *** b secret-number-00000-xy");
 }
+
+#[test]
+fn copy_stops_at_a_failed_write_though_the_input_never_ends() {
+    struct Gone;
+    impl std::io::Write for Gone {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let r = redactor(&[b"TOP_SECRET"]);
+    // An endless input (read on a thread of its own): the copy must still end.
+    let e = r.copy(std::io::repeat(b'a'), Gone).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
+}
+
+#[test]
+fn copy_hands_on_a_read_error() {
+    struct Failing(bool);
+    impl std::io::Read for Failing {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if std::mem::replace(&mut self.0, true) {
+                return Err(std::io::ErrorKind::ConnectionReset.into());
+            }
+            buf[..9].copy_from_slice(b"a TOP_SEC");
+            Ok(9)
+        }
+    }
+    let r = redactor(&[b"TOP_SECRET"]);
+    let mut out = Vec::new();
+    let e = r.copy(Failing(false), &mut out).unwrap_err();
+    assert_eq!(e.kind(), std::io::ErrorKind::ConnectionReset);
+    // What could be the start of the secret was held back, not written.
+    assert_eq!(out, b"a ");
+}
+
+/// `n` distinct secrets of 20–39 letters and digits, the same for a given `seed`.
+fn many_secrets(n: usize, seed: u64) -> Vec<Vec<u8>> {
+    let mut state = seed;
+    let mut next = move || {
+        // xorshift64: enough to make distinct test values.
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..n)
+        .map(|_| {
+            let len = 20 + (next() % 20) as usize;
+            (0..len).map(|_| alphabet[(next() % alphabet.len() as u64) as usize]).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn a_large_set_built_on_two_threads_masks_every_secret_once() {
+    // Enough secrets for the build to split them between two threads, with
+    // one secret in both halves: the merge must keep it once.
+    let mut secrets = many_secrets(1200, 0x9e37_79b9_7f4a_7c15);
+    secrets[1199] = secrets[0].clone();
+    let all = Redactor::builder().secrets(&secrets).build().unwrap();
+    let distinct = Redactor::builder().secrets(&secrets[..1199]).build().unwrap();
+    assert_eq!(all.pattern_count(), distinct.pattern_count());
+    let first = Redactor::builder().secrets(&secrets[..600]).build().unwrap();
+    let second = Redactor::builder().secrets(&secrets[600..1199]).build().unwrap();
+    assert_eq!(all.pattern_count(), first.pattern_count() + second.pattern_count());
+    let mut text = Vec::new();
+    for (i, secret) in secrets.iter().enumerate() {
+        text.extend_from_slice(format!("line {i}: ").as_bytes());
+        text.extend_from_slice(secret);
+        text.extend_from_slice(b" b64=");
+        text.extend_from_slice(base64::Engine::encode(&base64::engine::general_purpose::STANDARD, secret).as_bytes());
+        text.push(b'\n');
+    }
+    let out = show(&all.redact(&text));
+    assert_eq!(out.matches("***").count(), 2 * secrets.len(), "{out}");
+    for secret in &secrets {
+        assert!(!out.contains(&*String::from_utf8_lossy(secret)), "a secret survived");
+    }
+}
