@@ -150,7 +150,8 @@ fn copier(
     std::thread::spawn(move || {
         let Ok(to) = to else { return };
         // Errors writing (say, our reader went away) end the copy; the child
-        // then gets EPIPE or SIGPIPE as it would without hush in between.
+        // then gets EPIPE or SIGPIPE, once the copy's reading thread has
+        // returned from its read and closed the pipe (docs/redaction.md).
         if let Err(e) = redactor.copy(from, File::from(to)) {
             tracing::debug!(error = %e, "output copy ended");
         }

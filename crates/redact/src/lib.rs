@@ -143,29 +143,37 @@ impl RedactorBuilder {
 /// `hush redact` writes its first byte and before `hush run` starts its
 /// program, while the other core waits (docs/benchmarks.md, "Redaction").
 fn patterns_of_all(secrets: &[Zeroizing<Vec<u8>>], encodings: bool) -> Option<Patterns> {
-    let made = |secrets: &[Zeroizing<Vec<u8>>]| {
-        // Room for all the patterns up front, up to a bound (beyond it the
-        // list grows as it must).
-        let bytes: usize = secrets.iter().map(|s| s.len()).sum();
-        let room = bytes.saturating_mul(variants::pattern_bytes_per_byte(encodings)).min(ROOM_AT_MOST);
-        let mut list = PatternList::with_capacity(room);
-        for secret in secrets {
-            variants::patterns_of(secret, encodings, &mut list);
-        }
-        Patterns::new(list)
-    };
     if secrets.len() < TWO_THREADS_FROM {
-        return made(secrets);
+        return patterns_on_one_thread(secrets, encodings);
     }
     let (first, second) = secrets.split_at(secrets.len() / 2);
     let (first, second) = std::thread::scope(|scope| {
-        match std::thread::Builder::new().name("hush-redact-build".into()).spawn_scoped(scope, || made(second)) {
-            Ok(other) => (made(first), other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))),
+        let other = std::thread::Builder::new()
+            .name("hush-redact-build".into())
+            .spawn_scoped(scope, || patterns_on_one_thread(second, encodings));
+        match other {
+            Ok(other) => (
+                patterns_on_one_thread(first, encodings),
+                other.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+            ),
             // No second thread to be had: one after the other.
-            Err(_) => (made(first), made(second)),
+            Err(_) => (patterns_on_one_thread(first, encodings), patterns_on_one_thread(second, encodings)),
         }
     });
     Patterns::merge(first?, second?)
+}
+
+/// Every form of every secret, sorted and distinct, made on this thread.
+fn patterns_on_one_thread(secrets: &[Zeroizing<Vec<u8>>], encodings: bool) -> Option<Patterns> {
+    // Room for all the patterns up front, up to a bound (beyond it the
+    // list grows as it must).
+    let bytes: usize = secrets.iter().map(|s| s.len()).sum();
+    let room = bytes.saturating_mul(variants::pattern_bytes_per_byte(encodings)).min(ROOM_AT_MOST);
+    let mut list = PatternList::with_capacity(room);
+    for secret in secrets {
+        variants::patterns_of(secret, encodings, &mut list);
+    }
+    Patterns::new(list)
 }
 
 /// From this many secrets on, [`patterns_of_all`] uses a second thread
@@ -216,9 +224,9 @@ impl Redactor {
 
     /// Copies `input` to `output`, redacted, flushing after every read so that
     /// output appears as soon as it is known not to hold a secret. Returns the
-    /// number of bytes read. `input` is read on a thread of its own, a few
-    /// reads ahead (`read_ahead.rs`); if `output` fails first, that thread
-    /// ends at its next read.
+    /// number of bytes read. `input` is read on a thread of its own, up to
+    /// two reads ahead (`read_ahead.rs`); if `output` fails first, that
+    /// thread ends at its next read, and lets go of `input` then.
     pub fn copy(&self, input: impl Read + Send + 'static, output: impl Write) -> io::Result<u64> {
         let input = ReadAhead::start(input, READ_AHEAD_BUFFERS, COPY_BUFFER)?;
         // A read's output leaves in one write, not one per stretch between
@@ -234,7 +242,7 @@ impl Redactor {
             }
             total += n as u64;
             scrubber.write(&buffer[..n], &mut output)?;
-            input.recycle(buffer);
+            input.recycle(buffer, n);
             output.flush()?;
         }
         scrubber.finish(&mut output)?;
@@ -256,9 +264,35 @@ impl Redactor {
 const ROOM_AT_MOST: usize = 64 << 20;
 
 /// Read size of [`Redactor::copy`]: large enough that a pipe is drained in a
-/// few reads, small enough to stay in the L2 cache.
+/// few reads, small enough that the read being scrubbed stays in the L2 cache.
 const COPY_BUFFER: usize = 256 * 1024;
 
 /// Buffers going round in [`Redactor::copy`]: one being scrubbed, the
-/// others being read into or waiting.
+/// others being read into or waiting (up to two reads ahead).
 const READ_AHEAD_BUFFERS: usize = 3;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn two_threads_make_the_patterns_one_thread_makes() {
+        // Secrets that share forms across the two halves: one secret in both,
+        // one a prefix of another, blank ones, and multi-line ones.
+        let mut secrets: Vec<Zeroizing<Vec<u8>>> = (0..TWO_THREADS_FROM + 9)
+            .map(|i| Zeroizing::new(format!("secret-number-{i:05}-of-the-set").into_bytes()))
+            .collect();
+        let last = secrets.len() - 1;
+        secrets[last] = secrets[0].clone();
+        secrets[3] = Zeroizing::new(b"secret-number".to_vec());
+        secrets[last - 1] = Zeroizing::new(b"   ".to_vec());
+        secrets[1] = Zeroizing::new(b"".to_vec());
+        secrets[last - 2] = Zeroizing::new(b"first line\nsecond line".to_vec());
+        for encodings in [true, false] {
+            let split = patterns_of_all(&secrets, encodings).unwrap();
+            let whole = patterns_on_one_thread(&secrets, encodings).unwrap();
+            assert_eq!(split.iter().collect::<Vec<_>>(), whole.iter().collect::<Vec<_>>());
+            assert_eq!(split.longest(), whole.longest());
+        }
+    }
+}

@@ -95,23 +95,24 @@ impl Patterns {
         let mut bytes = Bytes(Vec::with_capacity(total));
         let mut ends = Vec::with_capacity(order.len());
         let mut longest = 0;
-        for (_, i) in order {
+        for &(_, i) in &order {
             let pattern = list.get(i);
             longest = longest.max(pattern.len());
             bytes.extend(pattern);
             // At most MAX_PATTERN_BYTES (2^30), checked above.
             ends.push(bytes.len() as u32);
         }
+        // The keys are the patterns' first 8 bytes: a whole secret, if short.
+        order.iter_mut().for_each(|(key, _)| key.zeroize());
         Some(Patterns { bytes, ends, longest })
     }
 
-    /// The patterns of both, sorted and distinct; `None` if they add up to
-    /// more than [`MAX_PATTERN_BYTES`]. Both are read front to back once.
+    /// The patterns of both, sorted and distinct; `None` if the distinct
+    /// ones add up to more than [`MAX_PATTERN_BYTES`]. Both are read front
+    /// to back once.
     pub(crate) fn merge(a: Patterns, b: Patterns) -> Option<Patterns> {
-        if a.bytes.len() + b.bytes.len() > MAX_PATTERN_BYTES {
-            // Room for the shared ones would do, but a set this large is refused anyway.
-            return None;
-        }
+        // Room for both; patterns they share leave some of it unused, and
+        // room never written is never taken from the system.
         let mut bytes = Bytes(Vec::with_capacity(a.bytes.len() + b.bytes.len()));
         let mut ends = Vec::with_capacity(a.len() + b.len());
         let (mut i, mut j) = (0, 0);
@@ -127,8 +128,11 @@ impl Patterns {
                 j += 1;
                 b.get(j - 1)
             };
+            if bytes.len() + next.len() > MAX_PATTERN_BYTES {
+                return None;
+            }
             bytes.extend(next);
-            // At most MAX_PATTERN_BYTES (2^30), checked above.
+            // At most MAX_PATTERN_BYTES (2^30), checked just above.
             ends.push(bytes.len() as u32);
         }
         Some(Patterns { bytes, ends, longest: a.longest.max(b.longest) })
@@ -262,6 +266,27 @@ mod tests {
         assert_eq!(one.iter().collect::<Vec<_>>(), patterns(first).iter().collect::<Vec<_>>());
         let other = Patterns::merge(patterns(&[]), patterns(second)).unwrap();
         assert_eq!(other.iter().collect::<Vec<_>>(), patterns(second).iter().collect::<Vec<_>>());
+        let none = Patterns::merge(patterns(&[]), patterns(&[])).unwrap();
+        assert_eq!((none.len(), none.longest()), (0, 0));
+        // The same set on both sides, its last pattern included: kept once.
+        let same = Patterns::merge(patterns(second), patterns(second)).unwrap();
+        assert_eq!(same.iter().collect::<Vec<_>>(), patterns(second).iter().collect::<Vec<_>>());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn merging_equals_sorting_both_together(
+            first in proptest::collection::vec(proptest::collection::vec(proptest::sample::select(b"ab\0".to_vec()), 0..5), 0..12),
+            second in proptest::collection::vec(proptest::collection::vec(proptest::sample::select(b"ab\0".to_vec()), 0..5), 0..12),
+        ) {
+            fn refs(v: &[Vec<u8>]) -> Vec<&[u8]> {
+                v.iter().map(Vec::as_slice).collect()
+            }
+            let merged = Patterns::merge(patterns(&refs(&first)), patterns(&refs(&second))).unwrap();
+            let together = patterns(&[refs(&first), refs(&second)].concat());
+            proptest::prop_assert_eq!(merged.iter().collect::<Vec<_>>(), together.iter().collect::<Vec<_>>());
+            proptest::prop_assert_eq!(merged.longest(), together.longest());
+        }
     }
 
     #[test]

@@ -369,3 +369,38 @@ fn debug_logs_of_run_and_redact_carry_no_value() {
     assert!(out.status.success(), "{}", show(&out));
     assert!(!contains(&out.stdout, b"log-secret-e2e-31") && !contains(&out.stderr, b"log-secret-e2e-31"));
 }
+
+/// Runs `script` in `sh` and waits for it for up to a minute; kills it and
+/// fails if it is still running then.
+fn sh_within_a_minute(script: &str) -> Output {
+    let mut child =
+        Command::new("sh").arg("-c").arg(script).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            child.kill().unwrap();
+            panic!("still running after a minute: {script}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn endless_output_ends_when_its_reader_goes_away() {
+    // The copies read on threads of their own: when `head` has its lines and
+    // leaves, they must still let go of the pipe, so that the writer gets
+    // SIGPIPE and everything ends.
+    let out = sh_within_a_minute(&format!(
+        "export RUN_SECRET=endless-secret-value; {HUSH} run --env S=env://RUN_SECRET -- sh -c 'yes \"x $S\"' | head -n 2"
+    ));
+    assert_eq!(stdout(&out), "x ***\nx ***\n", "{}", show(&out));
+    let dir = tempfile::tempdir().unwrap();
+    let secrets = dir.path().join("secrets.json");
+    std::fs::write(&secrets, r#"["endless-secret-value"]"#).unwrap();
+    let out = sh_within_a_minute(&format!(
+        "yes 'y endless-secret-value' | {HUSH} redact --secrets-file {} | head -n 1",
+        secrets.display()
+    ));
+    assert_eq!(stdout(&out), "y ***\n", "{}", show(&out));
+}

@@ -80,6 +80,27 @@ proptest! {
     }
 
     #[test]
+    fn copying_gives_what_one_write_gives((secrets, text, cuts) in case()) {
+        // `copy` reads on a thread of its own into three buffers going
+        // round: up to nine reads here, in the pieces the cuts make.
+        struct Pieces(std::collections::VecDeque<Vec<u8>>);
+        impl std::io::Read for Pieces {
+            fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+                let Some(piece) = self.0.pop_front() else { return Ok(0) };
+                buf[..piece.len()].copy_from_slice(&piece);
+                Ok(piece.len())
+            }
+        }
+        let r = Redactor::builder().secrets(&secrets).build().unwrap();
+        // Empty pieces would read as the end of the input.
+        let pieces = chunks(&text, &cuts).into_iter().filter(|c| !c.is_empty()).map(<[u8]>::to_vec).collect();
+        let mut out = Vec::new();
+        let read = r.copy(Pieces(pieces), &mut out).unwrap();
+        prop_assert_eq!(read, text.len() as u64);
+        prop_assert_eq!(out, scrub_chunks(&r, &[&text]));
+    }
+
+    #[test]
     fn output_equals_input_without_secrets((secrets, text, cuts) in case()) {
         let r = Redactor::builder().secrets(&secrets).encodings(false).build().unwrap();
         let out = scrub_chunks(&r, &chunks(&text, &cuts));

@@ -254,7 +254,30 @@ fn large_secret_sets_use_the_compact_automaton() {
 }
 
 #[test]
-fn copy_stops_at_a_failed_write_though_the_input_never_ends() {
+fn copy_stops_at_a_failed_write_and_lets_go_of_the_input_at_its_next_read() {
+    use std::sync::mpsc::{Receiver, Sender, channel};
+    use std::time::Duration;
+    /// One read at once, then each read waits for the test; says when dropped.
+    struct Waiting {
+        first: bool,
+        more: Receiver<()>,
+        dropped: Sender<()>,
+    }
+    impl std::io::Read for Waiting {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            if !std::mem::replace(&mut self.first, false) {
+                // Blocks until the test lets it go (or drops the sender).
+                let _ = self.more.recv();
+            }
+            buf[..6].copy_from_slice(b"hello ");
+            Ok(6)
+        }
+    }
+    impl Drop for Waiting {
+        fn drop(&mut self) {
+            let _ = self.dropped.send(());
+        }
+    }
     struct Gone;
     impl std::io::Write for Gone {
         fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
@@ -264,10 +287,16 @@ fn copy_stops_at_a_failed_write_though_the_input_never_ends() {
             Ok(())
         }
     }
+    let (more, more_rx) = channel();
+    let (dropped_tx, dropped) = channel();
     let r = redactor(&[b"TOP_SECRET"]);
-    // An endless input (read on a thread of its own): the copy must still end.
-    let e = r.copy(std::io::repeat(b'a'), Gone).unwrap_err();
+    // The reading thread is blocked in its second read: the copy must not wait for it.
+    let e = r.copy(Waiting { first: true, more: more_rx, dropped: dropped_tx }, Gone).unwrap_err();
     assert_eq!(e.kind(), std::io::ErrorKind::BrokenPipe);
+    assert!(dropped.try_recv().is_err(), "the input was let go before its read returned");
+    // Once that read returns, the thread ends and drops the input.
+    more.send(()).unwrap();
+    dropped.recv_timeout(Duration::from_secs(60)).expect("the reading thread let go of the input");
 }
 
 #[test]
