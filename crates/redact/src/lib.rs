@@ -38,14 +38,13 @@ use std::sync::Arc;
 
 use zeroize::Zeroizing;
 
-use crate::read_ahead::ReadAhead;
-
 pub use matcher::CompileError;
 pub use scrubber::Scrubber;
 pub use variants::MIN_ENCODED_LEN;
 
 use crate::matcher::Matcher;
 use crate::patterns::{PatternList, Patterns};
+use crate::read_ahead::ReadAhead;
 
 /// What a masked range is replaced with unless told otherwise.
 pub const DEFAULT_REPLACEMENT: &[u8] = b"***";
